@@ -1,0 +1,43 @@
+"""painnjax: PaiNN neural-network potentials in JAX for atmospheric molecular clusters.
+
+Public API (see README.md for a tour):
+  PaiNNConfig, PaiNN                 -- hyper-parameters and the Flax model
+  Model, load_model, save_model      -- a trained model and its file
+  potential, energy_and_forces       -- the pure potential energy_fn(R, neighbor=None) in eV
+  Pairs, all_pairs, sparse_pairs     -- jit-compatible neighbour lists (also from jax-md)
+  from_schnetpack                    -- carry a SchNetPack PaiNN over (needs the `compare` extra)
+  PaiNNCalculator                    -- ASE calculator on the same potential
+"""
+
+__version__ = "0.1.0"
+
+from painnjax.config import PaiNNConfig
+from painnjax.errors import ConversionError, InputError, ModelFileError, PainnjaxError
+from painnjax.model import PaiNN, count_parameters, init_variables
+from painnjax.modelfile import Model, bundled_models, load_model, save_model
+from painnjax.neighbors import Pairs, all_pairs, from_jax_md, jax_md_neighbor_fn, sparse_pairs
+from painnjax.potential import energy, energy_and_forces, potential
+
+
+def from_schnetpack(*args, **kwargs):
+    """Carry a SchNetPack PaiNN into a :class:`Model`; see :mod:`painnjax.convert`."""
+    from painnjax.convert import from_schnetpack as _convert
+
+    return _convert(*args, **kwargs)
+
+
+def __getattr__(name):
+    # The ASE calculator is imported on first use, keeping `import painnjax` light.
+    if name == "PaiNNCalculator":
+        from painnjax.calculator import PaiNNCalculator
+
+        return PaiNNCalculator
+    raise AttributeError(f"module 'painnjax' has no attribute {name!r}")
+
+
+__all__ = [
+    "ConversionError", "InputError", "Model", "ModelFileError", "PaiNN", "PaiNNCalculator",
+    "PaiNNConfig", "PainnjaxError", "Pairs", "all_pairs", "bundled_models", "count_parameters",
+    "energy", "energy_and_forces", "from_jax_md", "from_schnetpack", "init_variables",
+    "jax_md_neighbor_fn", "load_model", "potential", "save_model", "sparse_pairs",
+]

@@ -1,0 +1,187 @@
+"""A trained model as one file: config + weights + energy offsets + units + provenance.
+
+File layout (msgpack): ``{"header": {...}, "variables": <flax msgpack bytes>, "sha256": hex}``.
+The header holds ``format`` ("painnjax-model"), ``format_version``, ``config`` and
+``metadata``; the checksum covers the weights, so a truncated or altered file is refused.
+Energies of a model are always eV and lengths Å (converters fold other units in).
+
+Example:
+    >>> model = Model.init(PaiNNConfig(n_atom_basis=8, n_interactions=1, n_rbf=4))
+    >>> save_model(model, "/tmp/tiny.painn")          # doctest: +SKIP
+    >>> load_model("/tmp/tiny.painn").config.n_atom_basis  # doctest: +SKIP
+    8
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jax
+import msgpack
+import numpy as np
+from flax import serialization
+
+from painnjax.config import PaiNNConfig
+from painnjax.errors import ModelFileError
+from painnjax.model import PaiNN, count_parameters, init_variables
+
+FORMAT = "painnjax-model"
+FORMAT_VERSION = 1
+SUFFIX = ".painn"
+
+
+@dataclass
+class Model:
+    """A PaiNN model ready to use: ``config``, ``variables`` (params + offsets), ``metadata``.
+
+    ``metadata`` keys: ``elements`` (atomic numbers the model was trained on, or None for any
+    Z < max_z), ``energy_reference`` (what the energy means, e.g. ``{"kind": "total"}``),
+    ``source`` (where it came from) and free-form entries.
+    """
+
+    config: PaiNNConfig
+    variables: dict
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def init(cls, config: PaiNNConfig | None = None, seed: int = 0, elements=None, **metadata) -> "Model":
+        config = config or PaiNNConfig()
+        meta = {"elements": None if elements is None else sorted(int(z) for z in elements),
+                "energy_reference": {"kind": "total"}, **metadata}
+        return cls(config, init_variables(config, seed), meta)
+
+    @property
+    def module(self) -> PaiNN:
+        return PaiNN(self.config)
+
+    @property
+    def params(self):
+        return self.variables["params"]
+
+    @property
+    def elements(self) -> tuple[int, ...] | None:
+        e = self.metadata.get("elements")
+        return None if e is None else tuple(int(z) for z in e)
+
+    @property
+    def n_parameters(self) -> int:
+        return count_parameters(self.params)
+
+    def potential(self, species, **kwargs):
+        """Shortcut for :func:`painnjax.potential.potential` with this model."""
+        from painnjax.potential import potential
+
+        return potential(self, species, **kwargs)
+
+
+def _bundled_dir() -> Path:
+    return Path(str(resources.files("painnjax") / "models"))
+
+
+def bundled_models() -> list[str]:
+    """Names of the models shipped inside the package (loadable by name)."""
+    d = _bundled_dir()
+    return sorted(p.stem for p in d.glob(f"*{SUFFIX}")) if d.is_dir() else []
+
+
+def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
+    """A path to a model file: the path itself, or the bundled model of that name."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    bundled = _bundled_dir() / f"{p.name}{SUFFIX}"
+    if p.parent == Path(".") and bundled.exists():
+        return bundled
+    names = bundled_models()
+    hint = f"; bundled models: {', '.join(names)}" if names else ""
+    raise ModelFileError(f"{name_or_path}: no such model file{hint}")
+
+
+def save_model(model: Model, path: str | os.PathLike) -> Path:
+    """Write ``model`` to ``path`` atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    from painnjax import __version__
+
+    weights = serialization.msgpack_serialize(jax.device_get(model.variables))
+    payload = {
+        "header": {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "painnjax_version": __version__,
+            "config": model.config.to_dict(),
+            "metadata": model.metadata,
+        },
+        "variables": weights,
+        "sha256": hashlib.sha256(weights).hexdigest(),
+    }
+    blob = msgpack.packb(payload, use_bin_type=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_model(name_or_path: str | os.PathLike) -> Model:
+    """Read a model file (or a bundled model by name); clear errors for anything wrong."""
+    if isinstance(name_or_path, Model):
+        return name_or_path
+    path = resolve_model_path(name_or_path)
+    try:
+        payload = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: not a painnjax model file (unreadable: {exc})") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a folder, expected a painnjax model file") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("header"), dict):
+        raise ModelFileError(f"{path}: not a painnjax model file (no header)")
+    header = payload["header"]
+    if header.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a painnjax model file (format {header.get('format')!r})")
+    version = header.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+        raise ModelFileError(
+            f"{path}: model format version {version!r} is not supported by this painnjax "
+            f"(reads versions 1..{FORMAT_VERSION}); upgrade painnjax"
+        )
+    weights = payload.get("variables")
+    if not isinstance(weights, bytes) or hashlib.sha256(weights).hexdigest() != payload.get("sha256"):
+        raise ModelFileError(f"{path}: the weights are corrupt (checksum mismatch)")
+    try:
+        config = PaiNNConfig.from_dict(header["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: invalid model config ({exc})") from None
+    variables = serialization.msgpack_restore(weights)
+    _check_variables(path, config, variables)
+    return Model(config, variables, header.get("metadata") or {})
+
+
+def _check_variables(path: Path, config: PaiNNConfig, variables) -> None:
+    """The stored arrays must have exactly the shapes the config implies."""
+    expected = jax.eval_shape(lambda: init_variables(config))
+    flat_exp = {jax.tree_util.keystr(k): v.shape for k, v in jax.tree_util.tree_leaves_with_path(expected)}
+    try:
+        flat_got = {jax.tree_util.keystr(k): np.shape(v) for k, v in jax.tree_util.tree_leaves_with_path(variables)}
+    except Exception as exc:  # pragma: no cover - defensive
+        raise ModelFileError(f"{path}: weights are not a tree of arrays ({exc})") from None
+    missing = sorted(set(flat_exp) - set(flat_got))
+    extra = sorted(set(flat_got) - set(flat_exp))
+    if missing or extra:
+        raise ModelFileError(
+            f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
+    for k, shape in flat_exp.items():
+        if tuple(flat_got[k]) != tuple(shape):
+            raise ModelFileError(f"{path}: weight {k} has shape {flat_got[k]}, config implies {shape}")

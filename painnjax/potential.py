@@ -1,0 +1,142 @@
+"""The pure potential: ``energy_fn(R, neighbor=None) -> E`` in eV, closed over weights and species.
+
+Everything else uses this one function: ``jax.grad`` gives forces, ``jax.hessian`` harmonic
+frequencies, jax-md integrates it, ``jax.vmap`` screens many structures, training
+differentiates :func:`energy` with respect to the parameters.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from painnjax import Model, PaiNNConfig, potential
+    >>> model = Model.init(PaiNNConfig(n_atom_basis=16, n_interactions=2, n_rbf=8))
+    >>> energy_fn = potential(model, ["O", "H", "H"])
+    >>> R = jnp.array([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])
+    >>> forces = -jax.grad(energy_fn)(R)
+    >>> forces.shape
+    (3, 3)
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from painnjax.errors import InputError
+from painnjax.model import PaiNN
+from painnjax.neighbors import Pairs, all_pairs, count_pairs, from_jax_md, pair_capacity, sparse_pairs
+from painnjax.validate import as_atomic_numbers, check_positions, check_species
+
+# Below this many atoms all N(N-1) pairs are cheaper than building a sparse list.
+ALL_PAIRS_MAX_ATOMS = 32
+
+
+def energy(module: PaiNN, variables, Z, R, atom_mask, pairs: Pairs):
+    """Total energy of one (padded) structure; the function training differentiates."""
+    return module.apply(variables, Z, R, pairs, atom_mask)
+
+
+def cast_variables(variables, dtype):
+    """Weights in ``dtype`` (float64 needs ``jax.enable_x64``, which is checked)."""
+    dtype = jnp.dtype(dtype)
+    if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+        raise InputError(
+            "float64 was requested but JAX's x64 mode is off; run inside "
+            "`with jax.enable_x64(True):` or set JAX_ENABLE_X64=1"
+        )
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype), variables)
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def potential(
+    model,
+    species,
+    *,
+    neighbor: str = "auto",
+    capacity: int | None = None,
+    reference_positions=None,
+    dtype=jnp.float32,
+) -> Callable:
+    """Build ``energy_fn(R, neighbor=None) -> E`` (eV) for a fixed cluster composition.
+
+    Args:
+        model: a :class:`painnjax.Model` (or a model file path / bundled model name).
+        species: atomic numbers or symbols (N,), or an ``ase.Atoms``.
+        neighbor: the pair list used when the call passes none: ``"all"`` (all pairs, cutoff
+            applied by the cosine cutoff), ``"sparse"`` (pairs within the cutoff in a fixed
+            ``capacity``; if a structure overflows it, the exact all-pairs path is taken
+            instead, so the result is never wrong), or ``"auto"`` (all pairs up to
+            32 atoms, sparse above).
+        capacity: pair capacity for ``"sparse"``; by default sized from
+            ``reference_positions`` (25 % margin) or, without them, all pairs.
+        reference_positions: a typical structure (N, 3) to size the sparse capacity.
+        dtype: float32 (default) or float64 (needs ``jax.enable_x64``).
+
+    The returned function follows jax-md's convention: ``energy_fn(R, neighbor=nbrs)`` accepts
+    a ``jax_md.partition.NeighborList`` (any format) or a :class:`~painnjax.neighbors.Pairs`.
+    Called on concrete arrays it checks the positions (shape, NaN, overlaps) and raises
+    :class:`~painnjax.errors.InputError`; inside ``jit`` only shapes are checked.
+    """
+    from painnjax.modelfile import load_model
+
+    model = load_model(model)
+    Z_np = as_atomic_numbers(species)
+    check_species(Z_np, model.elements, model.config.max_z)
+    n = len(Z_np)
+    Z = jnp.asarray(Z_np)
+    mask = jnp.ones(n, bool)
+    module = model.module
+    variables = cast_variables(model.variables, dtype)
+    cutoff = model.config.cutoff
+
+    if neighbor not in ("auto", "all", "sparse"):
+        raise InputError(f"neighbor must be 'auto', 'all' or 'sparse', got {neighbor!r}")
+    mode = ("all" if n <= ALL_PAIRS_MAX_ATOMS else "sparse") if neighbor == "auto" else neighbor
+    if mode == "sparse" and capacity is None:
+        if reference_positions is not None:
+            capacity = pair_capacity(count_pairs(reference_positions, cutoff))
+        else:
+            capacity = n * (n - 1)
+    capacity = None if mode == "all" else min(int(capacity), n * (n - 1))
+    dense = all_pairs(mask)
+
+    def e_of(R, pairs):
+        return energy(module, variables, Z, R, mask, pairs)
+
+    def energy_fn(R, neighbor=None, **unused_kwargs):
+        R = jnp.asarray(R)
+        if R.shape != (n, 3):
+            raise InputError(f"positions must have shape ({n}, 3) for this potential, got {R.shape}")
+        if _is_concrete(R):
+            check_positions(np.asarray(R), n)
+        R = R.astype(dtype)
+        if neighbor is not None:
+            pairs = neighbor if isinstance(neighbor, Pairs) else from_jax_md(neighbor, n)
+            return e_of(R, pairs)
+        if mode == "all":
+            return e_of(R, dense)
+        pairs, overflow = sparse_pairs(R, mask, cutoff, capacity)
+        return jax.lax.cond(overflow, lambda R: e_of(R, dense), lambda R: e_of(R, pairs), R)
+
+    energy_fn.n_atoms = n
+    energy_fn.species = Z_np
+    energy_fn.cutoff = cutoff
+    energy_fn.neighbor_mode = mode
+    energy_fn.capacity = capacity
+    return energy_fn
+
+
+def energy_and_forces(energy_fn: Callable) -> Callable:
+    """One jitted call ``(R, neighbor=None) -> (E, F)`` with ``F = -dE/dR``."""
+    value_and_grad = jax.value_and_grad(energy_fn)
+
+    @jax.jit
+    def fn(R, neighbor=None):
+        e, g = value_and_grad(R, neighbor=neighbor)
+        return e, -g
+
+    return fn

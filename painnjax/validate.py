@@ -1,0 +1,81 @@
+"""Eager checks of structures before they reach jitted code (which cannot raise)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from ase.data import atomic_numbers as _symbol_to_z
+from ase.data import chemical_symbols
+
+from painnjax.errors import InputError
+
+MIN_DISTANCE = 0.1  # Å; closer atoms are a broken structure, not chemistry
+
+
+def _where(source: str | None) -> str:
+    return f"{source}: " if source else ""
+
+
+def as_atomic_numbers(species, source: str | None = None) -> np.ndarray:
+    """Atomic numbers (N,) int32 from numbers, symbols or an ``ase.Atoms``."""
+    if hasattr(species, "get_atomic_numbers"):
+        species = species.get_atomic_numbers()
+    arr = np.asarray(species)
+    if arr.ndim != 1 or arr.size == 0:
+        raise InputError(f"{_where(source)}species must be a non-empty 1-D sequence, got shape {arr.shape}")
+    if arr.dtype.kind in "US":
+        out = []
+        for k, s in enumerate(arr):
+            z = _symbol_to_z.get(str(s))
+            if z is None or z == 0:
+                raise InputError(f"{_where(source)}atom {k}: unknown element symbol {str(s)!r}")
+            out.append(z)
+        return np.asarray(out, np.int32)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise InputError(f"{_where(source)}species must be atomic numbers or symbols, got dtype {arr.dtype}")
+    return arr.astype(np.int32)
+
+
+def check_species(Z: np.ndarray, elements: Sequence[int] | None, max_z: int, source: str | None = None) -> None:
+    """Every atomic number must be one the model knows."""
+    known = set(int(z) for z in elements) if elements is not None else None
+    for k, z in enumerate(np.asarray(Z).tolist()):
+        ok = 1 <= z < max_z and (known is None or z in known)
+        if not ok:
+            sym = chemical_symbols[z] if 0 <= z < len(chemical_symbols) else "?"
+            knows = (
+                ", ".join(chemical_symbols[e] for e in sorted(known))
+                if known is not None
+                else f"Z = 1..{max_z - 1}"
+            )
+            raise InputError(
+                f"{_where(source)}atom {k}: element {sym} (Z={z}) is not known to this model "
+                f"(it knows {knows})"
+            )
+
+
+def check_positions(R, n_atoms: int, source: str | None = None, symbols: Sequence[str] | None = None) -> np.ndarray:
+    """Positions must be (N, 3), finite, and no two atoms closer than 0.1 Å."""
+    R = np.asarray(R)
+    if R.shape != (n_atoms, 3):
+        raise InputError(f"{_where(source)}positions must have shape ({n_atoms}, 3) to match the species, got {R.shape}")
+    bad = ~np.isfinite(R).all(axis=1)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InputError(f"{_where(source)}atom {k}: position is not finite ({R[k].tolist()})")
+    if n_atoms > 1:
+        d2 = np.sum((R[:, None, :] - R[None, :, :]) ** 2, axis=-1)
+        np.fill_diagonal(d2, np.inf)
+        k = int(np.argmin(d2))
+        i, j = divmod(k, n_atoms)
+        d = float(np.sqrt(d2[i, j]))
+        if d < MIN_DISTANCE:
+            name = (lambda a: f"{a} ({symbols[a]})") if symbols is not None else str
+            raise InputError(
+                f"{_where(source)}atoms {name(i)} and {name(j)} overlap: distance {d:.3g} Å < {MIN_DISTANCE} Å"
+            )
+    return R
