@@ -66,11 +66,12 @@ class PaiNNInteraction(nn.Module):
         F = self.features
         n = q.shape[0]
         x = nn.silu(_dense(F, "context_0")(q))  # (N, F)
-        x = _dense(3 * F, "context_1")(x)  # (N, 3F)
-        x = w_ij * _neighbor_values(x, nbrs)  # (P, 3F); w_ij is zero on masked pairs
-        dq, dmu_r, dmu_mu = jnp.split(x, 3, axis=-1)  # 3 x (P, F)
-        mu_j = _neighbor_values(mu, nbrs)  # (P, 3, F)
-        dmu = dmu_r[..., None, :] * dir_ij[..., :, None] + dmu_mu[..., None, :] * mu_j  # (P, 3, F)
+        x_q, x_r, x_mu = jnp.split(_dense(3 * F, "context_1")(x), 3, axis=-1)  # 3 x (N, F)
+        w_q, w_r, w_mu = w_ij  # 3 x (P, F); zero on masked pairs
+        dq = w_q * _neighbor_values(x_q, nbrs)  # (P, F)
+        dmu = (w_r * _neighbor_values(x_r, nbrs))[..., None, :] * dir_ij[..., :, None]  # (P, 3, F)
+        # W_mu,ij * x_mu,j * mu_j with the x_mu * mu product made per atom, not per pair.
+        dmu = dmu + w_mu[..., None, :] * _neighbor_values(x_mu[:, None, :] * mu, nbrs)  # (P, 3, F)
         dq = _sum_over_neighbors(dq, nbrs, n)  # (N, F)
         dmu = _sum_over_neighbors(dmu, nbrs, n)  # (N, 3, F)
         return q + dq, mu + dmu
@@ -116,9 +117,9 @@ class PaiNNRepresentation(nn.Module):
         bias = self.param("filter_net_bias", nn.initializers.zeros, (n_filters * 3 * F,))
         w_all = jnp.concatenate([kernel, bias[None, :]], axis=0).astype(basis.dtype)  # (K+1, T*3F)
 
-        def filters(t):  # (P, 3F)
-            b = 0 if c.shared_filters else t
-            return basis @ w_all[:, b * 3 * F : (b + 1) * 3 * F]
+        def filters(t):  # 3 x (P, F): the q, r and mu blocks of layer t's filter
+            o = (0 if c.shared_filters else t) * 3 * F
+            return tuple(basis @ w_all[:, o + k * F : o + (k + 1) * F] for k in range(3))
 
         q = nn.Embed(c.max_z, F, embedding_init=nn.initializers.normal(1.0), name="embedding")(Z)  # (N, F)
         q = q.astype(R.dtype)

@@ -68,9 +68,11 @@ def potential(
         species: atomic numbers or symbols (N,), or an ``ase.Atoms``.
         neighbor: the pair list used when the call passes none: ``"all"`` (all pairs, cutoff
             applied by the cosine cutoff), ``"sparse"`` (pairs within the cutoff in a fixed
-            ``capacity``; if a structure overflows it, the exact all-pairs path is taken
-            instead, so the result is never wrong), or ``"auto"`` (all pairs up to
-            32 atoms, sparse above).
+            ``capacity``), or ``"auto"`` (all pairs up to 32 atoms, sparse above when
+            ``reference_positions`` or ``capacity`` size the list, else all pairs). A
+            structure with more pairs than the capacity gives NaN inside ``jit`` (never a
+            silently wrong number) and a clear error when called eagerly; check with
+            ``energy_fn.fits(R)`` and rebuild with a larger capacity.
         capacity: pair capacity for ``"sparse"``; by default sized from
             ``reference_positions`` (25 % margin) or, without them, all pairs.
         reference_positions: a typical structure (N, 3) to size the sparse capacity.
@@ -95,13 +97,21 @@ def potential(
 
     if neighbor not in ("auto", "all", "sparse"):
         raise InputError(f"neighbor must be 'auto', 'all' or 'sparse', got {neighbor!r}")
-    mode = ("all" if n <= ALL_PAIRS_MAX_ATOMS else "sparse") if neighbor == "auto" else neighbor
+    sized = capacity is not None or reference_positions is not None
+    if neighbor == "auto":
+        mode = "sparse" if n > ALL_PAIRS_MAX_ATOMS and sized else "all"
+    else:
+        mode = neighbor
     if mode == "sparse" and capacity is None:
         if reference_positions is not None:
             capacity = pair_capacity(count_pairs(reference_positions, cutoff))
         else:
             capacity = n * (n - 1)
     capacity = None if mode == "all" else min(int(capacity), n * (n - 1))
+
+    def fits(R) -> bool:
+        """Whether structure ``R`` fits the sparse pair capacity (always True for all pairs)."""
+        return mode == "all" or count_pairs(R, cutoff) <= capacity
     dense = all_pairs(mask)
 
     def e_of(R, pairs):
@@ -113,6 +123,11 @@ def potential(
             raise InputError(f"positions must have shape ({n}, 3) for this potential, got {R.shape}")
         if _is_concrete(R):
             check_positions(np.asarray(R), n)
+            if neighbor is None and not fits(R):
+                raise InputError(
+                    f"this structure has {count_pairs(R, cutoff)} pairs within {cutoff} Å, more than the "
+                    f"potential's capacity of {capacity}; build it again with a larger capacity"
+                )
         R = R.astype(dtype)
         if neighbor is not None:
             pairs = neighbor if isinstance(neighbor, Pairs) else from_jax_md(neighbor, n)
@@ -120,13 +135,15 @@ def potential(
         if mode == "all":
             return e_of(R, dense)
         pairs, overflow = sparse_pairs(R, mask, cutoff, capacity)
-        return jax.lax.cond(overflow, lambda R: e_of(R, dense), lambda R: e_of(R, pairs), R)
+        # A lax.cond fallback to all pairs would double the cost of forces; NaN is loud instead.
+        return jnp.where(overflow, jnp.nan, e_of(R, pairs))
 
     energy_fn.n_atoms = n
     energy_fn.species = Z_np
     energy_fn.cutoff = cutoff
     energy_fn.neighbor_mode = mode
     energy_fn.capacity = capacity
+    energy_fn.fits = fits
     return energy_fn
 
 

@@ -1,0 +1,82 @@
+"""Command line: parses arguments and calls the library; no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from painnjax.errors import PainnjaxError
+
+
+def _elements(text: str | None):
+    if not text:
+        return None
+    from painnjax.validate import as_atomic_numbers
+
+    return as_atomic_numbers([s.strip() for s in text.split(",") if s.strip()], source="--elements").tolist()
+
+
+def cmd_convert(args) -> int:
+    from painnjax.convert import ENERGY_UNITS_IN_EV, from_schnetpack
+    from painnjax.modelfile import save_model
+
+    if args.energy_unit not in ENERGY_UNITS_IN_EV:
+        raise PainnjaxError(f"--energy-unit must be one of {', '.join(ENERGY_UNITS_IN_EV)}")
+    model = from_schnetpack(args.input, energy_unit=args.energy_unit, elements=_elements(args.elements))
+    path = save_model(model, args.output)
+    print(f"wrote {path}: PaiNN {model.config.n_atom_basis} features x {model.config.n_interactions} layers, "
+          f"{model.n_parameters:,} parameters, cutoff {model.config.cutoff} Å")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from painnjax.modelfile import load_model
+
+    model = load_model(args.model)
+    info = {"config": model.config.to_dict(), "n_parameters": model.n_parameters, "metadata": model.metadata}
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from painnjax.demo import run_demo
+
+    run_demo(args.out, sizes=args.sizes, model=args.model)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="painnjax", description="PaiNN potentials in JAX for molecular clusters")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("convert-schnetpack", help="carry a SchNetPack PaiNN model into a painnjax model file")
+    c.add_argument("input", help="torch.save'd schnetpack NeuralNetworkPotential (.pt)")
+    c.add_argument("output", help="painnjax model file to write (.painn)")
+    c.add_argument("--energy-unit", default="eV", help="energy unit of the SchNetPack model (default eV)")
+    c.add_argument("--elements", help="elements the model was trained on, e.g. H,N,O,S (default: any)")
+    c.set_defaults(func=cmd_convert)
+
+    i = sub.add_parser("info", help="print a model's config, parameter count and metadata")
+    i.add_argument("model", help="model file or bundled model name")
+    i.set_defaults(func=cmd_info)
+
+    d = sub.add_parser("demo", help="energies and forces of the bundled (SA)n(AM)n clusters, with checks and timings")
+    d.add_argument("--out", default="painnjax-demo", help="output folder (default painnjax-demo)")
+    d.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 7], help="n of (SA)n(AM)n (1 2 4 7 10 15)")
+    d.add_argument("--model", default=None, help="model file (default: a seeded default-size PaiNN)")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PainnjaxError as exc:
+        print(f"painnjax {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
