@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import jax
 import numpy as np
 from ase import units as ase_units
 
@@ -195,15 +196,17 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
                    if isinstance(p, spk.transform.ScaleProperty) else "")
             )
 
-    template = init_variables(config)
+    template = jax.eval_shape(lambda: init_variables(config))  # shapes only, no weights made
     # The source's precision (float32 for SchNetPack; upcasting to float64 later is exact).
     dtype = np.float64 if rep.filter_net.weight.dtype == torch.float64 else np.float32
     variables = {
         "params": {"representation": rep_params, "readout": readout},
-        "offsets": {"scale": np.asarray(to_ev), "shift": np.asarray(shift * to_ev), "atomref": atomref * to_ev},
+        "constants": {
+            "scale": np.asarray(to_ev), "shift": np.asarray(shift * to_ev), "atomref": atomref * to_ev,
+            # SchNetPack's own (float32) centres and widths, not recomputed ones: exact in float64.
+            "representation": {"rbf_centers": offsets, "rbf_widths": widths},
+        },
     }
-    import jax
-
     try:
         variables = jax.tree_util.tree_map(lambda t, v: np.asarray(v, dtype).reshape(t.shape), template, variables)
     except (ValueError, TypeError) as exc:  # pragma: no cover - guards against SchNetPack changes

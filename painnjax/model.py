@@ -5,9 +5,10 @@ K radial basis functions. Scalars ``q`` are (N, F); vectors ``mu`` are (N, 3, F)
 
 Variables of the full model ``PaiNN``:
   ``params``  -- trained weights (what the optimiser sees);
-  ``offsets`` -- fixed energy statistics, not trained: ``scale`` and ``shift`` (per atom) of the
-                 readout and ``atomref`` (max_z,) element energies, so that
-                 ``E = scale * sum_i y_i + sum_i (shift + atomref[Z_i])`` over real atoms.
+  ``constants`` -- fixed, not trained: ``scale`` and ``shift`` (per atom) of the readout and
+                 ``atomref`` (max_z,) element energies, so that
+                 ``E = scale * sum_i y_i + sum_i (shift + atomref[Z_i])`` over real atoms; and
+                 ``representation/rbf_centers``, ``rbf_widths`` (K,) of the radial basis.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ import jax.numpy as jnp
 
 from painnjax.config import PaiNNConfig
 from painnjax.neighbors import PairMatrix, Pairs
-from painnjax.radial import cosine_cutoff, gaussian_rbf, safe_pair_vectors
+from painnjax.radial import cosine_cutoff, gaussian_centers_widths, gaussian_rbf, safe_pair_vectors
 
 # SchNetPack's initialisation: Xavier-uniform weights, zero biases, N(0, 1) embeddings.
 _dense_init = dict(kernel_init=nn.initializers.xavier_uniform(), bias_init=nn.initializers.zeros)
+# Full float32 matmuls: GPUs would otherwise round to TF32 (~1e-3), which breaks weight parity
+# with SchNetPack and energy conservation in MD. These matmuls are small; the cost is minor.
+PRECISION = jax.lax.Precision.HIGHEST
 
 
 def _dense(features: int, name: str, use_bias: bool = True) -> nn.Dense:
-    return nn.Dense(features, use_bias=use_bias, name=name, **_dense_init)
+    return nn.Dense(features, use_bias=use_bias, name=name, precision=PRECISION, **_dense_init)
 
 
 def _neighbor_values(x, nbrs):
@@ -108,7 +112,9 @@ class PaiNNRepresentation(nn.Module):
         F, T = c.n_atom_basis, c.n_interactions
         d_ij, dir_ij, pair_mask = pair_geometry(R, nbrs)  # (P,), (P, 3), (P,)
         fcut = jnp.where(pair_mask, cosine_cutoff(d_ij, c.cutoff), 0.0)  # (P,)
-        phi = gaussian_rbf(d_ij, c.n_rbf, c.cutoff)  # (P, K)
+        centers = self.variable("constants", "rbf_centers", lambda: gaussian_centers_widths(c.n_rbf, c.cutoff)[0])
+        widths = self.variable("constants", "rbf_widths", lambda: gaussian_centers_widths(c.n_rbf, c.cutoff)[1])
+        phi = gaussian_rbf(d_ij, centers.value.astype(d_ij.dtype), widths.value.astype(d_ij.dtype))  # (P, K)
         # filter_t = (phi @ W_t + b_t) * fcut = [phi * fcut, fcut] @ [W_t; b_t]: one GEMM per
         # layer, made where it is used (cache-friendly), no (P, T*3F) array and no extra pass.
         basis = jnp.concatenate([phi * fcut[..., None], fcut[..., None]], axis=-1)  # (P, K+1)
@@ -119,7 +125,7 @@ class PaiNNRepresentation(nn.Module):
 
         def filters(t):  # 3 x (P, F): the q, r and mu blocks of layer t's filter
             o = (0 if c.shared_filters else t) * 3 * F
-            return tuple(basis @ w_all[:, o + k * F : o + (k + 1) * F] for k in range(3))
+            return tuple(jnp.matmul(basis, w_all[:, o + k * F : o + (k + 1) * F], precision=PRECISION) for k in range(3))
 
         q = nn.Embed(c.max_z, F, embedding_init=nn.initializers.normal(1.0), name="embedding")(Z)  # (N, F)
         q = q.astype(R.dtype)
@@ -164,16 +170,16 @@ class PaiNN(nn.Module):
         c = self.config
         q = PaiNNRepresentation(c, name="representation")(Z, R, nbrs)
         y = AtomwiseReadout(c.readout_sizes, name="readout")(q)  # (N,)
-        scale = self.variable("offsets", "scale", lambda: jnp.ones((), jnp.float32)).value
-        shift = self.variable("offsets", "shift", lambda: jnp.zeros((), jnp.float32)).value
-        atomref = self.variable("offsets", "atomref", lambda: jnp.zeros((c.max_z,), jnp.float32)).value
+        scale = self.variable("constants", "scale", lambda: jnp.ones((), jnp.float32)).value
+        shift = self.variable("constants", "shift", lambda: jnp.zeros((), jnp.float32)).value
+        atomref = self.variable("constants", "atomref", lambda: jnp.zeros((c.max_z,), jnp.float32)).value
         e_i = scale.astype(y.dtype) * y + shift.astype(y.dtype) + atomref.astype(y.dtype)[Z]
         e_i = jnp.where(atom_mask, e_i, 0.0)
         return e_i if per_atom else jnp.sum(e_i)
 
 
 def init_variables(config: PaiNNConfig, seed: int = 0, dtype=jnp.float32):
-    """Fresh model variables (``params`` + ``offsets``) for ``config``, as SchNetPack initialises."""
+    """Fresh model variables (``params`` + ``constants``) for ``config``, as SchNetPack initialises."""
     Z = jnp.array([1, 8], jnp.int32)
     R = jnp.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype)
     mask = jnp.ones(2, bool)

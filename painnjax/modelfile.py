@@ -1,4 +1,4 @@
-"""A trained model as one file: config + weights + energy offsets + units + provenance.
+"""A trained model as one file: config + weights + constants (energy offsets, radial basis) + units + provenance.
 
 File layout (msgpack): ``{"header": {...}, "variables": <flax msgpack bytes>, "sha256": hex}``.
 The header holds ``format`` ("painnjax-model"), ``format_version``, ``config`` and
@@ -38,7 +38,7 @@ SUFFIX = ".painn"
 
 @dataclass
 class Model:
-    """A PaiNN model ready to use: ``config``, ``variables`` (params + offsets), ``metadata``.
+    """A PaiNN model ready to use: ``config``, ``variables`` (params + constants), ``metadata``.
 
     ``metadata`` keys: ``elements`` (atomic numbers the model was trained on, or None for any
     Z < max_z), ``energy_reference`` (what the energy means, e.g. ``{"kind": "total"}``),

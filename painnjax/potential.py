@@ -136,7 +136,8 @@ def potential(
             return e_of(R, dense)
         pairs, overflow = sparse_pairs(R, mask, cutoff, capacity)
         # A lax.cond fallback to all pairs would double the cost of forces; NaN is loud instead.
-        return jnp.where(overflow, jnp.nan, e_of(R, pairs))
+        # A factor, not jnp.where, so that the forces (the gradient) are NaN too.
+        return e_of(R, pairs) * jnp.where(overflow, jnp.nan, 1.0)
 
     energy_fn.n_atoms = n
     energy_fn.species = Z_np

@@ -1,8 +1,10 @@
 """Radial basis, cutoff and a gradient-safe norm: the pair-distance features of PaiNN.
 
 The Gaussian basis follows SchNetPack exactly (centres on [0, r_c], width = spacing,
-``exp(-(d - mu)^2 / (2 w^2))``). e3nn-jax's ``soft_one_hot_linspace(basis="gaussian")`` uses
-another width and normalisation, so it cannot be used without breaking weight parity.
+``exp(-(d - mu)^2 / (2 w^2))``). The centres and widths are stored with the model (SchNetPack
+keeps them as float32 buffers; recomputing them in float64 would change the basis at 1e-7).
+e3nn-jax's ``soft_one_hot_linspace(basis="gaussian")`` uses another width and normalisation,
+so it cannot be used without breaking weight parity.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 
-def gaussian_rbf(d, n_rbf: int, cutoff: float):
-    """Gaussian radial basis of distances ``d`` (...,) -> (..., n_rbf)."""
-    offsets = jnp.linspace(0.0, cutoff, n_rbf, dtype=d.dtype)  # (K,)
-    width = offsets[1] - offsets[0]
-    coeff = -0.5 / width**2
-    return jnp.exp(coeff * (d[..., None] - offsets) ** 2)
+def gaussian_centers_widths(n_rbf: int, cutoff: float):
+    """SchNetPack's default Gaussian centres (K,) on [0, cutoff] and widths (K,) = spacing."""
+    centers = jnp.linspace(0.0, cutoff, n_rbf)
+    return centers, jnp.full((n_rbf,), centers[1] - centers[0])
+
+
+def gaussian_rbf(d, centers, widths):
+    """Gaussian radial basis of distances ``d`` (...,) -> (..., K)."""
+    coeff = -0.5 / widths**2
+    return jnp.exp(coeff * (d[..., None] - centers) ** 2)
 
 
 def cosine_cutoff(d, cutoff: float):
