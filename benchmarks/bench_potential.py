@@ -164,7 +164,23 @@ def machine_info(torch, torch_device) -> dict:
         info["torch_num_interop_threads"] = torch.get_num_interop_threads()
         info["torch_device"] = str(torch_device)
     info["versions"] = versions
+    info["git"] = git_state()
     return info
+
+
+def git_state() -> str | None:
+    """Commit of the repository holding this script, '+dirty' if painnjax/ has local changes."""
+    import subprocess
+
+    root = HERE.parent
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "painnjax"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,7 +500,7 @@ def main(argv=None) -> int:
               f"(interop {info['torch_num_interop_threads']}); schnetpack {v['schnetpack']}")
     else:
         print(f"torch   : not used ({spk_skipped})")
-    print(f"other   : painnjax {v['painnjax']}, numpy {v['numpy']}, ase {v.get('ase', '?')}, python {info['python']}")
+    print(f"other   : painnjax {v['painnjax']} (git {info['git']}), numpy {v['numpy']}, ase {v.get('ase', '?')}, python {info['python']}")
     print(f"model   : {model.config.n_atom_basis} features, {model.config.n_interactions} interactions, "
           f"{model.config.n_rbf} RBF, {model.config.cutoff} Å cutoff; painnjax {model.n_parameters:,} params"
           + (f", SchNetPack {n_spk:,}" if n_spk is not None else ""))

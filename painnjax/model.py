@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from painnjax.config import PaiNNConfig
-from painnjax.neighbors import PairMatrix, Pairs
+from painnjax.neighbors import HalfPairs, PairMatrix
 from painnjax.radial import cosine_cutoff, gaussian_centers_widths, gaussian_rbf, safe_pair_vectors
 
 # SchNetPack's initialisation: Xavier-uniform weights, zero biases, N(0, 1) embeddings.
@@ -66,7 +66,7 @@ class PaiNNInteraction(nn.Module):
     features: int
 
     @nn.compact
-    def __call__(self, q, mu, w_ij, dir_ij, nbrs):
+    def __call__(self, q, mu, w_ij, dir_ij, nbrs, mu_is_zero: bool = False):
         F = self.features
         n = q.shape[0]
         x = nn.silu(_dense(F, "context_0")(q))  # (N, F)
@@ -74,8 +74,9 @@ class PaiNNInteraction(nn.Module):
         w_q, w_r, w_mu = w_ij  # 3 x (P, F); zero on masked pairs
         dq = w_q * _neighbor_values(x_q, nbrs)  # (P, F)
         dmu = (w_r * _neighbor_values(x_r, nbrs))[..., None, :] * dir_ij[..., :, None]  # (P, 3, F)
-        # W_mu,ij * x_mu,j * mu_j with the x_mu * mu product made per atom, not per pair.
-        dmu = dmu + w_mu[..., None, :] * _neighbor_values(x_mu[:, None, :] * mu, nbrs)  # (P, 3, F)
+        if not mu_is_zero:  # in the first layer mu = 0 and this term is exactly zero
+            # W_mu,ij * x_mu,j * mu_j with the x_mu * mu product made per atom, not per pair.
+            dmu = dmu + w_mu[..., None, :] * _neighbor_values(x_mu[:, None, :] * mu, nbrs)  # (P, 3, F)
         dq = _sum_over_neighbors(dq, nbrs, n)  # (N, F)
         dmu = _sum_over_neighbors(dmu, nbrs, n)  # (N, 3, F)
         return q + dq, mu + dmu
@@ -119,13 +120,21 @@ class PaiNNRepresentation(nn.Module):
         # layer, made where it is used (cache-friendly), no (P, T*3F) array and no extra pass.
         basis = jnp.concatenate([phi * fcut[..., None], fcut[..., None]], axis=-1)  # (P, K+1)
         n_filters = 1 if c.shared_filters else T
+        half = isinstance(nbrs, HalfPairs)
         kernel = self.param("filter_net_kernel", nn.initializers.xavier_uniform(), (c.n_rbf, n_filters * 3 * F))
         bias = self.param("filter_net_bias", nn.initializers.zeros, (n_filters * 3 * F,))
         w_all = jnp.concatenate([kernel, bias[None, :]], axis=0).astype(basis.dtype)  # (K+1, T*3F)
 
         def filters(t):  # 3 x (P, F): the q, r and mu blocks of layer t's filter
             o = (0 if c.shared_filters else t) * 3 * F
-            return tuple(jnp.matmul(basis, w_all[:, o + k * F : o + (k + 1) * F], precision=PRECISION) for k in range(3))
+            w = [jnp.matmul(basis, w_all[:, o + k * F : o + (k + 1) * F], precision=PRECISION) for k in range(3)]
+            if half:  # symmetric in i, j: the same filter both ways
+                w = [jnp.concatenate([w_k, w_k]) for w_k in w]
+            return tuple(w)
+
+        if half:  # from here on a directed list: (i, j) then (j, i)
+            dir_ij = jnp.concatenate([dir_ij, -dir_ij])
+            nbrs = nbrs.mirrored()
 
         q = nn.Embed(c.max_z, F, embedding_init=nn.initializers.normal(1.0), name="embedding")(Z)  # (N, F)
         q = q.astype(R.dtype)
@@ -135,7 +144,7 @@ class PaiNNRepresentation(nn.Module):
         mixings = [PaiNNMixing(F, c.epsilon, name=f"mixing_{t}") for t in range(n_blocks)]
         for t in range(T):
             b = 0 if c.shared_interactions else t
-            q, mu = interactions[b](q, mu, filters(t), dir_ij, nbrs)
+            q, mu = interactions[b](q, mu, filters(t), dir_ij, nbrs, mu_is_zero=t == 0)
             q, mu = mixings[b](q, mu)
         return q
 
@@ -158,7 +167,8 @@ class PaiNN(nn.Module):
     """PaiNN energy model: ``apply(variables, Z, R, nbrs, atom_mask)`` -> energy (scalar).
 
     ``Z`` (N,) int atomic numbers, ``R`` (N, 3) Å, ``nbrs`` a :class:`~painnjax.neighbors.Pairs`
-    list or a :class:`~painnjax.neighbors.PairMatrix`, ``atom_mask`` (N,) bool. Padded atoms and
+    or :class:`~painnjax.neighbors.HalfPairs` list or a :class:`~painnjax.neighbors.PairMatrix`,
+    ``atom_mask`` (N,) bool. Padded atoms and
     pairs contribute exactly nothing.
     Use ``per_atom=True`` for atomic energies (N,) instead of their sum.
     """

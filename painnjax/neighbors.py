@@ -33,6 +33,23 @@ class Pairs(NamedTuple):
     mask: jnp.ndarray  # (P,) bool, False for padding
 
 
+class HalfPairs(NamedTuple):
+    """Each unordered pair once (``idx_i < idx_j``); the model mirrors it to both directions.
+
+    Distances, radial basis and filters are symmetric in i and j, so they are computed once
+    per pair: half the work of a :class:`Pairs` list for the same cluster.
+    """
+
+    idx_i: jnp.ndarray  # (H,) int32
+    idx_j: jnp.ndarray  # (H,) int32
+    mask: jnp.ndarray  # (H,) bool
+
+    def mirrored(self) -> Pairs:
+        """The directed list: the H pairs (i, j) followed by the H pairs (j, i)."""
+        cat = jnp.concatenate
+        return Pairs(cat([self.idx_i, self.idx_j]), cat([self.idx_j, self.idx_i]), cat([self.mask, self.mask]))
+
+
 class PairMatrix(NamedTuple):
     """All pairs as an (N, N) mask: the same maths as :class:`Pairs` without gather/scatter.
 
@@ -49,13 +66,16 @@ def pair_matrix(atom_mask) -> PairMatrix:
     return PairMatrix(atom_mask[:, None] & atom_mask[None, :] & ~jnp.eye(n, dtype=bool))
 
 
-def all_pairs(atom_mask) -> Pairs:
-    """All ordered pairs i != j of the N atom slots, masked to real atoms. (N,) -> P = N(N-1)."""
+def all_pairs(atom_mask, half: bool = False):
+    """All ordered pairs i != j of the N atom slots, masked to real atoms: P = N(N-1).
+
+    With ``half=True``, each unordered pair once (i < j) as a :class:`HalfPairs`.
+    """
     n = atom_mask.shape[0]
-    i, j = np.nonzero(~np.eye(n, dtype=bool))
+    i, j = np.nonzero(np.triu(np.ones((n, n), bool), k=1) if half else ~np.eye(n, dtype=bool))
     i = jnp.asarray(i, dtype=jnp.int32)
     j = jnp.asarray(j, dtype=jnp.int32)
-    return Pairs(i, j, atom_mask[i] & atom_mask[j])
+    return (HalfPairs if half else Pairs)(i, j, atom_mask[i] & atom_mask[j])
 
 
 def _within_cutoff(R, atom_mask, cutoff):
@@ -69,20 +89,24 @@ def _within_cutoff(R, atom_mask, cutoff):
     )
 
 
-def sparse_pairs(R, atom_mask, cutoff: float, capacity: int) -> tuple[Pairs, jnp.ndarray]:
+def sparse_pairs(R, atom_mask, cutoff: float, capacity: int, half: bool = False):
     """Pairs with distance < ``cutoff`` packed into ``capacity`` slots.
 
     Returns ``(pairs, overflow)``; when ``overflow`` is True some pairs were dropped and the
     caller must rebuild with a larger capacity (outside jit) -- see :func:`pair_capacity`.
+    With ``half=True`` the list is a :class:`HalfPairs` (each pair once, i < j) and
+    ``capacity`` counts unordered pairs.
     """
     within = _within_cutoff(R, atom_mask, cutoff)
+    if half:
+        within = jnp.triu(within, k=1)
     n = R.shape[0]
     i, j = jnp.nonzero(within, size=capacity, fill_value=n)
     mask = i < n
     # Padding slots point at atom 0 (a valid index); their mask removes them exactly.
     i = jnp.where(mask, i, 0).astype(jnp.int32)
     j = jnp.where(mask, j, 0).astype(jnp.int32)
-    return Pairs(i, j, mask), jnp.sum(within) > capacity
+    return (HalfPairs if half else Pairs)(i, j, mask), jnp.sum(within) > capacity
 
 
 def count_pairs(R, cutoff: float, atom_mask=None) -> int:
@@ -94,7 +118,7 @@ def count_pairs(R, cutoff: float, atom_mask=None) -> int:
     return int(within.sum())
 
 
-def pair_capacity(n_pairs: int, multiplier: float = 1.25, multiple: int = 64) -> int:
+def pair_capacity(n_pairs: int, multiplier: float = 1.1, multiple: int = 64) -> int:
     """A tight pair capacity: ``n_pairs`` times a margin, rounded up to a multiple (for reuse)."""
     want = max(int(np.ceil(n_pairs * multiplier)), 1)
     return int(-(-want // multiple) * multiple)

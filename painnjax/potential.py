@@ -25,7 +25,7 @@ import numpy as np
 
 from painnjax.errors import InputError
 from painnjax.model import PaiNN
-from painnjax.neighbors import Pairs, all_pairs, count_pairs, from_jax_md, pair_capacity, sparse_pairs
+from painnjax.neighbors import HalfPairs, PairMatrix, Pairs, all_pairs, count_pairs, from_jax_md, pair_capacity, sparse_pairs
 from painnjax.validate import as_atomic_numbers, check_positions, check_species
 
 # Below this many atoms all N(N-1) pairs are cheaper than building a sparse list.
@@ -74,12 +74,13 @@ def potential(
             silently wrong number) and a clear error when called eagerly; check with
             ``energy_fn.fits(R)`` and rebuild with a larger capacity.
         capacity: pair capacity for ``"sparse"``; by default sized from
-            ``reference_positions`` (25 % margin) or, without them, all pairs.
+            ``reference_positions`` (10 % margin: padding slots cost as much as real pairs) or, without them, all pairs.
         reference_positions: a typical structure (N, 3) to size the sparse capacity.
         dtype: float32 (default) or float64 (needs ``jax.enable_x64``).
 
     The returned function follows jax-md's convention: ``energy_fn(R, neighbor=nbrs)`` accepts
-    a ``jax_md.partition.NeighborList`` (any format) or a :class:`~painnjax.neighbors.Pairs`.
+    a ``jax_md.partition.NeighborList`` (any format) or a painnjax ``Pairs``, ``HalfPairs`` or
+    ``PairMatrix``.
     Called on concrete arrays it checks the positions (shape, NaN, overlaps) and raises
     :class:`~painnjax.errors.InputError`; inside ``jit`` only shapes are checked.
     """
@@ -107,12 +108,15 @@ def potential(
             capacity = pair_capacity(count_pairs(reference_positions, cutoff))
         else:
             capacity = n * (n - 1)
-    capacity = None if mode == "all" else min(int(capacity), n * (n - 1))
+    # Even, since the list holds each pair once: capacity // 2 unordered pairs.
+    capacity = None if mode == "all" else 2 * -(-min(int(capacity), n * (n - 1)) // 2)
 
     def fits(R) -> bool:
         """Whether structure ``R`` fits the sparse pair capacity (always True for all pairs)."""
         return mode == "all" or count_pairs(R, cutoff) <= capacity
-    dense = all_pairs(mask)
+    # Internal lists hold each pair once (HalfPairs): the radial work is then done once per pair.
+    dense = all_pairs(mask, half=True)
+    half_capacity = None if capacity is None else capacity // 2
 
     def e_of(R, pairs):
         return energy(module, variables, Z, R, mask, pairs)
@@ -130,11 +134,12 @@ def potential(
                 )
         R = R.astype(dtype)
         if neighbor is not None:
-            pairs = neighbor if isinstance(neighbor, Pairs) else from_jax_md(neighbor, n)
+            own = isinstance(neighbor, (Pairs, HalfPairs, PairMatrix))
+            pairs = neighbor if own else from_jax_md(neighbor, n)
             return e_of(R, pairs)
         if mode == "all":
             return e_of(R, dense)
-        pairs, overflow = sparse_pairs(R, mask, cutoff, capacity)
+        pairs, overflow = sparse_pairs(R, mask, cutoff, half_capacity, half=True)
         # A lax.cond fallback to all pairs would double the cost of forces; NaN is loud instead.
         # A factor, not jnp.where, so that the forces (the gradient) are NaN too.
         return e_of(R, pairs) * jnp.where(overflow, jnp.nan, 1.0)

@@ -9,7 +9,7 @@ import pytest
 from conftest import rel_err
 
 from painnjax import InputError, Pairs, energy, energy_and_forces, jax_md_neighbor_fn, potential
-from painnjax.neighbors import PairMatrix, all_pairs, count_pairs, pair_matrix, sparse_pairs
+from painnjax.neighbors import HalfPairs, PairMatrix, all_pairs, count_pairs, pair_matrix, sparse_pairs
 
 CUTOFF = 5.0
 TOL = 1e-12  # float64; only the order of the sums differs between pair lists
@@ -174,7 +174,9 @@ def test_too_small_capacity_raises_eagerly(cluster, small_model):
     assert not fn.fits(R)
     with pytest.raises(InputError, match="capacity") as exc:
         fn(jnp.asarray(R))
-    assert str(n_within) in str(exc.value) and str(n_within // 2) in str(exc.value)
+    # Capacities are rounded up to an even number of slots (the list holds each pair once).
+    assert n_within // 2 <= fn.capacity <= n_within // 2 + 1
+    assert str(n_within) in str(exc.value) and str(fn.capacity) in str(exc.value)
 
 
 def test_too_small_capacity_gives_nan_energy_under_jit(cluster, small_model):
@@ -208,3 +210,29 @@ def test_bad_neighbor_mode(small_model, sa1am1):
 def test_bad_jax_md_format():
     with pytest.raises(ValueError, match="format"):
         jax_md_neighbor_fn(CUTOFF, fmt="csr")
+
+
+def test_half_pairs_hold_each_pair_once_and_mirror_to_the_directed_list(cluster):
+    R = np.asarray(cluster["R"])
+    want = _pairs_within(R, CUTOFF)
+    half, overflow = sparse_pairs(cluster["R"], cluster["mask"], CUTOFF, capacity=len(want) // 2 + 5, half=True)
+    assert isinstance(half, HalfPairs) and not bool(overflow)
+    once = _masked_pairs(half)
+    assert all(i < j for i, j in once) and len(once) == len(want) // 2
+    assert _masked_pairs(half.mirrored()) == want
+    # One slot short overflows.
+    _, overflow = sparse_pairs(cluster["R"], cluster["mask"], CUTOFF, capacity=len(want) // 2 - 1, half=True)
+    assert bool(overflow)
+
+
+@pytest.mark.parametrize("kind", ["all_half", "sparse_half"])
+def test_half_pair_lists_agree_with_all_pairs(cluster, kind):
+    mask = cluster["mask"]
+    if kind == "all_half":
+        nbrs = all_pairs(mask, half=True)
+    else:
+        nbrs, _ = sparse_pairs(cluster["R"], mask, CUTOFF, capacity=count_pairs(cluster["R"], CUTOFF) // 2, half=True)
+    e, f = cluster["fn"](cluster["R"], nbrs)
+    e_ref, f_ref = cluster["ref"]
+    assert abs(float(e) - float(e_ref)) <= TOL * abs(float(e_ref))
+    assert rel_err(f, f_ref) < TOL
