@@ -6,8 +6,8 @@ Positions Å, energies eV, masses amu in both. jax-md's time unit is then
 
 from ase import units as _u
 
-#: one jax-md time unit, Å * sqrt(amu / eV), in fs (SI constants from ASE's CODATA set)
-TIME_UNIT_FS = (_u._amu / _u._e) ** 0.5 * 1e-10 * 1e15
+#: one jax-md time unit, Å * sqrt(amu / eV), in fs -- which is also ASE's internal time unit
+TIME_UNIT_FS = 1.0 / _u.fs
 #: Boltzmann constant in eV/K
 KB_EV = _u.kB
 

@@ -76,6 +76,8 @@ def main(argv=None) -> int:
     except PainnjaxError as exc:
         print(f"painnjax {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
