@@ -110,12 +110,13 @@ def sparse_pairs(R, atom_mask, cutoff: float, capacity: int, half: bool = False)
 
 
 def count_pairs(R, cutoff: float, atom_mask=None) -> int:
-    """Number of ordered pairs within ``cutoff`` (eager, numpy)."""
+    """Number of ordered pairs within ``cutoff`` (eager; each pair's distance computed once)."""
+    from scipy.spatial.distance import pdist
+
     R = np.asarray(R, dtype=np.float64)
-    mask = np.ones(len(R), bool) if atom_mask is None else np.asarray(atom_mask, bool)
-    d2 = np.sum((R[:, None, :] - R[None, :, :]) ** 2, axis=-1)
-    within = (d2 < cutoff * cutoff) & ~np.eye(len(R), dtype=bool) & mask[:, None] & mask[None, :]
-    return int(within.sum())
+    if atom_mask is not None:
+        R = R[np.asarray(atom_mask, bool)]
+    return 2 * int(np.count_nonzero(pdist(R) < cutoff)) if len(R) > 1 else 0
 
 
 def pair_capacity(n_pairs: int, multiplier: float = 1.1, multiple: int = 64) -> int:

@@ -114,6 +114,7 @@ def potential(
     def fits(R) -> bool:
         """Whether structure ``R`` fits the sparse pair capacity (always True for all pairs)."""
         return mode == "all" or count_pairs(R, cutoff) <= capacity
+
     # Internal lists hold each pair once (HalfPairs): the radial work is then done once per pair.
     dense = all_pairs(mask, half=True)
     half_capacity = None if capacity is None else capacity // 2
@@ -127,11 +128,13 @@ def potential(
             raise InputError(f"positions must have shape ({n}, 3) for this potential, got {R.shape}")
         if _is_concrete(R):
             check_positions(np.asarray(R), n)
-            if neighbor is None and not fits(R):
-                raise InputError(
-                    f"this structure has {count_pairs(R, cutoff)} pairs within {cutoff} Å, more than the "
-                    f"potential's capacity of {capacity}; build it again with a larger capacity"
-                )
+            if neighbor is None and mode == "sparse":
+                n_pairs = count_pairs(R, cutoff)
+                if n_pairs > capacity:
+                    raise InputError(
+                        f"this structure has {n_pairs} pairs within {cutoff} Å, more than the "
+                        f"potential's capacity of {capacity}; build it again with a larger capacity"
+                    )
         R = R.astype(dtype)
         if neighbor is not None:
             own = isinstance(neighbor, (Pairs, HalfPairs, PairMatrix))

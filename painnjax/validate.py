@@ -68,12 +68,14 @@ def check_positions(R, n_atoms: int, source: str | None = None, symbols: Sequenc
         k = int(np.argmax(bad))
         raise InputError(f"{_where(source)}atom {k}: position is not finite ({R[k].tolist()})")
     if n_atoms > 1:
-        d2 = np.sum((R[:, None, :] - R[None, :, :]) ** 2, axis=-1)
-        np.fill_diagonal(d2, np.inf)
-        k = int(np.argmin(d2))
-        i, j = divmod(k, n_atoms)
-        d = float(np.sqrt(d2[i, j]))
+        from scipy.spatial.distance import pdist
+
+        dist = pdist(R)  # condensed: pairs (0,1), (0,2), ..., (1,2), ...
+        k = int(np.argmin(dist))
+        d = float(dist[k])
         if d < MIN_DISTANCE:
+            i = int(np.searchsorted(np.cumsum(np.arange(n_atoms - 1, 0, -1)), k, side="right"))
+            j = int(k - (i * (2 * n_atoms - i - 1)) // 2 + i + 1)
             name = (lambda a: f"{a} ({symbols[a]})") if symbols is not None else str
             raise InputError(
                 f"{_where(source)}atoms {name(i)} and {name(j)} overlap: distance {d:.3g} Å < {MIN_DISTANCE} Å"
