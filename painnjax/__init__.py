@@ -7,16 +7,24 @@ Public API (see README.md for a tour):
   Pairs, all_pairs, sparse_pairs     -- jit-compatible neighbour lists (also from jax-md)
   from_schnetpack                    -- carry a SchNetPack PaiNN over (needs the `compare` extra)
   PaiNNCalculator                    -- ASE calculator on the same potential
+  read_dataset, to_binding_energies,
+  make_split, TrainConfig, train     -- data, binding energies, splits and training (optax AdamW)
 """
 
 __version__ = "0.1.0"
 
 from painnjax.config import PaiNNConfig
+from painnjax.dataset import (
+    ENERGY_UNITS, MOLECULES, Dataset, composition_of, fit_element_offsets, molecule_counts, read_dataset,
+    read_monomer_references, subtract_element_offsets, to_binding_energies,
+)
 from painnjax.errors import ConversionError, InputError, ModelFileError, PainnjaxError
 from painnjax.model import PaiNN, count_parameters, init_variables
 from painnjax.modelfile import Model, bundled_models, load_model, save_model
 from painnjax.neighbors import Pairs, all_pairs, from_jax_md, jax_md_neighbor_fn, sparse_pairs
 from painnjax.potential import energy, energy_and_forces, potential
+from painnjax.splits import Split, make_split
+from painnjax.train import TrainConfig, train
 
 
 def from_schnetpack(*args, **kwargs):
@@ -36,6 +44,9 @@ def __getattr__(name):
 
 
 __all__ = [
+    "ENERGY_UNITS", "MOLECULES", "Dataset", "Split", "TrainConfig", "composition_of", "fit_element_offsets",
+    "make_split", "molecule_counts", "read_dataset", "read_monomer_references", "subtract_element_offsets",
+    "to_binding_energies", "train",
     "ConversionError", "InputError", "Model", "ModelFileError", "PaiNN", "PaiNNCalculator",
     "PaiNNConfig", "PainnjaxError", "Pairs", "all_pairs", "bundled_models", "count_parameters",
     "energy", "energy_and_forces", "from_jax_md", "from_schnetpack", "init_variables",

@@ -46,6 +46,19 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from painnjax.workflow import train_from_files
+
+    overrides = {
+        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed},
+        "data": {"monomers": args.monomers},
+    }
+    train_from_files(args.data, args.config, args.out, resume=args.resume, overrides=overrides,
+                     progress=not args.quiet)
+    print(f"run folder {args.out}: best.painn (lowest validation loss), metrics.csv, checkpoints/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="painnjax", description="PaiNN potentials in JAX for molecular clusters")
     sub = p.add_subparsers(dest="command", required=True)
@@ -60,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="print a model's config, parameter count and metadata")
     i.add_argument("model", help="model file or bundled model name")
     i.set_defaults(func=cmd_info)
+
+    t = sub.add_parser("train", help="train a PaiNN on energies and forces (the paper's protocol by default)")
+    t.add_argument("--data", nargs="+", required=True, help="ASE-readable files with energies (and forces)")
+    t.add_argument("--config", help="TOML or YAML run config ([model], [train], [data], [split])")
+    t.add_argument("--out", default="run", help="run folder (default: run)")
+    t.add_argument("--monomers", help="monomer reference file: train on binding energies")
+    t.add_argument("--epochs", type=int, help="override [train] epochs")
+    t.add_argument("--batch-size", type=int, help="override [train] batch_size")
+    t.add_argument("--seed", type=int, help="override [train] seed")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
 
     d = sub.add_parser("demo", help="energies and forces of the bundled (SA)n(AM)n clusters, with checks and timings")
     d.add_argument("--out", default="painnjax-demo", help="output folder (default painnjax-demo)")

@@ -1,0 +1,327 @@
+"""Training on energies and forces: the paper's loss, optax AdamW, checkpoints, exact resume.
+
+Loss (the reference study's eq. 3): ``x * L(E) + (1 - x) * L(F)`` with ``L`` the mean absolute
+(or squared) error over structures (energies) and over force components of real atoms;
+``x = 0.01`` with forces, ``x = 1`` for energies only (then no forces are computed).
+
+A run folder holds ``config.json``, ``split.json``, ``metrics.csv`` (one row per epoch, errors
+in kcal/mol and kcal/mol/Å), ``checkpoints/latest.ckpt`` (parameters, optimiser state, epoch,
+best validation error) and ``best.painn`` (the model with the lowest validation loss so far).
+Every file is written atomically. Shuffling depends on (seed, epoch) only, so a run killed
+after epoch k and resumed continues exactly as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from ase import units as ase_units
+from flax import serialization
+
+from painnjax.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
+from painnjax.config import PaiNNConfig
+from painnjax.errors import InputError
+from painnjax.modelfile import Model, save_model
+from painnjax.neighbors import sparse_pairs
+from painnjax.potential import cast_variables, energy
+
+EV_TO_KCAL_PER_MOL = 1.0 / (ase_units.kcal / ase_units.mol)
+CHECKPOINT_FORMAT = "painnjax-checkpoint"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training options; defaults are the reference study's protocol (their Table 2)."""
+
+    lr: float = 1e-4
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay (torch's default)
+    energy_weight: float = 0.01  # x in x*L(E) + (1-x)*L(F); 1.0 trains on energies only
+    loss: str = "mae"  # "mae" (the paper) or "mse"
+    batch_size: int = 2
+    epochs: int = 300
+    seed: int = 42
+    clip_norm: float | None = None  # global gradient-norm clipping, off by default
+    max_buckets: int = 4
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        if not 0.0 <= self.energy_weight <= 1.0:
+            raise InputError(f"energy_weight must be in [0, 1], got {self.energy_weight}")
+        if self.loss not in ("mae", "mse"):
+            raise InputError(f"loss must be 'mae' or 'mse', got {self.loss!r}")
+        if self.batch_size < 1 or self.epochs < 0 or self.lr <= 0:
+            raise InputError("batch_size must be >= 1, epochs >= 0 and lr > 0")
+
+    @property
+    def uses_forces(self) -> bool:
+        return self.energy_weight < 1.0
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    steps = [optax.clip_by_global_norm(cfg.clip_norm)] if cfg.clip_norm else []
+    return optax.chain(*steps, optax.adamw(cfg.lr, weight_decay=cfg.weight_decay))
+
+
+def predict_batch(module, variables, batch: Batch, cutoff: float, capacity: int, with_forces: bool):
+    """Energies (B,) and forces (B, N, 3) of a padded batch; forces are zeros if not asked."""
+
+    def one(Z, R, mask):
+        def e(R):
+            pairs, _ = sparse_pairs(R, mask, cutoff, capacity, half=True)
+            return energy(module, variables, Z, R, mask, pairs)
+
+        if not with_forces:
+            return e(R), jnp.zeros_like(R)
+        E, g = jax.value_and_grad(e)(R)
+        return E, -g
+
+    return jax.vmap(one)(batch.Z, batch.R, batch.atom_mask)
+
+
+def loss_and_sums(params, constants, module, batch: Batch, cutoff: float, capacity: int, cfg: TrainConfig):
+    """The loss of one batch and the error sums that epoch metrics are made of (eV, eV/Å)."""
+    E, F = predict_batch(module, {"params": params, "constants": constants}, batch, cutoff, capacity, cfg.uses_forces)
+    w = batch.weight
+    de = (E - batch.energy) * w  # (B,)
+    fw = batch.atom_mask[..., None] * w[:, None, None]  # (B, N, 1)
+    df = (F - batch.forces) * fw  # (B, N, 3)
+    n_e = jnp.sum(w)
+    n_f = 3.0 * jnp.sum(fw)
+    err = jnp.abs if cfg.loss == "mae" else jnp.square
+    loss_e = jnp.sum(err(de)) / n_e
+    loss_f = jnp.sum(err(df)) / jnp.maximum(n_f, 1.0)
+    x = cfg.energy_weight
+    loss = x * loss_e + (1.0 - x) * loss_f if cfg.uses_forces else loss_e
+    sums = {
+        "abs_e": jnp.sum(jnp.abs(de)), "sq_e": jnp.sum(de**2), "n_e": n_e,
+        "abs_f": jnp.sum(jnp.abs(df)), "sq_f": jnp.sum(df**2), "n_f": n_f,
+        "loss": loss * n_e,
+    }
+    return loss, sums
+
+
+def metrics_from_sums(sums: dict, with_forces: bool) -> dict:
+    """MAE and RMSE of energies (kcal/mol) and force components (kcal/mol/Å), and the loss."""
+    s = {k: float(v) for k, v in sums.items()}
+    n_e = max(s["n_e"], 1.0)
+    out = {
+        "loss": s["loss"] / n_e,
+        "energy_mae": s["abs_e"] / n_e * EV_TO_KCAL_PER_MOL,
+        "energy_rmse": np.sqrt(s["sq_e"] / n_e) * EV_TO_KCAL_PER_MOL,
+    }
+    if with_forces:
+        n_f = max(s["n_f"], 1.0)
+        out["forces_mae"] = s["abs_f"] / n_f * EV_TO_KCAL_PER_MOL
+        out["forces_rmse"] = np.sqrt(s["sq_f"] / n_f) * EV_TO_KCAL_PER_MOL
+    return out
+
+
+class Trainer:
+    """Jitted train and evaluation steps, one compile per bucket shape."""
+
+    def __init__(self, model: Model, cfg: TrainConfig, buckets: list[Bucket]):
+        self.cfg = cfg
+        self.module = model.module
+        self.cutoff = model.config.cutoff
+        self.buckets = buckets
+        self.optimizer = make_optimizer(cfg)
+        variables = cast_variables(model.variables, cfg.dtype)
+        self.params, self.constants = variables["params"], variables["constants"]
+        self.opt_state = self.optimizer.init(self.params)
+        self._steps: dict[int, callable] = {}
+        self._evals: dict[int, callable] = {}
+
+    def _loss(self, b: int):
+        cap = self.buckets[b].pair_capacity
+        return lambda p, batch: loss_and_sums(p, self.constants, self.module, batch, self.cutoff, cap, self.cfg)
+
+    def step(self, b: int, batch: Batch) -> dict:
+        if b not in self._steps:
+            loss = self._loss(b)
+            optimizer = self.optimizer
+
+            @jax.jit
+            def step(params, opt_state, batch):
+                (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params, batch)
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                return optax.apply_updates(params, updates), opt_state, sums
+
+            self._steps[b] = step
+        self.params, self.opt_state, sums = self._steps[b](self.params, self.opt_state, self._device(batch))
+        return sums
+
+    def evaluate_sums(self, b: int, batch: Batch) -> dict:
+        if b not in self._evals:
+            loss = self._loss(b)
+            self._evals[b] = jax.jit(lambda params, batch: loss(params, batch)[1])
+        return self._evals[b](self.params, self._device(batch))
+
+    def _device(self, batch: Batch) -> Batch:
+        f = jnp.dtype(self.cfg.dtype)
+        return Batch(jnp.asarray(batch.Z), jnp.asarray(batch.R, f), jnp.asarray(batch.atom_mask),
+                     jnp.asarray(batch.energy, f), jnp.asarray(batch.forces, f), jnp.asarray(batch.weight, f))
+
+    def model(self, template: Model) -> Model:
+        variables = {"params": jax.device_get(self.params), "constants": jax.device_get(self.constants)}
+        return Model(template.config, variables, dict(template.metadata))
+
+
+def _add_sums(acc: dict | None, sums: dict) -> dict:
+    return dict(sums) if acc is None else {k: acc[k] + sums[k] for k in acc}
+
+
+def evaluate(trainer: Trainer, ds, indices, batch_size: int) -> dict:
+    acc = None
+    for b, batch in iterate_batches(ds, indices, batch_size, trainer.buckets, rng=None):
+        acc = _add_sums(acc, trainer.evaluate_sums(b, batch))
+    return metrics_from_sums(acc, trainer.cfg.uses_forces)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path: Path, trainer: Trainer, epoch: int, best: float) -> None:
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,  # epochs completed
+        "best_valid_loss": best,
+        "params": serialization.to_state_dict(jax.device_get(trainer.params)),
+        "opt_state": serialization.to_state_dict(jax.device_get(trainer.opt_state)),
+    }
+    _atomic_write(path, serialization.msgpack_serialize(state))
+
+
+def load_checkpoint(path: Path, trainer: Trainer) -> tuple[int, float]:
+    try:
+        state = serialization.msgpack_restore(path.read_bytes())
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"format {state.get('format')!r}")
+        trainer.params = serialization.from_state_dict(trainer.params, state["params"])
+        trainer.opt_state = serialization.from_state_dict(trainer.opt_state, state["opt_state"])
+    except Exception as exc:
+        raise InputError(f"{path}: cannot resume from this checkpoint ({exc})") from None
+    cast = lambda t: jax.tree_util.tree_map(lambda x: jnp.asarray(x), t)  # noqa: E731
+    trainer.params, trainer.opt_state = cast(trainer.params), cast(trainer.opt_state)
+    return int(state["epoch"]), float(state["best_valid_loss"])
+
+
+def initial_model(ds, split, model_config: PaiNNConfig, cfg: TrainConfig) -> Model:
+    """Seeded weights; ``shift`` = the training set's mean energy per atom (SchNetPack's mean)."""
+    model = Model.init(model_config, seed=cfg.seed, elements=ds.elements)
+    train = np.asarray(split.train)
+    shift = float(np.mean(ds.energy[train] / ds.n_atoms[train]))
+    model.variables["constants"]["shift"] = np.asarray(shift, np.float32)
+    model.metadata["energy_reference"] = ds.reference
+    return model
+
+
+def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: TrainConfig | None = None,
+          resume: bool = False, stop_after: int | None = None, progress: bool = True) -> Model:
+    """Train a PaiNN on ``ds`` with ``split``; returns the best model (lowest validation loss).
+
+    ``stop_after`` ends the process's work after that many epochs of this call (to spread a run
+    over jobs, or in tests); ``resume=True`` continues a run folder from its last checkpoint.
+    """
+    model_config = model_config or PaiNNConfig()
+    cfg = cfg or TrainConfig()
+    run_dir = Path(run_dir)
+    ckpt = run_dir / "checkpoints" / "latest.ckpt"
+    if cfg.uses_forces and ds.forces is None:
+        raise InputError("training with forces (energy_weight < 1) needs a dataset with forces")
+    if len(split.train) == 0 or len(split.valid) == 0:
+        raise InputError("the split needs training and validation structures")
+    if ckpt.exists() and not resume:
+        raise InputError(f"{run_dir} already holds a run; resume it or choose another folder")
+    if resume and not ckpt.exists():
+        raise InputError(f"{run_dir}: no checkpoint to resume from ({ckpt} is missing)")
+
+    template = initial_model(ds, split, model_config, cfg)
+    buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)
+    trainer = Trainer(template, cfg, buckets)
+    start, best = 0, float("inf")
+    if resume:
+        start, best = load_checkpoint(ckpt, trainer)
+        _trim_csv(run_dir / "metrics.csv", start)  # rows of an epoch that had no checkpoint yet
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = {"model": model_config.to_dict(), "train": dataclasses.asdict(cfg),
+                  "buckets": [dataclasses.asdict(b) for b in buckets], "n_structures": len(ds.energy),
+                  "energy_reference": ds.reference}
+        _atomic_write(run_dir / "config.json", json.dumps(config, indent=2).encode())
+        split.save(run_dir / "split.json")
+
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, start + stop_after)
+    columns = ["epoch", "seconds", "train_loss", "train_energy_mae", "train_forces_mae",
+               "valid_loss", "valid_energy_mae", "valid_energy_rmse", "valid_forces_mae", "valid_forces_rmse", "lr"]
+    bar = _progress(range(start, end), progress, total=end - start)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        acc = None
+        for b, batch in iterate_batches(ds, split.train, cfg.batch_size, buckets, epoch_rng(cfg.seed, epoch)):
+            acc = _add_sums(acc, trainer.step(b, batch))
+        train_m = metrics_from_sums(acc, cfg.uses_forces)
+        valid_m = evaluate(trainer, ds, split.valid, cfg.batch_size)
+        row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - t0, 3), "train_loss": train_m["loss"],
+               "train_energy_mae": train_m["energy_mae"], "train_forces_mae": train_m.get("forces_mae", ""),
+               "valid_loss": valid_m["loss"], "valid_energy_mae": valid_m["energy_mae"],
+               "valid_energy_rmse": valid_m["energy_rmse"], "valid_forces_mae": valid_m.get("forces_mae", ""),
+               "valid_forces_rmse": valid_m.get("forces_rmse", ""), "lr": cfg.lr}
+        if valid_m["loss"] < best:
+            best = valid_m["loss"]
+            save_model(trainer.model(template), run_dir / "best.painn")
+        save_checkpoint(ckpt, trainer, epoch + 1, best)
+        _append_csv(run_dir / "metrics.csv", columns, row)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(E=f"{valid_m['energy_mae']:.3f}", F=f"{valid_m.get('forces_mae', float('nan')):.3f}")
+    return trainer.model(template)
+
+
+def _append_csv(path: Path, columns, row) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _trim_csv(path: Path, last_epoch: int) -> None:
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+        columns = rows[0].keys() if rows else None
+    if columns is None:
+        return
+    kept = [r for r in rows if int(r["epoch"]) <= last_epoch]
+    text = [",".join(columns)] + [",".join(r[c] for c in columns) for r in kept]
+    _atomic_write(path, ("\n".join(text) + "\n").encode())
+
+
+def _progress(it, enabled: bool, total: int):
+    if not enabled:
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, total=total, desc="epochs", unit="epoch")
