@@ -7,7 +7,7 @@ bucket has, so they can never overflow on the data they were sized for.
 
 Example:
     >>> buckets = make_buckets(ds, max_buckets=3)                       # doctest: +SKIP
-    >>> for batch in iterate_batches(ds, split.train, 2, buckets, epoch_rng(42, 0)):  # doctest: +SKIP
+    >>> for b, idx, batch in iterate_batches(ds, split.train, 2, buckets, epoch_rng(42, 0)):  # doctest: +SKIP
     ...     batch.R.shape  # (2, N_bucket, 3)
 """
 
@@ -93,8 +93,9 @@ def pad_structures(ds, indices, n_slots: int, batch_size: int) -> Batch:
 
 
 def iterate_batches(ds, indices, batch_size: int, buckets: list[Bucket], rng: np.random.Generator | None = None
-                    ) -> Iterator[tuple[int, Batch]]:
-    """``(bucket index, batch)`` over ``indices``; shuffled by ``rng`` (None: in order)."""
+                    ) -> Iterator[tuple[int, np.ndarray, Batch]]:
+    """``(bucket index, structure indices, batch)`` over ``indices``; shuffled by ``rng``
+    (None: in order, bucket by bucket). The indices are those of the batch's real rows."""
     indices = np.asarray(indices)
     groups: dict[int, list[int]] = {}
     for k in indices:
@@ -108,4 +109,4 @@ def iterate_batches(ds, indices, batch_size: int, buckets: list[Bucket], rng: np
     if rng is not None:
         plan = [plan[i] for i in rng.permutation(len(plan))]
     for b, members in plan:
-        yield b, pad_structures(ds, members, buckets[b].n_atoms, batch_size)
+        yield b, members, pad_structures(ds, members, buckets[b].n_atoms, batch_size)

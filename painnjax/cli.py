@@ -59,6 +59,34 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from pathlib import Path
+
+    from painnjax.dataset import read_dataset
+    from painnjax.evaluate import error_report, parity_plot, write_json
+    from painnjax.modelfile import load_model
+
+    model = load_model(args.model)
+    ds = read_dataset(args.data, require_forces=False)
+    report = error_report(model, ds, batch_size=args.batch_size)
+    print(f"{report['n_structures']} structures: energy MAE {report['energy_mae']:.3f} kcal/mol "
+          f"(RMSE {report['energy_rmse']:.3f}, max {report['energy_max_error']:.3f}, r = {report['energy_pearson_r']:.4f})")
+    if "forces_mae" in report:
+        print(f"forces MAE {report['forces_mae']:.3f} kcal/mol/Å (RMSE {report['forces_rmse']:.3f}, "
+              f"max {report['forces_max_error']:.3f}, mean angle {report['forces_angle_deg']:.2f}°)")
+    print(f"{'composition':>12s} {'n':>6s} {'E MAE':>9s} {'F MAE':>9s}")
+    for comp, row in report["per_composition"].items():
+        print(f"{comp:>12s} {row['n_structures']:6d} {row['energy_mae']:9.3f} {row.get('forces_mae', float('nan')):9.3f}")
+    if args.json:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    plot = Path(args.plot) if args.plot else Path(args.json).with_suffix(".png") if args.json else None
+    if plot is not None:
+        parity_plot(report, plot, title=str(args.model))
+        print(f"wrote {plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="painnjax", description="PaiNN potentials in JAX for molecular clusters")
     sub = p.add_subparsers(dest="command", required=True)
@@ -85,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="errors of a model on data: MAE, RMSE, r, force angles, per composition")
+    e.add_argument("model", help="model file or bundled model name")
+    e.add_argument("data", nargs="+", help="ASE-readable files with total energies (and forces)")
+    e.add_argument("--json", help="write the metrics here (energy_mae, energy_rmse, forces_mae, forces_rmse, ...)")
+    e.add_argument("--plot", help="parity plot PNG (default: next to --json)")
+    e.add_argument("--batch-size", type=int, default=8)
+    e.set_defaults(func=cmd_evaluate)
 
     d = sub.add_parser("demo", help="energies and forces of the bundled (SA)n(AM)n clusters, with checks and timings")
     d.add_argument("--out", default="painnjax-demo", help="output folder (default painnjax-demo)")

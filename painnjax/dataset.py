@@ -678,3 +678,35 @@ __all__ = [
     "element_counts", "fit_element_offsets", "molecule_counts", "read_dataset", "read_monomer_references",
     "subtract_element_offsets", "to_binding_energies",
 ]
+
+
+def reference_atomref(reference: Mapping, max_z: int = 100, molecules: Mapping[str, str] = MOLECULES) -> np.ndarray:
+    """Per-element energies (max_z,) eV whose sum over a structure's atoms is its reference energy.
+
+    ``total`` -> zeros; ``element_offsets`` -> the offsets; ``binding`` -> the minimal-norm
+    solution of ``sum_Z n_mZ e_Z = E(m)`` over the monomers m, which is exact for every structure
+    made of whole molecules (the reference is linear in the molecule counts). Adding these to a
+    model trained on reference-subtracted energies makes it predict total energies.
+    """
+    kind = reference.get("kind")
+    atomref = np.zeros(max_z)
+    if "delta" in reference:
+        raise InputError("a Delta-learning model predicts a correction, not a total energy; its reference stays as is")
+    if kind == "total":
+        return atomref
+    if kind == "element_offsets":
+        for z, value in reference["atomref"].items():
+            atomref[int(z)] = float(value)
+        return atomref
+    if kind == "binding":
+        table = dict(_molecule_table({m: molecules[m] for m in reference["monomers"]}))
+        names = list(reference["monomers"])
+        elements = sorted(set().union(*(table[m] for m in names)))
+        A = np.array([[table[m].get(z, 0) for z in elements] for m in names], float)  # (M, n_el)
+        b = np.array([float(reference["monomers"][m]) for m in names])
+        e, *_ = np.linalg.lstsq(A, b, rcond=None)
+        if not np.allclose(A @ e, b, rtol=0, atol=1e-9 * max(1.0, np.abs(b).max())):
+            raise InputError(f"the monomers {names} cannot be written as per-element energies exactly")
+        atomref[elements] = e
+        return atomref
+    raise InputError(f"unknown energy reference {reference!r}")

@@ -173,8 +173,22 @@ class Trainer:
                      jnp.asarray(batch.energy, f), jnp.asarray(batch.forces, f), jnp.asarray(batch.weight, f))
 
     def model(self, template: Model) -> Model:
-        variables = {"params": jax.device_get(self.params), "constants": jax.device_get(self.constants)}
-        return Model(template.config, variables, dict(template.metadata))
+        """The current weights as a model that predicts total energies (eV).
+
+        Training targets are reference-subtracted (binding or element-offset energies, better
+        resolved in float32); the reference is folded into ``atomref`` here, exactly.
+        """
+        from painnjax.dataset import reference_atomref
+
+        reference = template.metadata["energy_reference"]
+        constants = jax.tree_util.tree_map(np.asarray, jax.device_get(self.constants))
+        meta = dict(template.metadata)
+        if "delta" not in reference and reference.get("kind") != "total":
+            constants = {**constants, "atomref": (constants["atomref"].astype(np.float64)
+                                                  + reference_atomref(reference, template.config.max_z))}
+            meta["energy_reference"] = {"kind": "total", "trained_on": reference}
+        variables = {"params": jax.device_get(self.params), "constants": constants}
+        return Model(template.config, variables, meta)
 
 
 def _add_sums(acc: dict | None, sums: dict) -> dict:
@@ -183,7 +197,7 @@ def _add_sums(acc: dict | None, sums: dict) -> dict:
 
 def evaluate(trainer: Trainer, ds, indices, batch_size: int) -> dict:
     acc = None
-    for b, batch in iterate_batches(ds, indices, batch_size, trainer.buckets, rng=None):
+    for b, _, batch in iterate_batches(ds, indices, batch_size, trainer.buckets, rng=None):
         acc = _add_sums(acc, trainer.evaluate_sums(b, batch))
     return metrics_from_sums(acc, trainer.cfg.uses_forces)
 
@@ -278,7 +292,7 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
     for epoch in bar:
         t0 = time.perf_counter()
         acc = None
-        for b, batch in iterate_batches(ds, split.train, cfg.batch_size, buckets, epoch_rng(cfg.seed, epoch)):
+        for b, _, batch in iterate_batches(ds, split.train, cfg.batch_size, buckets, epoch_rng(cfg.seed, epoch)):
             acc = _add_sums(acc, trainer.step(b, batch))
         train_m = metrics_from_sums(acc, cfg.uses_forces)
         valid_m = evaluate(trainer, ds, split.valid, cfg.batch_size)
