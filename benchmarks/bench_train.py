@@ -120,10 +120,9 @@ def describe(ds) -> dict:
 # --------------------------------------------------------------------------------------------
 
 def _batches(ds, indices, batch_size, buckets, rng):
-    """``(bucket, batch)`` from ``iterate_batches``, whether it yields ``(b, batch)`` or
-    ``(b, structure indices, batch)`` (its signature changed during development)."""
-    for item in iterate_batches(ds, indices, batch_size, buckets, rng):
-        yield item[0], item[-1]
+    """``(bucket, batch)`` pairs of ``iterate_batches`` (the structure indices are not needed)."""
+    for b, _, batch in iterate_batches(ds, indices, batch_size, buckets, rng):
+        yield b, batch
 
 
 class JaxRun:
