@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -29,6 +28,7 @@ from flax import serialization
 
 from painnjax.config import PaiNNConfig
 from painnjax.errors import ModelFileError
+from painnjax.fileio import atomic_write
 from painnjax.model import PaiNN, count_parameters, init_variables
 
 FORMAT = "painnjax-model"
@@ -120,18 +120,7 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
         "variables": weights,
         "sha256": hashlib.sha256(weights).hexdigest(),
     }
-    blob = msgpack.packb(payload, use_bin_type=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, msgpack.packb(payload, use_bin_type=True))
 
 
 def load_model(name_or_path: str | os.PathLike) -> Model:

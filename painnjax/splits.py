@@ -10,8 +10,6 @@ frame split overstates how well the model generalises).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,20 +115,9 @@ class Split:
 
     def save(self, path) -> None:
         """Write JSON atomically (temporary file in the same folder, then ``os.replace``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self.to_dict(), fh)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        from painnjax.fileio import atomic_write
+
+        atomic_write(path, json.dumps(self.to_dict()) + "\n")
 
     @classmethod
     def load(cls, path) -> "Split":

@@ -16,8 +16,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from flax import serialization
 from painnjax.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
 from painnjax.config import PaiNNConfig
 from painnjax.errors import InputError
+from painnjax.fileio import atomic_write
 from painnjax.modelfile import Model, save_model
 from painnjax.neighbors import sparse_pairs
 from painnjax.potential import cast_variables, energy
@@ -202,19 +201,6 @@ def evaluate(trainer: Trainer, ds, indices, batch_size: int) -> dict:
     return metrics_from_sums(acc, trainer.cfg.uses_forces)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_checkpoint(path: Path, trainer: Trainer, epoch: int, best: float) -> None:
     state = {
         "format": CHECKPOINT_FORMAT,
@@ -223,7 +209,7 @@ def save_checkpoint(path: Path, trainer: Trainer, epoch: int, best: float) -> No
         "params": serialization.to_state_dict(jax.device_get(trainer.params)),
         "opt_state": serialization.to_state_dict(jax.device_get(trainer.opt_state)),
     }
-    _atomic_write(path, serialization.msgpack_serialize(state))
+    atomic_write(path, serialization.msgpack_serialize(state))
 
 
 def load_checkpoint(path: Path, trainer: Trainer) -> tuple[int, float]:
@@ -282,7 +268,7 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
         config = {"model": model_config.to_dict(), "train": dataclasses.asdict(cfg),
                   "buckets": [dataclasses.asdict(b) for b in buckets], "n_structures": len(ds.energy),
                   "energy_reference": ds.reference}
-        _atomic_write(run_dir / "config.json", json.dumps(config, indent=2).encode())
+        atomic_write(run_dir / "config.json", json.dumps(config, indent=2).encode())
         split.save(run_dir / "split.json")
 
     end = cfg.epochs if stop_after is None else min(cfg.epochs, start + stop_after)
@@ -330,7 +316,7 @@ def _trim_csv(path: Path, last_epoch: int) -> None:
         return
     kept = [r for r in rows if int(r["epoch"]) <= last_epoch]
     text = [",".join(columns)] + [",".join(r[c] for c in columns) for r in kept]
-    _atomic_write(path, ("\n".join(text) + "\n").encode())
+    atomic_write(path, ("\n".join(text) + "\n").encode())
 
 
 def _progress(it, enabled: bool, total: int):
