@@ -146,6 +146,17 @@ class Dataset:
             reference=copy.deepcopy(self.reference),
         )
 
+    def with_energy(self, energy, reference: dict) -> "Dataset":
+        """The same structures and forces with new target energies and what they mean."""
+        return Dataset(
+            numbers=list(self.numbers),
+            positions=list(self.positions),
+            energy=np.asarray(energy, np.float64),
+            forces=None if self.forces is None else list(self.forces),
+            info=[dict(d) for d in self.info],
+            reference=reference,
+        )
+
     @property
     def n_atoms(self) -> np.ndarray:
         """(S,) number of atoms per structure."""
@@ -591,14 +602,7 @@ def to_binding_energies(
         "monomers": {name: float(monomers[name]) for name in monomers if name in used},
         "monomer_file": str(monomer_path),
     }
-    return Dataset(
-        numbers=list(ds.numbers),
-        positions=list(ds.positions),
-        energy=energy,
-        forces=None if ds.forces is None else list(ds.forces),
-        info=[dict(d) for d in ds.info],
-        reference=reference,
-    )
+    return ds.with_energy(energy, reference)
 
 
 # --------------------------------------------------------------------------------------------
@@ -663,14 +667,7 @@ def subtract_element_offsets(ds: Dataset, atomref) -> Dataset:
     reference = {"kind": "element_offsets", "atomref": {z: table[z] for z in ds.elements if table[z] != 0.0}}
     if "delta" in ds.reference:
         reference["delta"] = dict(ds.reference["delta"])
-    return Dataset(
-        numbers=list(ds.numbers),
-        positions=list(ds.positions),
-        energy=energy,
-        forces=None if ds.forces is None else list(ds.forces),
-        info=[dict(d) for d in ds.info],
-        reference=reference,
-    )
+    return ds.with_energy(energy, reference)
 
 
 __all__ = [
