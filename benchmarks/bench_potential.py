@@ -434,6 +434,24 @@ def print_table(rows, with_spk: bool) -> None:
     print("'bg' = cores kept busy by other processes during the timing (should be ~0).")
 
 
+def print_banner(title: str, info: dict, tdev, spk_skipped, model, n_spk) -> None:
+    """The machine, versions and model of a benchmark run (shared by the benchmarks)."""
+    v = info["versions"]
+    print("=" * 100)
+    print(title)
+    print(f"machine : {info.get('cpu_model', info['processor'])} ({info['processor']}), os.cpu_count() = {info['cpu_count']}, {info['platform']}")
+    print(f"jax     : {v['jax']} (jaxlib {v.get('jaxlib', '?')}), devices {info['jax_devices']}; flax {v.get('flax', '?')}")
+    if "torch" in v:  # machine_info records torch exactly when it is used
+        print(f"torch   : {v['torch']}, device {tdev}, torch.get_num_threads() = {info['torch_num_threads']} "
+              f"(interop {info['torch_num_interop_threads']}); schnetpack {v['schnetpack']}")
+    else:
+        print(f"torch   : not used ({spk_skipped})")
+    print(f"other   : painnjax {v['painnjax']} (git {info['git']}), numpy {v['numpy']}, ase {v.get('ase', '?')}, python {info['python']}")
+    print(f"model   : {model.config.n_atom_basis} features, {model.config.n_interactions} interactions, "
+          f"{model.config.n_rbf} RBF, {model.config.cutoff} Å cutoff; painnjax {model.n_parameters:,} params"
+          + (f", SchNetPack {n_spk:,}" if n_spk is not None else ""))
+
+
 def parse_sizes(values) -> list[int]:
     out = []
     for v in values:
@@ -490,20 +508,7 @@ def main(argv=None) -> int:
         weights = f"painnjax.Model.init(PaiNNConfig(), seed={args.seed})"
 
     info = machine_info(torch, tdev)
-    v = info["versions"]
-    print("=" * 100)
-    print("painnjax vs SchNetPack: PaiNN energy + forces latency, float32")
-    print(f"machine : {info.get('cpu_model', info['processor'])} ({info['processor']}), os.cpu_count() = {info['cpu_count']}, {info['platform']}")
-    print(f"jax     : {v['jax']} (jaxlib {v.get('jaxlib', '?')}), devices {info['jax_devices']}; flax {v.get('flax', '?')}")
-    if torch is not None:
-        print(f"torch   : {v['torch']}, device {tdev}, torch.get_num_threads() = {info['torch_num_threads']} "
-              f"(interop {info['torch_num_interop_threads']}); schnetpack {v['schnetpack']}")
-    else:
-        print(f"torch   : not used ({spk_skipped})")
-    print(f"other   : painnjax {v['painnjax']} (git {info['git']}), numpy {v['numpy']}, ase {v.get('ase', '?')}, python {info['python']}")
-    print(f"model   : {model.config.n_atom_basis} features, {model.config.n_interactions} interactions, "
-          f"{model.config.n_rbf} RBF, {model.config.cutoff} Å cutoff; painnjax {model.n_parameters:,} params"
-          + (f", SchNetPack {n_spk:,}" if n_spk is not None else ""))
+    print_banner("painnjax vs SchNetPack: PaiNN energy + forces latency, float32", info, tdev, spk_skipped, model, n_spk)
     print(f"weights : {weights}")
     load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load0 is not None:

@@ -57,7 +57,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_potential import (  # noqa: E402  (shared helpers of the benchmarks)
-    BUSY_THRESHOLD, CpuMonitor, build_schnetpack, device_tag, import_schnetpack, machine_info, wait_for_idle,
+    BUSY_THRESHOLD, CpuMonitor, build_schnetpack, device_tag, import_schnetpack, machine_info, print_banner,
+    wait_for_idle,
 )
 
 import jax  # noqa: E402
@@ -87,6 +88,9 @@ def stratified_sample(compositions, n: int, seed: int) -> np.ndarray:
     names = sorted(set(comps.tolist()))
     if n >= len(comps):
         return np.arange(len(comps))
+    if n < len(names):
+        raise SystemExit(f"bench_train: a sample of {n} structures cannot hold one of each of the "
+                         f"{len(names)} compositions; ask for at least {len(names)}")
     members = {c: np.nonzero(comps == c)[0] for c in names}
     quota = {c: n * len(members[c]) / len(comps) for c in names}
     alloc = {c: min(len(members[c]), max(1, int(np.floor(quota[c])))) for c in names}
@@ -470,20 +474,9 @@ def main(argv=None) -> int:
     spk_subset = len(spk_idx) < len(sample)
 
     info = machine_info(torch, tdev)
-    v = info["versions"]
-    print("=" * 100)
-    print("painnjax vs SchNetPack: PaiNN training throughput (energies + forces), float32")
-    print(f"machine : {info.get('cpu_model', info['processor'])} ({info['processor']}), os.cpu_count() = {info['cpu_count']}, {info['platform']}")
-    print(f"jax     : {v['jax']} (jaxlib {v.get('jaxlib', '?')}), devices {info['jax_devices']}; flax {v.get('flax', '?')}")
-    if torch is not None:
-        print(f"torch   : {v['torch']}, device {tdev}, torch.get_num_threads() = {info['torch_num_threads']} "
-              f"(interop {info['torch_num_interop_threads']}); schnetpack {v['schnetpack']}")
-    else:
-        print(f"torch   : not used ({spk_skipped})")
-    print(f"other   : painnjax {v['painnjax']} (git {info['git']}), numpy {v['numpy']}, ase {v.get('ase', '?')}, python {info['python']}")
-    print(f"model   : {model.config.n_atom_basis} features, {model.config.n_interactions} interactions, "
-          f"{model.config.n_rbf} RBF, {model.config.cutoff} Å cutoff; painnjax {model.n_parameters:,} params"
-          + (f", SchNetPack {n_spk:,}" if n_spk is not None else "") + f"; {weights}")
+    print_banner("painnjax vs SchNetPack: PaiNN training throughput (energies + forces), float32",
+                 info, tdev, spk_skipped, model, n_spk)
+    print(f"weights : {weights}")
     print(f"training: loss {ENERGY_WEIGHT}*MAE(E) + {1 - ENERGY_WEIGHT:.2f}*MAE(F), AdamW lr {LR:g} weight decay {WEIGHT_DECAY:g}, "
           f"binding energies (eV) vs {MONOMERS}")
     d = describe(sample)
