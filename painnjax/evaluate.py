@@ -20,6 +20,11 @@ from painnjax.train import EV_TO_KCAL_PER_MOL, predict_batch
 
 def predict(model, ds, batch_size: int = 8, dtype: str = "float32"):
     """Energies (S,) eV and forces (list of (n_i, 3) eV/Å) of every structure in ``ds``."""
+    from painnjax.validate import check_species
+
+    for k, Z in enumerate(ds.numbers):  # the batched path has no per-call checks of its own
+        check_species(Z, model.elements, model.config.max_z,
+                      source=f"{ds.info[k].get('source')}, frame {ds.info[k].get('frame')}")
     buckets = make_buckets(ds, model.config.cutoff)
     variables = cast_variables(model.variables, dtype)
     fns = {}

@@ -258,3 +258,15 @@ def test_evaluate_matches_the_potential_and_hand_computed_errors(shared_data, tm
     for key in ("energy_mae", "energy_rmse", "forces_mae", "forces_rmse"):
         assert saved[key] == pytest.approx(report[key], rel=1e-6)
     assert (tmp_path / "eval.png").stat().st_size > 10_000
+
+
+def test_evaluate_refuses_an_element_the_model_does_not_know(tiny_set):
+    from painnjax import Model
+    from painnjax.evaluate import error_report
+
+    numbers = [z.copy() for z in tiny_set.numbers]
+    numbers[3][2] = 6  # a carbon atom in structure 3
+    ds = Dataset(numbers, tiny_set.positions, tiny_set.energy, tiny_set.forces, tiny_set.info)
+    model = Model.init(TINY, elements=[1, 7, 8, 16])
+    with pytest.raises(InputError, match=r"synthetic, frame 3: atom 2: element C \(Z=6\) is not known"):
+        error_report(model, ds)
