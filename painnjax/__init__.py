@@ -9,10 +9,17 @@ Public API (see README.md for a tour):
   PaiNNCalculator                    -- ASE calculator on the same potential
   read_dataset, to_binding_energies,
   make_split, TrainConfig, train     -- data, binding energies, splits and training (optax AdamW)
+  committee_predict, committee_stats,
+  select_by_spread, read_pool,
+  write_selection, committee_report  -- committees: mean, spread, query by committee
 """
 
 __version__ = "0.1.0"
 
+from painnjax.committee import (
+    CommitteeStats, Selection, committee_predict, committee_report, committee_stats, read_pool, select_by_spread,
+    write_selection,
+)
 from painnjax.config import PaiNNConfig
 from painnjax.dataset import (
     ENERGY_UNITS, MOLECULES, Dataset, composition_of, fit_element_offsets, molecule_counts, read_dataset,
@@ -47,6 +54,8 @@ __all__ = [
     "ENERGY_UNITS", "MOLECULES", "Dataset", "Split", "TrainConfig", "composition_of", "fit_element_offsets",
     "make_split", "molecule_counts", "read_dataset", "read_monomer_references", "subtract_element_offsets",
     "to_binding_energies", "train",
+    "CommitteeStats", "Selection", "committee_predict", "committee_report", "committee_stats", "read_pool",
+    "select_by_spread", "write_selection",
     "ConversionError", "InputError", "Model", "ModelFileError", "PaiNN", "PaiNNCalculator",
     "PaiNNConfig", "PainnjaxError", "Pairs", "all_pairs", "bundled_models", "count_parameters",
     "energy", "energy_and_forces", "from_jax_md", "from_schnetpack", "init_variables",

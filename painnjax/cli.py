@@ -59,6 +59,26 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _models_and_data(first: str, rest: list[str]) -> tuple[list[str], list[str]]:
+    """The first argument and every later one ending in .painn (or naming a bundled model that
+    is not a file here) are models; the others are data files."""
+    from pathlib import Path
+
+    from painnjax.errors import InputError
+    from painnjax.modelfile import SUFFIX, bundled_models
+
+    bundled = set(bundled_models())
+    models, data = [first], []
+    for arg in rest:
+        p = Path(arg)
+        is_model = p.suffix.lower() == SUFFIX or (arg in bundled and not p.exists())
+        (models if is_model else data).append(arg)
+    if not data:
+        raise InputError(f"no data files given (models: {', '.join(models)}); "
+                         f"usage: painnjax evaluate MODEL [MODEL{SUFFIX} ...] DATA [DATA ...]")
+    return models, data
+
+
 def cmd_evaluate(args) -> int:
     from pathlib import Path
 
@@ -66,9 +86,29 @@ def cmd_evaluate(args) -> int:
     from painnjax.evaluate import error_report, parity_plot, write_json
     from painnjax.modelfile import load_model
 
-    model = load_model(args.model)
-    ds = read_dataset(args.data, require_forces=False)
-    report = error_report(model, ds, batch_size=args.batch_size)
+    models, data = _models_and_data(args.model, args.data)
+    if len(models) > 1:
+        from painnjax.committee import committee_report, load_committee
+
+        committee, names = load_committee(models)
+        ds = read_dataset(data, require_forces=False)
+        report = committee_report(committee, ds, batch_size=args.batch_size, names=names)
+        c = report["committee"]
+        print(f"{'model':>30s} {'E MAE':>9s} {'E RMSE':>9s} {'F MAE':>9s} {'F RMSE':>9s}")
+        for row in c["per_model"]:
+            print(f"{row['model'][-30:]:>30s} {row['energy_mae']:9.3f} {row['energy_rmse']:9.3f} "
+                  f"{row.get('forces_mae', float('nan')):9.3f} {row.get('forces_rmse', float('nan')):9.3f}")
+        print(f"committee of {c['n_models']} models: spread (std over models) of the energy "
+              f"{c['mean_energy_std_kcal_mol']:.3f} kcal/mol on average (max {c['max_energy_std_kcal_mol']:.3f}), "
+              f"of the forces {c['mean_force_spread_kcal_mol_A']:.3f} kcal/mol/Å "
+              f"(max {c['max_force_spread_kcal_mol_A']:.3f})")
+        print("errors of the committee mean:")
+        title = f"committee of {c['n_models']} models"
+    else:
+        model = load_model(args.model)
+        ds = read_dataset(data, require_forces=False)
+        report = error_report(model, ds, batch_size=args.batch_size)
+        title = str(args.model)
     print(f"{report['n_structures']} structures: energy MAE {report['energy_mae']:.3f} kcal/mol "
           f"(RMSE {report['energy_rmse']:.3f}, max {report['energy_max_error']:.3f}, r = {report['energy_pearson_r']:.4f})")
     if "forces_mae" in report:
@@ -82,8 +122,28 @@ def cmd_evaluate(args) -> int:
         print(f"wrote {args.json}")
     plot = Path(args.plot) if args.plot else Path(args.json).with_suffix(".png") if args.json else None
     if plot is not None:
-        parity_plot(report, plot, title=str(args.model))
+        parity_plot(report, plot, title=title)
         print(f"wrote {plot}")
+    return 0
+
+
+def cmd_select(args) -> int:
+    from painnjax.committee import load_committee, read_pool, select_by_spread, write_selection
+
+    models, names = load_committee(args.models)  # before reading the pool: fail fast
+    pool = read_pool(args.pool)
+    sel = select_by_spread(models, pool, args.n, criterion=args.criterion, batch_size=args.batch_size, names=names)
+    path = write_selection(args.out, pool, sel)
+    s = sel.stats
+    print(f"{len(sel.indices)} of {len(pool)} structures with the largest {args.criterion} spread "
+          f"of {len(models)} models (E: std of the energy, kcal/mol; F: per-atom force spread, kcal/mol/Å)")
+    print(f"{'rank':>4s} {'source':>30s} {'frame':>6s} {'composition':>12s} {'E std':>9s} {'F mean':>9s} {'F max':>9s}")
+    for rank, k in enumerate(sel.indices.tolist()):
+        info = pool.info[k]
+        print(f"{rank:4d} {str(info.get('source'))[-30:]:>30s} {info.get('frame')!s:>6s} "
+              f"{info.get('composition')!s:>12s} {s.energy_std_kcal_mol[k]:9.3f} "
+              f"{s.force_spread_kcal_mol_A[k]:9.3f} {s.force_spread_max_kcal_mol_A[k]:9.3f}")
+    print(f"wrote {path}")
     return 0
 
 
@@ -114,13 +174,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="errors of a model on data: MAE, RMSE, r, force angles, per composition")
+    e = sub.add_parser("evaluate", help="errors of a model (or a committee) on data: MAE, RMSE, r, force angles, "
+                                        "per composition")
     e.add_argument("model", help="model file or bundled model name")
-    e.add_argument("data", nargs="+", help="ASE-readable files with total energies (and forces)")
+    e.add_argument("data", nargs="+", help="ASE-readable files with total energies (and forces); further model "
+                                           "files (*.painn) here make a committee: the errors of its mean and its spread")
     e.add_argument("--json", help="write the metrics here (energy_mae, energy_rmse, forces_mae, forces_rmse, ...)")
     e.add_argument("--plot", help="parity plot PNG (default: next to --json)")
     e.add_argument("--batch-size", type=int, default=8)
     e.set_defaults(func=cmd_evaluate)
+
+    q = sub.add_parser("select", help="query by committee: the N structures of a pool the models disagree on most")
+    q.add_argument("models", nargs="*", help="two or more model files (the committee)")
+    q.add_argument("--pool", nargs="+", required=True, help="ASE-readable files of candidates (labels not needed)")
+    q.add_argument("--n", type=int, required=True, help="how many structures to select")
+    q.add_argument("--out", required=True, help="extxyz file for the selected structures")
+    q.add_argument("--criterion", choices=["forces", "forces_max", "energy"], default="forces",
+                   help="forces: mean per-atom force spread (default); forces_max: its max over atoms; "
+                        "energy: std of the energy")
+    q.add_argument("--batch-size", type=int, default=8)
+    q.set_defaults(func=cmd_select)
 
     d = sub.add_parser("demo", help="energies and forces of the bundled (SA)n(AM)n clusters, with checks and timings")
     d.add_argument("--out", default="painnjax-demo", help="output folder (default painnjax-demo)")

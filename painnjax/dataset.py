@@ -9,6 +9,8 @@ composition. ``Dataset.reference`` records what the energy means:
   ΔE = E − Σ_m n_m·E(m), see :func:`to_binding_energies`;
 - ``{"kind": "element_offsets", "atomref": {Z: E}}``: E − Σ_i atomref[Z_i], see
   :func:`fit_element_offsets` and :func:`subtract_element_offsets`;
+- ``{"kind": "unlabeled"}``: some frames have no energy (NaN), e.g. a pool to select from
+  (``read_dataset(..., require_energy=False)``); for predictions only;
 - a Δ-learning set (``read_dataset(..., delta_low_key=...)``) also has
   ``"delta": {"high": key, "low": key}``: the target is E(high) − E(low).
 
@@ -387,6 +389,13 @@ def _frame_energy(atoms, key: str | None, where: str) -> float:
     return _scalar(value, where, f"energy {key!r}")
 
 
+def _has_energy(atoms, key: str | None) -> bool:
+    """Whether the frame has an energy where :func:`_frame_energy` looks for it."""
+    if key is None:
+        return _calc_result(atoms, "energy") is not None
+    return key in atoms.info or _calc_result(atoms, key) is not None
+
+
 def _frame_forces(atoms, key: str | None, where: str) -> np.ndarray | None:
     n = len(atoms)
     if key is None:
@@ -406,6 +415,7 @@ def read_dataset(
     energy_unit="eV",
     forces_unit=None,
     require_forces: bool = True,
+    require_energy: bool = True,
     delta_low_key: str | None = None,
     format: str | None = None,
 ) -> Dataset:
@@ -429,6 +439,11 @@ def read_dataset(
     ``require_forces=False`` allows frames without forces; if any frame lacks them, the set has
     ``forces=None`` (with a warning when only some frames lack them).
 
+    ``require_energy=False`` reads unlabeled frames too (positions only, e.g. a pool for query
+    by committee): a frame without an energy gets NaN, and a set with any such frame has the
+    reference ``{"kind": "unlabeled"}``: it is for predictions only (evaluation refuses it; do
+    not train on it). A malformed energy is still an error.
+
     Composition: ``atoms.info["composition"]`` if present, else :func:`composition_of`, else
     the Hill formula. Cell and periodicity are ignored: structures are isolated clusters.
 
@@ -447,6 +462,7 @@ def read_dataset(
 
     numbers, positions, energies, forces, infos = [], [], [], [], []
     missing_forces: list[str] = []
+    unlabeled = 0
     for path in paths:
         frames = _read_frames(path, format)
         for k, atoms in enumerate(frames):
@@ -458,7 +474,11 @@ def read_dataset(
             R = check_positions(
                 np.asarray(atoms.positions, np.float64), n, source=where, symbols=atoms.get_chemical_symbols()
             )
-            E = _frame_energy(atoms, energy_key, where)
+            if require_energy or _has_energy(atoms, energy_key):
+                E = _frame_energy(atoms, energy_key, where)
+            else:
+                E = math.nan
+                unlabeled += 1
             F = _frame_forces(atoms, forces_key, where)
             if F is None and require_forces:
                 what = "calculator forces" if forces_key is None else f"forces array {forces_key!r}"
@@ -506,7 +526,7 @@ def read_dataset(
             f"the dataset is read without forces",
             stacklevel=2,
         )
-    reference: dict = {"kind": "total"}
+    reference: dict = {"kind": "total"} if not unlabeled else {"kind": "unlabeled"}
     if delta_low_key is not None:
         reference["delta"] = {"high": energy_key if energy_key is not None else "energy", "low": delta_low_key}
     return Dataset(

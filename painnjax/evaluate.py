@@ -18,6 +18,11 @@ from painnjax.potential import cast_variables
 from painnjax.train import EV_TO_KCAL_PER_MOL, predict_batch
 
 
+# One compile per (config, bucket shape, pair capacity, dtype), shared by every model of the
+# same config: the members of a committee, or repeated evaluations, compile once.
+_predict_batch_jit = jax.jit(predict_batch, static_argnums=(0, 3, 4, 5))
+
+
 def predict(model, ds, batch_size: int = 8, dtype: str = "float32"):
     """Energies (S,) eV and forces (list of (n_i, 3) eV/Å) of every structure in ``ds``."""
     from painnjax.validate import check_species
@@ -27,15 +32,12 @@ def predict(model, ds, batch_size: int = 8, dtype: str = "float32"):
                       source=f"{ds.info[k].get('source')}, frame {ds.info[k].get('frame')}")
     buckets = make_buckets(ds, model.config.cutoff)
     variables = cast_variables(model.variables, dtype)
-    fns = {}
     energies = np.zeros(len(ds))
     forces = [None] * len(ds)
     for b, members, batch in iterate_batches(ds, np.arange(len(ds)), batch_size, buckets, rng=None):
-        if b not in fns:
-            cap = buckets[b].pair_capacity
-            fns[b] = jax.jit(lambda v, batch, cap=cap: predict_batch(model.module, v, batch, model.config.cutoff, cap, True))
         batch = batch._replace(R=batch.R.astype(dtype))
-        E, F = jax.device_get(fns[b](variables, batch))
+        E, F = jax.device_get(_predict_batch_jit(model.module, variables, batch, model.config.cutoff,
+                                                 buckets[b].pair_capacity, True))
         for row, k in enumerate(members):
             energies[k] = E[row]
             forces[k] = np.asarray(F[row, : ds.n_atoms[k]], np.float64)
@@ -53,15 +55,26 @@ def _training_reference(model, ds) -> np.ndarray:
     return np.array([atomref[z].sum() for z in ds.numbers])
 
 
-def error_report(model, ds, batch_size: int = 8) -> dict:
+def error_report(model, ds, batch_size: int = 8, predictions=None) -> dict:
     """MAE/RMSE of energies (kcal/mol) and force components (kcal/mol/Å), Pearson r, mean
-    force-direction error (degrees), maximum errors, and a per-composition table."""
+    force-direction error (degrees), maximum errors, and a per-composition table.
+
+    ``predictions``: ``(energies, forces)`` of ``model`` on ``ds`` as :func:`predict` gives
+    them, when already at hand (e.g. from a committee); None predicts here."""
     if ds.reference.get("kind") != "total":
         raise ValueError("evaluate expects total energies (read the data without a reference)")
-    E, F = predict(model, ds, batch_size)
+    E, F = predict(model, ds, batch_size) if predictions is None else predictions
+    return prediction_errors(E, F, ds, _training_reference(model, ds))
+
+
+def prediction_errors(E, F, ds, ref=None) -> dict:
+    """The metrics of :func:`error_report` for given predictions: energies (S,) eV and forces
+    (list of (n_i, 3) eV/Å) against the total energies and forces of ``ds``. ``ref`` (S,) eV
+    is subtracted from both sides for Pearson r (the energies a model was trained on)."""
+    E = np.asarray(E, np.float64)
+    ref = np.zeros(len(ds)) if ref is None else np.asarray(ref, np.float64)
     de = (E - ds.energy) * EV_TO_KCAL_PER_MOL
     out = {"n_structures": len(ds), **_energy_stats(de)}
-    ref = _training_reference(model, ds)
     out["energy_pearson_r"] = float(np.corrcoef(E - ref, ds.energy - ref)[0, 1]) if len(ds) > 1 else float("nan")
     if ds.forces is not None:
         out.update(_force_stats(F, ds.forces))
