@@ -54,8 +54,13 @@ def cmd_train(args) -> int:
         "data": {"monomers": args.monomers},
     }
     train_from_files(args.data, args.config, args.out, resume=args.resume, overrides=overrides,
-                     progress=not args.quiet)
-    print(f"run folder {args.out}: best.painn (lowest validation loss), metrics.csv, checkpoints/")
+                     progress=not args.quiet, committee=args.committee)
+    if args.committee > 1:
+        print(f"committee of {args.committee} in {args.out}/member-1 ... member-{args.committee}: "
+              f"use `painnjax evaluate` / `painnjax select` with their best.painn files")
+    else:
+        print(f"run folder {args.out}: best.painn (lowest validation loss), metrics.csv, learning_curve.png, "
+              f"parity_valid.png, checkpoints/")
     return 0
 
 
@@ -147,6 +152,53 @@ def cmd_select(args) -> int:
     return 0
 
 
+def cmd_md(args) -> int:
+    import warnings
+
+    from md.config import MDConfig
+    from md.simulate import SafetyStopWarning
+    from md.workflow import run_md_file
+
+    temps = args.T[0] if len(args.T) == 1 else tuple(args.T)
+    replicas = args.replicas if args.replicas is not None else max(len(args.T), 1)
+    cfg = MDConfig(
+        ensemble=args.ensemble, temperature=temps, dt=args.dt, steps=args.steps, replicas=replicas,
+        seed=args.seed, tau=args.tau, chain_length=args.chain_length, friction=args.friction,
+        log_every=args.log_every, traj_every=args.traj_every, checkpoint_every=args.checkpoint_every,
+        max_temperature=args.max_temperature, fragment_distance=args.fragment_distance,
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SafetyStopWarning)  # printed below, once
+            res = run_md_file(args.model, args.start, cfg, args.out, restart=args.restart, dtype=args.dtype,
+                              traj_format=args.format, write_forces=args.forces, progress=not args.quiet,
+                              velocities_from_file=args.velocities_from_file)
+    except KeyboardInterrupt:
+        print(f"painnjax md: interrupted; continue with --restart (checkpoint in {args.out})", file=sys.stderr)
+        return 130
+    s = res.summary
+    speed = (f"{s['steps_per_second']:.1f} steps/s ({s['ns_per_day']:.3g} ns/day)"
+             if s["steps_per_second"] else "no steps run")
+    mean_T = f", mean T {s['mean_temperature_K']:.1f} K" if s["mean_temperature_K"] is not None else ""
+    print(f"{s['formula']} ({s['n_atoms']} atoms), {s['ensemble']}, {s['replicas']} replica(s): step "
+          f"{s['steps_done']} of {s['steps_target']} ({s['time_ps']:g} ps), {speed}, compile "
+          f"{s['compile_seconds']:.1f} s{mean_T}; stop reason: {s['stop_reason']}")
+    for line in res.messages:
+        print(f"painnjax md: {line}", file=sys.stderr)
+    print(f"wrote {args.out}: summary.json, thermo.csv, trajectory_r*.{args.format}, checkpoint.msgpack")
+    return 1 if res.stop_reason.startswith("safety") else 0
+
+
+def cmd_optimize(args) -> int:
+    from md.workflow import optimize_file
+
+    res = optimize_file(args.model, args.input, args.out, fmax=args.fmax, max_steps=args.steps, dtype=args.dtype)
+    state = "converged" if res.converged else "NOT converged"
+    print(f"FIRE {state} in {res.steps} steps: E = {res.energy:.6f} eV, max force {res.fmax:.4g} eV/Å "
+          f"(fmax {args.fmax}); wrote {args.out}")
+    return 0 if res.converged else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="painnjax", description="PaiNN potentials in JAX for molecular clusters")
     sub = p.add_subparsers(dest="command", required=True)
@@ -170,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, help="override [train] epochs")
     t.add_argument("--batch-size", type=int, help="override [train] batch_size")
     t.add_argument("--seed", type=int, help="override [train] seed")
+    t.add_argument("--committee", type=int, default=1, metavar="K",
+                   help="train K models (seeds seed .. seed+K-1) on the same split into --out/member-k")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
@@ -200,6 +254,46 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 7], help="n of (SA)n(AM)n (1 2 4 7 10 15)")
     d.add_argument("--model", default=None, help="model file (default: a seeded default-size PaiNN)")
     d.set_defaults(func=cmd_demo)
+    m = sub.add_parser("md", help="molecular dynamics of a cluster (jax-md): Nosé-Hoover, NVE or Langevin, "
+                                  "replicas, checkpoints, --restart")
+    m.add_argument("model", help="model file or bundled model name")
+    m.add_argument("start", help="start structure (any ASE-readable file; its last frame) or a bundled name, e.g. SA7AM7")
+    m.add_argument("--ensemble", default="nvt-nh", help="nvt-nh (Nosé-Hoover chain, default), nve or nvt-langevin")
+    m.add_argument("--T", "--temperature", dest="T", type=float, nargs="+", default=[300.0],
+                   help="temperature in K (NVE: of the initial velocities); several: one per replica")
+    m.add_argument("--dt", type=float, default=0.5, help="time step in fs (default 0.5)")
+    m.add_argument("--steps", type=int, required=True, help="total number of steps (a restart continues up to it)")
+    m.add_argument("--out", required=True, help="output folder")
+    m.add_argument("--replicas", type=int, default=None, help="independent trajectories in one run (default: one "
+                                                                "per --T value)")
+    m.add_argument("--restart", action="store_true", help="continue the run in --out from its checkpoint")
+    m.add_argument("--seed", type=int, default=0, help="random seed of the initial velocities and noise")
+    m.add_argument("--tau", type=float, default=100.0, help="Nosé-Hoover time constant in fs (default 100)")
+    m.add_argument("--chain-length", type=int, default=3, help="Nosé-Hoover chain length, >= 2 (default 3)")
+    m.add_argument("--friction", type=float, default=0.01, help="Langevin friction in 1/fs (default 0.01)")
+    m.add_argument("--log-every", type=int, default=10, help="steps between thermo records and checks (default 10)")
+    m.add_argument("--traj-every", type=int, default=100, help="steps between trajectory frames (default 100; 0: none)")
+    m.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints (default 1000)")
+    m.add_argument("--format", choices=["traj", "extxyz"], default="traj", help="trajectory format (default traj)")
+    m.add_argument("--forces", action="store_true", help="store forces in the trajectory frames")
+    m.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    m.add_argument("--max-temperature", type=float, default=None,
+                   help="stop a replica above this temperature in K (default max(5 T, 2000 K))")
+    m.add_argument("--fragment-distance", type=float, default=None,
+                   help="stop a replica when atoms are farther than this (Å) from the rest of the cluster "
+                        "(default: the model's cutoff; 0: no check)")
+    m.add_argument("--velocities-from-file", action="store_true", help="start from the velocities in the start file")
+    m.add_argument("--quiet", action="store_true", help="no progress bar")
+    m.set_defaults(func=cmd_md)
+
+    o = sub.add_parser("optimize", help="FIRE minimisation of a structure to a force criterion (eV/Å)")
+    o.add_argument("model", help="model file or bundled model name")
+    o.add_argument("input", help="structure file (any ASE-readable file; its last frame) or a bundled name")
+    o.add_argument("--fmax", type=float, default=0.01, help="largest atomic force at convergence, eV/Å (default 0.01)")
+    o.add_argument("--steps", type=int, default=1000, help="step limit (default 1000)")
+    o.add_argument("--out", required=True, help="file for the minimised structure (e.g. OUT.xyz, with energy and forces)")
+    o.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    o.set_defaults(func=cmd_optimize)
     return p
 
 

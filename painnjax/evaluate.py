@@ -137,11 +137,14 @@ def parity_plot(report: dict, path: Path, title: str = "") -> Path:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    import io
+
+    from painnjax.fileio import atomic_write
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
-    return path
+    return atomic_write(path, buf.getvalue())
 
 
 def write_json(report: dict, path: Path) -> Path:

@@ -4,11 +4,19 @@ Loss (the reference study's eq. 3): ``x * L(E) + (1 - x) * L(F)`` with ``L`` the
 (or squared) error over structures (energies) and over force components of real atoms;
 ``x = 0.01`` with forces, ``x = 1`` for energies only (then no forces are computed).
 
+Beyond the paper's protocol (constant rate, no early stopping, the raw weights), a config can
+ask for a learning-rate schedule and early stopping (:mod:`painnjax.schedules`) and an
+exponential moving average of the weights, which is then what is validated and saved. A batch
+is split over all local devices that divide it (data parallel, :class:`Trainer`).
+
 A run folder holds ``config.json``, ``split.json``, ``metrics.csv`` (one row per epoch, errors
-in kcal/mol and kcal/mol/Å), ``checkpoints/latest.ckpt`` (parameters, optimiser state, epoch,
-best validation error) and ``best.painn`` (the model with the lowest validation loss so far).
-Every file is written atomically. Shuffling depends on (seed, epoch) only, so a run killed
-after epoch k and resumed continues exactly as if it had never stopped.
+in kcal/mol and kcal/mol/Å), ``learning_curve.png``, ``checkpoints/latest.ckpt`` (parameters,
+optimiser state, moving average, schedule and early-stopping state, epoch, best validation
+error), ``best.painn`` (the model with the lowest validation loss so far), ``parity_valid.png``
+and ``parity_test.png`` (the best model on the validation and test sets) and ``summary.json``
+(epochs done, why it stopped, best epoch, the best model's validation and test errors). Every
+file is written atomically. Shuffling depends on (seed, epoch) only, so a run killed after
+epoch k and resumed continues exactly as if it had never stopped.
 """
 
 from __future__ import annotations
@@ -31,12 +39,15 @@ from painnjax.batching import Batch, Bucket, epoch_rng, iterate_batches, make_bu
 from painnjax.config import PaiNNConfig
 from painnjax.errors import InputError
 from painnjax.fileio import atomic_write
-from painnjax.modelfile import Model, save_model
+from painnjax.modelfile import Model, load_model, save_model
 from painnjax.neighbors import sparse_pairs
+from painnjax.plots import learning_curve
 from painnjax.potential import cast_variables, energy
+from painnjax.schedules import EarlyStopping, LRSchedule
 
 EV_TO_KCAL_PER_MOL = 1.0 / (ase_units.kcal / ase_units.mol)
 CHECKPOINT_FORMAT = "painnjax-checkpoint"
+PLOT_EVERY_SECONDS = 30.0  # the learning curve is redrawn at most this often (and at the end)
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,14 @@ class TrainConfig:
     epochs: int = 300
     seed: int = 42
     clip_norm: float | None = None  # global gradient-norm clipping, off by default
+    lr_schedule: str = "constant"  # "constant" (the paper), "cosine" or "plateau"; see painnjax.schedules
+    lr_min: float = 0.0  # floor of "cosine" and "plateau"
+    warmup_epochs: int = 0  # linear warm-up to lr over this many epochs
+    plateau_patience: int = 10  # "plateau": epochs without a better validation loss before a cut
+    plateau_factor: float = 0.5  # "plateau": the cut
+    ema_decay: float = 0.0  # exponential moving average of the weights per step (e.g. 0.999); 0 = off
+    early_stopping: int = 0  # stop after this many epochs without a better validation loss; 0 = off
+    n_devices: int = 0  # data-parallel over this many local devices; 0 = as many as divide batch_size
     max_buckets: int = 4
     dtype: str = "float32"
 
@@ -61,6 +80,16 @@ class TrainConfig:
             raise InputError(f"loss must be 'mae' or 'mse', got {self.loss!r}")
         if self.batch_size < 1 or self.epochs < 0 or self.lr <= 0:
             raise InputError("batch_size must be >= 1, epochs >= 0 and lr > 0")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise InputError(f"ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
+        if self.n_devices < 0:
+            raise InputError(f"n_devices must be >= 0 (0 = automatic), got {self.n_devices}")
+        self.schedule()  # checks the schedule's options
+        EarlyStopping(self.early_stopping)
+
+    def schedule(self) -> LRSchedule:
+        return LRSchedule(self.lr_schedule, self.lr, self.epochs, self.lr_min, self.warmup_epochs,
+                          self.plateau_patience, self.plateau_factor)
 
     @property
     def uses_forces(self) -> bool:
@@ -68,8 +97,25 @@ class TrainConfig:
 
 
 def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """AdamW at unit learning rate: the step multiplies its updates by the epoch's rate, which
+    equals ``optax.adamw(lr)`` exactly (the rate scales the Adam step and the weight decay
+    alike) and lets the schedule change the rate without a recompile."""
     steps = [optax.clip_by_global_norm(cfg.clip_norm)] if cfg.clip_norm else []
-    return optax.chain(*steps, optax.adamw(cfg.lr, weight_decay=cfg.weight_decay))
+    return optax.chain(*steps, optax.adamw(1.0, weight_decay=cfg.weight_decay))
+
+
+def data_parallel_devices(cfg: TrainConfig) -> list:
+    """The local devices a batch is split over: ``cfg.n_devices`` of them, or with 0 the most
+    that divide the batch size evenly (one device when only one does)."""
+    local = jax.local_devices()
+    if cfg.n_devices:
+        if cfg.n_devices > len(local):
+            raise InputError(f"n_devices = {cfg.n_devices}, but only {len(local)} local device(s) are present")
+        if cfg.batch_size % cfg.n_devices:
+            raise InputError(f"batch_size {cfg.batch_size} must be a multiple of n_devices {cfg.n_devices}")
+        return local[: cfg.n_devices]
+    n = max(k for k in range(1, len(local) + 1) if cfg.batch_size % k == 0)
+    return local[:n]
 
 
 def predict_batch(module, variables, batch: Batch, cutoff: float, capacity: int, with_forces: bool):
@@ -127,7 +173,13 @@ def metrics_from_sums(sums: dict, with_forces: bool) -> dict:
 
 
 class Trainer:
-    """Jitted train and evaluation steps, one compile per bucket shape."""
+    """Jitted train and evaluation steps, one compile per bucket shape.
+
+    With several devices (:func:`data_parallel_devices`) the batch axis is sharded over a
+    one-axis mesh and the weights replicated; XLA then runs the per-structure work on each
+    device and all-reduces the gradient sums, so the step computes the same numbers as on one
+    device (up to the order of floating-point sums).
+    """
 
     def __init__(self, model: Model, cfg: TrainConfig, buckets: list[Bucket]):
         self.cfg = cfg
@@ -135,41 +187,76 @@ class Trainer:
         self.cutoff = model.config.cutoff
         self.buckets = buckets
         self.optimizer = make_optimizer(cfg)
+        self.devices = data_parallel_devices(cfg)
         variables = cast_variables(model.variables, cfg.dtype)
         self.params, self.constants = variables["params"], variables["constants"]
         self.opt_state = self.optimizer.init(self.params)
+        self.ema_params = self.params if cfg.ema_decay else None
+        self._batch_sharding = None
+        if len(self.devices) > 1:
+            from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+            mesh = Mesh(np.asarray(self.devices), ("data",))
+            self._batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
+            self._replicated = NamedSharding(mesh, PartitionSpec())
+            self.constants = self.replicate(self.constants)
+            self.params, self.opt_state = self.replicate(self.params), self.replicate(self.opt_state)
+            self.ema_params = self.replicate(self.ema_params)
         self._steps: dict[int, callable] = {}
         self._evals: dict[int, callable] = {}
 
+    def replicate(self, tree):
+        """``tree`` on every device of the mesh (unchanged on one device)."""
+        if self._batch_sharding is None or tree is None:
+            return tree
+        return jax.device_put(tree, self._replicated)
+
+    @property
+    def eval_params(self):
+        """The weights that are validated and saved: the moving average when EMA is on."""
+        return self.params if self.ema_params is None else self.ema_params
+
     def _loss(self, b: int):
         cap = self.buckets[b].pair_capacity
-        return lambda p, batch: loss_and_sums(p, self.constants, self.module, batch, self.cutoff, cap, self.cfg)
+        constants = self.constants
+        return lambda p, batch: loss_and_sums(p, constants, self.module, batch, self.cutoff, cap, self.cfg)
 
-    def step(self, b: int, batch: Batch) -> dict:
+    def step(self, b: int, batch: Batch, lr: float) -> dict:
+        """One optimiser step on ``batch`` (bucket ``b``) at learning rate ``lr``."""
         if b not in self._steps:
             loss = self._loss(b)
             optimizer = self.optimizer
+            decay = self.cfg.ema_decay
 
             @jax.jit
-            def step(params, opt_state, batch):
+            def step(params, opt_state, ema, batch, lr):
                 (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params, batch)
                 updates, opt_state = optimizer.update(grads, opt_state, params)
-                return optax.apply_updates(params, updates), opt_state, sums
+                updates = jax.tree_util.tree_map(lambda u: u * lr.astype(u.dtype), updates)
+                params = optax.apply_updates(params, updates)
+                if ema is not None:
+                    ema = jax.tree_util.tree_map(lambda a, p: decay * a + (1.0 - decay) * p, ema, params)
+                return params, opt_state, ema, sums
 
             self._steps[b] = step
-        self.params, self.opt_state, sums = self._steps[b](self.params, self.opt_state, self._device(batch))
+        lr = jnp.asarray(lr, jnp.dtype(self.cfg.dtype))
+        self.params, self.opt_state, self.ema_params, sums = self._steps[b](
+            self.params, self.opt_state, self.ema_params, self._device(batch), lr)
         return sums
 
     def evaluate_sums(self, b: int, batch: Batch) -> dict:
         if b not in self._evals:
             loss = self._loss(b)
             self._evals[b] = jax.jit(lambda params, batch: loss(params, batch)[1])
-        return self._evals[b](self.params, self._device(batch))
+        return self._evals[b](self.eval_params, self._device(batch))
 
     def _device(self, batch: Batch) -> Batch:
         f = jnp.dtype(self.cfg.dtype)
-        return Batch(jnp.asarray(batch.Z), jnp.asarray(batch.R, f), jnp.asarray(batch.atom_mask),
-                     jnp.asarray(batch.energy, f), jnp.asarray(batch.forces, f), jnp.asarray(batch.weight, f))
+        arrays = (np.asarray(batch.Z), np.asarray(batch.R, f), np.asarray(batch.atom_mask),
+                  np.asarray(batch.energy, f), np.asarray(batch.forces, f), np.asarray(batch.weight, f))
+        if self._batch_sharding is None:
+            return Batch(*map(jnp.asarray, arrays))
+        return Batch(*(jax.device_put(a, self._batch_sharding) for a in arrays))
 
     def model(self, template: Model) -> Model:
         """The current weights as a model that predicts total energies (eV).
@@ -186,7 +273,7 @@ class Trainer:
             constants = {**constants, "atomref": (constants["atomref"].astype(np.float64)
                                                   + reference_atomref(reference, template.config.max_z))}
             meta["energy_reference"] = {"kind": "total", "trained_on": reference}
-        variables = {"params": jax.device_get(self.params), "constants": constants}
+        variables = {"params": jax.device_get(self.eval_params), "constants": constants}
         return Model(template.config, variables, meta)
 
 
@@ -201,7 +288,8 @@ def evaluate(trainer: Trainer, ds, indices, batch_size: int) -> dict:
     return metrics_from_sums(acc, trainer.cfg.uses_forces)
 
 
-def save_checkpoint(path: Path, trainer: Trainer, epoch: int, best: float) -> None:
+def save_checkpoint(path: Path, trainer: Trainer, epoch: int, best: float, schedule: LRSchedule | None = None,
+                    stopper: EarlyStopping | None = None) -> None:
     state = {
         "format": CHECKPOINT_FORMAT,
         "epoch": epoch,  # epochs completed
@@ -209,21 +297,41 @@ def save_checkpoint(path: Path, trainer: Trainer, epoch: int, best: float) -> No
         "params": serialization.to_state_dict(jax.device_get(trainer.params)),
         "opt_state": serialization.to_state_dict(jax.device_get(trainer.opt_state)),
     }
+    if trainer.ema_params is not None:
+        state["ema_params"] = serialization.to_state_dict(jax.device_get(trainer.ema_params))
+    if schedule is not None:
+        state["schedule"] = dict(schedule.state)
+    if stopper is not None:
+        state["early_stopping"] = dict(stopper.state)
     atomic_write(path, serialization.msgpack_serialize(state))
 
 
-def load_checkpoint(path: Path, trainer: Trainer) -> tuple[int, float]:
+def load_checkpoint(path: Path, trainer: Trainer, schedule: LRSchedule | None = None,
+                    stopper: EarlyStopping | None = None) -> tuple[int, float]:
     try:
         state = serialization.msgpack_restore(path.read_bytes())
         if state.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"format {state.get('format')!r}")
-        trainer.params = serialization.from_state_dict(trainer.params, state["params"])
-        trainer.opt_state = serialization.from_state_dict(trainer.opt_state, state["opt_state"])
+        params = serialization.from_state_dict(trainer.params, state["params"])
+        opt_state = serialization.from_state_dict(trainer.opt_state, state["opt_state"])
+        ema = None
+        if trainer.ema_params is not None:
+            # A run that switches EMA on when resumed starts the average from the current weights.
+            ema = serialization.from_state_dict(trainer.ema_params, state.get("ema_params", state["params"]))
+        epoch = int(state["epoch"])
     except Exception as exc:
         raise InputError(f"{path}: cannot resume from this checkpoint ({exc})") from None
-    cast = lambda t: jax.tree_util.tree_map(lambda x: jnp.asarray(x), t)  # noqa: E731
-    trainer.params, trainer.opt_state = cast(trainer.params), cast(trainer.opt_state)
-    return int(state["epoch"]), float(state["best_valid_loss"])
+    cast = lambda t: trainer.replicate(jax.tree_util.tree_map(jnp.asarray, t))  # noqa: E731
+    trainer.params, trainer.opt_state, trainer.ema_params = cast(params), cast(opt_state), cast(ema)
+    best = float(state["best_valid_loss"])
+    if schedule is not None:
+        schedule.state.update({k: (float(v) if k != "bad_epochs" else int(v))
+                               for k, v in state.get("schedule", {}).items()})
+    if stopper is not None:
+        # Checkpoints from before early stopping existed: the best epoch is not known; count from here.
+        saved = state.get("early_stopping", {"best": best, "best_epoch": epoch})
+        stopper.state = {"best": float(saved["best"]), "best_epoch": int(saved["best_epoch"])}
+    return epoch, best
 
 
 def initial_model(ds, split, model_config: PaiNNConfig, cfg: TrainConfig) -> Model:
@@ -249,6 +357,11 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
     ckpt = run_dir / "checkpoints" / "latest.ckpt"
     if cfg.uses_forces and ds.forces is None:
         raise InputError("training with forces (energy_weight < 1) needs a dataset with forces")
+    bad = np.nonzero(~np.isfinite(np.asarray(ds.energy, np.float64)))[0]
+    if ds.reference.get("kind") == "unlabeled" or len(bad):
+        k = int(bad[0]) if len(bad) else 0
+        raise InputError(f"{ds.info[k].get('source')}, frame {ds.info[k].get('frame')}: no finite energy to "
+                         f"train on ({len(bad)} such structure(s)); label the frames first")
     if len(split.train) == 0 or len(split.valid) == 0:
         raise InputError("the split needs training and validation structures")
     if ckpt.exists() and not resume:
@@ -259,42 +372,93 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
     template = initial_model(ds, split, model_config, cfg)
     buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)
     trainer = Trainer(template, cfg, buckets)
+    schedule, stopper = cfg.schedule(), EarlyStopping(cfg.early_stopping)
     start, best = 0, float("inf")
     if resume:
-        start, best = load_checkpoint(ckpt, trainer)
+        start, best = load_checkpoint(ckpt, trainer, schedule, stopper)
         _trim_csv(run_dir / "metrics.csv", start)  # rows of an epoch that had no checkpoint yet
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         config = {"model": model_config.to_dict(), "train": dataclasses.asdict(cfg),
                   "buckets": [dataclasses.asdict(b) for b in buckets], "n_structures": len(ds.energy),
-                  "energy_reference": ds.reference}
+                  "devices": [str(d) for d in trainer.devices], "energy_reference": ds.reference}
         atomic_write(run_dir / "config.json", json.dumps(config, indent=2).encode())
         split.save(run_dir / "split.json")
 
     end = cfg.epochs if stop_after is None else min(cfg.epochs, start + stop_after)
     columns = ["epoch", "seconds", "train_loss", "train_energy_mae", "train_forces_mae",
                "valid_loss", "valid_energy_mae", "valid_energy_rmse", "valid_forces_mae", "valid_forces_rmse", "lr"]
+    reason = "epochs" if end == cfg.epochs else "stop_after"
+    if start > 0 and cfg.early_stopping and start - stopper.state["best_epoch"] >= cfg.early_stopping:
+        end, reason = start, "early_stopping"  # it had stopped already
+    t_run, last_plot = time.perf_counter(), 0.0
     bar = _progress(range(start, end), progress, total=end - start)
     for epoch in bar:
         t0 = time.perf_counter()
+        lr = schedule.lr_for(epoch)
         acc = None
         for b, _, batch in iterate_batches(ds, split.train, cfg.batch_size, buckets, epoch_rng(cfg.seed, epoch)):
-            acc = _add_sums(acc, trainer.step(b, batch))
+            acc = _add_sums(acc, trainer.step(b, batch, lr))
         train_m = metrics_from_sums(acc, cfg.uses_forces)
         valid_m = evaluate(trainer, ds, split.valid, cfg.batch_size)
         row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - t0, 3), "train_loss": train_m["loss"],
                "train_energy_mae": train_m["energy_mae"], "train_forces_mae": train_m.get("forces_mae", ""),
                "valid_loss": valid_m["loss"], "valid_energy_mae": valid_m["energy_mae"],
                "valid_energy_rmse": valid_m["energy_rmse"], "valid_forces_mae": valid_m.get("forces_mae", ""),
-               "valid_forces_rmse": valid_m.get("forces_rmse", ""), "lr": cfg.lr}
+               "valid_forces_rmse": valid_m.get("forces_rmse", ""), "lr": lr}
         if valid_m["loss"] < best:
             best = valid_m["loss"]
             save_model(trainer.model(template), run_dir / "best.painn")
-        save_checkpoint(ckpt, trainer, epoch + 1, best)
+        schedule.observe(valid_m["loss"])
+        stop = stopper.observe(epoch + 1, valid_m["loss"])
+        save_checkpoint(ckpt, trainer, epoch + 1, best, schedule, stopper)
         _append_csv(run_dir / "metrics.csv", columns, row)
+        if time.perf_counter() - last_plot > PLOT_EVERY_SECONDS or epoch + 1 == end or stop:
+            learning_curve(run_dir / "metrics.csv", run_dir / "learning_curve.png", title=str(run_dir.name))
+            last_plot = time.perf_counter()
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(E=f"{valid_m['energy_mae']:.3f}", F=f"{valid_m.get('forces_mae', float('nan')):.3f}")
+        if stop:
+            reason = "early_stopping"
+            break
+    summary = {"epochs_done": _epochs_in_csv(run_dir / "metrics.csv"), "stop_reason": reason,
+               "best_epoch": stopper.state["best_epoch"], "best_valid_loss": best,
+               "seconds_this_call": round(time.perf_counter() - t_run, 3),
+               "devices": [str(d) for d in trainer.devices]}
+    if (run_dir / "best.painn").exists():
+        best_model = load_model(run_dir / "best.painn")
+        for part in ("valid", "test"):
+            idx = getattr(split, part)
+            if len(idx):
+                report = subset_report(best_model, ds.subset(idx), run_dir / f"parity_{part}.png", cfg.batch_size)
+                summary[f"best_model_{part}"] = {k: v for k, v in report.items() if not k.startswith("_")}
+    atomic_write(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
     return trainer.model(template)
+
+
+def subset_report(model: Model, part, png: Path, batch_size: int) -> dict:
+    """Errors (as ``painnjax evaluate``) and a parity plot of ``model`` on the structures
+    ``part`` of the training data, in the energies trained on (binding or element-offset
+    energies: the reference folded into the model is taken off again)."""
+    from painnjax.dataset import reference_atomref
+    from painnjax.evaluate import parity_plot, predict, prediction_errors
+
+    E, F = predict(model, part, batch_size=max(batch_size, 8))
+    folded = model.metadata.get("energy_reference", {}).get("trained_on")
+    if folded:
+        atomref = reference_atomref(folded, model.config.max_z)
+        E = E - np.array([atomref[z].sum() for z in part.numbers])
+    report = prediction_errors(E, F, part)
+    name = {"parity_valid.png": "validation", "parity_test.png": "test"}.get(png.name, png.stem)
+    parity_plot(report, png, title=f"{png.parent.name}: best model on the {name} set ({len(part)} structures)")
+    return report
+
+
+def _epochs_in_csv(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, newline="") as f:
+        return sum(1 for _ in csv.DictReader(f))
 
 
 def _append_csv(path: Path, columns, row) -> None:

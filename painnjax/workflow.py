@@ -72,8 +72,13 @@ def read_run_config(path: str | Path | None) -> dict:
 
 
 def train_from_files(data_paths, config_path=None, out="run", resume: bool = False, overrides: dict | None = None,
-                     progress: bool = True):
-    """Read the data, make energies binding (or element-offset) energies, split, train."""
+                     progress: bool = True, committee: int = 1):
+    """Read the data, make energies binding (or element-offset) energies, split, train.
+
+    ``committee = K > 1`` trains K models on the same split into ``out/member-1`` ...
+    ``out/member-K``, member k with seed ``[train] seed + k - 1`` (initial weights and
+    shuffling differ); returns the list of their best models.
+    """
     from painnjax.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
     from painnjax.splits import Split, make_split
     from painnjax.train import TrainConfig, train
@@ -110,4 +115,14 @@ def train_from_files(data_paths, config_path=None, out="run", resume: bool = Fal
         split = make_split(ds, valid_fraction=split_opts["valid_fraction"], seed=split_opts["seed"],
                            test_compositions=split_opts["test_compositions"] or None,
                            test_largest=split_opts["test_largest"], by=split_opts["by"])
-    return train(ds, split, out, model_config, train_config, resume=resume, progress=progress)
+    if committee < 1:
+        raise InputError(f"committee must be >= 1 models, got {committee}")
+    if committee == 1:
+        return train(ds, split, out, model_config, train_config, resume=resume, progress=progress)
+    models = []
+    for k in range(committee):
+        member = dataclasses.replace(train_config, seed=train_config.seed + k)
+        folder = out / f"member-{k + 1}"
+        resume_k = resume and (folder / "checkpoints" / "latest.ckpt").exists()
+        models.append(train(ds, split, folder, model_config, member, resume=resume_k, progress=progress))
+    return models

@@ -100,8 +100,13 @@ def _rows(path):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
-def test_resume_continues_bit_for_bit_in_float64(tiny_set, tmp_path):
-    cfg = TrainConfig(epochs=3, batch_size=2, lr=1e-3, dtype="float64")
+@pytest.mark.parametrize("options", [
+    {},
+    {"lr_schedule": "plateau", "plateau_patience": 1, "ema_decay": 0.9},
+    {"lr_schedule": "cosine", "warmup_epochs": 1, "lr_min": 1e-5},
+], ids=["paper", "plateau+ema", "cosine+warmup"])
+def test_resume_continues_bit_for_bit_in_float64(tiny_set, tmp_path, options):
+    cfg = TrainConfig(epochs=3, batch_size=2, lr=1e-3, dtype="float64", **options)
     with jax.enable_x64(True):
         straight = train(tiny_set, _split(), tmp_path / "a", TINY, cfg, progress=False)
         train(tiny_set, _split(), tmp_path / "b", TINY, cfg, stop_after=1, progress=False)
@@ -113,8 +118,81 @@ def test_resume_continues_bit_for_bit_in_float64(tiny_set, tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert _rows(tmp_path / "a" / "metrics.csv") == _rows(tmp_path / "b" / "metrics.csv")
     assert len(_rows(tmp_path / "a" / "metrics.csv")) == 3
+    assert [float(r["lr"]) for r in _rows(tmp_path / "a" / "metrics.csv")] == [
+        cfg.schedule().lr_for(e) for e in range(3)] or options.get("lr_schedule") == "plateau"
     best = load_model(tmp_path / "b" / "best.painn")
     assert best.metadata["energy_reference"] == {"kind": "total"}
+
+
+def test_step_is_optax_adamw_at_the_epochs_rate_and_ema_averages_it(tiny_set):
+    """The unit-rate AdamW scaled by ``lr`` in the step equals ``optax.adamw(lr)``, and the moving average is decay * old + (1 - decay) * new after every step."""
+    import optax
+
+    from painnjax import Model
+    from painnjax.batching import iterate_batches
+    from painnjax.train import Trainer
+
+    model = Model.init(TINY, seed=5, elements=tiny_set.elements)
+    cfg = TrainConfig(batch_size=2, lr=3e-3, weight_decay=0.05, ema_decay=0.8, dtype="float64")
+    buckets = make_buckets(tiny_set, TINY.cutoff, max_buckets=1)
+    ref_opt = optax.adamw(3e-3, weight_decay=0.05)
+    with jax.enable_x64(True):
+        trainer = Trainer(model, cfg, buckets)
+        params, constants = trainer.params, trainer.constants
+        ref_state = ref_opt.init(params)
+        ema = params
+        for b, _, batch in list(iterate_batches(tiny_set, np.arange(4), 2, buckets, rng=None)):
+            trainer.step(b, batch, lr=3e-3)
+            jb = jax.tree_util.tree_map(jnp.asarray, batch)
+            grads = jax.grad(lambda p: loss_and_sums_jit(p, constants, model.module, jb, TINY.cutoff,
+                                                         buckets[b].pair_capacity, cfg)[0])(params)
+            updates, ref_state = ref_opt.update(grads, ref_state, params)
+            params = optax.apply_updates(params, updates)
+            ema = jax.tree_util.tree_map(lambda a, p: 0.8 * a + 0.2 * p, ema, params)
+        # float64: only the order of sums differs between the two compiled graphs.
+        for got, want in zip(jax.tree_util.tree_leaves(trainer.params), jax.tree_util.tree_leaves(params)):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-9, atol=1e-13)
+        for got, want in zip(jax.tree_util.tree_leaves(trainer.ema_params), jax.tree_util.tree_leaves(ema)):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-9, atol=1e-13)
+    # What is validated and saved is the average, not the raw weights.
+    assert trainer.eval_params is trainer.ema_params
+    with jax.enable_x64(True):
+        saved = trainer.model(model).params
+    np.testing.assert_array_equal(np.asarray(jax.tree_util.tree_leaves(saved)[0]),
+                                  np.asarray(jax.tree_util.tree_leaves(trainer.ema_params)[0]))
+
+
+def test_early_stopping_ends_the_run_where_the_metrics_say(tiny_set, tmp_path, monkeypatch):
+    """Validation losses scripted 3, 2, 2.5, 1.9, 2.0, 2.1, 1.0, ...: with patience 2 the run
+    stops after epoch 6 (best epoch 4), keeps the best model, says why, draws its plots, and a
+    resumed run does no more epochs."""
+    import json
+
+    import importlib
+
+    train_module = importlib.import_module("painnjax.train")
+
+    scripted = iter([3.0, 2.0, 2.5, 1.9, 2.0, 2.1, 1.0, 0.5, 0.4, 0.3])
+    real_evaluate = train_module.evaluate
+
+    def evaluate(*args, **kwargs):
+        m = real_evaluate(*args, **kwargs)
+        return {**m, "loss": next(scripted)}
+
+    monkeypatch.setattr(train_module, "evaluate", evaluate)
+    cfg = TrainConfig(epochs=10, batch_size=2, lr=1e-3, early_stopping=2)
+    train(tiny_set, _split(), tmp_path, TINY, cfg, progress=False)
+    rows = _rows(tmp_path / "metrics.csv")
+    assert [float(r["valid_loss"]) for r in rows] == [3.0, 2.0, 2.5, 1.9, 2.0, 2.1]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stop_reason"] == "early_stopping"
+    assert (summary["epochs_done"], summary["best_epoch"], summary["best_valid_loss"]) == (6, 4, 1.9)
+    for name in ("learning_curve.png", "parity_valid.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    # Resuming a run that stopped early does nothing more.
+    train(tiny_set, _split(), tmp_path, TINY, cfg, resume=True, progress=False)
+    assert len(_rows(tmp_path / "metrics.csv")) == 6
+    assert json.loads((tmp_path / "summary.json").read_text())["stop_reason"] == "early_stopping"
 
 
 def test_training_lowers_the_validation_error(tiny_set, tmp_path):
@@ -141,6 +219,15 @@ def test_forces_required_when_training_on_forces(tiny_set, tmp_path):
     no_forces = Dataset(tiny_set.numbers, tiny_set.positions, tiny_set.energy, None, tiny_set.info)
     with pytest.raises(InputError, match="needs a dataset with forces"):
         train(no_forces, _split(), tmp_path, TINY, TrainConfig(epochs=1), progress=False)
+
+
+def test_unlabeled_or_nan_energies_are_refused_naming_the_frame(tiny_set, tmp_path):
+    energy = tiny_set.energy.copy()
+    energy[3] = np.nan
+    nan_set = Dataset(tiny_set.numbers, tiny_set.positions, energy, tiny_set.forces, tiny_set.info)
+    with pytest.raises(InputError, match="synthetic, frame 3: no finite energy"):
+        train(nan_set, _split(), tmp_path, TINY, TrainConfig(epochs=1), progress=False)
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
 def test_train_config_checks():
@@ -270,3 +357,93 @@ def test_evaluate_refuses_an_element_the_model_does_not_know(tiny_set):
     model = Model.init(TINY, elements=[1, 7, 8, 16])
     with pytest.raises(InputError, match=r"synthetic, frame 3: atom 2: element C \(Z=6\) is not known"):
         error_report(model, ds)
+
+
+TWO_DEVICE_SCRIPT = r"""
+import json, sys
+import jax, numpy as np
+jax.config.update("jax_enable_x64", True)
+from painnjax import Model, PaiNNConfig
+from painnjax.batching import epoch_rng, iterate_batches, make_buckets
+from painnjax.data import bundled_structure
+from painnjax.dataset import Dataset
+from painnjax.train import TrainConfig, Trainer
+
+rng = np.random.default_rng(1)
+numbers, positions, energy, forces = [], [], [], []
+for k in range(8):
+    atoms = bundled_structure("SA1AM1" if k % 2 else "SA2AM2")
+    numbers.append(atoms.numbers.astype(np.int32))
+    positions.append(atoms.positions + rng.normal(0, 0.05, atoms.positions.shape))
+    energy.append(-len(atoms) + rng.normal(0, 0.1))
+    forces.append(rng.normal(0, 0.3, atoms.positions.shape))
+ds = Dataset(numbers, positions, np.asarray(energy), forces, [{"frame": k} for k in range(8)])
+tiny = PaiNNConfig(n_atom_basis=16, n_interactions=2, n_rbf=8)
+model = Model.init(tiny, seed=2, elements=ds.elements)
+buckets = make_buckets(ds, tiny.cutoff, max_buckets=2)
+out = {"n_local": len(jax.local_devices())}
+params = {}
+for n in (1, 2):
+    cfg = TrainConfig(batch_size=4, lr=1e-3, dtype="float64", n_devices=n, ema_decay=0.5)
+    trainer = Trainer(model, cfg, buckets)
+    sums = []
+    for epoch in range(2):
+        for b, _, batch in iterate_batches(ds, np.arange(8), 4, buckets, epoch_rng(0, epoch)):
+            sums.append(float(trainer.step(b, batch, 1e-3)["abs_f"]))
+    leaves = jax.tree_util.tree_leaves(trainer.params) + jax.tree_util.tree_leaves(trainer.ema_params)
+    params[n] = [np.asarray(x) for x in leaves]
+    out[f"devices_{n}"] = len(trainer.devices)
+    out[f"param_devices_{n}"] = len(jax.tree_util.tree_leaves(trainer.params)[0].sharding.device_set)
+    out[f"sums_{n}"] = sums
+out["max_rel_diff"] = max(float(np.max(np.abs(a - b) / (np.abs(b) + 1e-12))) for a, b in zip(params[1], params[2]))
+print(json.dumps(out))
+"""
+
+
+def test_two_device_data_parallel_step_equals_one_device(tmp_path):
+    """--xla_force_host_platform_device_count=2: the batch is split over two CPU devices and
+    the weights after several steps equal the one-device run to float64 rounding."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "two_devices.py"
+    script.write_text(TWO_DEVICE_SCRIPT)
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    run = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["n_local"] == 2
+    assert (out["devices_1"], out["devices_2"]) == (1, 2)
+    assert (out["param_devices_1"], out["param_devices_2"]) == (1, 2)
+    np.testing.assert_allclose(out["sums_2"], out["sums_1"], rtol=1e-12)
+    assert out["max_rel_diff"] < 1e-9
+
+
+def test_train_committee_then_evaluate_it(shared_data, tmp_path):
+    """`painnjax train --committee 2`: two members, seeds 7 and 8, one split; `evaluate` on both
+    reports their spread, which is not zero since the members differ."""
+    import json
+
+    import ase.io
+
+    from painnjax.cli import main
+
+    frames = ase.io.read(shared_data / "saam_gfn1" / "train_pool_300K.extxyz", index="100:1600:100")
+    data = tmp_path / "frames.extxyz"
+    ase.io.write(data, frames)
+    config = tmp_path / "run.toml"
+    config.write_text("[model]\nn_atom_basis = 16\nn_interactions = 2\nn_rbf = 8\n"
+                      "[train]\nepochs = 1\nbatch_size = 4\nlr = 1e-3\nseed = 7\n[split]\nvalid_fraction = 0.25\n")
+    out = tmp_path / "committee"
+    assert main(["train", "--data", str(data), "--config", str(config), "--out", str(out), "--committee", "2",
+                 "--quiet"]) == 0
+    seeds = [json.loads((out / f"member-{k}" / "config.json").read_text())["train"]["seed"] for k in (1, 2)]
+    assert seeds == [7, 8]
+    assert (out / "member-1" / "split.json").read_text() == (out / "member-2" / "split.json").read_text()
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", str(out / "member-1" / "best.painn"), str(out / "member-2" / "best.painn"), str(data),
+                 "--json", str(report)]) == 0
+    c = json.loads(report.read_text())["committee"]
+    assert c["n_models"] == 2 and c["mean_force_spread_kcal_mol_A"] > 0
