@@ -319,7 +319,11 @@ def _read_frames(path: Path, format: str | None = None) -> list:
     from ase.io import read
 
     if not path.exists():
-        raise InputError(f"{path}: file not found")
+        from painnjax.data import bundled_dataset_path, bundled_datasets
+
+        if str(path) not in bundled_datasets():
+            raise InputError(f"{path}: file not found (nor a bundled dataset: {', '.join(bundled_datasets())})")
+        path = bundled_dataset_path(str(path))
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a structure file")
     if path.stat().st_size == 0:

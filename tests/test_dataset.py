@@ -455,3 +455,36 @@ def test_dataset_subset():
         Dataset(numbers, ds.positions, ds.energy, ds.forces[:1], ds.info)
     with pytest.raises(InputError, match=r"structure 1: positions"):
         Dataset(numbers, [ds.positions[0], np.zeros((3, 3))] + ds.positions[2:], ds.energy, None, ds.info)
+
+
+def test_bundled_training_set_is_read_by_name():
+    """The small training set inside the package: named like a file, labelled, and the same
+    numbers as the shared pool it was cut from."""
+    from painnjax import read_dataset, to_binding_energies
+    from painnjax.data import bundled_dataset_path, bundled_datasets
+
+    assert {"saam-gfn1-small", "saam-gfn1-monomers"} <= set(bundled_datasets())
+    ds = read_dataset(["saam-gfn1-small"])
+    assert len(ds) == 256 and ds.forces is not None
+    assert sorted(set(ds.compositions)) == ["SA0AM1", "SA1AM0", "SA1AM1", "SA2AM2", "SA3AM3", "SA4AM4"]
+    binding = to_binding_energies(ds, "saam-gfn1-monomers")
+    assert binding.reference["kind"] == "binding"
+    assert np.all(np.abs(binding.energy[np.asarray(ds.compositions) == "SA1AM0"]) < 0.5)  # monomer MD frames
+    assert bundled_dataset_path("saam-gfn1-small").stat().st_size < 2_000_000
+    with pytest.raises(InputError, match="nor a bundled dataset"):
+        read_dataset(["saam-gfn1-large"])
+
+
+def test_bundled_training_set_matches_the_shared_pool(shared_data):
+    import ase.io
+
+    from painnjax import read_dataset
+
+    small = read_dataset(["saam-gfn1-small"])
+    pool = ase.io.read(shared_data / "saam_gfn1" / "train_pool_300K.extxyz", index=":")
+    index = {(a.info["name"], int(a.info["frame"])): a for a in pool}
+    for k in range(0, len(small), 37):
+        a = index[(small.info[k]["name"], int(small.info[k]["info_frame"]))]  # the MD frame number
+        np.testing.assert_allclose(small.positions[k], a.positions)
+        assert small.energy[k] == pytest.approx(a.get_potential_energy(), abs=1e-9)
+        np.testing.assert_allclose(small.forces[k], a.get_forces(), atol=1e-9)

@@ -1,4 +1,8 @@
-"""Small data shipped inside the package (structures; see README.md here)."""
+"""Small data shipped inside the package (structures and a small training set; see README.md here).
+
+Bundled datasets can be named wherever a data file is read, e.g.
+``painnjax train --data saam-gfn1-small --monomers saam-gfn1-monomers``.
+"""
 
 from __future__ import annotations
 
@@ -26,3 +30,23 @@ def bundled_structure(name: str):
     from ase.io import read
 
     return read(bundled_structure_path(name))
+
+
+DATASET_SUFFIXES = (".extxyz.gz", ".extxyz")
+
+
+def bundled_datasets() -> list[str]:
+    """Names of the bundled datasets (frames with energies and forces, and monomer references)."""
+    d = Path(str(resources.files("painnjax.data")))
+    names = {p.name[: -len(s)] for s in DATASET_SUFFIXES for p in d.glob(f"*{s}")}
+    return sorted(names)
+
+
+def bundled_dataset_path(name: str) -> Path:
+    """Path of the bundled dataset ``name``, e.g. ``"saam-gfn1-small"``."""
+    d = Path(str(resources.files("painnjax.data")))
+    for suffix in DATASET_SUFFIXES:
+        p = d / f"{name}{suffix}"
+        if p.is_file():
+            return p
+    raise InputError(f"no bundled dataset {name!r}; bundled: {', '.join(bundled_datasets())}")
