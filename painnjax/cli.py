@@ -60,7 +60,7 @@ def cmd_train(args) -> int:
               f"use `painnjax evaluate` / `painnjax select` with their best.painn files")
     else:
         print(f"run folder {args.out}: best.painn (lowest validation loss), metrics.csv, learning_curve.png, "
-              f"parity_valid.png, checkpoints/")
+              f"parity plots, summary.json (validation and test errors), checkpoints/")
     return 0
 
 

@@ -432,6 +432,8 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
             if len(idx):
                 report = subset_report(best_model, ds.subset(idx), run_dir / f"parity_{part}.png", cfg.batch_size)
                 summary[f"best_model_{part}"] = {k: v for k, v in report.items() if not k.startswith("_")}
+        best_model.metadata["training"] = training_record(cfg, ds, split, summary)
+        save_model(best_model, run_dir / "best.painn")
     atomic_write(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
     return trainer.model(template)
 
@@ -452,6 +454,24 @@ def subset_report(model: Model, part, png: Path, batch_size: int) -> dict:
     name = {"parity_valid.png": "validation", "parity_test.png": "test"}.get(png.name, png.stem)
     parity_plot(report, png, title=f"{png.parent.name}: best model on the {name} set ({len(part)} structures)")
     return report
+
+
+def training_record(cfg: TrainConfig, ds, split, summary: dict) -> dict:
+    """How a model was trained and how well it did: kept in its file's metadata."""
+    keys = ("n_structures", "energy_mae", "energy_rmse", "forces_mae", "forces_rmse")
+    record = {
+        "train_config": dataclasses.asdict(cfg),
+        "data_sources": sorted({str(i.get("source")) for i in ds.info}),
+        "n_structures": {part: int(len(getattr(split, part))) for part in ("train", "valid", "test")},
+        "test_compositions": sorted({ds.compositions[k] for k in split.test}),
+        "split_rule": getattr(split, "rule", ""),
+        **{k: summary[k] for k in ("epochs_done", "stop_reason", "best_epoch", "devices")},
+        "units": "kcal/mol and kcal/mol/Å",
+    }
+    for part in ("valid", "test"):
+        if f"best_model_{part}" in summary:
+            record[part] = {k: summary[f"best_model_{part}"][k] for k in keys if k in summary[f"best_model_{part}"]}
+    return record
 
 
 def _epochs_in_csv(path: Path) -> int:

@@ -189,6 +189,11 @@ def test_early_stopping_ends_the_run_where_the_metrics_say(tiny_set, tmp_path, m
     assert (summary["epochs_done"], summary["best_epoch"], summary["best_valid_loss"]) == (6, 4, 1.9)
     for name in ("learning_curve.png", "parity_valid.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    # The model file carries its training record: recipe, split sizes and the errors above.
+    record = load_model(tmp_path / "best.painn").metadata["training"]
+    assert record["best_epoch"] == 4 and record["train_config"]["early_stopping"] == 2
+    assert record["n_structures"] == {"train": 4, "valid": 2, "test": 0}
+    assert record["valid"]["energy_mae"] == summary["best_model_valid"]["energy_mae"]
     # Resuming a run that stopped early does nothing more.
     train(tiny_set, _split(), tmp_path, TINY, cfg, resume=True, progress=False)
     assert len(_rows(tmp_path / "metrics.csv")) == 6
