@@ -10,7 +10,7 @@ sample of the shared GFN1-xTB training pool (drawn with a seed, proportionally f
 composition). Per batch size it times whole epochs over the sample:
 
   painnjax    ``painnjax.train.Trainer(model, TrainConfig(batch_size=B), make_buckets(sample, 5.0, 4))``
-              and ``trainer.step(b, batch)`` over ``iterate_batches(sample, ..., epoch_rng(seed, epoch))``,
+              and ``trainer.step(b, batch, lr)`` over ``iterate_batches(sample, ..., epoch_rng(seed, epoch))``,
               ``block_until_ready`` on the parameters at the end of the epoch: exactly the inner
               loop of ``painnjax.train.train``. Timed: host-side padding/batching, transfer, the
               jitted step (pair list, energies, forces, loss, gradients, AdamW update). One full
@@ -163,7 +163,7 @@ class JaxRun:
         t0 = time.perf_counter()
         for b, batch in _batches(self.ds, self.indices, self.B, self.buckets, epoch_rng(self.seed, 0)):
             t1 = time.perf_counter()
-            self.trainer.step(b, batch)
+            self.trainer.step(b, batch, LR)
             jax.block_until_ready(self.trainer.params)
             dt = time.perf_counter() - t1
             if b not in first:
@@ -192,7 +192,7 @@ class JaxRun:
         try:
             t0 = time.perf_counter()
             for b, batch in _batches(self.ds, self.indices, self.B, self.buckets, epoch_rng(self.seed, epoch)):
-                tr.step(b, batch)
+                tr.step(b, batch, LR)
             jax.block_until_ready(tr.params)
             return time.perf_counter() - t0
         finally:

@@ -3,7 +3,44 @@
 Installed by the ``painnjax`` distribution. Not to be confused with the unrelated, abandoned
 ``md`` package on PyPI (a Maildir client): do not install both in one environment.
 
-Today it holds the one place where ASE units meet jax-md's "metal" units
-(:mod:`md.units`); the integrators (Nosé-Hoover chain, NVE, Langevin, FIRE), replicas, restart
-files and spectra arrive with the MD issue.
+Public API (each a small module with one job):
+
+- :class:`MDConfig` (:mod:`md.config`): ensemble, temperature(s), time step, steps, replicas,
+  thermostat, output intervals -- in fs, K, 1/fs.
+- :func:`run_md` (:mod:`md.simulate`): NVT Nosé-Hoover chain, NVE or NVT Langevin MD of one
+  cluster, R replicas in one jitted call, trajectory/thermo output, checkpoints and exact
+  restart, safety stops. :class:`MDResult` is what it returns.
+- :func:`minimize` (:mod:`md.fire`): FIRE to an ASE-like ``fmax`` (eV/Å).
+- :mod:`md.clusters`: (SA)n(AM)m clusters from bundled or starting structures, or packed
+  from molecule templates; :func:`md.clusters.molecules` splits a cluster into molecules.
+- :func:`run_md_file`, :func:`optimize_file` (:mod:`md.workflow`): the same from files, as
+  ``painnjax md`` and ``painnjax optimize`` call them.
+- Lower level: :mod:`md.integrators` (jax-md integrators in the field's units),
+  :mod:`md.engine` (the jitted chunk loop with pair-list overflow handling),
+  :mod:`md.forces`, :mod:`md.velocities`, :mod:`md.safety`, :mod:`md.output`,
+  :mod:`md.checkpoint`, :mod:`md.units` (the one place where fs/K meet jax-md's units).
+
+Importing ``md`` imports nothing heavy; the names above load their module on first use.
 """
+
+_EXPORTS = {
+    "MDConfig": "md.config",
+    "ENSEMBLES": "md.config",
+    "run_md": "md.simulate",
+    "MDResult": "md.simulate",
+    "minimize": "md.fire",
+    "MinimizeResult": "md.fire",
+    "run_md_file": "md.workflow",
+    "optimize_file": "md.workflow",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'md' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
