@@ -177,3 +177,19 @@ def test_errors_reach_the_potential(tmp_path, sa1am1):
     bad.write_text("{}")
     with pytest.raises(ModelFileError):
         potential(bad, sa1am1)
+
+
+def test_written_files_get_the_usual_permissions_not_private_ones(tmp_path):
+    """atomic_write goes through a private temporary file; the result must still be readable
+    by others as the umask allows (model files are shared between users)."""
+    import os
+
+    from painnjax.fileio import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "x.txt", "hello")
+    finally:
+        os.umask(old)
+    assert path.read_text() == "hello"
+    assert path.stat().st_mode & 0o777 == 0o644
