@@ -60,6 +60,23 @@ def pair_geometry(R, nbrs):
     return d, u, nbrs.mask
 
 
+def _pair_messages(w_q, w_r, w_mu, x_q, x_r, y, dir_ij, nbrs, n_atoms: int):
+    """Sum over neighbours j of the messages to atom i (PaiNN's eqs. 7-8):
+    ``dq_i = sum_j W_q,ij x_q,j`` and ``dmu_i = sum_j W_r,ij x_r,j dir_ij + W_mu,ij y_j``
+    with ``y = x_mu * mu`` per atom (None when mu = 0). Shapes (N, F) and (N, 3, F)."""
+    dq = w_q * _neighbor_values(x_q, nbrs)  # (P, F)
+    dmu = (w_r * _neighbor_values(x_r, nbrs))[..., None, :] * dir_ij[..., :, None]  # (P, 3, F)
+    if y is not None:
+        dmu = dmu + w_mu[..., None, :] * _neighbor_values(y, nbrs)  # (P, 3, F)
+    return _sum_over_neighbors(dq, nbrs, n_atoms), _sum_over_neighbors(dmu, nbrs, n_atoms)
+
+
+# Gradients recompute the (P, 3, F) per-pair vector messages instead of storing them: the
+# backward pass is bound by memory traffic on those tensors, and recomputing is cheaper
+# (energy+forces of SA7AM7 ~20 % faster on CPU). Same numbers, to rounding.
+_pair_messages_remat = jax.checkpoint(_pair_messages, static_argnums=(8,))
+
+
 class PaiNNInteraction(nn.Module):
     """Message block: neighbours' scalars and vectors, filtered by distance, summed per atom."""
 
@@ -72,13 +89,11 @@ class PaiNNInteraction(nn.Module):
         x = nn.silu(_dense(F, "context_0")(q))  # (N, F)
         x_q, x_r, x_mu = jnp.split(_dense(3 * F, "context_1")(x), 3, axis=-1)  # 3 x (N, F)
         w_q, w_r, w_mu = w_ij  # 3 x (P, F); zero on masked pairs
-        dq = w_q * _neighbor_values(x_q, nbrs)  # (P, F)
-        dmu = (w_r * _neighbor_values(x_r, nbrs))[..., None, :] * dir_ij[..., :, None]  # (P, 3, F)
-        if not mu_is_zero:  # in the first layer mu = 0 and this term is exactly zero
-            # W_mu,ij * x_mu,j * mu_j with the x_mu * mu product made per atom, not per pair.
-            dmu = dmu + w_mu[..., None, :] * _neighbor_values(x_mu[:, None, :] * mu, nbrs)  # (P, 3, F)
-        dq = _sum_over_neighbors(dq, nbrs, n)  # (N, F)
-        dmu = _sum_over_neighbors(dmu, nbrs, n)  # (N, 3, F)
+        # In the first layer mu = 0 and the W_mu term is exactly zero; otherwise the product
+        # x_mu * mu is made per atom, not per pair.
+        y = None if mu_is_zero else x_mu[:, None, :] * mu  # (N, 3, F)
+        messages = _pair_messages if isinstance(nbrs, PairMatrix) else _pair_messages_remat
+        dq, dmu = messages(w_q, w_r, w_mu, x_q, x_r, y, dir_ij, nbrs, n)
         return q + dq, mu + dmu
 
 
