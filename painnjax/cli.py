@@ -54,7 +54,7 @@ def cmd_train(args) -> int:
         "data": {"monomers": args.monomers},
     }
     train_from_files(args.data, args.config, args.out, resume=args.resume, overrides=overrides,
-                     progress=not args.quiet, committee=args.committee)
+                     progress=not args.quiet, committee=args.committee, stop_after=args.stop_after)
     if args.committee > 1:
         print(f"committee of {args.committee} in {args.out}/member-1 ... member-{args.committee}: "
               f"use `painnjax evaluate` / `painnjax select` with their best.painn files")
@@ -225,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--committee", type=int, default=1, metavar="K",
                    help="train K models (seeds seed .. seed+K-1) on the same split into --out/member-k")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--stop-after", type=int, metavar="N",
+                   help="train at most N more epochs in this call (e.g. a batch job's time limit), then --resume")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 

@@ -72,12 +72,14 @@ def read_run_config(path: str | Path | None) -> dict:
 
 
 def train_from_files(data_paths, config_path=None, out="run", resume: bool = False, overrides: dict | None = None,
-                     progress: bool = True, committee: int = 1):
+                     progress: bool = True, committee: int = 1, stop_after: int | None = None):
     """Read the data, make energies binding (or element-offset) energies, split, train.
 
     ``committee = K > 1`` trains K models on the same split into ``out/member-1`` ...
     ``out/member-K``, member k with seed ``[train] seed + k - 1`` (initial weights and
-    shuffling differ); returns the list of their best models.
+    shuffling differ); returns the list of their best models. ``stop_after`` ends this call
+    after that many epochs (the run resumes later; 0 only rewrites the run's summary, plots and
+    the best model's training record).
     """
     from painnjax.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
     from painnjax.splits import Split, make_split
@@ -118,11 +120,13 @@ def train_from_files(data_paths, config_path=None, out="run", resume: bool = Fal
     if committee < 1:
         raise InputError(f"committee must be >= 1 models, got {committee}")
     if committee == 1:
-        return train(ds, split, out, model_config, train_config, resume=resume, progress=progress)
+        return train(ds, split, out, model_config, train_config, resume=resume, progress=progress,
+                     stop_after=stop_after)
     models = []
     for k in range(committee):
         member = dataclasses.replace(train_config, seed=train_config.seed + k)
         folder = out / f"member-{k + 1}"
         resume_k = resume and (folder / "checkpoints" / "latest.ckpt").exists()
-        models.append(train(ds, split, folder, model_config, member, resume=resume_k, progress=progress))
+        models.append(train(ds, split, folder, model_config, member, resume=resume_k, progress=progress,
+                            stop_after=stop_after))
     return models

@@ -289,6 +289,12 @@ def test_train_command_on_real_frames_with_binding_energies(shared_data, tmp_pat
     assert main(args) == 2
     assert main(args + ["--resume", "--epochs", "3"]) == 0
     assert [r["epoch"] for r in _rows(out / "metrics.csv")] == ["1", "2", "3"]
+    # --stop-after: at most N more epochs in this call; the run says why it stopped.
+    assert main(args + ["--resume", "--epochs", "5", "--stop-after", "1"]) == 0
+    assert [r["epoch"] for r in _rows(out / "metrics.csv")] == ["1", "2", "3", "4"]
+    import json
+
+    assert json.loads((out / "summary.json").read_text())["stop_reason"] == "stop_after"
 
 
 def test_train_config_file_errors(tmp_path):
