@@ -254,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="energies and forces of the bundled (SA)n(AM)n clusters, with checks and timings")
     d.add_argument("--out", default="painnjax-demo", help="output folder (default painnjax-demo)")
     d.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 7], help="n of (SA)n(AM)n (1 2 4 7 10 15)")
-    d.add_argument("--model", default=None, help="model file (default: a seeded default-size PaiNN)")
+    d.add_argument("--model", default=None,
+                   help="model file or bundled name (default: saam-gfn1; 'seeded': an untrained default-size PaiNN)")
     d.set_defaults(func=cmd_demo)
     m = sub.add_parser("md", help="molecular dynamics of a cluster (jax-md): Nosé-Hoover, NVE or Langevin, "
                                   "replicas, checkpoints, --restart")
