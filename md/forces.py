@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from painnjax.neighbors import _within_cutoff, count_pairs, pair_capacity, sparse_pairs
+from painnjax.neighbors import count_pairs, pair_capacity, sparse_pairs, within_cutoff
 from painnjax.potential import ALL_PAIRS_MAX_ATOMS
 
 
@@ -103,7 +103,7 @@ class MDPotential:
         """Unordered pairs within the cutoff (0 when the list is not managed here); jit-able."""
         if not self.managed:
             return jnp.zeros((), jnp.int32)
-        within = _within_cutoff(R, jnp.ones(self.n_atoms, bool), self.cutoff)  # the test sparse_pairs uses
+        within = within_cutoff(R, jnp.ones(self.n_atoms, bool), self.cutoff)  # the test sparse_pairs uses
         return jnp.sum(jnp.triu(within, k=1)).astype(jnp.int32)
 
     def capacity_for(self, n_pairs: int) -> int:

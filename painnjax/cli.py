@@ -199,6 +199,48 @@ def cmd_optimize(args) -> int:
     return 0 if res.converged else 1
 
 
+def cmd_harmonic(args) -> int:
+    from md.harmonic import harmonic_file, write_json
+
+    res = harmonic_file(args.model, args.structure, dtype=args.dtype, imaginary_threshold=args.imaginary_threshold)
+    kind = "linear, 3N-5" if res.linear else "3N-6"
+    print(f"{len(res.frequencies)} vibrational frequencies ({kind}; imaginary shown negative), cm-1; "
+          f"max force {res.fmax:.3g} eV/Å:")
+    print(" ".join(f"{f:.2f}" for f in res.frequencies))
+    if args.json:
+        write_json(res, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_spectrum(args) -> int:
+    from pathlib import Path
+
+    from md.spectrum import plot_spectrum, spectrum_from_files
+
+    elements = [s.strip() for s in args.elements.split(",") if s.strip()] if args.elements else None
+    spec = spectrum_from_files(args.traj, elements=elements, window=args.window, normalisation=args.normalisation,
+                               dt_fs=args.dt)
+    harmonic = None
+    if args.harmonic:
+        from md.harmonic import harmonic_file
+
+        harmonic = harmonic_file(args.harmonic[0], args.harmonic[1]).frequencies
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec.write_csv(out / "spectrum.csv")
+    plot_spectrum(spec, [out / "spectrum.png", out / "spectrum.pdf"], harmonic=harmonic,
+                  max_frequency=args.max_frequency)
+    if harmonic is not None:
+        from painnjax.fileio import atomic_write
+
+        atomic_write(out / "harmonic.json", json.dumps({"frequencies_cm-1": [float(f) for f in harmonic]}, indent=2) + "\n")
+    print(f"{spec.n_replicas} trajectory(ies) x {spec.n_frames} frames, {spec.dt_fs:g} fs apart: resolution "
+          f"{spec.resolution:.2f} cm-1, highest peak at {spec.peak(1e-9):.1f} cm-1, mean kinetic energy "
+          f"{spec.kinetic_energy:.6g} eV; wrote {out}/spectrum.csv, spectrum.png, spectrum.pdf")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="painnjax", description="PaiNN potentials in JAX for molecular clusters")
     sub = p.add_subparsers(dest="command", required=True)
@@ -297,6 +339,30 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--out", required=True, help="file for the minimised structure (e.g. OUT.xyz, with energy and forces)")
     o.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     o.set_defaults(func=cmd_optimize)
+
+    h = sub.add_parser("harmonic", help="harmonic frequencies (cm-1) at a structure: exact Hessian, rigid-body "
+                                        "motions projected out")
+    h.add_argument("model", help="model file or bundled model name")
+    h.add_argument("structure", help="minimised structure (any ASE-readable file; its last frame) or a bundled name")
+    h.add_argument("--json", help="write the frequencies here (key frequencies_cm-1, ascending, imaginary negative)")
+    h.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    h.add_argument("--imaginary-threshold", type=float, default=10.0,
+                   help="warn about imaginary frequencies beyond this (cm-1, default 10)")
+    h.set_defaults(func=cmd_harmonic)
+
+    s = sub.add_parser("spectrum", help="vibrational power spectrum of MD trajectories (FFT of the mass-weighted "
+                                        "velocity autocorrelation)")
+    s.add_argument("traj", nargs="+", help="trajectory files with velocities (one per replica; averaged)")
+    s.add_argument("--out", required=True, help="output folder: spectrum.csv, spectrum.png, spectrum.pdf")
+    s.add_argument("--harmonic", nargs=2, metavar=("MODEL", "MINIMUM"),
+                   help="also compute the harmonic frequencies of MINIMUM with MODEL and draw them as sticks")
+    s.add_argument("--window", choices=["hann", "none"], default="hann", help="lag window (default hann)")
+    s.add_argument("--normalisation", choices=["max", "absolute"], default="max",
+                   help="max: highest peak 1 (default); absolute: eV per cm-1, integrating to the mean kinetic energy")
+    s.add_argument("--elements", help="only these elements, e.g. H or N,O")
+    s.add_argument("--dt", type=float, default=None, help="frame spacing in fs (only for frames without time_fs)")
+    s.add_argument("--max-frequency", type=float, default=None, help="plot up to this wavenumber (cm-1)")
+    s.set_defaults(func=cmd_spectrum)
     return p
 
 

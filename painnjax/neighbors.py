@@ -78,7 +78,8 @@ def all_pairs(atom_mask, half: bool = False):
     return (HalfPairs if half else Pairs)(i, j, atom_mask[i] & atom_mask[j])
 
 
-def _within_cutoff(R, atom_mask, cutoff):
+def within_cutoff(R, atom_mask, cutoff):
+    """(N, N) bool: real atoms i != j closer than ``cutoff`` (the test every pair list uses)."""
     n = R.shape[0]
     d2 = jnp.sum((R[:, None, :] - R[None, :, :]) ** 2, axis=-1)  # (N, N)
     return (
@@ -97,7 +98,7 @@ def sparse_pairs(R, atom_mask, cutoff: float, capacity: int, half: bool = False)
     With ``half=True`` the list is a :class:`HalfPairs` (each pair once, i < j) and
     ``capacity`` counts unordered pairs.
     """
-    within = _within_cutoff(R, atom_mask, cutoff)
+    within = within_cutoff(R, atom_mask, cutoff)
     if half:
         within = jnp.triu(within, k=1)
     n = R.shape[0]
