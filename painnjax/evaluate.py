@@ -108,10 +108,9 @@ def _force_stats(F_pred, F_ref) -> dict:
 
 def parity_plot(report: dict, path: Path, title: str = "") -> Path:
     """Predicted vs reference energies (kcal/mol) and force components (kcal/mol/Å), PNG."""
-    import matplotlib
+    from painnjax.plots import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     e_pred, e_ref, F_pred, F_ref = report["_predictions"]
     k = EV_TO_KCAL_PER_MOL
@@ -134,17 +133,7 @@ def parity_plot(report: dict, path: Path, title: str = "") -> Path:
         ax.set_xlabel("reference force component (kcal/mol/Å)")
         ax.set_ylabel("predicted force component (kcal/mol/Å)")
         ax.set_title(f"MAE {report['forces_mae']:.3f} kcal/mol/Å, angle {report['forces_angle_deg']:.1f}°")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    import io
-
-    from painnjax.fileio import atomic_write
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return atomic_write(path, buf.getvalue())
+    return save_figure(fig, path, dpi=120, title=title)
 
 
 def write_json(report: dict, path: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Training plots: the learning curve of a run folder (PNG, matplotlib's Agg backend)."""
+"""Plots as files: the learning curve of a run folder, and :func:`save_figure` for every PNG/PDF
+the package writes (matplotlib's Agg backend, written atomically)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,31 @@ import csv
 from pathlib import Path
 
 from painnjax.fileio import atomic_write
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | Path, dpi: int = 110, title: str = "") -> Path:
+    """Lay out ``fig`` (with a ``title``), write it to ``path`` (format from the suffix)
+    atomically, and close it."""
+    import io
+
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=dpi)
+    pyplot().close(fig)
+    return atomic_write(path, buf.getvalue())
 
 
 def _column(rows, name):
@@ -21,13 +47,7 @@ def _column(rows, name):
 def learning_curve(metrics_csv: str | Path, png: str | Path, title: str = "") -> Path | None:
     """Train/validation MAE of energies (kcal/mol) and forces (kcal/mol/Å) per epoch, and the
     learning rate, from a run's ``metrics.csv``; None when there are no rows yet."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     with open(metrics_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     if not rows:
@@ -50,11 +70,4 @@ def learning_curve(metrics_csv: str | Path, png: str | Path, title: str = "") ->
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
     ax.grid(alpha=0.3, which="both")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write(Path(png), buf.getvalue())
-    return Path(png)
+    return save_figure(fig, png, title=title)
