@@ -13,6 +13,11 @@ Public API (each a small module with one job):
 - :func:`minimize` (:mod:`md.fire`): FIRE to an ASE-like ``fmax`` (eV/Å).
 - :mod:`md.clusters`: (SA)n(AM)m clusters from bundled or starting structures, or packed
   from molecule templates; :func:`md.clusters.molecules` splits a cluster into molecules.
+- :func:`harmonic_analysis` (:mod:`md.harmonic`): Hessian by ``jax.hessian``, mass-weighted,
+  rigid-body motion projected out: frequencies (cm⁻¹, imaginary negative) and normal modes.
+- :func:`power_spectrum` (:mod:`md.spectrum`): FFT of the mass-weighted velocity
+  autocorrelation (Wiener-Khinchin, zero-padded), cm⁻¹ axis, peak or sum-rule normalisation;
+  :func:`spectrum_from_files` reads the trajectories ``run_md`` writes.
 - :func:`run_md_file`, :func:`optimize_file` (:mod:`md.workflow`): the same from files, as
   ``painnjax md`` and ``painnjax optimize`` call them.
 - Lower level: :mod:`md.integrators` (jax-md integrators in the field's units),
@@ -30,6 +35,11 @@ _EXPORTS = {
     "MDResult": "md.simulate",
     "minimize": "md.fire",
     "MinimizeResult": "md.fire",
+    "harmonic_analysis": "md.harmonic",
+    "HarmonicResult": "md.harmonic",
+    "power_spectrum": "md.spectrum",
+    "Spectrum": "md.spectrum",
+    "spectrum_from_files": "md.spectrum",
     "run_md_file": "md.workflow",
     "optimize_file": "md.workflow",
 }
