@@ -162,6 +162,7 @@ def harmonic_analysis(
     masses=None,
     imaginary_threshold: float = 10.0,
     linear_tol: float = 1e-6,
+    hessian_batch: int = 8,
 ) -> HarmonicResult:
     """Harmonic frequencies (cm⁻¹) and normal modes of ``atoms`` with ``energy_fn`` (eV, Å).
 
@@ -173,6 +174,7 @@ def harmonic_analysis(
             ``-imaginary_threshold`` cm⁻¹ (small imaginary values come from a structure that
             is minimised only to a finite ``fmax``).
         linear_tol: relative singular-value threshold that decides linearity.
+        hessian_batch: Hessian columns computed together (memory grows with it).
     """
     if hasattr(atoms, "get_positions"):
         R = np.asarray(atoms.get_positions(), np.float64)
@@ -196,10 +198,16 @@ def harmonic_analysis(
     def flat(x):
         return energy_fn(x.reshape(n, 3))
 
+    grad = jax.grad(flat)
+
     @jax.jit
     def derivatives(x):  # one compilation for energy, gradient and Hessian
         e, g = jax.value_and_grad(flat)(x)
-        return e, g, jax.hessian(flat)(x)
+        # jax.hessian's forward-over-reverse, a few columns at a time: all 3N at once would
+        # hold 3N copies of the model's per-pair intermediates (~37 GB for SA7AM7).
+        hvp = lambda v: jax.jvp(grad, (x,), (v,))[1]  # noqa: E731
+        H = jax.lax.map(hvp, jnp.eye(x.shape[0], dtype=x.dtype), batch_size=hessian_batch)
+        return e, g, H
 
     e, g, H = derivatives(jnp.asarray(R.reshape(-1), dtype))
     g = np.asarray(g, np.float64)

@@ -319,10 +319,15 @@ def plot_spectrum(spectrum: Spectrum, paths, *, harmonic=None, max_frequency: fl
     if harmonic is not None and len(harmonic):
         h = np.asarray(harmonic, np.float64)
         h = h[h > 0]
-        height = float(np.max(y[f <= max_frequency])) if np.any(f <= max_frequency) else 1.0
-        ax.vlines(h, 0.0, height, colors="C3", lw=0.8, label="harmonic frequencies")
+        top_y = float(np.max(y[f <= max_frequency])) if np.any(f <= max_frequency) else 1.0
+        # Sticks hang below the axis, as in the reference study's figure: they never hide the
+        # MD spectrum, however many modes a cluster has.
+        ax.vlines(h, -0.18 * top_y, -0.02 * top_y, colors="C3", lw=0.7, alpha=0.8, label="harmonic frequencies")
+        ax.axhline(0.0, color="k", lw=0.5)
+        ax.set_ylim(-0.2 * top_y, 1.05 * top_y)
+    else:
+        ax.set_ylim(bottom=0.0)
     ax.set_xlim(0.0, max_frequency)
-    ax.set_ylim(bottom=0.0)
     ax.set_xlabel("wavenumber (cm$^{-1}$)")
     ax.set_ylabel("intensity" + (" (eV / cm$^{-1}$)" if spectrum.normalisation == "absolute" else " (max = 1)"))
     if title:
