@@ -63,12 +63,10 @@ os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import argparse
-import datetime as _dt
 import gc
 import json
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -77,7 +75,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_potential import (  # noqa: E402  (shared helpers of the benchmarks)
-    BUSY_THRESHOLD, CpuMonitor, build_schnetpack, device_tag, import_schnetpack, machine_info, print_banner,
+    BUSY_THRESHOLD, CpuMonitor, device_tag, machine_info, print_banner, result_header, shared_model,
     wait_for_idle,
 )
 
@@ -381,24 +379,11 @@ def main(argv=None) -> int:
             p.error(f"{name}: step counts must be positive multiples of {LOG_EVERY}, got {v}")
 
     # ---- the model, in both codes ---------------------------------------------------------
-    torch = spk = None
-    spk_skipped = "--no-schnetpack" if args.no_schnetpack else None
-    if not args.no_schnetpack:
-        torch, spk = import_schnetpack()
-        if torch is None:
-            spk_skipped = spk
-            print(f"SchNetPack unavailable ({spk}); timing painnjax only", file=sys.stderr)
-            spk = None
-    tmp = tempfile.TemporaryDirectory(prefix="bench_md_")
+    shared = shared_model(args, "bench_md_")
+    torch, spk, spk_skipped, tdev = shared.torch, shared.spk, shared.skipped, shared.device
+    model, n_spk, weights, tmp, model_file = shared.model, shared.n_spk, shared.weights, shared.tmp, shared.model_file
+    shared.nnp = None  # the ASE calculator loads its own copy from model_file
     if torch is not None:
-        tdev = torch.device(args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        nnp = build_schnetpack(torch, spk, args.seed)
-        model = painnjax.from_schnetpack(nnp, energy_unit="eV")
-        n_spk = sum(int(q.numel()) for q in nnp.parameters())
-        model_file = str(Path(tmp.name) / "schnetpack_painn.pt")
-        torch.save(nnp, model_file)
-        del nnp
-        weights = f"SchNetPack PaiNN, torch.manual_seed({args.seed}), converted with painnjax.from_schnetpack"
         default_threads = torch.get_num_threads()
         if tdev.type != "cpu":
             threads = [None]
@@ -407,10 +392,6 @@ def main(argv=None) -> int:
         else:
             threads = list(dict.fromkeys([default_threads, 1]))
     else:
-        tdev = None
-        model = painnjax.Model.init(painnjax.PaiNNConfig(), seed=args.seed)
-        n_spk = None
-        weights = f"painnjax.Model.init(PaiNNConfig(), seed={args.seed})"
         threads = []
 
     atoms = bundled_structure(args.structure)
@@ -556,14 +537,8 @@ def main(argv=None) -> int:
     out = args.out or HERE / "results" / f"bench_md_{device_tag()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "benchmark": "bench_md",
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "argv": sys.argv[1:] if argv is None else list(argv),
-        "machine": info,
+        **result_header("bench_md", argv, info, shared),
         "md_git_state": md_git_state(),
-        "dtype": "float32",
-        "model": {"config": model.config.to_dict(), "n_parameters": model.n_parameters,
-                  "n_parameters_schnetpack": n_spk, "weights": weights},
         "inputs": {
             "structure": args.structure, "formula": atoms.get_chemical_formula(), "n_atoms": n_atoms,
             "pairs_within_cutoff_start": pairs_within(atoms.positions, cutoff), "cutoff_A": cutoff,

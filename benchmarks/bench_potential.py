@@ -123,6 +123,62 @@ def build_schnetpack(torch, spk, seed: int):
     return nnp.eval()
 
 
+class SharedModel:
+    """The benchmarked PaiNN in both codes (see :func:`shared_model`)."""
+
+    def __init__(self, torch, spk, skipped, device, nnp, model, n_spk, weights, model_file, tmp):
+        self.torch, self.spk, self.skipped, self.device = torch, spk, skipped, device
+        self.nnp, self.model, self.n_spk, self.weights = nnp, model, n_spk, weights
+        self.model_file, self.tmp = model_file, tmp
+
+
+def shared_model(args, tmp_prefix: str | None = None) -> SharedModel:
+    """The default-size PaiNN every benchmark times: SchNetPack's, seeded with ``args.seed`` and
+    carried into painnjax with ``from_schnetpack`` (the same weights in both codes), or
+    painnjax's own seeded model when SchNetPack is unavailable or ``args.no_schnetpack``.
+
+    With ``tmp_prefix`` the SchNetPack model is also ``torch.save``d into a temporary folder
+    (``model_file``; ``tmp.cleanup()`` removes it), for SchNetPack's ASE calculator.
+    """
+    torch = spk = None
+    skipped = "--no-schnetpack" if args.no_schnetpack else None
+    if not args.no_schnetpack:
+        torch, spk = import_schnetpack()
+        if torch is None:
+            skipped = spk
+            print(f"SchNetPack unavailable ({spk}); timing painnjax only", file=sys.stderr)
+            spk = None
+    tmp = tempfile.TemporaryDirectory(prefix=tmp_prefix) if tmp_prefix else None
+    if torch is None:
+        model = painnjax.Model.init(painnjax.PaiNNConfig(), seed=args.seed)
+        return SharedModel(None, None, skipped, None, None, model, None,
+                           f"painnjax.Model.init(PaiNNConfig(), seed={args.seed})", None, tmp)
+    device = torch.device(args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    nnp = build_schnetpack(torch, spk, args.seed)
+    model = painnjax.from_schnetpack(nnp, energy_unit="eV")
+    n_spk = sum(int(q.numel()) for q in nnp.parameters())
+    model_file = None
+    if tmp is not None:
+        model_file = str(Path(tmp.name) / "schnetpack_painn.pt")
+        torch.save(nnp, model_file)
+    weights = f"SchNetPack PaiNN, torch.manual_seed({args.seed}), converted with painnjax.from_schnetpack"
+    return SharedModel(torch, spk, skipped, device, nnp, model, n_spk, weights, model_file, tmp)
+
+
+def result_header(name: str, argv, info: dict, shared: SharedModel) -> dict:
+    """The first entries of every benchmark's JSON: what ran, when, where, on which model."""
+    model = shared.model
+    return {
+        "benchmark": name,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "argv": sys.argv[1:] if argv is None else list(argv),
+        "machine": info,
+        "dtype": "float32",
+        "model": {"config": model.config.to_dict(), "n_parameters": model.n_parameters,
+                  "n_parameters_schnetpack": shared.n_spk, "weights": shared.weights},
+    }
+
+
 def device_tag() -> str:
     d = jax.devices()[0]
     if d.platform == "cpu":
@@ -480,32 +536,13 @@ def main(argv=None) -> int:
     sizes = parse_sizes(args.sizes)
     t_start = time.perf_counter()
 
-    torch = spk = None
+    shared = shared_model(args, "bench_potential_")
+    torch, spk, spk_skipped, tdev = shared.torch, shared.spk, shared.skipped, shared.device
+    model, n_spk, weights, tmp = shared.model, shared.n_spk, shared.weights, shared.tmp
     spk_ctx = None
-    spk_skipped = "--no-schnetpack" if args.no_schnetpack else None
-    if not args.no_schnetpack:
-        torch, spk = import_schnetpack()
-        if torch is None:
-            spk_skipped = spk
-            print(f"SchNetPack unavailable ({spk}); timing painnjax only", file=sys.stderr)
-            spk = None
-
-    tmp = tempfile.TemporaryDirectory(prefix="bench_potential_")
     if torch is not None:
-        tdev = torch.device(args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        nnp = build_schnetpack(torch, spk, args.seed)
-        model = painnjax.from_schnetpack(nnp, energy_unit="eV")
-        n_spk = sum(int(q.numel()) for q in nnp.parameters())
-        model_file = str(Path(tmp.name) / "schnetpack_painn.pt")
-        torch.save(nnp, model_file)
-        nnp = nnp.to(tdev)
-        spk_ctx = {"torch": torch, "spk": spk, "nnp": nnp, "model_file": model_file, "device": tdev}
-        weights = f"SchNetPack PaiNN, torch.manual_seed({args.seed}), converted with painnjax.from_schnetpack"
-    else:
-        tdev = None
-        model = painnjax.Model.init(painnjax.PaiNNConfig(), seed=args.seed)
-        n_spk = None
-        weights = f"painnjax.Model.init(PaiNNConfig(), seed={args.seed})"
+        spk_ctx = {"torch": torch, "spk": spk, "nnp": shared.nnp.to(tdev), "model_file": shared.model_file,
+                   "device": tdev}
 
     info = machine_info(torch, tdev)
     print_banner("painnjax vs SchNetPack: PaiNN energy + forces latency, float32", info, tdev, spk_skipped, model, n_spk)
@@ -564,13 +601,7 @@ def main(argv=None) -> int:
     out = args.out or HERE / "results" / f"bench_potential_{device_tag()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "benchmark": "bench_potential",
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "argv": sys.argv[1:] if argv is None else list(argv),
-        "machine": info,
-        "dtype": "float32",
-        "model": {"config": model.config.to_dict(), "n_parameters": model.n_parameters,
-                  "n_parameters_schnetpack": n_spk, "weights": weights},
+        **result_header("bench_potential", argv, info, shared),
         "schnetpack": spk_ctx is not None,
         "schnetpack_skipped": spk_skipped,
         "warmup": args.warmup,

@@ -46,7 +46,6 @@ os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import argparse
-import datetime as _dt
 import gc
 import json
 import sys
@@ -57,8 +56,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_potential import (  # noqa: E402  (shared helpers of the benchmarks)
-    BUSY_THRESHOLD, CpuMonitor, build_schnetpack, device_tag, import_schnetpack, machine_info, print_banner,
-    wait_for_idle,
+    BUSY_THRESHOLD, CpuMonitor, build_schnetpack, device_tag, machine_info, print_banner, result_header,
+    shared_model, wait_for_idle,
 )
 
 import jax  # noqa: E402
@@ -445,27 +444,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     t_start = time.perf_counter()
 
-    torch = spk = None
-    spk_skipped = "--no-schnetpack" if args.no_schnetpack else None
-    if not args.no_schnetpack:
-        torch, spk = import_schnetpack()
-        if torch is None:
-            spk_skipped = spk
-            print(f"SchNetPack unavailable ({spk}); timing painnjax only", file=sys.stderr)
-            spk = None
-
-    if torch is not None:
-        tdev = torch.device(args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        nnp = build_schnetpack(torch, spk, args.seed)
-        model = painnjax.from_schnetpack(nnp, energy_unit="eV")
-        n_spk = sum(int(q.numel()) for q in nnp.parameters())
-        del nnp
-        weights = f"SchNetPack PaiNN, torch.manual_seed({args.seed}), converted with painnjax.from_schnetpack"
-    else:
-        tdev = None
-        model = painnjax.Model.init(painnjax.PaiNNConfig(), seed=args.seed)
-        n_spk = None
-        weights = f"painnjax.Model.init(PaiNNConfig(), seed={args.seed})"
+    shared = shared_model(args)
+    torch, spk, spk_skipped, tdev = shared.torch, shared.spk, shared.skipped, shared.device
+    model, n_spk, weights = shared.model, shared.n_spk, shared.weights
+    shared.nnp = None  # each batch size builds its own SchNetPack model from the seed
 
     sample, pool_size, read_s = load_sample(args.data_dir, args.n_structures, args.seed)
     spk_idx = np.arange(len(sample))
@@ -516,13 +498,7 @@ def main(argv=None) -> int:
     out = args.out or HERE / "results" / f"bench_train_{device_tag()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
-        "benchmark": "bench_train",
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "argv": sys.argv[1:] if argv is None else list(argv),
-        "machine": info,
-        "dtype": "float32",
-        "model": {"config": model.config.to_dict(), "n_parameters": model.n_parameters,
-                  "n_parameters_schnetpack": n_spk, "weights": weights},
+        **result_header("bench_train", argv, info, shared),
         "training": {"loss": f"{ENERGY_WEIGHT}*MAE(E) + {1 - ENERGY_WEIGHT:.2f}*MAE(F)", "optimizer": "AdamW",
                      "lr": LR, "weight_decay": WEIGHT_DECAY, "energies": "binding energies (eV)",
                      "forces": "eV/Å"},
