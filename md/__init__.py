@@ -18,6 +18,8 @@ Public API (each a small module with one job):
 - :func:`power_spectrum` (:mod:`md.spectrum`): FFT of the mass-weighted velocity
   autocorrelation (Wiener-Khinchin, zero-padded), cm⁻¹ axis, peak or sum-rule normalisation;
   :func:`spectrum_from_files` reads the trajectories ``run_md`` writes.
+- :func:`vibrational_study` (:mod:`md.study`): minimum, harmonic frequencies, NVT MD and
+  power spectrum of one cluster, end to end and resumable (``painnjax demo``).
 - :func:`run_md_file`, :func:`optimize_file` (:mod:`md.workflow`): the same from files, as
   ``painnjax md`` and ``painnjax optimize`` call them.
 - Lower level: :mod:`md.integrators` (jax-md integrators in the field's units),
@@ -40,6 +42,7 @@ _EXPORTS = {
     "power_spectrum": "md.spectrum",
     "Spectrum": "md.spectrum",
     "spectrum_from_files": "md.spectrum",
+    "vibrational_study": "md.study",
     "run_md_file": "md.workflow",
     "optimize_file": "md.workflow",
 }

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from painnjax.errors import PainnjaxError
+from painnjax.errors import InputError, PainnjaxError
 
 
 def _elements(text: str | None):
@@ -39,10 +39,19 @@ def cmd_info(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
-    from painnjax.demo import run_demo
+def cmd_check(args) -> int:
+    from painnjax.check import run_check
 
-    run_demo(args.out, sizes=args.sizes, model=args.model)
+    run_check(args.out, sizes=args.sizes, model=args.model)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from md.study import vibrational_study
+
+    vibrational_study(args.model, args.structure, args.out, temperature=args.T, ps=args.ps,
+                      equilibrate=args.equilibrate, dt=args.dt, replicas=args.replicas,
+                      progress=not args.quiet)
     return 0
 
 
@@ -199,6 +208,29 @@ def cmd_optimize(args) -> int:
     return 0 if res.converged else 1
 
 
+def cmd_screen(args) -> int:
+    from md.candidates import composition_name, random_candidates, read_candidates
+    from md.screen import screen_to_folder
+
+    if (args.composition is None) == (args.candidates is None):
+        raise InputError("give either --composition (random candidates) or --candidates FILE, not both")
+    if args.composition is not None:
+        if args.n < 1:
+            raise InputError(f"--n must be >= 1, got {args.n}")
+        name = composition_name(args.composition)
+        candidates = random_candidates(args.composition, args.n, seed=args.seed)
+        description = f"{name} n={args.n} seed={args.seed}"
+    else:
+        candidates = read_candidates(args.candidates)
+        description = f"{args.candidates} ({len(candidates)} frames)"
+    print(f"screening {description} with {args.model}")
+    res = screen_to_folder(args.model, candidates, args.out, keep=args.keep, resume=args.resume,
+                           description=description, fmax=args.fmax, max_steps=args.steps, slots=args.slots,
+                           energy_window=args.energy_window, tolerance=args.tolerance,
+                           committee=args.committee or (), dtype=args.dtype, progress=not args.quiet)
+    return 0 if len(res.ranked) else 1
+
+
 def cmd_harmonic(args) -> int:
     from md.harmonic import harmonic_file, write_json
 
@@ -293,12 +325,51 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--batch-size", type=int, default=8)
     q.set_defaults(func=cmd_select)
 
-    d = sub.add_parser("demo", help="energies and forces of the bundled (SA)n(AM)n clusters, with checks and timings")
-    d.add_argument("--out", default="painnjax-demo", help="output folder (default painnjax-demo)")
-    d.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 7], help="n of (SA)n(AM)n (1 2 4 7 10 15)")
-    d.add_argument("--model", default=None,
-                   help="model file or bundled name (default: saam-gfn1; 'seeded': an untrained default-size PaiNN)")
+    d = sub.add_parser("demo", help="the main job on the bundled defaults: SA7AM7 minimum, harmonic frequencies, "
+                                    "300 K MD and its power spectrum with plots (minutes on a CPU)")
+    d.add_argument("--model", default="saam-gfn1", help="model file or bundled name (default saam-gfn1)")
+    d.add_argument("--structure", default="SA7AM7", help="start structure: file or bundled name (default SA7AM7)")
+    d.add_argument("--T", type=float, default=300.0, help="temperature, K (default 300)")
+    d.add_argument("--ps", type=float, default=2.0,
+                   help="MD length, ps (default 2: minutes on a CPU; 20-50 on a GPU for a smooth spectrum)")
+    d.add_argument("--equilibrate", type=float, default=0.5, help="ps of MD left out of the spectrum (default 0.5)")
+    d.add_argument("--dt", type=float, default=0.5, help="MD time step, fs (default 0.5)")
+    d.add_argument("--replicas", type=int, default=1, help="independent MD runs averaged in the spectrum (default 1)")
+    d.add_argument("--out", default="painnjax-demo", help="output folder (default painnjax-demo); run again to "
+                                                          "continue an interrupted demo or extend it with a larger --ps")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=cmd_demo)
+    sc = sub.add_parser("screen", help="configurational screening: many candidate structures minimised at once "
+                                       "(batched FIRE), duplicates removed, the lowest kept")
+    sc.add_argument("model", help="model file or bundled model name")
+    sc.add_argument("--composition", help="random candidates of this cluster, e.g. SA4AM4, SA2AM2W2, SA3B1AM2AH1 "
+                                          "(B = HSO4-, AH = NH4+)")
+    sc.add_argument("--candidates", help="or: every frame of this structure file (extxyz, xyz, traj, ...)")
+    sc.add_argument("--n", type=int, default=1000, help="random candidates (default 1000)")
+    sc.add_argument("--seed", type=int, default=0, help="seed of the random candidates (default 0)")
+    sc.add_argument("--keep", type=int, default=20, help="distinct minima written to OUT/best.extxyz (default 20)")
+    sc.add_argument("--fmax", type=float, default=0.01, help="FIRE convergence, eV/Å (default 0.01)")
+    sc.add_argument("--steps", type=int, default=2000, help="FIRE steps per structure at most (default 2000)")
+    sc.add_argument("--slots", type=int, default=None,
+                    help="structures minimised at once (default 64; more on a GPU: 256-1024)")
+    sc.add_argument("--energy-window", type=float, default=0.1,
+                    help="duplicates lie within this energy, kcal/mol (default 0.1)")
+    sc.add_argument("--tolerance", type=float, default=0.03,
+                    help="... and within this RMS of sorted interatomic distances, Å (default 0.03)")
+    sc.add_argument("--committee", nargs="+", metavar="MODEL",
+                    help="further models: their energy/force spread on the kept minima flags uncertain ones")
+    sc.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    sc.add_argument("--out", required=True, help="output folder")
+    sc.add_argument("--resume", action="store_true", help="continue an interrupted screen in OUT")
+    sc.add_argument("--quiet", action="store_true", help="no progress bar")
+    sc.set_defaults(func=cmd_screen)
+    c = sub.add_parser("check", help="energies and forces of the bundled (SA)n(AM)n clusters, with invariance "
+                                     "checks and timings")
+    c.add_argument("--out", default="painnjax-check", help="output folder (default painnjax-check)")
+    c.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 7], help="n of (SA)n(AM)n (1 2 4 7 10 15)")
+    c.add_argument("--model", default=None,
+                   help="model file or bundled name (default: saam-gfn1; 'seeded': an untrained default-size PaiNN)")
+    c.set_defaults(func=cmd_check)
     m = sub.add_parser("md", help="molecular dynamics of a cluster (jax-md): Nosé-Hoover, NVE or Langevin, "
                                   "replicas, checkpoints, --restart")
     m.add_argument("model", help="model file or bundled model name")

@@ -167,9 +167,9 @@ def test_cli_missing_input(tmp_path, capsys):
     assert not (tmp_path / "out.painn").exists()
 
 
-def test_cli_demo_with_bad_model(tmp_path, capsys):
+def test_cli_check_with_bad_model(tmp_path, capsys):
     bad = tmp_path / "bad.painn"
     bad.write_text("not a model")
-    assert cli_main(["demo", "--out", str(tmp_path / "demo"), "--sizes", "1", "--model", str(bad)]) == 2
+    assert cli_main(["check", "--out", str(tmp_path / "check"), "--sizes", "1", "--model", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "bad.painn" in err

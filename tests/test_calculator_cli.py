@@ -141,9 +141,9 @@ def test_cli_info_corrupt_model(tmp_path, capsys):
     assert "error:" in capsys.readouterr().err
 
 
-def test_cli_demo_writes_summary(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert cli_main(["demo", "--out", str(out), "--sizes", "1"]) == 0
+def test_cli_check_writes_summary(tmp_path, capsys):
+    out = tmp_path / "check"
+    assert cli_main(["check", "--out", str(out), "--sizes", "1"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_parameters"] == 967681  # the default-size seeded model
     (row,) = summary["clusters"]

@@ -1,4 +1,4 @@
-"""The README's first command: the potential on the bundled (SA)n(AM)n clusters, with checks.
+"""``painnjax check``: the potential on the bundled (SA)n(AM)n clusters, with checks and timings.
 
 For each cluster: energy and forces through the jitted pure function (compile time and
 median latency), rotation invariance of the energy and equivariance of the forces, and the
@@ -41,7 +41,7 @@ def _timed(fn, R, repeats: int = 10):
     return compile_s, float(np.median(times))
 
 
-def run_demo(out: str | Path, sizes=(1, 2, 4, 7), model=None) -> dict:
+def run_check(out: str | Path, sizes=(1, 2, 4, 7), model=None) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if model is None:
