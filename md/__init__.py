@@ -10,7 +10,11 @@ Public API (each a small module with one job):
 - :func:`run_md` (:mod:`md.simulate`): NVT Nosé-Hoover chain, NVE or NVT Langevin MD of one
   cluster, R replicas in one jitted call, trajectory/thermo output, checkpoints and exact
   restart, safety stops. :class:`MDResult` is what it returns.
-- :func:`minimize` (:mod:`md.fire`): FIRE to an ASE-like ``fmax`` (eV/Å).
+- :func:`minimize` (:mod:`md.fire`): FIRE to an ASE-like ``fmax`` (eV/Å);
+  :func:`minimize_batch`: many structures at once, each to its own convergence.
+- :func:`md.screen.screen` (module :mod:`md.screen`): configurational screening: candidates
+  (:mod:`md.candidates`: random rigid-molecule clusters of a composition, or a file) minimised
+  in batches, duplicates removed (:mod:`md.dedup`), ranked (``painnjax screen``).
 - :mod:`md.clusters`: (SA)n(AM)m clusters from bundled or starting structures, or packed
   from molecule templates; :func:`md.clusters.molecules` splits a cluster into molecules.
 - :func:`harmonic_analysis` (:mod:`md.harmonic`): Hessian by ``jax.hessian``, mass-weighted,
@@ -37,6 +41,8 @@ _EXPORTS = {
     "MDResult": "md.simulate",
     "minimize": "md.fire",
     "MinimizeResult": "md.fire",
+    "minimize_batch": "md.fire",
+    "random_candidates": "md.candidates",
     "harmonic_analysis": "md.harmonic",
     "HarmonicResult": "md.harmonic",
     "power_spectrum": "md.spectrum",

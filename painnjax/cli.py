@@ -351,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--fmax", type=float, default=0.01, help="FIRE convergence, eV/Å (default 0.01)")
     sc.add_argument("--steps", type=int, default=2000, help="FIRE steps per structure at most (default 2000)")
     sc.add_argument("--slots", type=int, default=None,
-                    help="structures minimised at once (default 64; more on a GPU: 256-1024)")
+                    help="structures minimised at once (default: 1 on a CPU, where that is fastest; 256 on a GPU)")
     sc.add_argument("--energy-window", type=float, default=0.1,
                     help="duplicates lie within this energy, kcal/mol (default 0.1)")
     sc.add_argument("--tolerance", type=float, default=0.03,
