@@ -6,6 +6,7 @@ Public API (see README.md for a tour):
   potential, energy_and_forces       -- the pure potential energy_fn(R, neighbor=None) in eV
   Pairs, all_pairs, sparse_pairs     -- jit-compatible neighbour lists (also from jax-md)
   from_schnetpack                    -- carry a SchNetPack PaiNN over (needs the `compare` extra)
+  to_schnetpack                      -- the reverse: a SchNetPack PaiNN with a model's weights
   PaiNNCalculator                    -- ASE calculator on the same potential
   read_dataset, to_binding_energies,
   make_split, TrainConfig, train     -- data, binding energies, splits and training (optax AdamW)
@@ -41,6 +42,13 @@ def from_schnetpack(*args, **kwargs):
     return _convert(*args, **kwargs)
 
 
+def to_schnetpack(*args, **kwargs):
+    """A SchNetPack ``NeuralNetworkPotential`` with a painnjax model's weights; see :mod:`painnjax.convert`."""
+    from painnjax.convert import to_schnetpack as _convert
+
+    return _convert(*args, **kwargs)
+
+
 def __getattr__(name):
     # The ASE calculator is imported on first use, keeping `import painnjax` light.
     if name == "PaiNNCalculator":
@@ -59,5 +67,5 @@ __all__ = [
     "ConversionError", "InputError", "Model", "ModelFileError", "PaiNN", "PaiNNCalculator",
     "PaiNNConfig", "PainnjaxError", "Pairs", "all_pairs", "bundled_models", "count_parameters",
     "energy", "energy_and_forces", "from_jax_md", "from_schnetpack", "init_variables",
-    "jax_md_neighbor_fn", "load_model", "potential", "save_model", "sparse_pairs",
+    "jax_md_neighbor_fn", "load_model", "potential", "save_model", "sparse_pairs", "to_schnetpack",
 ]

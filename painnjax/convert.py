@@ -9,6 +9,8 @@ postprocessors ``CastTo32``/``CastTo64``/``AddOffsets``. Anything else is refuse
 
 Energies are stored in eV: a model trained in kcal/mol (SchNetPack's calculator default) is
 converted by scaling its readout and offsets with ``energy_unit``.
+
+The reverse, :func:`to_schnetpack`, builds such a SchNetPack model from a painnjax one.
 """
 
 from __future__ import annotations
@@ -217,3 +219,146 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
         "source": f"converted from SchNetPack ({source}, energy unit {energy_unit})",
     }
     return Model(config, variables, meta)
+
+
+def _to_torch(torch, x, dtype):
+    return torch.from_numpy(np.array(x, np.float64)).to(dtype)  # a copy: model arrays may be read-only
+
+
+def _copy_dense(torch, layer, params: dict, dtype) -> None:
+    layer.weight.copy_(_to_torch(torch, params["kernel"], dtype).T)
+    if "bias" in params:
+        layer.bias.copy_(_to_torch(torch, params["bias"], dtype))
+
+
+def to_schnetpack(model, path=None):
+    """A SchNetPack 2.1.1 ``NeuralNetworkPotential`` with the weights of a painnjax model.
+
+    The reverse of :func:`from_schnetpack`: ``PairwiseDistances`` input module, a
+    ``schnetpack.representation.PaiNN`` (``nn.Embedding``, ``GaussianRBF`` with the model's own
+    centres and widths, ``CosineCutoff``, SiLU, shared interactions/filters as in the config),
+    an ``Atomwise`` head with ``output_key="energy"`` and ``Forces`` (``force_key="forces"``),
+    in eval mode. Energies are eV and lengths Å, as in painnjax: with SchNetPack's ASE
+    calculator pass ``energy_unit="eV"`` (its default is kcal/mol).
+
+    painnjax's energy ``scale * sum_i y_i + sum_i (shift + atomref[Z_i])`` is carried as:
+    ``scale`` folded into the last readout layer (SchNetPack's ``ScaleProperty`` would scale
+    the energy after the forces are taken, leaving the forces unscaled), and ``shift``
+    (per atom) and ``atomref`` as ``CastTo64`` + ``AddOffsets("energy", add_mean=True,
+    add_atomrefs=True, is_extensive=True)`` postprocessors with float64 ``mean``/``atomref``
+    buffers (left out when both are zero). ``do_postprocessing`` is on.
+
+    The module is float32 unless the painnjax weights are float64. SchNetPack has no place
+    for the model's ``elements`` or other metadata: it does not check its inputs' elements.
+
+    Args:
+        model: a :class:`painnjax.Model`, a model file, or a bundled model name ("saam-gfn1").
+        path: if given, the whole module is ``torch.save``d there (what SchNetPack's
+            ``SpkCalculator`` and ``schnetpack.utils.load_model`` read).
+
+    Returns:
+        the ``schnetpack.model.NeuralNetworkPotential`` (``torch.nn.Module``).
+    """
+    from painnjax.modelfile import load_model
+
+    model = load_model(model)
+    torch, spk = import_schnetpack()
+    c = model.config
+    F, T = c.n_atom_basis, c.n_interactions
+
+    # The weights must have exactly the layout the config implies.
+    template = jax.eval_shape(lambda: init_variables(c))
+    try:
+        variables = jax.tree_util.tree_map(
+            lambda t, v: np.asarray(v).reshape(t.shape) if np.shape(v) == t.shape else _bad_shape(t, v),
+            template, model.variables,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ConversionError(f"the painnjax weights do not match the config {c} ({exc})") from None
+    params, consts = variables["params"], variables["constants"]
+    rep_p, readout_p = params["representation"], params["readout"]
+
+    kernel_dtype = np.asarray(rep_p["filter_net_kernel"]).dtype
+    dtype = torch.float64 if kernel_dtype == np.float64 else torch.float32
+
+    scale = float(np.asarray(consts["scale"], np.float64))
+    shift = float(np.asarray(consts["shift"], np.float64))
+    atomref = np.asarray(consts["atomref"], np.float64).reshape(-1)
+    centers = np.asarray(consts["representation"]["rbf_centers"], np.float64)
+    widths = np.asarray(consts["representation"]["rbf_widths"], np.float64)
+    for name, value in (("scale", scale), ("shift", shift), ("atomref", atomref), ("rbf_centers", centers),
+                        ("rbf_widths", widths)):
+        if not np.all(np.isfinite(value)):
+            raise ConversionError(f"the painnjax constant {name} is not finite")
+    if np.any(widths == 0):
+        raise ConversionError("a Gaussian radial basis width is zero")
+
+    rbf = spk.nn.GaussianRBF(n_rbf=c.n_rbf, cutoff=c.cutoff)
+    rep = spk.representation.PaiNN(
+        n_atom_basis=F, n_interactions=T, radial_basis=rbf, cutoff_fn=spk.nn.CosineCutoff(c.cutoff),
+        activation=torch.nn.functional.silu, shared_interactions=c.shared_interactions,
+        shared_filters=c.shared_filters, epsilon=c.epsilon,
+        nuclear_embedding=torch.nn.Embedding(c.max_z, F),
+    )
+    sizes = c.readout_sizes
+    head = spk.atomistic.Atomwise(
+        n_in=F, n_out=1, n_hidden=None if c.readout_hidden is None else list(c.readout_hidden),
+        n_layers=len(sizes), aggregation_mode="sum", output_key="energy",
+    )
+    postprocessors = []
+    if shift != 0.0 or np.any(atomref != 0.0):
+        # SchNetPack 2.1.1's AddOffsets(atomrefs=<tensor>) fails (`atomrefs or zeros` on a
+        # tensor) and property_mean=tensor(0.) is silently dropped: set the buffers afterwards.
+        # is_extensive=True adds mean * n_atoms, i.e. ``mean`` is painnjax's per-atom shift.
+        offsets = spk.transform.AddOffsets("energy", add_mean=True, add_atomrefs=True, is_extensive=True,
+                                           zmax=c.max_z)
+        offsets.mean = torch.tensor([shift], dtype=torch.float64)
+        offsets.atomref = torch.from_numpy(atomref.copy())
+        # Nothing a datamodule brings may replace them (AtomisticModel.initialize_transforms).
+        offsets._mean_initialized = offsets._atomrefs_initialized = True
+        # Offsets added in float64, as SchNetPack advises (the energies are totals, 100s of eV).
+        postprocessors = [spk.transform.CastTo64(), offsets]
+    nnp = spk.model.NeuralNetworkPotential(
+        representation=rep,
+        input_modules=[spk.atomistic.PairwiseDistances()],
+        output_modules=[head, spk.atomistic.Forces(energy_key="energy", force_key="forces")],
+        postprocessors=postprocessors,
+        input_dtype_str="float64" if dtype == torch.float64 else "float32",
+        do_postprocessing=True,
+    )
+    rep.to(dtype)
+    head.to(dtype)
+
+    layers = list(head.outnet)
+    if tuple(int(m.out_features) for m in layers) != tuple(sizes):  # pragma: no cover - guards SchNetPack changes
+        raise ConversionError(f"SchNetPack built readout sizes {[m.out_features for m in layers]}, not {sizes}")
+    with torch.no_grad():
+        rep.embedding.weight.copy_(_to_torch(torch, rep_p["embedding"]["embedding"], dtype))
+        rep.filter_net.weight.copy_(_to_torch(torch, rep_p["filter_net_kernel"], dtype).T)
+        rep.filter_net.bias.copy_(_to_torch(torch, rep_p["filter_net_bias"], dtype))
+        rbf.offsets.copy_(_to_torch(torch, centers, dtype))
+        rbf.widths.copy_(_to_torch(torch, widths, dtype))
+        for t in range(1 if c.shared_interactions else T):
+            inter, mix = rep.interactions[t], rep.mixing[t]
+            ip, mp = rep_p[f"interactions_{t}"], rep_p[f"mixing_{t}"]
+            _copy_dense(torch, inter.interatomic_context_net[0], ip["context_0"], dtype)
+            _copy_dense(torch, inter.interatomic_context_net[1], ip["context_1"], dtype)
+            _copy_dense(torch, mix.intraatomic_context_net[0], mp["context_0"], dtype)
+            _copy_dense(torch, mix.intraatomic_context_net[1], mp["context_1"], dtype)
+            _copy_dense(torch, mix.mu_channel_mix, mp["mu_channel_mix"], dtype)
+        for k, layer in enumerate(layers):
+            p = readout_p[f"layers_{k}"]
+            if k == len(layers) - 1:  # scale folded in (in float64, then rounded once)
+                p = {"kernel": np.asarray(p["kernel"], np.float64) * scale,
+                     "bias": np.asarray(p["bias"], np.float64) * scale}
+            _copy_dense(torch, layer, p, dtype)
+    nnp.eval()
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(nnp, path)
+    return nnp
+
+
+def _bad_shape(template, value):
+    raise ValueError(f"an array of shape {np.shape(value)} where {template.shape} is expected")
