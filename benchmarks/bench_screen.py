@@ -1,0 +1,249 @@
+#!/usr/bin/env python
+"""Screening throughput: structures minimised per second, painnjax batched FIRE vs ASE FIRE + SchNetPack.
+
+Both codes minimise the same random candidates (``md.candidates.random_candidates``: rigid
+molecules at random orientations in a sphere, seeded) with the same weights, to the same
+force criterion (ASE's: every atomic force below ``--fmax``) and step cap:
+
+  painnjax    ``md.screen.screen(model, candidates, fmax=..., max_steps=..., slots=...)``: FIRE
+              (jax-md, ASE's parameters) in jitted chunks, ``slots`` structures at once (vmap;
+              default 1 on a CPU, 256 on a GPU), then duplicate removal and ranking. Compiling
+              is done by an untimed call on one candidate first and reported apart.
+  SchNetPack  a loop over the candidates of ``ase.optimize.FIRE(atoms).run(fmax, steps)`` with
+  + ASE       ``schnetpack.interfaces.SpkCalculator`` (``ASENeighborList``) on the model that
+              ``painnjax.convert.to_schnetpack`` makes of the same painnjax model.
+
+The model is the shipped ``saam-gfn1`` (trained on GFN1-xTB (SA)n(AM)m, default size, 967,681
+parameters) unless ``--model`` names another; trained weights matter here, since random ones
+have no meaningful minima. FIRE trajectories in float32 drift apart between codes after a few
+hundred steps (round-off), so the two codes can need different step counts and reach different
+minima from one start: both step counts and the share of equal final energies are reported,
+and the speed is compared per structure and per FIRE step.
+
+SchNetPack is timed twice: with ``SpkCalculator`` as it is, which ASE 3.29's FIRE calls three
+times per step (the calculator does not record the atoms it computed, so ASE's cache never
+holds; the calls are counted and reported), and wrapped in a cache that computes once per
+geometry. The second is the fair per-step comparison; the first is what a user gets.
+
+Usage:
+    python benchmarks/bench_screen.py                          # SA4AM4, 8 candidates, ~5 min on 2 CPU cores
+    python benchmarks/bench_screen.py --n 16 --n-schnetpack 8
+    python benchmarks/bench_screen.py --no-schnetpack --n 1000 --slots 1000   # a GPU: structures/s of 1,000
+
+Writes ``benchmarks/results/bench_screen_<device>.json`` (or ``--out``). Exits with status 1 if
+the two codes' energies of the first candidate differ by more than ``--rtol`` (relative).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_potential import CpuMonitor, device_tag, import_schnetpack, machine_info  # noqa: E402
+
+import painnjax  # noqa: E402
+from md.candidates import random_candidates  # noqa: E402
+from md.dedup import KCAL_MOL  # noqa: E402
+from md.screen import screen  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_painnjax(model, candidates, args) -> dict:
+    from md.fire import minimize_batch
+    from md.workflow import build_potential
+
+    # Compile once, untimed, on one candidate: screen() then reuses the compiled chunk
+    # (the cache is keyed on the energy function, which screen() builds per composition).
+    energy_fn = build_potential(model, candidates[0])
+    warm = minimize_batch(energy_fn, np.stack([candidates[0].positions] * min(args.slots or 1, len(candidates))),
+                          fmax=args.fmax, max_steps=5, slots=args.slots)
+    m = CpuMonitor()
+    t0 = time.perf_counter()
+    res = screen(energy_fn, candidates, fmax=args.fmax, max_steps=args.max_steps, slots=args.slots)
+    wall = time.perf_counter() - t0
+    return {
+        "wall_seconds": wall, "compile_seconds_warmup": warm.compile_seconds,
+        "compile_seconds_in_run": res.compile_seconds, "run_seconds": res.seconds,
+        "structures_per_second": len(candidates) / res.seconds,
+        "steps": res.steps.tolist(), "converged": res.converged.tolist(), "energies_eV": res.energies.tolist(),
+        "fire_steps_per_second": float(res.steps.sum()) / res.seconds,
+        "distinct_minima": len(res.ranked), "other_processes_cores_busy": m.other_cores_busy(),
+    }
+
+
+class CachedCalculator:
+    """An ASE calculator around SchNetPack's that computes once per geometry.
+
+    ``SpkCalculator.calculate`` does not record the atoms it computed, so ASE's cache never
+    holds and ASE 3.29's FIRE calls it three times per step (counted by ``calls``). Wrapped,
+    it runs once per step, as a user who noticed would make it.
+    """
+
+    def __new__(cls, inner):
+        from ase.calculators.calculator import Calculator, all_changes
+
+        class _Cached(Calculator):
+            implemented_properties = ["energy", "forces"]
+
+            def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+                super().calculate(atoms, properties, system_changes)
+                inner.calculate(self.atoms.copy(), ["energy", "forces"], all_changes)
+                self.results = {"energy": float(np.asarray(inner.results["energy"]).reshape(-1)[0]),
+                                "forces": np.asarray(inner.results["forces"], np.float64).reshape(-1, 3)}
+
+        return _Cached()
+
+
+def _counting(calc):
+    calls = [0]
+    inner = calc.calculate
+
+    def calculate(*a, **k):
+        calls[0] += 1
+        return inner(*a, **k)
+
+    calc.calculate = calculate
+    return calls
+
+
+def run_schnetpack(model, candidates, args, torch, spk, cached: bool) -> dict:
+    from ase.optimize import FIRE
+
+    from painnjax.convert import to_schnetpack
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
+    with tempfile.TemporaryDirectory(prefix="bench_screen") as tmp:
+        path = Path(tmp) / "model.pt"
+        to_schnetpack(model, path)
+        calc = spk.interfaces.SpkCalculator(str(path), neighbor_list=spk.transform.ASENeighborList(cutoff=model.config.cutoff),
+                                            energy_unit="eV", position_unit="Angstrom", device=torch.device("cpu"))
+        a0 = candidates[0].copy()
+        a0.calc = calc
+        calc.calculate(a0)  # warm-up, untimed
+        calls = _counting(calc)
+        if cached:
+            calc = CachedCalculator(calc)
+        steps, conv, energies = [], [], []
+        m = CpuMonitor()
+        t0 = time.perf_counter()
+        for atoms in candidates:
+            a = atoms.copy()
+            a.calc = calc
+            opt = FIRE(a, logfile=None)
+            ok = opt.run(fmax=args.fmax, steps=args.max_steps)
+            steps.append(int(opt.nsteps))
+            conv.append(bool(ok))
+            energies.append(float(a.get_potential_energy()))
+        wall = time.perf_counter() - t0
+    return {
+        "run_seconds": wall, "structures_per_second": len(candidates) / wall, "steps": steps, "converged": conv,
+        "energies_eV": energies, "fire_steps_per_second": sum(steps) / wall, "torch_threads": torch.get_num_threads(),
+        "cached": cached, "schnetpack_calls_per_step": calls[0] / max(sum(steps), 1),
+        "other_processes_cores_busy": m.other_cores_busy(),
+    }
+
+
+def start_energies(model, atoms, torch, spk) -> tuple[float, float]:
+    from painnjax.convert import to_schnetpack
+
+    a = atoms.copy()
+    a.calc = painnjax.PaiNNCalculator(model)
+    e_jax = a.get_potential_energy()
+    nnp = to_schnetpack(model)
+    conv = spk.interfaces.AtomsConverter(neighbor_list=spk.transform.ASENeighborList(cutoff=model.config.cutoff),
+                                         dtype=torch.float32)
+    e_spk = float(nnp(conv(atoms))["energy"].detach().cpu().numpy().reshape(-1)[0])
+    return float(e_jax), e_spk
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="saam-gfn1", help="painnjax model file or bundled name (default saam-gfn1)")
+    p.add_argument("--composition", default="SA4AM4")
+    p.add_argument("--n", type=int, default=8, help="candidates minimised by painnjax (default 8)")
+    p.add_argument("--n-schnetpack", type=int, default=None, help="of those, minimised by SchNetPack + ASE (default all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fmax", type=float, default=0.05, help="eV/Å (default 0.05)")
+    p.add_argument("--max-steps", type=int, default=1000)
+    p.add_argument("--slots", type=int, default=None, help="painnjax structures at once (default: 1 on CPU, 256 on GPU)")
+    p.add_argument("--torch-threads", type=int, default=None, help="torch threads (default: torch's own)")
+    p.add_argument("--no-schnetpack", action="store_true")
+    p.add_argument("--no-cached", action="store_true", help="skip the SchNetPack run with a once-per-step cache")
+    p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--out", default=None)
+    args = p.parse_args(argv)
+
+    model = painnjax.load_model(args.model)
+    candidates = random_candidates(args.composition, args.n, seed=args.seed)
+    torch = spk = None
+    if not args.no_schnetpack:
+        torch, spk = import_schnetpack()
+        if torch is None:
+            print(f"SchNetPack unavailable ({spk}); timing painnjax only", file=sys.stderr)
+            spk = None
+    info = machine_info(torch, "cpu" if torch is not None else None)
+    import datetime as _dt
+
+    result = {"benchmark": "bench_screen", "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              "argv": sys.argv[1:] if argv is None else list(argv), "machine": info, "dtype": "float32",
+              "model": {"name": args.model, "n_parameters": model.n_parameters, "config": model.config.to_dict()},
+              "composition": args.composition, "n_atoms": len(candidates[0]), "fmax_eV_per_A": args.fmax,
+              "max_steps": args.max_steps}
+    print(f"bench_screen: {args.n} x {args.composition} ({len(candidates[0])} atoms), fmax {args.fmax} eV/Å, "
+          f"model {args.model}; {info.get('cpu_model', info['processor'])}, jax on {info['jax_platform']}")
+    status = 0
+    if torch is not None:
+        e_jax, e_spk = start_energies(model, candidates[0], torch, spk)
+        rel = abs(e_jax - e_spk) / abs(e_spk)
+        result["start_energy"] = {"painnjax_eV": e_jax, "schnetpack_eV": e_spk, "relative_difference": rel}
+        print(f"start energy: painnjax {e_jax:.5f} eV, SchNetPack {e_spk:.5f} eV (relative difference {rel:.1e})")
+        if rel > args.rtol:
+            print(f"energies differ by more than {args.rtol}: not the same potential", file=sys.stderr)
+            status = 1
+    jx = run_painnjax(model, candidates, args)
+    result["painnjax"] = jx
+    print(f"painnjax:   {jx['structures_per_second']:.3f} structures/s, {jx['fire_steps_per_second']:.1f} FIRE steps/s, "
+          f"mean {np.mean(jx['steps']):.0f} steps, {sum(jx['converged'])}/{args.n} converged "
+          f"(compile {jx['compile_seconds_warmup']:.1f} s, apart)")
+    if torch is not None:
+        k = args.n if args.n_schnetpack is None else min(args.n_schnetpack, args.n)
+        ej = np.asarray(jx["energies_eV"][:k])
+        for key, cached in (("schnetpack_ase", False), ("schnetpack_ase_cached", True)):
+            if cached and args.no_cached:
+                continue
+            sp = run_schnetpack(model, candidates[:k], args, torch, spk, cached)
+            result[key] = sp
+            label = "SchNetPack, once per step" if cached else "SchNetPack (SpkCalculator as it is)"
+            print(f"{label}: {sp['structures_per_second']:.3f} structures/s, {sp['fire_steps_per_second']:.1f} FIRE "
+                  f"steps/s, {sp['schnetpack_calls_per_step']:.2f} model calls per step, mean {np.mean(sp['steps']):.0f} "
+                  f"steps, {sum(sp['converged'])}/{k} converged (torch threads {sp['torch_threads']})")
+            same = np.abs(ej - np.asarray(sp["energies_eV"])) / KCAL_MOL < 0.1
+            sp["same_minimum_share"] = float(same.mean())
+            sp["ratio_structures_per_second"] = jx["structures_per_second"] / sp["structures_per_second"]
+            sp["ratio_fire_steps_per_second"] = jx["fire_steps_per_second"] / sp["fire_steps_per_second"]
+            print(f"  ratio painnjax / this: {sp['ratio_structures_per_second']:.2f}x structures/s, "
+                  f"{sp['ratio_fire_steps_per_second']:.2f}x FIRE steps/s; same final energy (0.1 kcal/mol) "
+                  f"for {int(same.sum())}/{k} starts")
+    out = Path(args.out) if args.out else HERE / "results" / f"bench_screen_{device_tag()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
