@@ -166,3 +166,36 @@ def energy_and_forces(energy_fn: Callable) -> Callable:
         return e, -g
 
     return fn
+
+
+def mean_potential(models, species, **kwargs) -> Callable:
+    """The committee mean ``energy_fn(R, neighbor=None) = mean_k E_k(R)`` of several models.
+
+    ``models`` are models (or files / bundled names) sharing one cutoff; ``species`` and the
+    keyword arguments go to :func:`potential` for each. The result has the attributes of a
+    single potential (``cutoff``, ``neighbor_mode``, ``capacity``, ``fits``), so MD drivers
+    manage its pair list the same way, and one list serves every member.
+    """
+    from painnjax.modelfile import load_model
+
+    models = [load_model(m) for m in models]
+    if not models:
+        raise InputError("a committee needs at least one model")
+    cutoffs = sorted({float(m.config.cutoff) for m in models})
+    if len(cutoffs) > 1:
+        raise InputError(f"the committee's models have different cutoffs ({cutoffs} Å); one pair list cannot serve them")
+    members = [potential(m, species, **kwargs) for m in models]
+    first = members[0]
+    capacity = max((p.capacity or 0) for p in members) or None
+
+    def energy_fn(R, neighbor=None, **unused_kwargs):
+        return sum(p(R, neighbor=neighbor) for p in members) / len(members)
+
+    energy_fn.n_atoms = first.n_atoms
+    energy_fn.species = first.species
+    energy_fn.cutoff = first.cutoff
+    energy_fn.neighbor_mode = "sparse" if any(p.neighbor_mode == "sparse" for p in members) else first.neighbor_mode
+    energy_fn.capacity = capacity
+    energy_fn.fits = lambda R: all(p.fits(R) for p in members)
+    energy_fn.members = members
+    return energy_fn

@@ -344,12 +344,30 @@ def initial_model(ds, split, model_config: PaiNNConfig, cfg: TrainConfig) -> Mod
     return model
 
 
+def _warm_params(model, template: Model):
+    """The ``params`` of ``model`` (a Model or file), checked against the template's architecture."""
+    from painnjax.modelfile import load_model
+
+    model = load_model(model)
+    if model.config != template.config:
+        raise InputError(f"warm start: the model's architecture {model.config.to_dict()} differs from the run's "
+                         f"{template.config.to_dict()}")
+    shapes = jax.tree_util.tree_map(np.shape, template.variables["params"])
+    if jax.tree_util.tree_map(np.shape, model.variables["params"]) != shapes:
+        raise InputError("warm start: the model's weights do not fit the run's architecture")
+    return jax.tree_util.tree_map(lambda t, w: np.asarray(w, np.asarray(t).dtype), template.variables["params"],
+                                  model.variables["params"])
+
+
 def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: TrainConfig | None = None,
-          resume: bool = False, stop_after: int | None = None, progress: bool = True) -> Model:
+          resume: bool = False, stop_after: int | None = None, progress: bool = True, warm_start=None) -> Model:
     """Train a PaiNN on ``ds`` with ``split``; returns the best model (lowest validation loss).
 
     ``stop_after`` ends the process's work after that many epochs of this call (to spread a run
     over jobs, or in tests); ``resume=True`` continues a run folder from its last checkpoint.
+    ``warm_start``: a model (of the same architecture) whose trained weights replace the seeded
+    ones at the start (the energy offsets still come from ``ds``): training continues from it
+    on the new data, as an active-learning round may.
     """
     model_config = model_config or PaiNNConfig()
     cfg = cfg or TrainConfig()
@@ -370,6 +388,8 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
         raise InputError(f"{run_dir}: no checkpoint to resume from ({ckpt} is missing)")
 
     template = initial_model(ds, split, model_config, cfg)
+    if warm_start is not None and not resume:
+        template.variables["params"] = _warm_params(warm_start, template)
     buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)
     trainer = Trainer(template, cfg, buckets)
     schedule, stopper = cfg.schedule(), EarlyStopping(cfg.early_stopping)

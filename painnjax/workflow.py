@@ -72,14 +72,15 @@ def read_run_config(path: str | Path | None) -> dict:
 
 
 def train_from_files(data_paths, config_path=None, out="run", resume: bool = False, overrides: dict | None = None,
-                     progress: bool = True, committee: int = 1, stop_after: int | None = None):
+                     progress: bool = True, committee: int = 1, stop_after: int | None = None, warm_start=None):
     """Read the data, make energies binding (or element-offset) energies, split, train.
 
     ``committee = K > 1`` trains K models on the same split into ``out/member-1`` ...
     ``out/member-K``, member k with seed ``[train] seed + k - 1`` (initial weights and
     shuffling differ); returns the list of their best models. ``stop_after`` ends this call
     after that many epochs (the run resumes later; 0 only rewrites the run's summary, plots and
-    the best model's training record).
+    the best model's training record). ``warm_start``: a model, or one per member, to start
+    training from instead of seeded weights (see :func:`painnjax.train.train`).
     """
     from painnjax.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
     from painnjax.splits import Split, make_split
@@ -119,14 +120,17 @@ def train_from_files(data_paths, config_path=None, out="run", resume: bool = Fal
                            test_largest=split_opts["test_largest"], by=split_opts["by"])
     if committee < 1:
         raise InputError(f"committee must be >= 1 models, got {committee}")
+    warm = list(warm_start) if isinstance(warm_start, (list, tuple)) else [warm_start] * committee
+    if len(warm) != committee:
+        raise InputError(f"warm start: {len(warm)} models for a committee of {committee}")
     if committee == 1:
         return train(ds, split, out, model_config, train_config, resume=resume, progress=progress,
-                     stop_after=stop_after)
+                     stop_after=stop_after, warm_start=warm[0])
     models = []
     for k in range(committee):
         member = dataclasses.replace(train_config, seed=train_config.seed + k)
         folder = out / f"member-{k + 1}"
         resume_k = resume and (folder / "checkpoints" / "latest.ckpt").exists()
         models.append(train(ds, split, folder, model_config, member, resume=resume_k, progress=progress,
-                            stop_after=stop_after))
+                            stop_after=stop_after, warm_start=warm[k]))
     return models
