@@ -192,3 +192,25 @@ def test_bad_input(tmp_path, capsys):
         minimize_batch(lj(7), np.stack([a.positions for a in random_lj_starts(2)]), slots=0)
     with pytest.raises(InputError, match="shape"):
         minimize_batch(lj(7), np.zeros((7, 3)))
+
+
+def test_mixed_compositions_are_screened_and_ranked_apart():
+    """Candidates from a file may mix compositions: one group (compile) each, energies relative per composition."""
+    from md.candidates import template
+
+    rng = np.random.default_rng(1)
+    cands = []
+    for name in ("SA", "AM", "SA", "AM"):
+        a = template(name)
+        a.positions += 0.05 * rng.standard_normal(a.positions.shape)
+        a.info["composition"] = {"SA": "SA1AM0", "AM": "SA0AM1"}[name]
+        cands.append(a)
+    res = screen("saam-gfn1", cands, fmax=0.05, max_steps=500)
+    assert sorted(len(g) for g in res.groups) == [2, 2] and res.converged.all()
+    comps = np.asarray(res.compositions)
+    first = [c for c in dict.fromkeys(comps[res.ranked])]
+    assert first == ["SA1AM0", "SA0AM1"]  # grouped in order of first appearance, lowest first within
+    rel = res.relative_kcal_mol()
+    for c in ("SA1AM0", "SA0AM1"):
+        assert np.nanmin(rel[comps == c]) == 0.0
+    assert res.energies[comps == "SA1AM0"].max() < res.energies[comps == "SA0AM1"].min()  # H2SO4 far below NH3
