@@ -288,6 +288,8 @@ def plot_learning(rows: list[dict], path) -> Path:
     ax1.plot(r, [row["test_energy_mae_kcal_mol"] for row in rows], "o-", label="ΔE MAE (kcal/mol)")
     ax1.plot(r, [row["test_forces_mae_kcal_mol_A"] for row in rows], "s-", label="F MAE (kcal/mol/Å)")
     ax1.set_xlabel("round")
+    ax1.set_xticks(r)
+    ax2.set_xticks(r)
     ax1.set_ylabel("test error")
     ax1.legend(frameon=False)
     ax2.bar(r, [row["train_frames"] for row in rows], color="C2")
