@@ -122,8 +122,9 @@ def sample_xtb(start, out, *, method: str = "GFN1-xTB", temperature: float = 300
     Returns the number of frames written.
     """
     from ase import units
+    from ase.constraints import FixCom
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
+    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
 
     from md.workflow import read_structure
     from painnjax.label import check_method, tblite_calculator_class
@@ -136,10 +137,12 @@ def sample_xtb(start, out, *, method: str = "GFN1-xTB", temperature: float = 300
     atoms = read_structure(start)
     atoms.calc = tblite_calculator_class()(method=check_method(method), verbosity=0)
     rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    thermalize_momenta(atoms, temperature, rng=rng)
     Stationary(atoms)
     ZeroRotation(atoms)
-    dyn = Langevin(atoms, timestep=dt * units.fs, temperature_K=temperature, friction=friction / units.fs, rng=rng)
+    atoms.set_constraint(FixCom())  # ASE's advice over Langevin(fixcm=True), which samples NVT only roughly
+    dyn = Langevin(atoms, timestep=dt * units.fs, temperature_K=temperature, friction=friction / units.fs,
+                   fixcm=False, rng=rng)
     frames = []
     bar = None
     if progress:

@@ -129,3 +129,26 @@ def test_one_round_adds_frames_and_lowers_the_test_error(tmp_path, sa1am1_sets):
     # Run again: finished rounds are not redone.
     again = learn([initial], [test], tmp_path / "al", cfg, train_config=cfg_file, progress=False, log=None)
     assert again == rows
+
+
+def test_sample_xtb_and_the_sample_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    pytest.importorskip("tblite")
+    from md.sample import sample_xtb
+    from painnjax.cli import main as cli_main
+    from painnjax.modelfile import save_model
+
+    n = sample_xtb("SA1AM1", tmp_path / "x.extxyz", method="GFN1-xTB", temperature=300.0, steps=10, every=5,
+                   progress=False)
+    frames = read(tmp_path / "x.extxyz", ":")
+    assert n == 2 and [a.info["step"] for a in frames] == [5, 10] and frames[0].info["sampled_by"] == "GFN1-xTB"
+    assert np.abs(frames[1].positions - frames[0].positions).max() > 1e-3  # the atoms moved
+    model = save_model(Model.init(TINY, elements=[1, 7, 8, 16]), tmp_path / "tiny.painn")
+    assert cli_main(["sample", str(model), "SA1AM1", "--T", "250", "--replicas", "2", "--steps", "20",
+                     "--every", "10", "--out", str(tmp_path / "p.extxyz"), "--quiet"]) == 0
+    assert "frames" in capsys.readouterr().out and len(read(tmp_path / "p.extxyz", ":")) >= 2
+    assert cli_main(["sample", "SA1AM1", "--xtb", "GFN9-xTB", "--out", str(tmp_path / "q.extxyz")]) == 2
+    assert "unknown method" in capsys.readouterr().err
+    assert cli_main(["learn", "--data", str(tmp_path / "x.extxyz"), "--test", str(tmp_path / "x.extxyz"),
+                     "--committee", "1", "--out", str(tmp_path / "al")]) == 2
+    assert "at least 2 models" in capsys.readouterr().err
