@@ -22,24 +22,12 @@ Example:
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
 from painnjax.errors import InputError
-
-
-def _frames_out(frames, out) -> Path:
-    from ase.io import write
-
-    from painnjax.fileio import atomic_write
-
-    buf = io.StringIO()
-    write(buf, frames, format="extxyz")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(out, buf.getvalue())
+from painnjax.fileio import write_extxyz_atomic
 
 
 def _bare(atoms, **info):
@@ -109,7 +97,8 @@ def sample_md(models, start, out, config, *, every: int = 20, equilibrate: int =
                                 time_fs=float(a.info.get("time_fs", np.nan)), sampled_by=label, source=str(start)))
     if not frames:
         raise InputError(f"the MD in {workdir} gave no frames after {equilibrate} steps; run longer")
-    _frames_out(frames, out)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_extxyz_atomic(out, frames)
     return len(frames)
 
 
@@ -162,5 +151,6 @@ def sample_xtb(start, out, *, method: str = "GFN1-xTB", temperature: float = 300
             bar.close()
     if not frames:
         raise InputError(f"no frames sampled: steps ({steps}) must reach every ({every}) past equilibrate ({equilibrate})")
-    _frames_out(frames, out)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_extxyz_atomic(out, frames)
     return len(frames)

@@ -257,11 +257,21 @@ def _committee_spread(model, committee, structures, dtype: str):
 
 
 def _read_partial(path: Path, n: int) -> dict[int, tuple]:
+    """The results a screen appended before it stopped; a last frame cut short by a kill is cut off."""
     from ase.io import read
 
+    from painnjax.fileio import complete_extxyz_end
+
+    data = path.read_bytes()
+    end = complete_extxyz_end(data, path)
+    if end < len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(end)
+    if end == 0:
+        return {}
     try:
-        frames = read(path, index=":")
-    except Exception as exc:  # noqa: BLE001 - a half-written last frame and friends
+        frames = read(path, index=":", format="extxyz")
+    except Exception as exc:  # noqa: BLE001 - a damaged file and friends
         raise InputError(f"{path}: cannot read the minimised structures of the screen to resume ({exc})") from None
     done = {}
     for atoms in frames:
@@ -277,9 +287,7 @@ def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = F
                      plot: bool = True, log=print, **kwargs) -> ScreenResult:
     """:func:`screen` with its results in ``out``; see the module doc. ``description`` names the
     candidates (e.g. ``"SA4AM4 n=1000 seed=0"``): a resumed screen must have the same one."""
-    from ase.io import write
-
-    from painnjax.fileio import atomic_write
+    from painnjax.fileio import ExtxyzAppender, atomic_write, extxyz_text, write_extxyz_atomic
 
     say = log or (lambda *a, **k: None)
     if not (isinstance(keep, int) and keep >= 1):
@@ -306,16 +314,19 @@ def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = F
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / SCREEN_FILE, json.dumps({"settings": settings, "finished": False}, indent=2) + "\n")
 
-    with open(partial, "a") as fh:
-        def append(k, atoms):
-            a = atoms.copy()
-            a.calc = atoms.calc
-            a.info = {key: a.info[key] for key in ("fmax", "steps", "converged", "composition") if key in a.info}
-            a.info["candidate_index"] = k
-            write(fh, a, format="extxyz")
-            fh.flush()
+    log_file = ExtxyzAppender(partial, "a screen to it")
 
+    def append(k, atoms):
+        a = atoms.copy()
+        a.calc = atoms.calc
+        a.info = {key: a.info[key] for key in ("fmax", "steps", "converged", "composition") if key in a.info}
+        a.info["candidate_index"] = k
+        log_file.append(extxyz_text(a, f"{partial}, candidate {k}"))
+
+    try:
         res = screen(model, candidates, keep=keep, done=done, on_done=append, **kwargs)
+    finally:
+        log_file.close()
 
     rel = res.relative_kcal_mol()
     best = []
@@ -327,9 +338,9 @@ def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = F
             a.info.update(energy_spread_kcal_mol=float(res.energy_spread[k] / KCAL_MOL),
                           force_spread_eV_per_A=float(res.force_spread[k]))
         best.append(a)
-    _write_frames(out / "best.extxyz", best)
+    write_extxyz_atomic(out / "best.extxyz", best)
     bad = [res.structures[k] for k in range(len(res.energies)) if not res.converged[k]]
-    _write_frames(out / "unconverged.extxyz", bad)
+    write_extxyz_atomic(out / "unconverged.extxyz", bad)
     rank_of = {int(k): r for r, k in enumerate(res.ranked)}
     lines = ["candidate,composition,energy_eV,relative_kcal_mol,converged,steps,fmax_eV_per_A,duplicate_of,rank,"
              "energy_spread_kcal_mol,force_spread_eV_per_A"]
@@ -371,19 +382,6 @@ def _model_label(model) -> str:
 
 def _fmt(x) -> str:
     return f"{x:.4f}" if np.isfinite(x) else ""
-
-
-def _write_frames(path: Path, frames) -> None:
-    import io
-
-    from ase.io import write
-
-    from painnjax.fileio import atomic_write
-
-    buf = io.StringIO()
-    if frames:
-        write(buf, frames, format="extxyz")
-    atomic_write(path, buf.getvalue())
 
 
 def _table(res: ScreenResult, rel, keep: int) -> str:

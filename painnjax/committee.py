@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
@@ -256,11 +255,10 @@ def write_selection(path, ds, selection: Selection):
     ``committee_rank`` (0: largest spread), ``committee_energy_std_eV``,
     ``committee_force_spread_eV_A`` and ``committee_force_spread_max_eV_A``.
     """
-    import ase.io
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    from painnjax.fileio import atomic_write
+    from painnjax.fileio import write_extxyz_atomic
 
     stats = selection.stats
     frames = []
@@ -283,9 +281,7 @@ def write_selection(path, ds, selection: Selection):
         if results:
             atoms.calc = SinglePointCalculator(atoms, **results)
         frames.append(atoms)
-    text = io.StringIO()
-    ase.io.write(text, frames, format="extxyz")
-    return atomic_write(path, text.getvalue())
+    return write_extxyz_atomic(path, frames)
 
 
 # --------------------------------------------------------------------------------------------

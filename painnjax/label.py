@@ -53,6 +53,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from painnjax.errors import InputError
+from painnjax.fileio import ExtxyzAppender, complete_extxyz_end, extxyz_text
 
 METHODS = ("GFN1-xTB", "GFN2-xTB", "IPEA1-xTB")
 INSTALL_HINT = "pip install 'painnjax[xtb]'"
@@ -166,43 +167,7 @@ def read_inputs(paths) -> list[_Frame]:
 # Existing output: complete frames, and an incomplete last one cut short by a kill
 
 
-def _complete_end(data: bytes, path: Path) -> int:
-    """Byte offset of the end of the last complete extxyz frame of ``data``.
 
-    A frame is an atom-count line, a comment line and that many atom lines, each ending in a
-    newline. What follows the last complete frame must be the beginning of one (a count line,
-    possibly itself cut short, or blank lines); otherwise the file is not ours or is damaged.
-    """
-    pos = end = 0
-    n = len(data)
-    frames = 0
-    while pos < n:
-        nl = data.find(b"\n", pos)
-        line = data[pos:] if nl < 0 else data[pos:nl]
-        text = line.strip()
-        if not text:  # blank lines: skipped (and cut off with an incomplete frame after them)
-            if nl < 0:
-                break
-            pos = nl + 1
-            continue
-        try:
-            count = int(text)
-            if count < 0:
-                raise ValueError
-        except ValueError:
-            line_no = data.count(b"\n", 0, pos) + 1
-            raise InputError(f"{path}: line {line_no} (after {frames} complete frames) is not the atom count of "
-                             f"an extxyz frame: not a label file, or damaged; fix or remove it") from None
-        # skip count line, comment line and `count` atom lines: count + 2 newlines from pos
-        q = pos
-        for _ in range(count + 2):
-            q = data.find(b"\n", q)
-            if q < 0:
-                return end  # incomplete frame at the end
-            q += 1
-        pos = end = q
-        frames += 1
-    return end
 
 
 @dataclass
@@ -225,7 +190,7 @@ def _read_existing(path: Path, inputs: Sequence[_Frame], method: str, what: str,
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a file for {what}")
     data = path.read_bytes()
-    end = _complete_end(data, path)
+    end = complete_extxyz_end(data, path)
     frames: dict[int, object] = {}
     if data[:end].strip():
         text = io.StringIO(data[:end].decode("utf-8", errors="replace"))
@@ -376,56 +341,6 @@ def _output_frame(frame: _Frame, index: int, method: str, energy=None, forces=No
     return atoms
 
 
-def _extxyz(atoms, where: str) -> str:
-    from ase.io import write
-
-    buf = io.StringIO()
-    try:
-        write(buf, atoms, format="extxyz")
-    except Exception as exc:  # noqa: BLE001 - e.g. an info value extxyz cannot hold
-        raise InputError(f"{where}: cannot be written as extxyz ({type(exc).__name__}: {exc})") from None
-    return buf.getvalue()
-
-
-class _Appender:
-    """Appends whole frames to a file, one write and a flush each; the file is locked against a
-    second labelling process and opened only when the first frame comes."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.fh = None
-
-    def open(self):
-        if self.fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fh = open(self.path, "a", encoding="utf-8")
-            _lock(self.fh, self.path)
-        return self
-
-    def append(self, text: str) -> None:
-        self.open()
-        self.fh.write(text)
-        self.fh.flush()
-
-    def close(self) -> None:
-        if self.fh is not None:
-            self.fh.close()
-            self.fh = None
-
-
-def _lock(fh, path: Path) -> None:
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        return
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.close()
-        raise InputError(f"{path}: another process is writing labels to it; wait for it or choose another file") \
-            from None
-
-
 def _truncate(path: Path, existing: _Existing) -> int:
     if existing.tail:
         os.truncate(path, existing.end)
@@ -488,7 +403,7 @@ def label_file(
 
     inputs = read_inputs(paths)
     report = LabelReport(out, failed, method, len(inputs))
-    writer, fail_writer = _Appender(out), _Appender(failed)
+    writer, fail_writer = ExtxyzAppender(out, "labels to it"), ExtxyzAppender(failed, "labels to it")
     try:
         if out.exists():
             writer.open()  # lock before reading: nobody else appends meanwhile
@@ -516,7 +431,7 @@ def label_file(
                 frame = inputs[k]
                 e, f, error = _single_point(TBLite, frame, method, settings)
                 atoms = _output_frame(frame, k, method, e, f, error)
-                text = _extxyz(atoms, frame.where)
+                text = extxyz_text(atoms, frame.where)
                 if error is None:
                     writer.append(text)
                     labelled_now.add(k)
@@ -553,7 +468,7 @@ def _compact_failures(failed: Path, inputs, method: str, out_indices: set[int]) 
     if not keep:
         failed.unlink()
         return
-    atomic_write(failed, "".join(_extxyz(a, f"{failed}, label_index {a.info['label_index']}") for a in keep))
+    atomic_write(failed, "".join(extxyz_text(a, f"{failed}, label_index {a.info['label_index']}") for a in keep))
 
 
 __all__ = ["INSTALL_HINT", "METHODS", "LabelReport", "check_method", "failed_path_for", "label_file",

@@ -154,6 +154,8 @@ def test_screen_resumes_without_repeating(tmp_path, monkeypatch):
             screen_to_folder(lj(7), starts, tmp_path / "s", keep=5, **kw)
     with pytest.raises(InputError, match="already holds a screen"):
         screen_to_folder(lj(7), starts, tmp_path / "s", keep=5, **kw)
+    with open(tmp_path / "s" / "minimised.extxyz", "a") as fh:  # a frame cut short by a kill
+        fh.write("7\nProperties=species:S:1:pos:R:3 candidate_index=5\nAr 0.0 0.0")
     res = screen_to_folder(lj(7), starts, tmp_path / "s", keep=5, resume=True, **kw)
     assert res.resumed == 3
     done = [a.info["candidate_index"] for a in read(tmp_path / "s" / "minimised.extxyz", ":")]
