@@ -48,32 +48,6 @@ def test_harmonic_frequencies_of_the_shipped_painn_match_ase_vibrations(tmp_path
     np.testing.assert_allclose(res.frequencies, ase_f, atol=1.0)
 
 
-def test_study_end_to_end_and_continued(tmp_path):
-    out = tmp_path / "study"
-    res = vibrational_study("saam-gfn1", "SA1AM1", out, **SHORT)
-    rec = json.loads((out / "study.json").read_text())
-    assert rec["minimum"]["converged"] and rec["minimum"]["fmax_eV_per_A"] < 0.01
-    assert rec["harmonic"]["n_frequencies"] == 27 and rec["harmonic"]["n_imaginary"] == 0
-    assert rec["md"]["steps_done"] == 320 and rec["md"]["stop_reason"] == "completed"
-    assert rec["spectrum"]["frames"] == 160 - 40 + 1
-    assert (out / "spectrum.png").read_bytes()[:4] == b"\x89PNG" and (out / "spectrum.pdf").stat().st_size > 0
-    table = np.loadtxt(out / "spectrum.csv", delimiter=",", skiprows=1)
-    assert (out / "spectrum.csv").read_text().splitlines()[0] == "frequency_cm-1,intensity"
-    np.testing.assert_allclose(table[:, 1].max(), 1.0)
-    # Almost all of the kinetic energy sits below the highest harmonic frequency plus a few bins.
-    f, y = table[:, 0], np.clip(table[:, 1], 0, None)
-    assert y[f < res.frequencies[-1] + 5 * res.spectrum.resolution].sum() > 0.99 * y.sum()
-
-    # Again with a longer MD: the minimum and Hessian are reused, the MD continues.
-    res2 = vibrational_study("saam-gfn1", "SA1AM1", out, **{**SHORT, "ps": 0.2})
-    assert res2.minimum is None and res2.harmonic is None
-    np.testing.assert_array_equal(res2.frequencies, res.frequencies)
-    assert res2.md_summary["restarted_from_step"] == 320 and res2.md_summary["steps_done"] == 400
-
-    with pytest.raises(InputError, match="other settings.*temperature_K"):
-        vibrational_study("saam-gfn1", "SA1AM1", out, temperature=200.0, **SHORT)
-
-
 def test_study_bad_input(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         vibrational_study("saam-gfn1", "SA99AM1", tmp_path / "a", **SHORT)
@@ -82,18 +56,38 @@ def test_study_bad_input(tmp_path):
     assert not (tmp_path / "a").exists()
 
 
-def test_demo_command_and_the_example(tmp_path, capsys):
-    """``painnjax demo`` (the README's main job) and examples/spectrum_sa7am7.py, on SA1AM1 and a short MD."""
-    args = ["--structure", "SA1AM1", "--ps", "0.12", "--equilibrate", "0.02"]
-    assert cli_main(["demo", *args, "--out", str(tmp_path / "demo"), "--quiet"]) == 0
+def test_demo_end_to_end_then_continued_by_the_example(tmp_path, capsys):
+    """``painnjax demo`` (README's main job) on SA1AM1 with a short MD, then examples/spectrum_sa7am7.py
+    on the same folder with a longer MD: the minimum and Hessian are reused, the MD continues."""
+    out = tmp_path / "demo"
+    args = ["--structure", "SA1AM1", "--equilibrate", "0.04", "--out", str(out)]
+    assert cli_main(["demo", *args, "--ps", "0.16", "--quiet"]) == 0
     assert "spectrum:" in capsys.readouterr().out
-    assert (tmp_path / "demo" / "spectrum.png").exists()
+    rec = json.loads((out / "study.json").read_text())
+    assert rec["minimum"]["converged"] and rec["minimum"]["fmax_eV_per_A"] < 0.005
+    assert rec["harmonic"]["n_frequencies"] == 27 and rec["harmonic"]["n_imaginary"] == 0
+    assert rec["md"]["steps_done"] == 320 and rec["md"]["stop_reason"] == "completed"
+    assert rec["spectrum"]["frames"] == 160 - 40 + 1
+    assert (out / "spectrum.png").read_bytes()[:4] == b"\x89PNG" and (out / "spectrum.pdf").stat().st_size > 0
+    assert (out / "spectrum.csv").read_text().splitlines()[0] == "frequency_cm-1,intensity"
+    table = np.loadtxt(out / "spectrum.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, 1].max(), 1.0)
+    freqs = json.loads((out / "harmonic.json").read_text())["frequencies_cm-1"]
+    # Almost all of the kinetic energy sits below the highest harmonic frequency plus a few bins.
+    f, y = table[:, 0], np.clip(table[:, 1], 0, None)
+    assert y[f < freqs[-1] + 5 * rec["spectrum"]["resolution_cm-1"]].sum() > 0.99 * y.sum()
 
     spec = importlib.util.spec_from_file_location("spectrum_sa7am7", EXAMPLES / "spectrum_sa7am7.py")
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    # The same study on the demo's folder: every stage is reused, the spectrum rewritten.
-    assert example.main([*args, "--out", str(tmp_path / "demo")]) == 0
-    assert "minimum: reused" in capsys.readouterr().out
-    assert example.main([*args, "--T", "250", "--out", str(tmp_path / "demo")]) == 2
+    assert example.main([*args, "--ps", "0.2"]) == 0
+    text = capsys.readouterr().out
+    assert "minimum: reused" in text and "harmonic: reused" in text
+    rec2 = json.loads((out / "study.json").read_text())
+    assert rec2["md"]["restarted_from_step"] == 320 and rec2["md"]["steps_done"] == 400
+    assert json.loads((out / "harmonic.json").read_text())["frequencies_cm-1"] == freqs
+    assert example.main([*args, "--ps", "0.2", "--T", "250"]) == 2
     assert "other settings" in capsys.readouterr().err
+    with pytest.raises(InputError, match="other settings.*temperature_K"):
+        vibrational_study("saam-gfn1", "SA1AM1", out, temperature=200.0, equilibrate=0.04, ps=0.2,
+                          fmax=0.005, progress=False, log=None)
