@@ -254,7 +254,7 @@ def test_train_command_on_real_frames_with_binding_energies(shared_data, tmp_pat
     config = tmp_path / "run.toml"
     config.write_text(
         "[model]\nn_atom_basis = 16\nn_interactions = 2\nn_rbf = 8\n"
-        "[train]\nepochs = 2\nbatch_size = 4\nlr = 1e-3\n"
+        "[train]\nepochs = 2\nbatch_size = 4\nlr = 1e-3\nmax_buckets = 1\n"  # one compile: keeps the test fast
         "[split]\nvalid_fraction = 0.2\nseed = 7\n"
     )
     out = tmp_path / "run"
@@ -446,7 +446,7 @@ def test_train_committee_then_evaluate_it(shared_data, tmp_path):
     ase.io.write(data, frames)
     config = tmp_path / "run.toml"
     config.write_text("[model]\nn_atom_basis = 16\nn_interactions = 2\nn_rbf = 8\n"
-                      "[train]\nepochs = 1\nbatch_size = 4\nlr = 1e-3\nseed = 7\n[split]\nvalid_fraction = 0.25\n")
+                      "[train]\nepochs = 1\nbatch_size = 4\nlr = 1e-3\nseed = 7\nmax_buckets = 1\n[split]\nvalid_fraction = 0.25\n")
     out = tmp_path / "committee"
     assert main(["train", "--data", str(data), "--config", str(config), "--out", str(out), "--committee", "2",
                  "--quiet"]) == 0
