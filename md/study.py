@@ -92,7 +92,7 @@ def vibrational_study(
             raise InputError(f"{name} must be a finite number > 0, got {value!r}")
     if not (isinstance(equilibrate, (int, float)) and 0 <= equilibrate < ps):
         raise InputError(f"equilibrate must be >= 0 and shorter than the MD ({ps} ps), got {equilibrate!r}")
-    read_structure(structure)  # a bad name or file fails here, before anything is written
+    start = read_structure(structure)  # a bad name or file fails here, before anything is written
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,7 @@ def vibrational_study(
         raise InputError(f"only {used} MD frames after {equilibrate} ps of equilibration: run longer (ps)")
     spec = power_spectrum(V[:, skip:], masses, dt_fs, window="hann", normalisation="max")
     spec.write_csv(out / "spectrum.csv")
-    name = read_structure(structure).get_chemical_formula() if not _is_bundled(structure) else str(structure)
+    name = start.get_chemical_formula() if not _is_bundled(structure) else str(structure)
     title = f"{name}, {temperature:g} K, {used * dt_fs / 1000:.1f} ps: MD power spectrum and harmonic frequencies"
     plots = plot_spectrum(spec, [out / "spectrum.png", out / "spectrum.pdf"], harmonic=freqs,
                           max_frequency=max_frequency, title=title)

@@ -36,7 +36,6 @@ import numpy as np
 from painnjax.errors import InputError
 
 ROUND_FILE = "round.json"
-EV_TO_KCAL = 23.060547830619026
 
 
 @dataclass
