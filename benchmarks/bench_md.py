@@ -32,7 +32,7 @@ and a Nosé-Hoover chain (3 thermostats, 100 fs):
     ``vmap``). Reported: steps/s and replica·atom·steps/s from the summary, and the same from
     the call's wall time minus its compile time (which adds the host-side record checks).
 
-What the summary's ``steps_per_second`` covers (md/simulate.py, md/engine.py): the wall time of
+What the summary's ``steps_per_second`` covers (md/dynamics/simulate.py, md/dynamics/engine.py): the wall time of
 every jitted chunk up to ``block_until_ready``, the first call that evaluates the initial forces
 included, minus the ``lower().compile()`` time of every compilation (and a chunk re-run after a
 pair-list overflow, if any, counts as run time). Not covered: setting up, drawing velocities and
@@ -85,7 +85,7 @@ import jax.numpy as jnp  # noqa: E402
 import painnjax  # noqa: E402
 from md import MDConfig, run_md  # noqa: E402
 from painnjax.data import bundled_structure  # noqa: E402
-from painnjax.neighbors import count_pairs  # noqa: E402
+from painnjax.nn.neighbors import count_pairs  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 STRUCTURE = "SA7AM7"

@@ -59,7 +59,7 @@ import jax
 import jax.numpy as jnp
 
 import painnjax
-from painnjax.neighbors import count_pairs
+from painnjax.nn.neighbors import count_pairs
 
 SIZES = (1, 2, 4, 7, 10, 15)
 # Default repeats per size (timed calls of each case); keeps a full CPU run to a few minutes.
@@ -94,9 +94,9 @@ def load_cluster(n: int):
 def import_schnetpack():
     """(torch, schnetpack) or (None, reason) when they cannot be imported."""
     try:
-        import painnjax.convert
+        import painnjax.interfaces.schnetpack
 
-        return painnjax.convert.import_schnetpack()
+        return painnjax.interfaces.schnetpack.import_schnetpack()
     except (ImportError, painnjax.ConversionError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
 

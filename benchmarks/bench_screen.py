@@ -1,17 +1,17 @@
 #!/usr/bin/env python
 """Screening throughput: structures minimised per second, painnjax batched FIRE vs ASE FIRE + SchNetPack.
 
-Both codes minimise the same random candidates (``md.candidates.random_candidates``: rigid
+Both codes minimise the same random candidates (``md.screening.candidates.random_candidates``: rigid
 molecules at random orientations in a sphere, seeded) with the same weights, to the same
 force criterion (ASE's: every atomic force below ``--fmax``) and step cap:
 
-  painnjax    ``md.screen.screen(model, candidates, fmax=..., max_steps=..., slots=...)``: FIRE
+  painnjax    ``md.screening.screen.screen(model, candidates, fmax=..., max_steps=..., slots=...)``: FIRE
               (jax-md, ASE's parameters) in jitted chunks, ``slots`` structures at once (vmap;
               default 1 on a CPU, 256 on a GPU), then duplicate removal and ranking. Compiling
               is done by an untimed call on one candidate first and reported apart.
   SchNetPack  a loop over the candidates of ``ase.optimize.FIRE(atoms).run(fmax, steps)`` with
   + ASE       ``schnetpack.interfaces.SpkCalculator`` (``ASENeighborList``) on the model that
-              ``painnjax.convert.to_schnetpack`` makes of the same painnjax model.
+              ``painnjax.interfaces.schnetpack.to_schnetpack`` makes of the same painnjax model.
 
 The model is the shipped ``saam-gfn1`` (trained on GFN1-xTB (SA)n(AM)m, default size, 967,681
 parameters) unless ``--model`` names another; trained weights matter here, since random ones
@@ -54,16 +54,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_potential import CpuMonitor, device_tag, import_schnetpack, machine_info  # noqa: E402
 
 import painnjax  # noqa: E402
-from md.candidates import random_candidates  # noqa: E402
-from md.dedup import KCAL_MOL  # noqa: E402
-from md.screen import screen  # noqa: E402
+from md.screening.candidates import random_candidates  # noqa: E402
+from painnjax.units import KCAL_PER_MOL  # noqa: E402
+from md.screening.screen import screen  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
 
 def run_painnjax(model, candidates, args) -> dict:
-    from md.fire import minimize_batch
-    from md.workflow import build_potential
+    from md.optimize.fire import minimize_batch
+    from md.structures import build_potential
 
     # Compile once, untimed, on one candidate: screen() then reuses the compiled chunk
     # (the cache is keyed on the energy function, which screen() builds per composition).
@@ -122,7 +122,7 @@ def _counting(calc):
 def run_schnetpack(model, candidates, args, torch, spk, cached: bool) -> dict:
     from ase.optimize import FIRE
 
-    from painnjax.convert import to_schnetpack
+    from painnjax.interfaces.schnetpack import to_schnetpack
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
@@ -158,7 +158,7 @@ def run_schnetpack(model, candidates, args, torch, spk, cached: bool) -> dict:
 
 
 def start_energies(model, atoms, torch, spk) -> tuple[float, float]:
-    from painnjax.convert import to_schnetpack
+    from painnjax.interfaces.schnetpack import to_schnetpack
 
     a = atoms.copy()
     a.calc = painnjax.PaiNNCalculator(model)
@@ -231,7 +231,7 @@ def main(argv=None) -> int:
             print(f"{label}: {sp['structures_per_second']:.3f} structures/s, {sp['fire_steps_per_second']:.1f} FIRE "
                   f"steps/s, {sp['schnetpack_calls_per_step']:.2f} model calls per step, mean {np.mean(sp['steps']):.0f} "
                   f"steps, {sum(sp['converged'])}/{k} converged (torch threads {sp['torch_threads']})")
-            same = np.abs(ej - np.asarray(sp["energies_eV"])) / KCAL_MOL < 0.1
+            same = np.abs(ej - np.asarray(sp["energies_eV"])) / KCAL_PER_MOL < 0.1
             sp["same_minimum_share"] = float(same.mean())
             sp["ratio_structures_per_second"] = jx["structures_per_second"] / sp["structures_per_second"]
             sp["ratio_fire_steps_per_second"] = jx["fire_steps_per_second"] / sp["fire_steps_per_second"]

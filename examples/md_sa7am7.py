@@ -28,7 +28,7 @@ def plot(out: Path, temperatures) -> Path:
     import matplotlib.pyplot as plt
     from ase import units
 
-    from md.output import read_thermo
+    from md.dynamics.output import read_thermo
 
     th = read_thermo(out)
     kcal = 1.0 / (units.kcal / units.mol)

@@ -6,7 +6,7 @@
     python examples/spectrum_sa7am7.py --ps 50            # a smoother spectrum (a GPU job)
     python examples/spectrum_sa7am7.py --model run1/best.painn
 
-The work is :func:`md.study.vibrational_study` (what ``painnjax demo`` runs too): FIRE from the
+The work is :func:`md.analysis.study.vibrational_study` (what ``painnjax demo`` runs too): FIRE from the
 bundled B97-3c structure to fmax 0.005 eV/Å (``OUT/minimum.xyz``); the Hessian by automatic
 differentiation in float64 (``OUT/harmonic.json``); Nosé-Hoover MD at 300 K from the minimum, a
 frame every fs (``OUT/md/``); the power spectrum of the frames after ``--equilibrate`` ps
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="sa7am7-spectrum", help="output folder")
     args = p.parse_args(argv)
 
-    from md.study import vibrational_study
+    from md.analysis.study import vibrational_study
     from painnjax.errors import PainnjaxError
 
     try:

@@ -2,7 +2,7 @@
 
 Both read a model (a file or a bundled model name) and a structure (any ASE-readable file,
 its last frame, or a bundled structure name such as ``SA7AM7``), check them, and call
-:func:`md.simulate.run_md` or :func:`md.fire.minimize`. Problems with the inputs are
+:func:`md.dynamics.simulate.run_md` or :func:`md.optimize.fire.minimize`. Problems with the inputs are
 :class:`~painnjax.errors.InputError` naming the file.
 
 Example:
@@ -12,75 +12,19 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-
-from md.config import MDConfig
+from md.dynamics.config import MDConfig
+from md.structures import build_potential, precision, read_structure
 from painnjax.errors import InputError
-from painnjax.validate import check_positions
-
-DTYPES = ("float32", "float64")
-
-
-def read_structure(path_or_name):
-    """An ``ase.Atoms`` from a file (its last frame) or a bundled structure name; ``info["source"]`` names it."""
-    from ase.io import read
-
-    from painnjax.data import bundled_structure, bundled_structures
-
-    p = Path(path_or_name)
-    if p.is_file():
-        try:
-            atoms = read(p)
-        except Exception as exc:  # noqa: BLE001 - ASE raises many kinds for a bad file
-            raise InputError(f"{p}: cannot read a structure from this file ({type(exc).__name__}: {exc})") from None
-        if isinstance(atoms, list):  # pragma: no cover - read() without index gives one frame
-            atoms = atoms[-1]
-    elif p.exists():
-        raise InputError(f"{p}: is not a file")
-    elif re.fullmatch(r"SA\d+AM\d+", str(path_or_name)) and str(path_or_name) in bundled_structures():
-        atoms = bundled_structure(str(path_or_name))
-    else:
-        raise InputError(f"{path_or_name}: no such file (bundled structures: {', '.join(bundled_structures())})")
-    if len(atoms) == 0:
-        raise InputError(f"{path_or_name}: the file holds no atoms")
-    atoms.info["source"] = str(path_or_name)
-    atoms.pbc = False
-    return atoms
-
-
-def build_potential(model, atoms, dtype: str = "float32"):
-    """The painnjax potential for ``atoms`` (sized to its pairs); element errors name the file."""
-    from painnjax.potential import potential
-
-    source = atoms.info.get("source")
-    check_positions(atoms.positions, len(atoms), source=source, symbols=atoms.get_chemical_symbols())
-    try:
-        return potential(model, atoms, reference_positions=atoms.positions, dtype=jnp.dtype(dtype))
-    except InputError as exc:
-        raise InputError(f"{source}: {exc}" if source else str(exc)) from None
-
-
-@contextlib.contextmanager
-def precision(dtype: str):
-    """float64 needs JAX's x64 mode: switched on for the run only, never globally."""
-    if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    with jax.enable_x64(dtype == "float64"):
-        yield
-
 
 def run_md_file(model, start, config: MDConfig, out, *, restart: bool = False, dtype: str = "float32",
                 traj_format: str = "traj", write_forces: bool = False, progress: bool = True,
                 velocities_from_file: bool = False):
-    """:func:`md.simulate.run_md` for a model file and a start structure file; results in ``out``."""
-    from md.simulate import run_md
-    from painnjax.modelfile import load_model
+    """:func:`md.dynamics.simulate.run_md` for a model file and a start structure file; results in ``out``."""
+    from md.dynamics.simulate import run_md
+    from painnjax.io.modelfile import load_model
 
     config.check()
     with precision(dtype):
@@ -102,8 +46,8 @@ def optimize_file(model, inp, out, *, fmax: float = 0.01, max_steps: int = 1000,
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io import write
 
-    from md.fire import minimize
-    from painnjax.modelfile import load_model
+    from md.optimize.fire import minimize
+    from painnjax.io.modelfile import load_model
 
     with precision(dtype):
         m = load_model(model)

@@ -15,36 +15,40 @@ Public API (see README.md for a tour):
   write_selection, committee_report  -- committees: mean, spread, query by committee
 """
 
-__version__ = "0.1.0"
+from painnjax._version import __version__
 
-from painnjax.committee import (
+from painnjax.train.committee import (
     CommitteeStats, Selection, committee_predict, committee_report, committee_stats, read_pool, select_by_spread,
     write_selection,
 )
-from painnjax.config import PaiNNConfig
-from painnjax.dataset import (
-    ENERGY_UNITS, MOLECULES, Dataset, composition_of, fit_element_offsets, molecule_counts, read_dataset,
+from painnjax.nn.config import PaiNNConfig
+from painnjax.data.composition import MOLECULES, composition_of, molecule_counts
+from painnjax.units import ENERGY_UNITS
+from painnjax.data.dataset import (
+    Dataset, fit_element_offsets, read_dataset,
     read_monomer_references, subtract_element_offsets, to_binding_energies,
 )
 from painnjax.errors import ConversionError, InputError, ModelFileError, PainnjaxError
-from painnjax.model import PaiNN, count_parameters, init_variables
-from painnjax.modelfile import Model, bundled_models, load_model, save_model
-from painnjax.neighbors import Pairs, all_pairs, from_jax_md, jax_md_neighbor_fn, sparse_pairs
+from painnjax.nn.painn import PaiNN, count_parameters, init_variables
+from painnjax.model import Model
+from painnjax.io.modelfile import bundled_models, load_model, save_model
+from painnjax.nn.neighbors import Pairs, all_pairs, from_jax_md, jax_md_neighbor_fn, sparse_pairs
 from painnjax.potential import energy, energy_and_forces, potential
-from painnjax.splits import Split, make_split
-from painnjax.train import TrainConfig, train
+from painnjax.data.splits import Split, make_split
+from painnjax.train.config import TrainConfig
+from painnjax.train.trainer import train
 
 
 def from_schnetpack(*args, **kwargs):
-    """Carry a SchNetPack PaiNN into a :class:`Model`; see :mod:`painnjax.convert`."""
-    from painnjax.convert import from_schnetpack as _convert
+    """Carry a SchNetPack PaiNN into a :class:`Model`; see :mod:`painnjax.interfaces.schnetpack`."""
+    from painnjax.interfaces.schnetpack import from_schnetpack as _convert
 
     return _convert(*args, **kwargs)
 
 
 def to_schnetpack(*args, **kwargs):
-    """A SchNetPack ``NeuralNetworkPotential`` with a painnjax model's weights; see :mod:`painnjax.convert`."""
-    from painnjax.convert import to_schnetpack as _convert
+    """A SchNetPack ``NeuralNetworkPotential`` with a painnjax model's weights; see :mod:`painnjax.interfaces.schnetpack`."""
+    from painnjax.interfaces.schnetpack import to_schnetpack as _convert
 
     return _convert(*args, **kwargs)
 
@@ -52,14 +56,14 @@ def to_schnetpack(*args, **kwargs):
 def __getattr__(name):
     # The ASE calculator is imported on first use, keeping `import painnjax` light.
     if name == "PaiNNCalculator":
-        from painnjax.calculator import PaiNNCalculator
+        from painnjax.interfaces.calculator import PaiNNCalculator
 
         return PaiNNCalculator
     raise AttributeError(f"module 'painnjax' has no attribute {name!r}")
 
 
 __all__ = [
-    "ENERGY_UNITS", "MOLECULES", "Dataset", "Split", "TrainConfig", "composition_of", "fit_element_offsets",
+    "__version__", "ENERGY_UNITS", "MOLECULES", "Dataset", "Split", "TrainConfig", "composition_of", "fit_element_offsets",
     "make_split", "molecule_counts", "read_dataset", "read_monomer_references", "subtract_element_offsets",
     "to_binding_energies", "train",
     "CommitteeStats", "Selection", "committee_predict", "committee_report", "committee_stats", "read_pool",

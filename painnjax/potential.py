@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from painnjax.errors import InputError
-from painnjax.model import PaiNN
-from painnjax.neighbors import HalfPairs, PairMatrix, Pairs, all_pairs, count_pairs, from_jax_md, pair_capacity, sparse_pairs
+from painnjax.nn.painn import PaiNN
+from painnjax.nn.neighbors import HalfPairs, PairMatrix, Pairs, all_pairs, count_pairs, from_jax_md, pair_capacity, sparse_pairs
 from painnjax.validate import as_atomic_numbers, check_positions, check_species
 
 # Below this many atoms all N(N-1) pairs are cheaper than building a sparse list.
@@ -84,7 +84,7 @@ def potential(
     Called on concrete arrays it checks the positions (shape, NaN, overlaps) and raises
     :class:`~painnjax.errors.InputError`; inside ``jit`` only shapes are checked.
     """
-    from painnjax.modelfile import load_model
+    from painnjax.io.modelfile import load_model
 
     model = load_model(model)
     Z_np = as_atomic_numbers(species)
@@ -176,7 +176,7 @@ def mean_potential(models, species, **kwargs) -> Callable:
     single potential (``cutoff``, ``neighbor_mode``, ``capacity``, ``fits``), so MD drivers
     manage its pair list the same way, and one list serves every member.
     """
-    from painnjax.modelfile import load_model
+    from painnjax.io.modelfile import load_model
 
     models = [load_model(m) for m in models]
     if not models:

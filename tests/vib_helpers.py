@@ -24,6 +24,6 @@ def water() -> Atoms:
 
 def tiny_model_file(folder):
     """The tiny model saved as ``folder/tiny.painn`` (its path)."""
-    from painnjax.modelfile import save_model
+    from painnjax.io.modelfile import save_model
 
     return save_model(tiny_model(), folder / "tiny.painn")

@@ -1,0 +1,263 @@
+"""Harmonic analysis at a structure: the exact Hessian (``jax.hessian``), frequencies in cm⁻¹, normal modes.
+
+The Hessian of ``energy_fn(R) -> E`` (eV, positions (N, 3) in Å) is taken by automatic
+differentiation, not by finite differences. It is mass-weighted with the masses of the
+structure (ASE's, amu, unless given): ``H_mw = M^-1/2 H M^-1/2``. The rigid-body motions
+(3 translations and 3 rotations about the centre of mass, 2 for a linear molecule) are built
+as vectors in mass-weighted coordinates, orthonormalised, and projected out: the vibrational
+problem is the Hessian restricted to the orthogonal complement ``D`` of these vectors,
+``D^T H_mw D``, whose 3N - 6 (3N - 5) eigenvalues are the vibrational ones. The projected
+full matrix ``P H_mw P`` (``P = 1 - Q Q^T``) is also diagonalised; its spectrum holds exactly
+as many zeros as rigid-body vectors were removed (:attr:`HarmonicResult.projected_frequencies`).
+
+Eigenvalues ``λ`` (eV / Å² / amu) become frequencies as in ASE's ``Vibrations``:
+``ħ ω = (ħ 10^10 / sqrt(e amu)) sqrt(λ)`` in eV, divided by ``ase.units.invcm``. A negative
+eigenvalue gives an imaginary frequency, reported as a negative number ``-sqrt(|λ|)``; when a
+frequency lies below ``-imaginary_threshold`` cm⁻¹ a :class:`NotAMinimumWarning` is issued.
+
+Run in float64 (``with jax.enable_x64(True):``, a potential built with ``dtype=jnp.float64``):
+in float32 the Hessian of a painnjax potential is only good to a few cm⁻¹.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from ase import Atoms
+    >>> from md.analysis.harmonic import harmonic_analysis
+    >>> with jax.enable_x64(True):
+    ...     res = harmonic_analysis(lambda R: 5.0 * (jnp.linalg.norm(R[1] - R[0]) - 1.1) ** 2,
+    ...                             Atoms("CO", positions=[[0, 0, 0], [0, 0, 1.1]]))
+    >>> res.frequencies.round(1), res.n_removed
+    (array([629.6]), 5)
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from painnjax import units
+from painnjax.errors import InputError
+
+
+class NotAMinimumWarning(UserWarning):
+    """The structure has imaginary frequencies: it is a saddle point or not minimised."""
+
+
+def eigenvalues_to_cm1(eigenvalues) -> np.ndarray:
+    """Mass-weighted Hessian eigenvalues (eV/Å²/amu) as frequencies in cm⁻¹; negative ones imaginary (< 0)."""
+    lam = np.asarray(eigenvalues, np.float64)
+    return np.sign(lam) * np.sqrt(np.abs(lam)) * units.HBAR_OMEGA_EV / units.INVCM_EV
+
+
+@dataclass
+class HarmonicResult:
+    """What :func:`harmonic_analysis` returns.
+
+    Attributes:
+        frequencies: the 3N - 6 (3N - 5 for a linear molecule) vibrational frequencies in
+            cm⁻¹, ascending; imaginary ones as negative numbers.
+        modes: (n_vib, N, 3) Cartesian normal-mode displacements (``M^-1/2`` times the
+            mass-weighted eigenvectors), each normalised to unit length, in the order of
+            ``frequencies``.
+        mass_weighted_modes: (n_vib, 3N) orthonormal eigenvectors of the mass-weighted Hessian.
+        eigenvalues: (n_vib,) eigenvalues of the projected mass-weighted Hessian, eV/Å²/amu.
+        projected_frequencies: all 3N frequencies of ``P H_mw P`` (cm⁻¹, ascending by
+            eigenvalue); ``n_removed`` of them are zero up to round-off.
+        hessian: (3N, 3N) Cartesian Hessian, eV/Å².
+        masses: (N,) amu.
+        n_removed: rigid-body motions projected out (6, or 5 for a linear molecule).
+        linear: whether the structure is linear.
+        energy: eV; fmax: largest atomic force at the structure (eV/Å), a check that it is a
+            stationary point.
+    """
+
+    frequencies: np.ndarray
+    modes: np.ndarray
+    mass_weighted_modes: np.ndarray
+    eigenvalues: np.ndarray
+    projected_frequencies: np.ndarray
+    hessian: np.ndarray
+    masses: np.ndarray
+    n_removed: int
+    linear: bool
+    energy: float
+    fmax: float
+
+    @property
+    def imaginary(self) -> np.ndarray:
+        """The imaginary frequencies (negative numbers, cm⁻¹)."""
+        return self.frequencies[self.frequencies < 0]
+
+    def to_dict(self) -> dict:
+        return {
+            "frequencies_cm-1": [float(x) for x in self.frequencies],
+            "n_removed": int(self.n_removed),
+            "linear": bool(self.linear),
+            "energy_eV": float(self.energy),
+            "fmax_eV_per_A": float(self.fmax),
+            "masses_amu": [float(x) for x in self.masses],
+        }
+
+
+def rigid_body_basis(positions, masses, tol: float = 1e-6) -> np.ndarray:
+    """Orthonormal (3N, k) basis of the rigid-body motions in mass-weighted coordinates.
+
+    Translations: ``sqrt(m_i) e_a``; rotations: ``sqrt(m_i) (e_a x (r_i - r_com))``. k is 6, 5 for
+    a linear molecule (its rotation about the axis vanishes), 3 for one atom. Vectors with a
+    singular value below ``tol`` times the largest are dropped.
+    """
+    R = np.asarray(positions, np.float64)
+    m = np.asarray(masses, np.float64)
+    n = len(R)
+    sq = np.sqrt(m)
+    com = (m[:, None] * R).sum(0) / m.sum()
+    X = R - com
+    vecs = []
+    for a in range(3):
+        t = np.zeros((n, 3))
+        t[:, a] = sq
+        vecs.append(t.ravel())
+    for a in range(3):
+        axis = np.zeros(3)
+        axis[a] = 1.0
+        vecs.append((np.cross(axis, X) * sq[:, None]).ravel())
+    V = np.stack(vecs, axis=1)
+    U, s, _ = np.linalg.svd(V, full_matrices=False)
+    keep = s > tol * s.max()
+    return U[:, keep]
+
+
+def hessian(energy_fn: Callable, positions) -> np.ndarray:
+    """(3N, 3N) Cartesian Hessian of ``energy_fn`` at ``positions`` (N, 3) by ``jax.hessian`` (eV/Å²)."""
+    R = np.asarray(positions)
+    n = R.shape[0]
+    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+    def flat(x):
+        return energy_fn(x.reshape(n, 3))
+
+    H = jax.jit(jax.hessian(flat))(jnp.asarray(R.reshape(-1), dtype))
+    H = np.asarray(H, np.float64)
+    return 0.5 * (H + H.T)
+
+
+def harmonic_analysis(
+    energy_fn: Callable,
+    atoms,
+    *,
+    masses=None,
+    imaginary_threshold: float = 10.0,
+    linear_tol: float = 1e-6,
+    hessian_batch: int = 8,
+) -> HarmonicResult:
+    """Harmonic frequencies (cm⁻¹) and normal modes of ``atoms`` with ``energy_fn`` (eV, Å).
+
+    Args:
+        energy_fn: a painnjax potential or any JAX function ``energy_fn(R) -> E``.
+        atoms: ``ase.Atoms`` (positions, masses) or positions (N, 3) Å with ``masses`` given.
+        masses: (N,) amu instead of ``atoms.get_masses()``.
+        imaginary_threshold: warn (:class:`NotAMinimumWarning`) when a frequency is below
+            ``-imaginary_threshold`` cm⁻¹ (small imaginary values come from a structure that
+            is minimised only to a finite ``fmax``).
+        linear_tol: relative singular-value threshold that decides linearity.
+        hessian_batch: Hessian columns computed together (memory grows with it).
+    """
+    if hasattr(atoms, "get_positions"):
+        R = np.asarray(atoms.get_positions(), np.float64)
+        m = np.asarray(atoms.get_masses() if masses is None else masses, np.float64)
+    else:
+        R = np.asarray(atoms, np.float64)
+        if masses is None:
+            raise InputError("masses are needed when positions are given without an ase.Atoms")
+        m = np.asarray(masses, np.float64)
+    if R.ndim != 2 or R.shape[1] != 3 or len(R) < 2:
+        raise InputError(f"positions must be (N, 3) with N >= 2, got shape {R.shape}")
+    if m.shape != (len(R),) or not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise InputError(f"masses must be {len(R)} finite numbers > 0")
+    if not np.all(np.isfinite(R)):
+        raise InputError("positions hold non-finite values")
+    if not (np.isfinite(imaginary_threshold) and imaginary_threshold >= 0):
+        raise InputError(f"imaginary_threshold must be a finite number >= 0, got {imaginary_threshold!r}")
+    n = len(R)
+    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+
+    def flat(x):
+        return energy_fn(x.reshape(n, 3))
+
+    grad = jax.grad(flat)
+
+    @jax.jit
+    def derivatives(x):  # one compilation for energy, gradient and Hessian
+        e, g = jax.value_and_grad(flat)(x)
+        # jax.hessian's forward-over-reverse, a few columns at a time: all 3N at once would
+        # hold 3N copies of the model's per-pair intermediates (~37 GB for SA7AM7).
+        hvp = lambda v: jax.jvp(grad, (x,), (v,))[1]  # noqa: E731
+        H = jax.lax.map(hvp, jnp.eye(x.shape[0], dtype=x.dtype), batch_size=hessian_batch)
+        return e, g, H
+
+    e, g, H = derivatives(jnp.asarray(R.reshape(-1), dtype))
+    g = np.asarray(g, np.float64)
+    H = np.asarray(H, np.float64)
+    H = 0.5 * (H + H.T)
+    if not (np.isfinite(float(e)) and np.all(np.isfinite(g))):
+        raise InputError("the energy or its gradient is not finite at this structure")
+    if not np.all(np.isfinite(H)):
+        raise InputError("the Hessian is not finite at this structure")
+
+    inv_sq = 1.0 / np.sqrt(np.repeat(m, 3))
+    Hmw = H * inv_sq[:, None] * inv_sq[None, :]
+    Q = rigid_body_basis(R, m, tol=linear_tol)
+    k = Q.shape[1]
+    # all 3N eigenvalues of P H P (k of them zero up to round-off)
+    P = np.eye(3 * n) - Q @ Q.T
+    projected = np.linalg.eigvalsh(P @ Hmw @ P)
+    # the vibrational problem on the complement D of the rigid-body space
+    U, _, _ = np.linalg.svd(Q, full_matrices=True)
+    D = U[:, k:]
+    lam, W = np.linalg.eigh(D.T @ Hmw @ D)
+    mw_modes = (D @ W).T  # (n_vib, 3N), orthonormal
+    cart = mw_modes * inv_sq[None, :]
+    cart /= np.linalg.norm(cart, axis=1, keepdims=True)
+    freqs = eigenvalues_to_cm1(lam)
+    res = HarmonicResult(
+        frequencies=freqs, modes=cart.reshape(-1, n, 3), mass_weighted_modes=mw_modes, eigenvalues=lam,
+        projected_frequencies=eigenvalues_to_cm1(projected), hessian=H, masses=m, n_removed=k,
+        linear=(k == 5), energy=float(e), fmax=float(np.sqrt((g.reshape(n, 3) ** 2).sum(1).max())),
+    )
+    bad = freqs[freqs < -imaginary_threshold]
+    if bad.size:
+        shown = ", ".join(f"{x:.1f}" for x in bad)
+        warnings.warn(
+            f"{bad.size} imaginary frequenc{'y' if bad.size == 1 else 'ies'} ({shown} cm-1, shown negative): "
+            f"the structure is not a minimum (a saddle point, or not minimised; max force {res.fmax:.3g} eV/Å)",
+            NotAMinimumWarning, stacklevel=2,
+        )
+    return res
+
+
+def harmonic_file(model, structure, *, dtype: str = "float64", imaginary_threshold: float = 10.0) -> HarmonicResult:
+    """:func:`harmonic_analysis` of a structure file (or bundled name) with a model file (or bundled name)."""
+    from md.structures import build_potential, precision, read_structure
+    from painnjax.io.modelfile import load_model
+
+    with precision(dtype):
+        m = load_model(model)
+        atoms = read_structure(structure)
+        energy_fn = build_potential(m, atoms, dtype)
+        return harmonic_analysis(energy_fn, atoms, imaginary_threshold=imaginary_threshold)
+
+
+def write_json(result: HarmonicResult, path) -> Path:
+    """The result's :meth:`HarmonicResult.to_dict` as JSON (key ``frequencies_cm-1``), written atomically."""
+    import json
+
+    from painnjax.io.files import atomic_write
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, json.dumps(result.to_dict(), indent=2) + "\n")

@@ -1,0 +1,205 @@
+"""The vibrational study of one cluster, end to end: minimum → harmonic frequencies → NVT MD → power spectrum.
+
+What the reference study did with three tools (ASE, its MD and TRAVIS; its Fig. 10), from one
+potential: FIRE from the start structure to ``fmax`` (``OUT/minimum.xyz``); the Hessian by
+automatic differentiation in float64 and its frequencies (``OUT/harmonic.json``); Nosé–Hoover
+MD at ``temperature`` from the minimum, a frame every fs (``OUT/md/``); the power spectrum of
+the frames after ``equilibrate`` ps (``OUT/spectrum.csv``) and its plot with the harmonic
+frequencies as sticks (``OUT/spectrum.png``, ``.pdf``). ``OUT/study.json`` records the settings
+and the results.
+
+Nothing is lost on interruption: run it again with the same folder and the finished stages
+are reused and the MD continues from its last checkpoint. A longer ``ps`` on the same folder
+extends the MD; changing anything else needs a new folder.
+
+Example:
+    >>> from md.analysis.study import vibrational_study
+    >>> res = vibrational_study("saam-gfn1", "SA7AM7", "sa7am7-300K", ps=2.0)     # doctest: +SKIP
+    >>> res.spectrum.frequencies, res.harmonic.frequencies                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from painnjax.errors import InputError
+
+STUDY_FILE = "study.json"
+# Settings that define a study; `ps` may grow between calls (the MD is continued).
+_FIXED = ("model", "structure", "temperature_K", "dt_fs", "fmax_eV_per_A", "seed", "replicas")
+
+
+@dataclass
+class StudyResult:
+    """What :func:`vibrational_study` computed, and where it wrote it."""
+
+    out: Path
+    minimum: object  # md.optimize.fire.MinimizeResult, or None when reused
+    harmonic: object  # md.analysis.harmonic.HarmonicResult, or None when reused
+    frequencies: np.ndarray  # the harmonic frequencies, cm-1 (imaginary negative)
+    md_summary: dict
+    spectrum: object  # md.analysis.spectrum.Spectrum
+    plots: list = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+
+
+def _frames_per_fs(dt: float) -> int:
+    """MD steps between frames: a frame every fs when the step divides 1 fs, else every step."""
+    k = 1.0 / dt
+    return int(round(k)) if k >= 1 and abs(k - round(k)) < 1e-9 else 1
+
+
+def vibrational_study(
+    model,
+    structure,
+    out,
+    *,
+    temperature: float = 300.0,
+    ps: float = 2.0,
+    equilibrate: float = 0.5,
+    dt: float = 0.5,
+    fmax: float = 0.005,
+    max_fire_steps: int = 5000,
+    replicas: int = 1,
+    seed: int = 0,
+    max_frequency: float | None = 4000.0,
+    progress: bool = True,
+    log=print,
+) -> StudyResult:
+    """Minimum, harmonic frequencies, MD and power spectrum of ``structure`` with ``model``; see the module doc.
+
+    Args:
+        model: a model file or bundled model name (``"saam-gfn1"``).
+        structure: a structure file (its last frame) or bundled name (``"SA7AM7"``).
+        out: output folder (created; reused stage by stage when it holds this study).
+        temperature: K. ps: MD length in ps (the spectrum uses what follows ``equilibrate`` ps).
+        dt: MD time step, fs. fmax: FIRE convergence, eV/Å. replicas: independent MD runs
+            (different velocities) averaged in the spectrum.
+        log: where one-line progress reports go (``None``: nowhere).
+    """
+    from md.dynamics.config import MDConfig
+    from md.analysis.harmonic import harmonic_file, write_json
+    from md.analysis.spectrum import plot_spectrum, power_spectrum, read_velocities
+    from md.structures import read_structure
+    from md.workflow import optimize_file, run_md_file
+
+    say = log or (lambda *a, **k: None)
+    for name, value in (("temperature", temperature), ("ps", ps), ("dt", dt), ("fmax", fmax)):
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    if not (isinstance(equilibrate, (int, float)) and 0 <= equilibrate < ps):
+        raise InputError(f"equilibrate must be >= 0 and shorter than the MD ({ps} ps), got {equilibrate!r}")
+    start = read_structure(structure)  # a bad name or file fails here, before anything is written
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"model": str(model), "structure": str(structure), "temperature_K": float(temperature),
+                "dt_fs": float(dt), "fmax_eV_per_A": float(fmax), "seed": int(seed), "replicas": int(replicas)}
+    record_path = out / STUDY_FILE
+    record = {}
+    if record_path.exists():
+        try:
+            record = json.loads(record_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{record_path}: cannot read the study record ({exc}); choose another folder") from None
+        old = record.get("settings", {})
+        changed = [k for k in _FIXED if old.get(k) != settings[k]]
+        if changed:
+            shown = ", ".join(f"{k} {old.get(k)!r} -> {settings[k]!r}" for k in changed)
+            raise InputError(f"{out} holds a study with other settings ({shown}); choose another folder")
+    record["settings"] = {**settings, "ps": float(ps), "equilibrate_ps": float(equilibrate)}
+
+    def save():
+        from painnjax.io.files import atomic_write
+
+        atomic_write(record_path, json.dumps(record, indent=2, default=_jsonable) + "\n")
+
+    save()
+
+    # 1. The minimum.
+    minimum_path = out / "minimum.xyz"
+    res = None
+    if "minimum" in record and minimum_path.exists():
+        say(f"minimum: reused {minimum_path}")
+    else:
+        res = optimize_file(model, structure, minimum_path, fmax=fmax, max_steps=max_fire_steps)
+        record["minimum"] = {"energy_eV": res.energy, "fmax_eV_per_A": res.fmax, "steps": res.steps,
+                             "converged": res.converged, "seconds": res.seconds + res.compile_seconds}
+        save()
+        say(f"minimum: E = {res.energy:.5f} eV, fmax {res.fmax:.4f} eV/Å after {res.steps} FIRE steps"
+            + ("" if res.converged else f" (NOT converged to {fmax} eV/Å: the harmonic frequencies may be imaginary)"))
+
+    # 2. Harmonic frequencies of the minimum.
+    harmonic_path = out / "harmonic.json"
+    if "harmonic" in record and harmonic_path.exists():
+        harm = None
+        freqs = np.asarray(json.loads(harmonic_path.read_text())["frequencies_cm-1"], np.float64)
+        say(f"harmonic: reused {harmonic_path}")
+    else:
+        harm = harmonic_file(model, minimum_path)
+        write_json(harm, harmonic_path)
+        f = freqs = harm.frequencies
+        record["harmonic"] = {"n_frequencies": len(f), "lowest_cm-1": float(f[0]), "highest_cm-1": float(f[-1]),
+                              "n_imaginary": int((f < 0).sum())}
+        save()
+        say(f"harmonic: {len(f)} frequencies, {f[0]:.1f} ... {f[-1]:.1f} cm-1, {int((f < 0).sum())} imaginary")
+
+    # 3. NVT MD from the minimum (continued from its checkpoint when the folder holds one).
+    every = _frames_per_fs(dt)
+    steps = max(every, int(round(ps * 1000.0 / dt / every)) * every)
+    cfg = MDConfig(ensemble="nvt-nh", temperature=float(temperature), dt=float(dt), steps=steps, log_every=every,
+                   traj_every=every, replicas=int(replicas), seed=int(seed),
+                   checkpoint_every=max(every, 500 // every * every))  # fixed: a restart may not change it
+    md_out = out / "md"
+    from md.dynamics.checkpoint import CHECKPOINT_FILE
+
+    restart = (md_out / CHECKPOINT_FILE).exists()
+    md = run_md_file(model, minimum_path, cfg, md_out, restart=restart, progress=progress)
+    s = md.summary
+    record["md"] = {k: s.get(k) for k in ("steps_done", "steps_per_second", "mean_temperature_K", "stop_reason",
+                                          "compile_seconds", "restarted_from_step")}
+    save()
+    if s.get("steps_per_second") is None:  # nothing left to run: the folder holds the whole MD
+        say(f"MD: reused {s['steps_done']} steps of {dt:g} fs in {md_out}")
+    else:
+        say(f"MD: {s['steps_done']} steps of {dt:g} fs, {s['steps_per_second']:.1f} steps/s, "
+            f"mean T {s['mean_temperature_K']:.0f} K, stop: {s['stop_reason']}")
+
+    # 4. The power spectrum after equilibration, with the harmonic sticks.
+    from md.dynamics.output import trajectory_path
+
+    paths = [trajectory_path(md_out, r, "traj") for r in range(replicas)]
+    V, masses, _, dt_fs = read_velocities(paths)
+    skip = int(round(equilibrate * 1000.0 / dt_fs))
+    used = V.shape[1] - skip
+    if used < 100:
+        raise InputError(f"only {used} MD frames after {equilibrate} ps of equilibration: run longer (ps)")
+    spec = power_spectrum(V[:, skip:], masses, dt_fs, window="hann", normalisation="max")
+    spec.write_csv(out / "spectrum.csv")
+    name = start.get_chemical_formula() if not _is_bundled(structure) else str(structure)
+    title = f"{name}, {temperature:g} K, {used * dt_fs / 1000:.1f} ps: MD power spectrum and harmonic frequencies"
+    plots = plot_spectrum(spec, [out / "spectrum.png", out / "spectrum.pdf"], harmonic=freqs,
+                          max_frequency=max_frequency, title=title)
+    top = spec.frequencies[int(np.argmax(spec.intensity))]
+    record["spectrum"] = {"frames": int(used), "ps": used * dt_fs / 1000.0, "resolution_cm-1": spec.resolution,
+                          "highest_peak_cm-1": float(top)}
+    save()
+    say(f"spectrum: {used} frames ({used * dt_fs / 1000:.2f} ps), resolution {spec.resolution:.1f} cm-1; "
+        f"wrote {', '.join(str(p) for p in plots)}")
+    return StudyResult(out=out, minimum=res, harmonic=harm, frequencies=freqs, md_summary=s, spectrum=spec, plots=plots, record=record)
+
+
+def _is_bundled(structure) -> bool:
+    return not Path(str(structure)).exists()
+
+
+def _jsonable(x):
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)

@@ -1,0 +1,125 @@
+"""The energy the integrators see, with the pair list rebuilt every step and its overflow told apart.
+
+A painnjax potential (``painnjax.potential``) for a cluster of more than 32 atoms, or one built
+with ``neighbor="sparse"``, is evaluated here on a pair list of a fixed ``capacity``
+(unordered pairs) that :class:`MDPotential` builds from the positions at every force call,
+inside the jitted step loop. The drivers count the pairs within the cutoff after every step
+(:meth:`MDPotential.count`): when the count exceeds the capacity, the chunk of steps is run
+again from its saved start with a larger list, so no step ever uses a truncated list. A real
+blow-up (non-finite energies) is therefore never confused with an overflow.
+
+Any other function ``energy_fn(R, **kwargs) -> E`` (eV, Å) -- a small painnjax potential on
+all pairs, or any jax-md style energy -- is called as it is.
+
+Example:
+    >>> import jax.numpy as jnp, painnjax
+    >>> from painnjax.data import bundled_structure
+    >>> atoms = bundled_structure("SA4AM4")                         # 44 atoms
+    >>> model = painnjax.Model.init(painnjax.PaiNNConfig(n_atom_basis=8, n_interactions=1, n_rbf=4))
+    >>> pot = MDPotential.wrap(painnjax.potential(model, atoms), 44)
+    >>> pot.managed, pot.initial_capacity(atoms.positions[None]) >= int(pot.count(jnp.asarray(atoms.positions)))
+    (True, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from painnjax.nn.neighbors import count_pairs, pair_capacity, sparse_pairs, within_cutoff
+from painnjax.potential import ALL_PAIRS_MAX_ATOMS
+
+
+@dataclass(frozen=True)
+class MDPotential:
+    """An energy function plus how its pair list is managed.
+
+    Attributes:
+        energy_fn: ``energy_fn(R, neighbor=None, **kwargs) -> E`` in eV.
+        n_atoms: atoms in the cluster.
+        cutoff: pair-list cutoff (Å) when the list is managed here, else None.
+        capacity_hint: the potential's own sparse capacity in unordered pairs, if any.
+    """
+
+    energy_fn: Callable
+    n_atoms: int
+    cutoff: float | None = None
+    capacity_hint: int | None = None
+
+    @classmethod
+    def wrap(cls, energy_fn: Callable, n_atoms: int, pairs: str = "auto") -> "MDPotential":
+        """Decide how ``energy_fn`` gets its pairs.
+
+        ``pairs="auto"``: a painnjax potential (it has ``cutoff`` and ``neighbor_mode``) gets a
+        managed sparse list when it is sparse or has more than 32 atoms; anything else is
+        called as it is. ``"sparse"`` forces a managed list (needs ``energy_fn.cutoff``),
+        ``"own"`` calls ``energy_fn(R)`` as it is.
+        """
+        if isinstance(energy_fn, MDPotential):
+            return energy_fn
+        cutoff = getattr(energy_fn, "cutoff", None)
+        mode = getattr(energy_fn, "neighbor_mode", None)
+        if pairs == "auto":
+            managed = cutoff is not None and (mode == "sparse" or (mode == "all" and n_atoms > ALL_PAIRS_MAX_ATOMS))
+        elif pairs == "sparse":
+            if cutoff is None:
+                raise ValueError("pairs='sparse' needs an energy_fn with a `cutoff` attribute (a painnjax potential)")
+            managed = True
+        elif pairs == "own":
+            managed = False
+        else:
+            raise ValueError(f"pairs must be 'auto', 'sparse' or 'own', got {pairs!r}")
+        cap = getattr(energy_fn, "capacity", None) if mode == "sparse" else None
+        return cls(energy_fn, int(n_atoms), float(cutoff) if managed else None, None if cap is None else int(cap) // 2)
+
+    @property
+    def managed(self) -> bool:
+        """Whether the pair list is built here (and can overflow)."""
+        return self.cutoff is not None
+
+    @property
+    def max_capacity(self) -> int:
+        return self.n_atoms * (self.n_atoms - 1) // 2
+
+    def energy(self, capacity: int | None) -> Callable:
+        """``energy(R, **kwargs) -> E`` on a pair list of ``capacity`` unordered pairs."""
+        fn = self.energy_fn
+        if not self.managed:
+            return lambda R, **kwargs: fn(R)
+        n, cutoff = self.n_atoms, self.cutoff
+        mask = jnp.ones(n, bool)
+
+        def energy(R, **unused_kwargs):
+            pairs, _ = sparse_pairs(jax.lax.stop_gradient(R), mask, cutoff, capacity, half=True)
+            return fn(R, neighbor=pairs)
+
+        return energy
+
+    def count(self, R) -> jnp.ndarray:
+        """Unordered pairs within the cutoff (0 when the list is not managed here); jit-able."""
+        if not self.managed:
+            return jnp.zeros((), jnp.int32)
+        within = within_cutoff(R, jnp.ones(self.n_atoms, bool), self.cutoff)  # the test sparse_pairs uses
+        return jnp.sum(jnp.triu(within, k=1)).astype(jnp.int32)
+
+    def capacity_for(self, n_pairs: int) -> int:
+        """A capacity with a margin for ``n_pairs`` unordered pairs (never above all pairs)."""
+        return int(min(pair_capacity(2 * int(n_pairs)) // 2, self.max_capacity))
+
+    def initial_capacity(self, positions, capacity: int | None = None) -> int | None:
+        """Capacity that holds every structure in ``positions`` (S, N, 3); None if not managed.
+
+        ``capacity`` (unordered pairs) or the potential's own capacity is used when it holds
+        the structures; otherwise one with a 10 % margin. It grows during the run when needed.
+        """
+        if not self.managed:
+            return None
+        most = max(count_pairs(R, self.cutoff) // 2 for R in np.asarray(positions, np.float64))
+        start = capacity if capacity is not None else self.capacity_hint
+        if start is None or start < most:
+            start = self.capacity_for(most)
+        return int(min(max(int(start), 1), self.max_capacity))

@@ -1,0 +1,452 @@
+"""Run MD of one cluster: R replicas in one jitted call, output, checkpoints, restart, safety stops.
+
+:func:`run_md` is the driver behind ``painnjax md``. It takes any energy function in eV of
+positions in Å -- a painnjax potential, or any jax-md style ``energy_fn(R, **kwargs)`` -- and
+an ``ase.Atoms`` for species, masses and the start positions.
+
+Example:
+    >>> import painnjax
+    >>> from md import MDConfig, run_md
+    >>> from painnjax.data import bundled_structure
+    >>> atoms = bundled_structure("SA1AM1")
+    >>> model = painnjax.load_model("model.painn")                               # doctest: +SKIP
+    >>> energy_fn = painnjax.potential(model, atoms, reference_positions=atoms.positions)  # doctest: +SKIP
+    >>> cfg = MDConfig(ensemble="nvt-nh", temperature=(300.0, 400.0), replicas=2, dt=0.5, steps=20000)
+    >>> result = run_md(energy_fn, atoms, cfg, out="run-300-400")                # doctest: +SKIP
+    >>> result.summary["steps_per_second"], result.stop_reason                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from md.dynamics import checkpoint as ckpt
+from md.dynamics import output
+from md.dynamics.config import MDConfig
+from md.dynamics.engine import Engine, Records
+from md.dynamics.forces import MDPotential
+from md.dynamics.safety import check_frame, formula, fragments
+from painnjax.units import KB_EV, kelvin_to_kT, ns_per_day
+from painnjax.errors import InputError
+from painnjax.validate import as_atomic_numbers, check_positions
+
+class SafetyStopWarning(RuntimeWarning):
+    """A replica was stopped by a safety check (the message names step, time and cause)."""
+
+
+# Options that may change between a run and its restart.
+RESTART_MAY_CHANGE = ("steps", "chunk_steps", "max_temperature", "fragment_distance")
+
+
+@dataclass
+class MDResult:
+    """What :func:`run_md` returns (files in ``out`` hold the same and more).
+
+    Attributes:
+        steps_done: the step the run reached.
+        stop_reason: ``"completed"``, ``"interrupted"``, or ``"safety: <kind>"`` when every
+            replica was stopped by a check (kinds: non-finite, temperature, fragmentation).
+        summary: the contents of ``summary.json``.
+        positions, velocities: (R, N, 3) of each replica's last good frame (Å, Å/ASE time).
+        thermo: this session's records as columns (see :data:`md.dynamics.output.THERMO_COLUMNS`).
+        state: the final jax-md state of all replicas (host arrays).
+        messages: one line per stopped replica.
+    """
+
+    steps_done: int
+    stop_reason: str
+    summary: dict
+    positions: np.ndarray
+    velocities: np.ndarray
+    thermo: dict
+    state: Any = None
+    messages: list = field(default_factory=list)
+
+
+def _species_and_positions(atoms, energy_fn):
+    if not hasattr(atoms, "get_atomic_numbers"):
+        raise InputError("atoms must be an ase.Atoms (species, positions and masses of the cluster)")
+    source = atoms.info.get("source") if hasattr(atoms, "info") else None
+    Z = as_atomic_numbers(atoms, source=source)
+    if getattr(atoms, "pbc", np.zeros(3)).any():
+        raise InputError(f"{source + ': ' if source else ''}periodic boundary conditions are not supported (clusters only)")
+    R = check_positions(atoms.positions, len(Z), source=source, symbols=atoms.get_chemical_symbols())
+    own = getattr(energy_fn, "species", None)
+    if own is not None and not np.array_equal(np.asarray(own), Z):
+        raise InputError(f"{source + ': ' if source else ''}the structure's species differ from those the potential was built for")
+    if len(Z) < 2:
+        raise InputError(f"{source + ': ' if source else ''}MD needs at least 2 atoms, got {len(Z)}")
+    return Z, np.asarray(R, np.float64)
+
+
+def _keys(seed: int, replicas: int):
+    base = jax.random.PRNGKey(seed)
+    return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(replicas))
+
+
+def _check_restart(meta: dict, cfg: MDConfig, Z, masses, dtype, traj_format, path) -> None:
+    old = dict(meta["config"])
+    new = cfg.to_dict()
+    diff = [k for k in new if k not in RESTART_MAY_CHANGE and old.get(k) != new[k]]
+    if diff:
+        shown = ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in diff)
+        raise InputError(f"{path}: the restart changes options the checkpoint was written with ({shown})")
+    if meta["species"] != [int(z) for z in Z]:
+        raise InputError(f"{path}: the checkpoint is of another cluster (species differ)")
+    if not np.allclose(meta["masses"], masses, rtol=0, atol=1e-9):
+        raise InputError(f"{path}: the checkpoint was written with other masses")
+    if meta["dtype"] != str(dtype):
+        raise InputError(f"{path}: the checkpoint is {meta['dtype']}, this run is {dtype}")
+    if meta.get("traj_format") != traj_format:
+        raise InputError(f"{path}: the run writes {meta.get('traj_format')} trajectories, not {traj_format}")
+
+
+class _Run:
+    """Book-keeping of one call of :func:`run_md` (kept apart so the loop reads plainly)."""
+
+    def __init__(self, cfg, engine, Z, symbols, out, traj_format, write_forces, fragment_distance):
+        self.cfg, self.engine, self.Z, self.symbols = cfg, engine, Z, symbols
+        self.out, self.traj_format, self.write_forces = out, traj_format, write_forces
+        self.fragment_distance = fragment_distance
+        self.R = cfg.replicas
+        self.temps = np.asarray(cfg.temperatures(), np.float64)
+        self.max_temps = cfg.max_temperatures()
+        self.status = [{"replica": r, "temperature_K": float(self.temps[r]), "status": "running"} for r in range(self.R)]
+        self.sum_T = np.zeros(self.R)
+        self.n_T = np.zeros(self.R, np.int64)
+        self.last_good: list[dict | None] = [None] * self.R
+        self.rows = {c: [] for c in output.THERMO_COLUMNS}
+        self.messages: list[str] = []
+        self.writers = (
+            [output.TrajectoryWriter(output.trajectory_path(out, r, traj_format), traj_format) for r in range(self.R)]
+            if out is not None else None
+        )
+
+    @property
+    def active(self) -> np.ndarray:
+        return np.asarray([s["status"] == "running" for s in self.status])
+
+    def temperature(self, e_kin):
+        return 2.0 * np.asarray(e_kin, np.float64) / (self.engine.dof * KB_EV)
+
+    def process(self, rec: Records, steps, active, first: bool = False) -> None:
+        """Check, log and write the records of the replicas in ``active``; ``steps[j]`` is record j's step."""
+        dt = self.cfg.dt
+        thermo_lines = []
+        frames = [[] for _ in range(self.R)]
+        for r in np.flatnonzero(active):
+            T = self.temperature(rec.e_kin[r])
+            n_good = 0
+            for j, step in enumerate(steps):
+                bad = check_frame(rec.position[r, j], float(rec.e_pot[r, j]), float(T[j]), self.max_temps[r],
+                                  self.fragment_distance, self.symbols)
+                if bad is not None:
+                    if first:
+                        raise InputError(f"the start structure fails a safety check: {bad[1]}")
+                    self._stop(r, int(step), *bad)
+                    break
+                n_good += 1
+                self.last_good[r] = {
+                    "step": int(step), "position": rec.position[r, j], "velocity": rec.velocity[r, j],
+                    "force": rec.force[r, j], "e_pot": float(rec.e_pot[r, j]), "temperature": float(T[j]),
+                }
+                if not first:
+                    self.sum_T[r] += T[j]
+                    self.n_T[r] += 1
+                if self.writers is not None and self.cfg.traj_every and step % self.cfg.traj_every == 0:
+                    frames[r].append(self._atoms(r, self.last_good[r]))
+            s = np.asarray(steps[:n_good])
+            cols = (s, s * dt, np.full(n_good, r), T[:n_good], rec.e_pot[r, :n_good], rec.e_kin[r, :n_good],
+                    rec.e_pot[r, :n_good] + rec.e_kin[r, :n_good], rec.conserved[r, :n_good])
+            for c, v in zip(output.THERMO_COLUMNS, cols):
+                self.rows[c].extend(np.asarray(v).tolist())
+            thermo_lines += output.thermo_rows(s, s * dt, r, T[:n_good], rec.e_pot[r, :n_good], rec.e_kin[r, :n_good],
+                                               rec.conserved[r, :n_good])
+        if self.out is not None:
+            output.append_thermo(self.out, sorted(thermo_lines, key=lambda line: int(line.split(",", 1)[0])))
+            for r, fr in enumerate(frames):
+                self.writers[r].write(fr)
+
+    def _atoms(self, r, good):
+        return output.frame_atoms(
+            self.Z, good["position"], good["velocity"], good["e_pot"], good["step"], good["step"] * self.cfg.dt, r,
+            good["temperature"], forces=good["force"] if self.write_forces else None,
+        )
+
+    def _stop(self, r, step, kind, message):
+        time_fs = step * self.cfg.dt
+        good = self.last_good[r]
+        text = f"replica {r} stopped at step {step} (t = {time_fs:g} fs): {message}"
+        entry = {"status": "stopped", "stop_reason": kind, "stop_step": step, "stop_time_fs": time_fs, "message": message}
+        if good is not None:
+            entry["last_good_step"] = good["step"]
+            if self.out is not None:
+                path = Path(self.out) / f"last_good_r{r:03d}.extxyz"
+                output.write_frame(path, self._atoms(r, good))
+                entry["last_good_frame"] = str(path)
+                text += f"; last good frame (step {good['step']}) saved to {path}"
+        self.status[r].update(entry)
+        self.messages.append(text)
+        warnings.warn(text, SafetyStopWarning, stacklevel=4)
+
+    def meta(self, step: int, capacity) -> dict:
+        return {
+            "step": int(step), "capacity": capacity, "status": self.status,
+            "sum_T": self.sum_T.tolist(), "n_T": self.n_T.tolist(),
+            "last_good": [None if g is None else {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
+                                                  for k, v in g.items()} for g in self.last_good],
+        }
+
+    def restore(self, meta: dict) -> None:
+        self.status = [dict(s) for s in meta["status"]]
+        self.sum_T = np.asarray(meta["sum_T"], np.float64)
+        self.n_T = np.asarray(meta["n_T"], np.int64)
+        self.last_good = [None if g is None else {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in g.items()}
+                          for g in meta["last_good"]]
+
+
+def run_md(
+    energy_fn: Callable,
+    atoms,
+    config: MDConfig,
+    *,
+    out=None,
+    restart: bool = False,
+    traj_format: str = "traj",
+    write_forces: bool = False,
+    progress: bool = True,
+    momenta=None,
+    capacity: int | None = None,
+    pairs: str = "auto",
+    masses=None,
+    summary_extra: dict | None = None,
+) -> MDResult:
+    """Run ``config.steps`` steps of MD of the cluster ``atoms`` with ``energy_fn`` (eV, Å).
+
+    Args:
+        energy_fn: a painnjax potential (its dtype is the run's: build it with
+            ``dtype=jnp.float64`` inside ``jax.enable_x64(True)`` for float64 MD) or any
+            ``energy_fn(R, **kwargs)``.
+        atoms: ``ase.Atoms``: species, start positions (Å) and masses (amu, ASE's by default).
+        config: the :class:`MDConfig`.
+        out: output folder (None: nothing is written; the result still holds the records).
+        restart: continue the run in ``out`` from its checkpoint (exactly, step for step).
+        traj_format: ``"traj"`` (ASE) or ``"extxyz"``.
+        write_forces: store forces in the trajectory frames.
+        progress: show a tqdm progress bar with ns/day.
+        momenta: initial momenta (N, 3) or (R, N, 3) in amu Å/(ASE time unit) instead of
+            Maxwell-Boltzmann ones (e.g. ``atoms.get_momenta()``), used as given: remove drift
+            and rotation first (``md.dynamics.velocities.remove_rotation_and_drift``) if temperatures
+            are to count 3N - 6 degrees of freedom exactly.
+        capacity: pair-list capacity (unordered pairs) to start with; grows when needed.
+        pairs: ``"auto"``, ``"sparse"`` or ``"own"`` (see :meth:`md.dynamics.forces.MDPotential.wrap`).
+        masses: (N,) amu instead of ``atoms.get_masses()``.
+        summary_extra: more entries for ``summary.json`` (e.g. the model file).
+    """
+    wall0 = time.perf_counter()
+    config.check()
+    cfg = config
+    if traj_format not in output.TRAJ_FORMATS:
+        raise InputError(f"trajectory format must be one of {', '.join(output.TRAJ_FORMATS)}, got {traj_format!r}")
+    Z, R0 = _species_and_positions(atoms, energy_fn)
+    n = len(Z)
+    masses = np.asarray(atoms.get_masses() if masses is None else masses, np.float64)
+    if masses.shape != (n,) or not np.all(np.isfinite(masses)) or np.any(masses <= 0):
+        raise InputError(f"masses must be {n} positive numbers (amu)")
+    pot = MDPotential.wrap(energy_fn, n, pairs)
+    R0s = np.broadcast_to(R0, (cfg.replicas, n, 3))
+    cap0 = pot.initial_capacity(R0s, capacity)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype")
+        dtype = jnp.dtype(jax.eval_shape(pot.energy(cap0), jnp.asarray(R0, jnp.float32)).dtype)
+    engine = Engine(pot, cfg, masses, dtype, cap0)
+    fragment_distance = cfg.fragment_distance
+    if fragment_distance is None:
+        fragment_distance = pot.cutoff or float(getattr(energy_fn, "cutoff", 5.0) or 5.0)
+    symbols = atoms.get_chemical_symbols()
+    if not restart and fragment_distance > 0:
+        groups = fragments(R0, fragment_distance)
+        if len(groups) > 1:
+            where = atoms.info.get("source")
+            raise InputError(
+                f"{where + ': ' if where else ''}the start structure is not one cluster: "
+                f"{formula(symbols, groups[1])} ({len(groups[1])} atoms) is more than {fragment_distance:g} Å "
+                "from the rest (set fragment_distance, --fragment-distance, to 0 to simulate it anyway)"
+            )
+    run = _Run(cfg, engine, Z, symbols, None if out is None else Path(out), traj_format, write_forces, fragment_distance)
+    kT = np.asarray([kelvin_to_kT(T) for T in run.temps])
+    keys = _keys(cfg.seed, cfg.replicas)
+
+    ckpt_path = None if out is None else Path(out) / ckpt.CHECKPOINT_FILE
+    restarted_from = None
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype")
+        if restart:
+            if out is None:
+                raise InputError("restart needs the output folder of the run to continue")
+            template = engine.state_shape(R0s, kT, keys)
+            state, meta = ckpt.load_checkpoint(ckpt_path, template)
+            _check_restart(meta, cfg, Z, masses, dtype, traj_format, ckpt_path)
+            step = restarted_from = int(meta["step"])
+            run.restore(meta)
+            if meta.get("capacity") is not None:
+                engine.capacity = max(int(meta["capacity"]), engine.capacity or 0)
+            output.truncate_thermo(out, step)
+            for w in run.writers:
+                w.truncate_after(step)
+            start = False
+        else:
+            if out is not None and (ckpt_path.exists() or (Path(out) / output.THERMO_FILE).exists()):
+                raise InputError(
+                    f"{out} already holds an MD run; continue it with restart (--restart) or choose another folder"
+                )
+            if momenta is not None:
+                momenta = np.broadcast_to(np.asarray(momenta, np.float64), (cfg.replicas, n, 3))
+            state = engine.init(R0s, kT, keys, momenta)
+            step = 0
+            start = True
+
+    records_per_chunk = engine.buffer
+    chunk_steps = records_per_chunk * cfg.log_every
+    steps_session = 0
+    run_seconds = 0.0
+    stop_reason = "completed"
+    bar = _progress(progress, cfg.steps, step)
+    last_ckpt = step
+
+    def save(step_now):
+        if ckpt_path is not None:
+            meta = run.meta(step_now, engine.capacity)
+            meta.update(config=cfg.to_dict(), species=[int(z) for z in Z], masses=masses.tolist(),
+                        dtype=str(dtype), traj_format=traj_format)
+            ckpt.save_checkpoint(ckpt_path, state, meta)
+
+    def advance(state, n_rec, start):
+        nonlocal run_seconds
+        compile_before = engine.compile_seconds
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Explicitly requested dtype")
+            out_ = engine.run(state, kT, run.active, n_rec, start=start)
+            jax.block_until_ready(out_[0])
+        run_seconds += time.perf_counter() - t0 - (engine.compile_seconds - compile_before)
+        return out_
+
+    try:
+        if start:  # forces and the step-0 record of the new states, then a checkpoint at step 0
+            state, _, rec0 = advance(state, 0, True)
+            run.process(rec0, [0], run.active, first=True)
+            save(0)
+        while step < cfg.steps and run.active.any():
+            n_steps = min(chunk_steps, cfg.steps - step, cfg.checkpoint_every - step % cfg.checkpoint_every)
+            n_rec = n_steps // cfg.log_every
+            active = run.active
+            new_state, rec, _ = advance(state, n_rec, False)
+            run.process(rec, step + cfg.log_every * np.arange(1, n_rec + 1), active)
+            state = new_state
+            step += n_steps
+            steps_session += n_steps
+            if step % cfg.checkpoint_every == 0 or step >= cfg.steps or not run.active.any():
+                save(step)
+                last_ckpt = step
+            if bar is not None:
+                bar.update(n_steps)
+                if run_seconds > 0:
+                    bar.set_postfix_str(_postfix(run, steps_session / run_seconds, cfg.dt))
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+        if last_ckpt != step:
+            save(step)
+        raise
+    except InputError:
+        stop_reason = None  # nothing was run: no summary
+        raise
+    except Exception as exc:
+        stop_reason = f"error: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        if stop_reason == "completed" and step >= cfg.steps:
+            for st in run.status:
+                if st["status"] == "running":
+                    st["status"] = "completed"
+        if stop_reason == "completed" and not any(st["status"] == "completed" for st in run.status):
+            kinds = sorted({s.get("stop_reason", "?") for s in run.status})
+            stop_reason = "safety: " + ", ".join(kinds)
+        summary = _summary(cfg, run, engine, dtype, Z, symbols, step, steps_session, run_seconds,
+                           time.perf_counter() - wall0, stop_reason, restarted_from, summary_extra)
+        if out is not None and stop_reason is not None:
+            for r, good in enumerate(run.last_good):
+                if good is not None:
+                    output.write_frame(Path(out) / f"final_r{r:03d}.extxyz", run._atoms(r, good))
+            output.write_summary(out, summary)
+
+    positions = np.stack([g["position"] if g is not None else R0 for g in run.last_good])
+    velocities = np.stack([g["velocity"] if g is not None else np.zeros_like(R0) for g in run.last_good])
+    thermo = {c: np.asarray(v) for c, v in run.rows.items()}
+    return MDResult(step, stop_reason, summary, positions, velocities, thermo, jax.device_get(state), run.messages)
+
+
+def _progress(enabled: bool, total: int, initial: int):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", desc="md", dynamic_ncols=True)
+
+
+def _postfix(run: _Run, steps_per_second: float, dt_fs: float) -> str:
+    temps = [g["temperature"] for g, a in zip(run.last_good, run.active) if g is not None and a]
+    T = f", T {np.mean(temps):.0f} K" if temps else ""
+    return f"{ns_per_day(steps_per_second, dt_fs):.3g} ns/day{T}"
+
+
+def _summary(cfg, run, engine, dtype, Z, symbols, step, steps_session, run_seconds, wall_seconds, stop_reason,
+             restarted_from, extra) -> dict:
+    sps = steps_session / run_seconds if run_seconds > 0 else None
+    mean_T = [float(s / k) if k else None for s, k in zip(run.sum_T, run.n_T)]
+    total = int(run.n_T.sum())
+    summary = {
+        "ensemble": cfg.ensemble,
+        "formula": formula(symbols, np.arange(len(Z))),
+        "n_atoms": len(Z),
+        "replicas": cfg.replicas,
+        "temperatures_K": run.temps.tolist(),
+        "dt_fs": cfg.dt,
+        "dtype": str(dtype),
+        "device": jax.devices()[0].platform,
+        "steps_target": cfg.steps,
+        "steps_done": int(step),
+        "time_ps": step * cfg.dt / 1000.0,
+        "stop_reason": stop_reason,
+        "stop_messages": list(run.messages),
+        "steps_per_second": sps,
+        "replica_steps_per_second": None if sps is None else sps * cfg.replicas,
+        "ns_per_day": None if sps is None else ns_per_day(sps, cfg.dt),
+        "compile_seconds": engine.compile_seconds,
+        "run_seconds": run_seconds,
+        "wall_seconds": wall_seconds,
+        "steps_this_session": int(steps_session),
+        "restarted_from_step": restarted_from,
+        "mean_temperature_K": float(run.sum_T.sum() / total) if total else None,
+        "mean_temperature_K_per_replica": mean_T,
+        "temperature_dof": engine.dof,
+        "pair_capacity": engine.capacity,
+        "pair_reallocations": engine.reallocations,
+        "replica_status": run.status,
+        "config": cfg.to_dict(),
+    }
+    if extra:
+        summary.update(extra)
+    return summary

@@ -1,0 +1,1 @@
+"""Minimisation: FIRE to an ASE-like ``fmax``, one structure or a batch (:mod:`.fire`)."""

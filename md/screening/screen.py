@@ -1,0 +1,417 @@
+"""Cluster screening: minimise many candidate structures at once, drop duplicates, rank by energy.
+
+:func:`screen` takes candidates (from :func:`md.screening.candidates.random_candidates` or
+:func:`md.screening.candidates.read_candidates`), groups them by atom list (one compile per group),
+minimises each group with the batched FIRE of :func:`md.optimize.fire.minimize_batch` (each structure
+to its own convergence), removes duplicate minima (:mod:`md.screening.dedup`: energy window plus a
+rotation- and permutation-invariant fingerprint) and ranks the distinct converged minima by
+energy. Structures that did not converge are reported, never ranked. With a committee of
+further models, the spread of their energies and forces on the kept minima flags the ones the
+model is unsure about.
+
+:func:`screen_to_folder` is what ``painnjax screen`` runs: results are appended to
+``OUT/minimised.extxyz`` as each structure finishes, so an interrupted screen continues with
+``resume=True``; at the end it writes ``best.extxyz`` (the lowest ``keep`` distinct minima,
+lowest first, energies readable by ASE), ``summary.csv`` (every candidate), ``energies.png``
+(histogram of final energies) and ``screen.json``.
+
+Example:
+    >>> from md.screening.candidates import random_candidates
+    >>> res = screen("saam-gfn1", random_candidates("SA4AM4", 256, seed=0))   # doctest: +SKIP
+    >>> res.ranked[:5], res.relative_kcal_mol()[res.ranked[:5]]               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from painnjax.units import KCAL_PER_MOL
+from md.screening.dedup import fingerprint, unique_minima
+from painnjax.errors import InputError
+
+SCREEN_FILE = "screen.json"
+PARTIAL_FILE = "minimised.extxyz"
+# Settings that define a screen: a resumed screen must use the same.
+_FIXED = ("model", "candidates", "fmax_eV_per_A", "max_steps", "dtype")
+
+
+@dataclass
+class ScreenResult:
+    """Every candidate after minimisation, in input order, and the ranking of the distinct minima.
+
+    Attributes:
+        structures: minimised structures (``ase.Atoms``; the energy in a single-point
+            calculator) with ``info`` fmax, steps, converged, duplicate_of, composition.
+        energies (eV), fmax (eV/Å), steps, converged: per candidate.
+        same_as: index of the lower candidate each one duplicates (its own index if distinct).
+        ranked: indices of the distinct converged minima, lowest energy first (per composition
+            when the candidates have several: then by energy within each, compositions apart).
+        energy_spread (eV), force_spread (eV/Å): committee spreads of the ranked ones kept
+            (NaN elsewhere, or all NaN without a committee).
+    """
+
+    structures: list
+    energies: np.ndarray
+    fmax: np.ndarray
+    steps: np.ndarray
+    converged: np.ndarray
+    same_as: np.ndarray
+    ranked: np.ndarray
+    energy_spread: np.ndarray
+    force_spread: np.ndarray
+    seconds: float = 0.0
+    compile_seconds: float = 0.0
+    resumed: int = 0
+    groups: list = field(default_factory=list)
+
+    @property
+    def compositions(self) -> list[str]:
+        return [a.info.get("composition", a.get_chemical_formula()) for a in self.structures]
+
+    def relative_kcal_mol(self) -> np.ndarray:
+        """Energies relative to the lowest converged minimum of the same composition, kcal/mol."""
+        rel = np.full(len(self.energies), np.nan)
+        comps = np.asarray(self.compositions)
+        for c in set(comps):
+            sel = comps == c
+            ok = sel & self.converged & np.isfinite(self.energies)
+            if ok.any():
+                rel[sel] = (self.energies[sel] - self.energies[ok].min()) / KCAL_PER_MOL
+        return rel
+
+    @property
+    def structures_per_second(self) -> float:
+        done = len(self.energies) - self.resumed
+        return done / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _groups(candidates) -> list[list[int]]:
+    """Candidate indices grouped by their atom list (one compile per group), in first-seen order."""
+    groups: dict[tuple, list[int]] = {}
+    for k, atoms in enumerate(candidates):
+        groups.setdefault(tuple(int(z) for z in atoms.numbers), []).append(k)
+    return list(groups.values())
+
+
+def _energy_for(model, dtype: str) -> Callable:
+    """``atoms -> energy_fn`` for a painnjax model (file, bundled name or Model) or a plain function of R."""
+    from painnjax.model import Model
+
+    if callable(model) and not isinstance(model, (str, Path, Model)):
+        return lambda atoms: model
+    from md.structures import build_potential
+    from painnjax.model import Model
+    from painnjax.io.modelfile import load_model
+
+    m = load_model(model)
+    return lambda atoms: build_potential(m, atoms, dtype)
+
+
+def screen(
+    model,
+    candidates,
+    *,
+    fmax: float = 0.01,
+    max_steps: int = 2000,
+    slots: int | None = None,
+    keep: int | None = None,
+    energy_window: float = 0.1,
+    tolerance: float = 0.03,
+    committee=(),
+    dtype: str = "float32",
+    done: dict | None = None,
+    on_done: Callable | None = None,
+    progress: bool = False,
+) -> ScreenResult:
+    """Minimise ``candidates`` in batches, remove duplicates, rank; see the module doc.
+
+    Args:
+        model: a painnjax model (file, bundled name or ``Model``), or any ``energy_fn(R)`` in eV
+            (then all candidates must have its atoms).
+        candidates: a list of ``ase.Atoms``.
+        fmax: FIRE convergence, eV/Å. max_steps: per structure; beyond it, not converged.
+        slots: structures minimised at once per group (default 1 on a CPU, 256 on a GPU:
+            :func:`md.optimize.fire.minimize_batch`).
+        keep: how many of the ranked minima get committee spreads (default all).
+        energy_window (kcal/mol), tolerance (Å): duplicates (:func:`md.screening.dedup.unique_minima`).
+        committee: further models; the spread of all models' energies and forces on the kept
+            minima is reported (``energy_spread``, ``force_spread``).
+        done: results already known, ``{index: (positions, energy, fmax, steps, converged)}``
+            (a resumed screen): those candidates are not minimised again.
+        on_done: called ``on_done(index, atoms)`` with each minimised structure as it finishes.
+    """
+    from md.optimize.fire import minimize_batch
+    from md.structures import precision
+
+    candidates = list(candidates)
+    if not candidates:
+        raise InputError("no candidates to screen")
+    done = dict(done or {})
+    n = len(candidates)
+    with precision(dtype):
+        energy_for = _energy_for(model, dtype)
+        results: dict[int, tuple] = dict(done)
+        t0 = time.perf_counter()
+        compile_s = 0.0
+        groups = _groups(candidates)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=n, initial=len(done), unit="structure", desc="screen", dynamic_ncols=True)
+        try:
+            for group in groups:
+                todo = [k for k in group if k not in results]
+                if not todo:
+                    continue
+                energy_fn = energy_for(candidates[todo[0]])
+
+                def finished(i, R, e, f, s, c, todo=todo):
+                    k = todo[i]
+                    results[k] = (R, e, f, s, c)
+                    if on_done is not None:
+                        on_done(k, _minimised(candidates[k], results[k]))
+                    if bar is not None:
+                        bar.update(1)
+
+                res = minimize_batch(energy_fn, np.stack([candidates[k].positions for k in todo]), fmax=fmax,
+                                     max_steps=max_steps, slots=slots, on_done=finished)
+                compile_s += res.compile_seconds
+        finally:
+            if bar is not None:
+                bar.close()
+        seconds = time.perf_counter() - t0 - compile_s
+
+    structures = [_minimised(candidates[k], results[k]) for k in range(n)]
+    E = np.array([results[k][1] for k in range(n)], np.float64)
+    F = np.array([results[k][2] for k in range(n)], np.float64)
+    steps = np.array([results[k][3] for k in range(n)], np.int64)
+    conv = np.array([bool(results[k][4]) for k in range(n)]) & np.isfinite(E)
+    comps = [a.info.get("composition", a.get_chemical_formula()) for a in structures]
+    prints = [fingerprint(a) for a in structures]
+    # Unconverged structures take part in no comparison: they are reported, never ranked.
+    same_as = unique_minima(np.where(conv, E, np.nan), prints, energy_window=energy_window, tolerance=tolerance,
+                            composition=comps)
+    distinct = [k for k in range(n) if conv[k] and same_as[k] == k]
+    first_seen = {c: i for i, c in enumerate(dict.fromkeys(comps))}
+    ranked = np.array(sorted(distinct, key=lambda k: (first_seen[comps[k]], E[k])), np.int64)
+    e_spread = np.full(n, np.nan)
+    f_spread = np.full(n, np.nan)
+    if committee:
+        chosen = ranked if keep is None else ranked[:keep]
+        es, fs = _committee_spread(model, list(committee), [structures[k] for k in chosen], dtype)
+        e_spread[chosen], f_spread[chosen] = es, fs
+    for k, atoms in enumerate(structures):
+        atoms.info["duplicate_of"] = int(same_as[k]) if same_as[k] != k else -1
+    return ScreenResult(structures, E, F, steps, conv, same_as, ranked, e_spread, f_spread, seconds=seconds,
+                        compile_seconds=compile_s, resumed=len(done), groups=groups)
+
+
+def _minimised(candidate, result):
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    R, e, f, s, c = result
+    atoms = candidate.copy()
+    atoms.positions = np.asarray(R, np.float64)
+    atoms.info.update(fmax=float(f), steps=int(s), converged=bool(c))
+    atoms.calc = SinglePointCalculator(atoms, energy=float(e))  # what ASE reads back as the energy
+    return atoms
+
+
+def _committee_spread(model, committee, structures, dtype: str):
+    """Energy std (eV) and mean per-atom force spread (eV/Å) of model + committee on ``structures``."""
+    import jax
+
+    from md.structures import build_potential, precision
+    from painnjax.train.committee import committee_stats
+    from painnjax.model import Model
+    from painnjax.io.modelfile import load_model
+    from painnjax.potential import energy_and_forces
+
+    if not isinstance(model, (str, Path, Model)):
+        raise InputError("a committee needs painnjax models, not a plain energy function")
+    if not structures:
+        return np.zeros(0), np.zeros(0)
+    models = [load_model(m) for m in [model, *committee]]
+    energies = np.zeros((len(models), len(structures)))
+    forces: list[list[np.ndarray]] = [[] for _ in models]
+    with precision(dtype):
+        for i, m in enumerate(models):
+            fns: dict[tuple, Callable] = {}
+            for j, atoms in enumerate(structures):
+                key = tuple(atoms.numbers)
+                if key not in fns:
+                    fns[key] = energy_and_forces(build_potential(m, atoms, dtype))
+                e, f = jax.device_get(fns[key](atoms.positions))
+                energies[i, j] = float(e)
+                forces[i].append(np.asarray(f, np.float64))
+    stats = committee_stats(energies, forces)
+    return stats.energy_std, stats.force_spread
+
+
+# --------------------------------------------------------------------------------------------
+# The screen as a job with a folder: what ``painnjax screen`` runs.
+
+
+def _read_partial(path: Path, n: int) -> dict[int, tuple]:
+    """The results a screen appended before it stopped; a last frame cut short by a kill is cut off."""
+    from ase.io import read
+
+    from painnjax.io.files import complete_extxyz_end
+
+    data = path.read_bytes()
+    end = complete_extxyz_end(data, path)
+    if end < len(data):
+        with open(path, "r+b") as fh:
+            fh.truncate(end)
+    if end == 0:
+        return {}
+    try:
+        frames = read(path, index=":", format="extxyz")
+    except Exception as exc:  # noqa: BLE001 - a damaged file and friends
+        raise InputError(f"{path}: cannot read the minimised structures of the screen to resume ({exc})") from None
+    done = {}
+    for atoms in frames:
+        k = int(atoms.info.get("candidate_index", -1))
+        if not 0 <= k < n:
+            raise InputError(f"{path}: a structure without a valid candidate_index; start a new screen")
+        done[k] = (atoms.positions.copy(), float(atoms.get_potential_energy()), float(atoms.info["fmax"]),
+                   int(atoms.info["steps"]), bool(atoms.info["converged"]))
+    return done
+
+
+def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = False, description: str = "",
+                     plot: bool = True, log=print, **kwargs) -> ScreenResult:
+    """:func:`screen` with its results in ``out``; see the module doc. ``description`` names the
+    candidates (e.g. ``"SA4AM4 n=1000 seed=0"``): a resumed screen must have the same one."""
+    from painnjax.io.files import ExtxyzAppender, atomic_write, extxyz_text, write_extxyz_atomic
+
+    say = log or (lambda *a, **k: None)
+    if not (isinstance(keep, int) and keep >= 1):
+        raise InputError(f"keep must be an integer >= 1, got {keep!r}")
+    out = Path(out)
+    settings = {"model": _model_label(model), "candidates": description or f"{len(candidates)} structures",
+                "fmax_eV_per_A": float(kwargs.get("fmax", 0.01)), "max_steps": int(kwargs.get("max_steps", 2000)),
+                "dtype": kwargs.get("dtype", "float32")}
+    partial = out / PARTIAL_FILE
+    done = {}
+    if (out / SCREEN_FILE).exists() or partial.exists():
+        if not resume:
+            raise InputError(f"{out} already holds a screen; continue it with resume (--resume) or choose another folder")
+        old = {}
+        if (out / SCREEN_FILE).exists():
+            old = json.loads((out / SCREEN_FILE).read_text()).get("settings", {})
+        changed = [k for k in _FIXED if k in old and old[k] != settings[k]]
+        if changed:
+            shown = ", ".join(f"{k} {old[k]!r} -> {settings[k]!r}" for k in changed)
+            raise InputError(f"{out} holds a screen with other settings ({shown}); choose another folder")
+        if partial.exists():
+            done = _read_partial(partial, len(candidates))
+        say(f"resuming: {len(done)} of {len(candidates)} structures already minimised")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / SCREEN_FILE, json.dumps({"settings": settings, "finished": False}, indent=2) + "\n")
+
+    log_file = ExtxyzAppender(partial, "a screen to it")
+
+    def append(k, atoms):
+        a = atoms.copy()
+        a.calc = atoms.calc
+        a.info = {key: a.info[key] for key in ("fmax", "steps", "converged", "composition") if key in a.info}
+        a.info["candidate_index"] = k
+        log_file.append(extxyz_text(a, f"{partial}, candidate {k}"))
+
+    try:
+        res = screen(model, candidates, keep=keep, done=done, on_done=append, **kwargs)
+    finally:
+        log_file.close()
+
+    rel = res.relative_kcal_mol()
+    best = []
+    for rank, k in enumerate(res.ranked[:keep]):
+        a = res.structures[k].copy()
+        a.calc = res.structures[k].calc
+        a.info.update(rank=rank, candidate_index=int(k), relative_energy_kcal_mol=float(rel[k]))
+        if np.isfinite(res.energy_spread[k]):
+            a.info.update(energy_spread_kcal_mol=float(res.energy_spread[k] / KCAL_PER_MOL),
+                          force_spread_eV_per_A=float(res.force_spread[k]))
+        best.append(a)
+    write_extxyz_atomic(out / "best.extxyz", best)
+    bad = [res.structures[k] for k in range(len(res.energies)) if not res.converged[k]]
+    write_extxyz_atomic(out / "unconverged.extxyz", bad)
+    rank_of = {int(k): r for r, k in enumerate(res.ranked)}
+    lines = ["candidate,composition,energy_eV,relative_kcal_mol,converged,steps,fmax_eV_per_A,duplicate_of,rank,"
+             "energy_spread_kcal_mol,force_spread_eV_per_A"]
+    for k in range(len(res.energies)):
+        lines.append(",".join([
+            str(k), res.compositions[k], f"{res.energies[k]:.6f}", f"{rel[k]:.4f}", str(bool(res.converged[k])),
+            str(int(res.steps[k])), f"{res.fmax[k]:.5f}", str(int(res.same_as[k]) if res.same_as[k] != k else ""),
+            str(rank_of.get(k, "")), _fmt(res.energy_spread[k] / KCAL_PER_MOL), _fmt(res.force_spread[k])]))
+    atomic_write(out / "summary.csv", "\n".join(lines) + "\n")
+    n_dup = int(sum(1 for k in range(len(res.energies)) if res.converged[k] and res.same_as[k] != k))
+    summary = {
+        "settings": settings, "finished": True, "candidates": len(res.energies),
+        "converged": int(res.converged.sum()), "not_converged": int((~res.converged).sum()),
+        "duplicates": n_dup, "distinct_minima": len(res.ranked), "kept": len(best),
+        "lowest_energy_eV": float(res.energies[res.ranked[0]]) if len(res.ranked) else None,
+        "resumed_from": res.resumed, "seconds": res.seconds, "compile_seconds": res.compile_seconds,
+        "structures_per_second": res.structures_per_second,
+        "mean_steps": float(res.steps.mean()),
+    }
+    atomic_write(out / SCREEN_FILE, json.dumps(summary, indent=2, default=float) + "\n")
+    if plot:
+        plot_energies(res, out / "energies.png")
+    say(_table(res, rel, keep))
+    say(f"{summary['candidates']} candidates: {summary['converged']} converged, {summary['not_converged']} not "
+        f"(in unconverged.extxyz, not ranked), {n_dup} duplicates, {summary['distinct_minima']} distinct minima; "
+        f"{res.structures_per_second:.2f} structures/s (+{res.compile_seconds:.1f} s compile); wrote {out}/best.extxyz")
+    return res
+
+
+def _model_label(model) -> str:
+    from painnjax.model import Model
+
+    if isinstance(model, Model):
+        return str(model.metadata.get("name") or "(model in memory)")
+    if callable(model) and not isinstance(model, (str, Path)):
+        return f"energy function {getattr(model, '__qualname__', type(model).__name__)}"
+    return str(model)
+
+
+def _fmt(x) -> str:
+    return f"{x:.4f}" if np.isfinite(x) else ""
+
+
+def _table(res: ScreenResult, rel, keep: int) -> str:
+    rows = [f"{'rank':>4s} {'cand.':>6s} {'composition':>12s} {'E (eV)':>14s} {'ΔE (kcal/mol)':>14s} {'steps':>6s}"
+            + ("  E spread (kcal/mol)" if np.isfinite(res.energy_spread).any() else "")]
+    for r, k in enumerate(res.ranked[:keep]):
+        spread = f"  {res.energy_spread[k] / KCAL_PER_MOL:19.2f}" if np.isfinite(res.energy_spread[k]) else ""
+        rows.append(f"{r:4d} {k:6d} {res.compositions[k]:>12s} {res.energies[k]:14.5f} {rel[k]:14.2f} "
+                    f"{res.steps[k]:6d}{spread}")
+    return "\n".join(rows)
+
+
+def plot_energies(res: ScreenResult, path) -> Path:
+    """Histogram of the final energies (kcal/mol above the lowest) of converged and distinct minima."""
+    from painnjax.io.plots import pyplot, save_figure
+
+    plt = pyplot()
+    rel = res.relative_kcal_mol()
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    ok = res.converged & np.isfinite(rel)
+    if ok.any():
+        bins = np.histogram_bin_edges(rel[ok], bins=min(40, max(5, int(ok.sum() // 5))))
+        ax.hist(rel[ok], bins=bins, color="C0", alpha=0.5, label=f"all converged ({int(ok.sum())})")
+        ax.hist(rel[res.ranked], bins=bins, color="C1", alpha=0.8, label=f"distinct minima ({len(res.ranked)})")
+        ax.legend(frameon=False)
+    ax.set_xlabel("energy above the lowest minimum (kcal/mol)")
+    ax.set_ylabel("structures")
+    ax.set_title(f"{len(res.energies)} candidates, {int((~res.converged).sum())} not converged")
+    fig.tight_layout()
+    return save_figure(fig, path)

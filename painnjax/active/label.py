@@ -1,0 +1,475 @@
+"""Labelling: GFN-xTB single points (energy and forces) of structures with tblite, resumable.
+
+:func:`label_file` is what ``painnjax label`` runs: every frame of the input file(s) (anything
+``ase.io.read`` reads) gets a single point -- energy (eV) and forces (eV/Å) -- with tblite's
+ASE calculator, a fresh one per frame (a frame's label never depends on the frame before it),
+and is appended to ``out`` (extxyz) as soon as it is done. ``ase.io.read(out, ":")`` gives the
+energies and forces back as calculator results, exactly as :func:`painnjax.read_dataset`
+reads training data. The labels of the shared GFN1-xTB data are reproduced to 1e-10 eV.
+
+Output frames keep the input frame's atoms, ``info`` and per-atom arrays, plus
+
+- ``label_index``: the frame's index in the input (all files in order, counted from 0);
+- ``label_source``, ``label_frame``: the input file and the frame's index in it;
+- ``level``: the method, e.g. ``"GFN1-xTB"``.
+
+Charge and spin: ``info["charge"]`` (default 0) and ``info["uhf"]``, the number of unpaired
+electrons (default 0: singlet; or ``info["multiplicity"]`` = uhf + 1), per frame.
+
+Failures: a frame whose SCF fails (tblite raises, e.g. not converged in ``max_iterations``, an
+impossible spin) or gives a non-finite energy or forces is written to the failure file
+(default: ``out`` with the suffix ``.failed.extxyz``) with ``info["label_error"]`` = the
+reason, and counted in the :class:`LabelReport`; it is never silently dropped.
+
+Resuming: run the same call again. Frames whose ``label_index`` is in ``out`` are skipped, so
+no frame is labelled twice and none is lost; frames in the failure file are skipped too unless
+``retry_failed=True``. Frames of ``out`` that are not the input's (other atoms or positions at
+their ``label_index``, another method) are an :class:`~painnjax.errors.InputError` naming the
+file and frame: nothing is written then. A frame cut short by a kill (the process died while
+appending it) is recognised -- an incomplete last frame, whose first line is an atom count --
+and cut off before appending (``LabelReport.truncated_bytes``); that frame is labelled again.
+Anything else that cannot be read is an error, never truncated.
+
+Speed: tblite runs OpenMP threads. For clusters of tens of atoms one thread is fastest, and on
+a busy machine extra threads slow each single point down many times: set ``OMP_NUM_THREADS=1``
+(before Python starts) and, to use more cores, label parts of the input in separate processes,
+each with its own output file.
+
+Example:
+    >>> report = label_file("pool.extxyz", "labels.extxyz", method="GFN1-xTB")  # doctest: +SKIP
+    >>> print(report.summary())                                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from painnjax.errors import InputError
+from painnjax.io.files import ExtxyzAppender, complete_extxyz_end, extxyz_text
+
+METHODS = ("GFN1-xTB", "GFN2-xTB", "IPEA1-xTB")
+INSTALL_HINT = "pip install 'painnjax[xtb]'"
+OUT_SUFFIXES = (".extxyz", ".xyz")
+POSITION_TOLERANCE = 1e-6  # Å; extxyz keeps 8 decimals
+
+
+# --------------------------------------------------------------------------------------------
+# tblite
+
+
+def check_method(method: str) -> str:
+    """The canonical spelling of ``method`` (case-insensitive), or an :class:`InputError` listing them."""
+    for m in METHODS:
+        if isinstance(method, str) and method.lower() == m.lower():
+            return m
+    raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+
+
+def tblite_calculator_class():
+    """``tblite.ase.TBLite``, or an :class:`InputError` telling how to install it."""
+    try:
+        from tblite.ase import TBLite
+    except ImportError as exc:
+        raise InputError(f"xTB labels need tblite, which is not installed ({exc}); {INSTALL_HINT}") from None
+    return TBLite
+
+
+def failed_path_for(out) -> Path:
+    """The default failure file of ``out``: ``labels.extxyz`` -> ``labels.failed.extxyz``."""
+    out = Path(out)
+    return out.with_name(out.stem + ".failed.extxyz") if out.suffix else out.with_name(out.name + ".failed.extxyz")
+
+
+# --------------------------------------------------------------------------------------------
+# Input
+
+
+@dataclass(frozen=True)
+class _Frame:
+    atoms: object  # ase.Atoms
+    source: str
+    frame: int
+    charge: float
+    uhf: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}, frame {self.frame}"
+
+
+def _charge_and_spin(info: dict, where: str) -> tuple[float, int]:
+    charge = info.get("charge", 0)
+    try:
+        charge = float(charge)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: info charge must be a number, got {charge!r}") from None
+    if not math.isfinite(charge):
+        raise InputError(f"{where}: info charge is not finite ({charge})")
+    if charge == int(charge):
+        charge = int(charge)
+    if "uhf" in info:
+        key, uhf = "uhf", info["uhf"]
+    elif "multiplicity" in info:
+        key, uhf = "multiplicity", info["multiplicity"]
+    else:
+        return charge, 0
+    try:
+        value = float(uhf)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if key == "multiplicity":
+        value -= 1
+    if not (math.isfinite(value) and value == int(value) and value >= 0):
+        what = "a positive integer (2S+1)" if key == "multiplicity" else "a non-negative integer (unpaired electrons)"
+        raise InputError(f"{where}: info {key} must be {what}, got {uhf!r}")
+    return charge, int(value)
+
+
+def read_inputs(paths) -> list[_Frame]:
+    """Every frame of ``paths`` (one path or several), checked: errors name file and frame."""
+    from painnjax.data.dataset import _read_frames
+    from painnjax.validate import as_atomic_numbers, check_positions
+
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise InputError("no input files given")
+    frames = []
+    for path in paths:
+        for k, atoms in enumerate(_read_frames(path)):
+            where = f"{path}, frame {k}"
+            if len(atoms) == 0:
+                raise InputError(f"{where}: no atoms")
+            as_atomic_numbers(atoms.get_atomic_numbers(), source=where)
+            if (atoms.numbers < 1).any() or (atoms.numbers > 86).any():
+                i = int(np.argmax((atoms.numbers < 1) | (atoms.numbers > 86)))
+                raise InputError(f"{where}: atom {i}: element Z={int(atoms.numbers[i])} is not parametrised in "
+                                 f"GFN-xTB (Z = 1..86)")
+            check_positions(np.asarray(atoms.positions, np.float64), len(atoms), source=where,
+                            symbols=atoms.get_chemical_symbols())
+            if atoms.pbc.any() and abs(atoms.cell.volume) < 1e-6:
+                raise InputError(f"{where}: periodic ({atoms.pbc.tolist()}) without a cell; clusters need pbc=F")
+            charge, uhf = _charge_and_spin(atoms.info, where)
+            frames.append(_Frame(atoms, str(path), k, charge, uhf))
+    return frames
+
+
+# --------------------------------------------------------------------------------------------
+# Existing output: complete frames, and an incomplete last one cut short by a kill
+
+
+
+
+
+@dataclass
+class _Existing:
+    frames: dict  # label_index -> ase.Atoms (the last one for the failure file)
+    end: int  # bytes of complete frames
+    size: int  # file size
+
+    @property
+    def tail(self) -> int:
+        return self.size - self.end
+
+
+def _read_existing(path: Path, inputs: Sequence[_Frame], method: str, what: str, unique: bool) -> _Existing:
+    """Frames already in ``path`` (``what``: "labels" or "failures"), checked against the input."""
+    from ase.io import iread
+
+    if not path.exists():
+        return _Existing({}, 0, 0)
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file for {what}")
+    data = path.read_bytes()
+    end = complete_extxyz_end(data, path)
+    frames: dict[int, object] = {}
+    if data[:end].strip():
+        text = io.StringIO(data[:end].decode("utf-8", errors="replace"))
+        j = 0
+        try:
+            for j, atoms in enumerate(iread(text, index=":", format="extxyz")):
+                _check_existing(atoms, j, path, inputs, method, what)
+                k = int(atoms.info["label_index"])
+                if unique and k in frames:
+                    raise InputError(f"{path}, frame {j}: label_index {k} is there twice; "
+                                     f"the file was edited or concatenated by hand")
+                frames[k] = atoms
+        except InputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever ASE raises on a malformed frame
+            raise InputError(f"{path}, frame {j}: cannot be read as extxyz ({type(exc).__name__}: {exc}); "
+                             f"fix or remove the file") from None
+    return _Existing(frames, end, len(data))
+
+
+def _check_existing(atoms, j: int, path: Path, inputs: Sequence[_Frame], method: str, what: str) -> None:
+    where = f"{path}, frame {j}"
+    k = atoms.info.get("label_index")
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+        raise InputError(f"{where}: no label_index in its info: not written by painnjax label; "
+                         f"choose another output file")
+    k = int(k)
+    if not 0 <= k < len(inputs):
+        raise InputError(f"{where}: label_index {k} is beyond the {len(inputs)} input frames: "
+                         f"these {what} belong to other input; choose another output file")
+    level = atoms.info.get("level")
+    if level != method:
+        raise InputError(f"{where}: {what} of level {level!r}, this run computes {method}; "
+                         f"choose another output file")
+    ref = inputs[k]
+    if len(atoms) != len(ref.atoms) or (atoms.numbers != ref.atoms.numbers).any():
+        raise InputError(f"{where}: label_index {k} holds {atoms.get_chemical_formula()} but input frame {k} "
+                         f"({ref.where}) is {ref.atoms.get_chemical_formula()}: these {what} belong to other "
+                         f"input; choose another output file")
+    dev = float(np.abs(atoms.positions - ref.atoms.positions).max())
+    if not dev <= POSITION_TOLERANCE:
+        raise InputError(f"{where}: label_index {k} has other positions than input frame {k} ({ref.where}; "
+                         f"up to {dev:.3g} Å apart): these {what} belong to other input; choose another output file")
+    if what == "labels":
+        results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
+        if "energy" not in results or "forces" not in results:
+            raise InputError(f"{where}: no energy and forces: not a labelled frame")
+
+
+# --------------------------------------------------------------------------------------------
+# Labelling
+
+
+@dataclass
+class LabelReport:
+    """What a :func:`label_file` call did.
+
+    ``n_frames``: frames in the input; ``done_before``: labelled by earlier calls (skipped);
+    ``failed_before``: failed in earlier calls and not retried; ``labelled`` / ``failed``: by
+    this call; ``seconds``: wall time of this call's single points; ``truncated_bytes``: an
+    incomplete last frame cut off ``out`` (or the failure file) before appending.
+    """
+
+    path: Path
+    failed_path: Path
+    method: str
+    n_frames: int
+    done_before: int = 0
+    failed_before: int = 0
+    labelled: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    truncated_bytes: int = 0
+
+    @property
+    def n_labelled(self) -> int:
+        """Frames with labels in ``path`` now."""
+        return self.done_before + self.labelled
+
+    @property
+    def n_failed(self) -> int:
+        """Frames in the failure file now (without labels)."""
+        return self.failed_before + self.failed
+
+    @property
+    def complete(self) -> bool:
+        """Every input frame has its labels."""
+        return self.n_labelled == self.n_frames
+
+    @property
+    def seconds_per_frame(self) -> float:
+        n = self.labelled + self.failed
+        return self.seconds / n if n else float("nan")
+
+    def summary(self) -> str:
+        """One line: what was done and where it is."""
+        parts = [f"{self.method}: {self.labelled} frames labelled now"]
+        if self.labelled + self.failed:
+            parts[0] += f" in {self.seconds:.1f} s ({self.seconds_per_frame:.3g} s/frame)"
+        if self.done_before:
+            parts.append(f"{self.done_before} before")
+        parts.append(f"{self.n_labelled} of {self.n_frames} in {self.path}")
+        if self.n_failed:
+            before = f", {self.failed_before} of them before" if self.failed_before else ""
+            parts.append(f"{self.n_failed} failed ({self.failed_path}, reason in info label_error{before})")
+        if self.truncated_bytes:
+            parts.append(f"an incomplete last frame ({self.truncated_bytes} bytes) was cut off and redone")
+        return "; ".join(parts)
+
+
+def _single_point(TBLite, frame: _Frame, method: str, settings: dict):
+    """``(energy, forces, None)`` or ``(None, None, reason)``."""
+    calc = TBLite(method=method, charge=frame.charge, multiplicity=frame.uhf + 1, verbosity=0, **settings)
+    atoms = frame.atoms.copy()
+    atoms.calc = None
+    try:
+        calc.calculate(atoms, ["energy", "forces"])
+        e = float(calc.results["energy"])
+        f = np.array(calc.results["forces"], np.float64)
+    except Exception as exc:  # noqa: BLE001 - tblite raises CalculationFailed, InputError, RuntimeError...
+        reason = str(exc).strip().replace("\n", " ") or type(exc).__name__
+        return None, None, f"{type(exc).__name__}: {reason}"
+    if not math.isfinite(e):
+        return None, None, f"non-finite energy ({e})"
+    if f.shape != (len(atoms), 3):
+        return None, None, f"forces of shape {f.shape}, expected ({len(atoms)}, 3)"
+    if not np.isfinite(f).all():
+        i = int(np.argmax(~np.isfinite(f).all(axis=1)))
+        return None, None, f"non-finite forces (atom {i}: {f[i].tolist()})"
+    return e, f, None
+
+
+def _output_frame(frame: _Frame, index: int, method: str, energy=None, forces=None, error=None):
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    src = frame.atoms
+    atoms = Atoms(numbers=src.numbers, positions=src.positions, cell=src.cell, pbc=src.pbc)
+    for key, value in src.arrays.items():
+        if key not in ("numbers", "positions", "forces"):
+            atoms.arrays[key] = np.array(value)
+    atoms.info.update({k: v for k, v in src.info.items() if k != "label_error"})
+    atoms.info.update(label_index=int(index), label_source=frame.source, label_frame=int(frame.frame), level=method)
+    if error is not None:
+        atoms.info["label_error"] = error
+    else:
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
+    return atoms
+
+
+def _truncate(path: Path, existing: _Existing) -> int:
+    if existing.tail:
+        os.truncate(path, existing.end)
+    return existing.tail
+
+
+def label_file(
+    inp,
+    out,
+    *,
+    method: str = "GFN1-xTB",
+    failed=None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    accuracy: float = 1.0,
+    electronic_temperature: float = 300.0,
+    max_iterations: int = 250,
+    on_frame: Callable | None = None,
+) -> LabelReport:
+    """Energies (eV) and forces (eV/Å) of every frame of ``inp`` with tblite, appended to ``out``.
+
+    See the module doc for the file format, failures and resuming.
+
+    Args:
+        inp: one ASE-readable file or several (frames counted in order over all of them).
+        out: extxyz file (``.extxyz`` or ``.xyz``) for the labelled frames; if it exists, the
+            frames it has are skipped (a resumed run).
+        method: ``"GFN1-xTB"`` (default), ``"GFN2-xTB"`` or ``"IPEA1-xTB"``.
+        failed: file for frames whose single point failed (default ``out`` with suffix
+            ``.failed.extxyz``); written only when a frame fails.
+        retry_failed: label the frames in ``failed`` again (those that succeed leave it).
+        progress: a tqdm progress bar.
+        accuracy, electronic_temperature (K), max_iterations: tblite settings (its defaults).
+        on_frame: called ``on_frame(label_index, atoms)`` after each frame is written, with the
+            output frame (labels as its calculator's results, or ``info["label_error"]``).
+
+    Raises:
+        InputError: a missing, unreadable or empty input file, a frame without atoms, with
+            non-finite or overlapping positions, a bad charge or spin (naming file and frame),
+            an unknown method, tblite not installed, or an ``out`` holding other frames.
+    """
+    method = check_method(method)
+    TBLite = tblite_calculator_class()
+    settings = {"accuracy": float(accuracy), "electronic_temperature": float(electronic_temperature),
+                "max_iterations": int(max_iterations)}
+    if not (settings["accuracy"] > 0 and settings["electronic_temperature"] >= 0 and settings["max_iterations"] >= 1):
+        raise InputError(f"tblite settings must be positive: {settings}")
+    out = Path(out)
+    failed = failed_path_for(out) if failed is None else Path(failed)
+    for p in (out, failed):
+        if p.suffix.lower() not in OUT_SUFFIXES:
+            raise InputError(f"{p}: frames are written as extxyz; name the file *.extxyz or *.xyz")
+    paths = [inp] if isinstance(inp, (str, os.PathLike)) else list(inp)
+    resolved = {Path(p).resolve() for p in paths}
+    for name, p in (("output", out), ("failure", failed)):
+        if p.resolve() in resolved:
+            raise InputError(f"{p}: the {name} file is also an input file; choose another")
+    if out.resolve() == failed.resolve():
+        raise InputError(f"{out}: the output and the failure file must differ")
+
+    inputs = read_inputs(paths)
+    report = LabelReport(out, failed, method, len(inputs))
+    writer, fail_writer = ExtxyzAppender(out, "labels to it"), ExtxyzAppender(failed, "labels to it")
+    try:
+        if out.exists():
+            writer.open()  # lock before reading: nobody else appends meanwhile
+        done = _read_existing(out, inputs, method, "labels", unique=True)
+        if failed.exists():
+            fail_writer.open()
+        old_failed = _read_existing(failed, inputs, method, "failures", unique=False)
+        report.truncated_bytes = _truncate(out, done) + _truncate(failed, old_failed)
+        failed_before = {k for k in old_failed.frames if k not in done.frames}
+        report.done_before = len(done.frames)
+        skip = set(done.frames) | (set() if retry_failed else failed_before)
+        report.failed_before = 0 if retry_failed else len(failed_before)
+        todo = [k for k in range(len(inputs)) if k not in skip]
+
+        bar = None
+        if progress and todo:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(inputs), initial=len(inputs) - len(todo), unit="frame", desc=f"label {method}",
+                       dynamic_ncols=True)
+        labelled_now: set[int] = set()
+        t0 = time.perf_counter()
+        try:
+            for k in todo:
+                frame = inputs[k]
+                e, f, error = _single_point(TBLite, frame, method, settings)
+                atoms = _output_frame(frame, k, method, e, f, error)
+                text = extxyz_text(atoms, frame.where)
+                if error is None:
+                    writer.append(text)
+                    labelled_now.add(k)
+                    report.labelled += 1
+                else:
+                    fail_writer.append(text)
+                    report.failed += 1
+                report.seconds = time.perf_counter() - t0
+                if bar is not None:
+                    bar.update(1)
+                    if report.n_failed:
+                        bar.set_postfix(failed=report.n_failed)
+                if on_frame is not None:
+                    on_frame(k, atoms)
+        finally:
+            report.seconds = time.perf_counter() - t0
+            if bar is not None:
+                bar.close()
+        if retry_failed and failed.exists():
+            fail_writer.close()
+            _compact_failures(failed, inputs, method, out_indices=set(done.frames) | labelled_now)
+    finally:
+        writer.close()
+        fail_writer.close()
+    return report
+
+
+def _compact_failures(failed: Path, inputs, method: str, out_indices: set[int]) -> None:
+    """After a retry: the failure file keeps, once each, the frames that still have no labels."""
+    from painnjax.io.files import atomic_write
+
+    existing = _read_existing(failed, inputs, method, "failures", unique=False)
+    keep = [existing.frames[k] for k in sorted(existing.frames) if k not in out_indices]
+    if not keep:
+        failed.unlink()
+        return
+    atomic_write(failed, "".join(extxyz_text(a, f"{failed}, label_index {a.info['label_index']}") for a in keep))
+
+
+__all__ = ["INSTALL_HINT", "METHODS", "LabelReport", "check_method", "failed_path_for", "label_file",
+           "read_inputs", "tblite_calculator_class"]

@@ -1,0 +1,297 @@
+"""Active learning by query by committee: train K models, run MD with their mean, label where they disagree, retrain.
+
+One round of :func:`learn`, after round 0 trains a committee on the initial data:
+
+1. MD with the committee mean from each start structure (:func:`painnjax.active.sample.sample_md`: the
+   ensemble, temperatures and replicas of the config), a frame every ``every`` steps;
+2. the committee's spread on those frames (mean per-atom force spread, eV/Å, or another
+   :data:`painnjax.train.committee.CRITERIA`); frames above ``threshold`` are candidates, the
+   ``max_add`` with the largest spread are picked;
+3. xTB labels for them (:func:`painnjax.active.label.label_file`; failures are kept aside);
+4. a new committee trained on all data so far, from scratch or warm-started from the last;
+5. a report row: training frames, the new committee's errors on a fixed test set, the spread
+   on the sampled frames, frames added, wall time per stage.
+
+Everything lives in ``OUT``: ``round-0`` ... ``round-N`` (each with its committee, pool, picks,
+labels and ``round.json``), ``learn.csv`` and ``learn.json`` (the report), and
+``learning.png`` (test error and frames added per round). A finished round is never redone:
+run again with the same ``OUT`` to continue after an interruption (an interrupted round
+starts over, its training resuming from its checkpoints).
+
+Example:
+    >>> cfg = LearnConfig(rounds=3, committee=3, starts=["SA2AM2"], temperatures=[300, 500])   # doctest: +SKIP
+    >>> report = learn(["initial.extxyz"], "test.extxyz", "al-run", cfg, train_config="small.toml")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from painnjax.errors import InputError
+
+ROUND_FILE = "round.json"
+
+
+@dataclass
+class LearnConfig:
+    """Settings of :func:`learn` (times in fs, temperatures in K, spreads in eV/Å).
+
+    Attributes:
+        rounds: label-and-retrain rounds after round 0.
+        committee: models per committee (K >= 2).
+        epochs: training epochs per round (None: the train config's).
+        retrain: ``"scratch"`` (new seeded weights each round) or ``"continue"`` (warm start
+            from the previous round's members).
+        starts: start structures of the MD (files or bundled names).
+        temperatures: one MD replica per temperature, per start.
+        ensemble, dt, md_steps, every, equilibrate: the sampling MD (``every`` steps between
+            frames, ``equilibrate`` steps left out).
+        criterion, threshold, max_spread: frames whose committee spread lies between
+            ``threshold`` and ``max_spread`` are candidates; above ``max_spread`` a frame is
+            taken as unphysical (the MD with a poor committee ran off where no label helps the
+            model: a blow-up) and is only counted. The candidates with the largest spread are
+            picked.
+        max_add: at most this many frames labelled per round.
+        method: xTB level of the labels (tblite).
+        seed: MD seed of round r is ``seed + r``.
+    """
+
+    rounds: int = 3
+    committee: int = 2
+    epochs: int | None = None
+    retrain: str = "scratch"
+    starts: list = field(default_factory=lambda: ["SA2AM2"])
+    temperatures: list = field(default_factory=lambda: [300.0])
+    ensemble: str = "nvt-langevin"
+    dt: float = 0.5
+    md_steps: int = 2000
+    every: int = 20
+    equilibrate: int = 0
+    criterion: str = "forces"
+    threshold: float = 0.05
+    max_spread: float = 1.0
+    max_add: int = 20
+    method: str = "GFN1-xTB"
+    seed: int = 0
+
+    def check(self) -> None:
+        from painnjax.train.committee import CRITERIA
+
+        if not (isinstance(self.rounds, int) and self.rounds >= 0):
+            raise InputError(f"rounds must be an integer >= 0, got {self.rounds!r}")
+        if not (isinstance(self.committee, int) and self.committee >= 2):
+            raise InputError(f"a committee needs at least 2 models, got {self.committee!r}")
+        if self.retrain not in ("scratch", "continue"):
+            raise InputError(f"retrain must be 'scratch' or 'continue', got {self.retrain!r}")
+        if self.criterion not in CRITERIA:
+            raise InputError(f"criterion must be one of {', '.join(CRITERIA)}, got {self.criterion!r}")
+        if not (np.isfinite(self.threshold) and self.threshold >= 0):
+            raise InputError(f"threshold must be a number >= 0 (eV/Å), got {self.threshold!r}")
+        if not self.max_spread > self.threshold:
+            raise InputError(f"max_spread ({self.max_spread!r}) must exceed threshold ({self.threshold!r})")
+        if not (isinstance(self.max_add, int) and self.max_add >= 1):
+            raise InputError(f"max_add must be an integer >= 1, got {self.max_add!r}")
+        if not self.starts or not self.temperatures:
+            raise InputError("learning needs at least one start structure and one temperature")
+
+
+def _md_config(cfg: LearnConfig, round_: int):
+    from md.dynamics.config import MDConfig
+
+    temps = tuple(float(t) for t in cfg.temperatures)
+    return MDConfig(ensemble=cfg.ensemble, temperature=temps if len(temps) > 1 else temps[0], dt=cfg.dt,
+                    steps=cfg.md_steps, replicas=len(temps), seed=cfg.seed + round_, log_every=cfg.every,
+                    traj_every=cfg.every, checkpoint_every=max(cfg.every, cfg.md_steps // 4 // cfg.every * cfg.every))
+
+
+def _train_round(data_files, train_config, folder: Path, cfg: LearnConfig, warm, progress: bool):
+    from painnjax.train.workflow import train_from_files
+
+    overrides = {"split": {"test_largest": 0, "test_compositions": []}}
+    if cfg.epochs is not None:
+        overrides["train"] = {"epochs": int(cfg.epochs)}
+    resume = (folder / "member-1" / "checkpoints" / "latest.ckpt").exists()
+    return train_from_files([str(f) for f in data_files], train_config, folder, resume=resume, overrides=overrides,
+                            progress=progress, committee=cfg.committee, warm_start=warm)
+
+
+def _test_errors(models, test_ds) -> dict:
+    from painnjax.train.committee import committee_report
+
+    r = committee_report(models, test_ds)
+    c = r["committee"]
+    return {"test_energy_mae_kcal_mol": r["energy_mae"], "test_forces_mae_kcal_mol_A": r.get("forces_mae"),
+            "test_energy_rmse_kcal_mol": r["energy_rmse"], "test_forces_rmse_kcal_mol_A": r.get("forces_rmse"),
+            "test_mean_force_spread_kcal_mol_A": c["mean_force_spread_kcal_mol_A"]}
+
+
+def _best_models(folder: Path, k: int):
+    from painnjax.io.modelfile import load_model
+
+    return [load_model(folder / f"member-{i + 1}" / "best.painn") for i in range(k)]
+
+
+def learn(initial_data, test_data, out, cfg: LearnConfig | None = None, *, train_config=None,
+          progress: bool = True, log=print) -> list[dict]:
+    """Query-by-committee active learning; see the module doc. Returns the report rows (one per round).
+
+    Args:
+        initial_data: labelled files (energies and forces) to start from.
+        test_data: a labelled file (or files) never trained on: the errors per round.
+        out: the run folder (continued when it holds a run of this loop).
+        cfg: :class:`LearnConfig`. train_config: the training config file (model size,
+            epochs, learning rate, data section), as ``painnjax train --config`` takes it.
+    """
+    from painnjax.train.committee import committee_predict, committee_stats, read_pool, write_selection, Selection
+    from painnjax.data.dataset import read_dataset
+    from painnjax.active.label import label_file
+
+    cfg = cfg or LearnConfig()
+    cfg.check()
+    say = log or (lambda *a, **k: None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    settings = {"config": dataclasses.asdict(cfg), "initial_data": [str(p) for p in _as_list(initial_data)],
+                "test_data": [str(p) for p in _as_list(test_data)], "train_config": str(train_config)}
+    record_path = out / "learn.json"
+    if record_path.exists():
+        old = json.loads(record_path.read_text()).get("settings", {})
+        keep_rounds = {**old.get("config", {}), "rounds": cfg.rounds}
+        if {**old, "config": keep_rounds} != settings:
+            raise InputError(f"{out} holds an active-learning run with other settings; choose another folder "
+                             "(only `rounds` may change between calls)")
+    test_ds = read_dataset(_as_list(test_data))
+    data_files = [Path(p) for p in _as_list(initial_data)]
+    rows: list[dict] = []
+    models = None
+    for r in range(cfg.rounds + 1):
+        folder = out / f"round-{r}"
+        done = folder / ROUND_FILE
+        if done.exists():
+            row = json.loads(done.read_text())
+            rows.append(row)
+            data_files = [Path(p) for p in row["data_files_after"]]
+            models = None
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        row = {"round": r}
+        t0 = time.perf_counter()
+        added_file = None
+        if r > 0:
+            # 1-3: sample with the last committee, pick where it disagrees, label.
+            prev = out / f"round-{r - 1}" / "committee"
+            models = models or _best_models(prev, cfg.committee)
+            pool_files = []
+            for i, start in enumerate(cfg.starts):
+                pool = folder / f"pool-{i}.extxyz"
+                from painnjax.active.sample import sample_md
+
+                sample_md(models, start, pool, _md_config(cfg, r), every=cfg.every, equilibrate=cfg.equilibrate,
+                          workdir=folder / f"md-{i}", restart=(folder / f"md-{i}" / "checkpoint.msgpack").exists(),
+                          progress=progress)
+                pool_files.append(pool)
+            row["md_seconds"] = time.perf_counter() - t0
+            pool_ds = read_pool(pool_files)
+            E, F = committee_predict(models, pool_ds)
+            stats = committee_stats(E, F)
+            spread = stats.spread(cfg.criterion)
+            above = np.flatnonzero((spread > cfg.threshold) & (spread <= cfg.max_spread))
+            picked = above[np.argsort(-spread[above], kind="stable")][: cfg.max_add]
+            row.update(pool_frames=len(pool_ds), pool_mean_spread_eV_A=float(spread.mean()),
+                       pool_max_spread_eV_A=float(spread.max()), above_threshold=int(len(above)),
+                       above_max_spread=int((spread > cfg.max_spread).sum()))
+            if len(picked):
+                sel_file = folder / "selected.extxyz"
+                write_selection(sel_file, pool_ds, Selection(picked, spread[picked], cfg.criterion, stats))
+                t1 = time.perf_counter()
+                added_file = folder / "labelled.extxyz"
+                rep = label_file(sel_file, added_file, method=cfg.method, progress=progress)
+                row.update(label_seconds=time.perf_counter() - t1, label_failed=int(rep.failed))
+                n_added = _count_frames(added_file)
+                if n_added:
+                    data_files = data_files + [added_file]
+            else:
+                n_added = 0
+            row["added"] = int(n_added)
+            say(f"round {r}: {len(pool_ds)} frames sampled, spread mean {spread.mean():.3f} max {spread.max():.3f} eV/Å, "
+                f"{len(above)} between {cfg.threshold} and {cfg.max_spread} eV/Å, {n_added} labelled and added")
+        # 4: train the round's committee on everything so far.
+        t2 = time.perf_counter()
+        warm = None
+        if r > 0 and cfg.retrain == "continue":
+            warm = models or _best_models(out / f"round-{r - 1}" / "committee", cfg.committee)
+        _train_round(data_files, train_config, folder / "committee", cfg, warm, progress)
+        models = _best_models(folder / "committee", cfg.committee)
+        row["train_seconds"] = time.perf_counter() - t2
+        # 5: the report.
+        row["train_frames"] = int(sum(_count_frames(f) for f in data_files))
+        row.update(_test_errors(models, test_ds))
+        row["seconds"] = time.perf_counter() - t0
+        row["data_files_after"] = [str(f) for f in data_files]
+        from painnjax.io.files import atomic_write
+
+        atomic_write(done, json.dumps(row, indent=2) + "\n")
+        rows.append(row)
+        say(f"round {r}: {row['train_frames']} training frames; test ΔE MAE {row['test_energy_mae_kcal_mol']:.3f} "
+            f"kcal/mol, F MAE {row['test_forces_mae_kcal_mol_A']:.3f} kcal/mol/Å ({row['seconds']:.0f} s)")
+    _write_report(out, settings, rows)
+    return rows
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _count_frames(path) -> int:
+    from ase.io import read
+
+    p = Path(path)
+    if not p.exists() or p.stat().st_size == 0:
+        return 0
+    return len(read(p, index=":"))
+
+
+COLUMNS = ("round", "train_frames", "added", "pool_frames", "above_threshold", "above_max_spread", "pool_mean_spread_eV_A",
+           "pool_max_spread_eV_A", "test_energy_mae_kcal_mol", "test_forces_mae_kcal_mol_A",
+           "test_mean_force_spread_kcal_mol_A", "md_seconds", "label_seconds", "train_seconds", "seconds")
+
+
+def _write_report(out: Path, settings: dict, rows: list[dict]) -> None:
+    from painnjax.io.files import atomic_write
+
+    atomic_write(out / "learn.json", json.dumps({"settings": settings, "rounds": rows}, indent=2) + "\n")
+    lines = [",".join(COLUMNS)]
+    for row in rows:
+        lines.append(",".join("" if row.get(c) is None else (f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]))
+                              for c in COLUMNS))
+    atomic_write(out / "learn.csv", "\n".join(lines) + "\n")
+    try:
+        plot_learning(rows, out / "learning.png")
+    except Exception as exc:  # noqa: BLE001 - a plot must not lose the report
+        print(f"learn: the plot failed ({exc}); the report is in {out / 'learn.csv'}")
+
+
+def plot_learning(rows: list[dict], path) -> Path:
+    """Test errors (energy and forces) and training frames per round."""
+    from painnjax.io.plots import pyplot, save_figure
+
+    plt = pyplot()
+    r = [row["round"] for row in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.0, 3.4))
+    ax1.plot(r, [row["test_energy_mae_kcal_mol"] for row in rows], "o-", label="ΔE MAE (kcal/mol)")
+    ax1.plot(r, [row["test_forces_mae_kcal_mol_A"] for row in rows], "s-", label="F MAE (kcal/mol/Å)")
+    ax1.set_xlabel("round")
+    ax1.set_xticks(r)
+    ax2.set_xticks(r)
+    ax1.set_ylabel("test error")
+    ax1.legend(frameon=False)
+    ax2.bar(r, [row["train_frames"] for row in rows], color="C2")
+    ax2.set_xlabel("round")
+    ax2.set_ylabel("training frames")
+    return save_figure(fig, path, title="Active learning (query by committee)")

@@ -1,0 +1,156 @@
+"""Configurations to label: frames from NN MD (one model or a committee mean) or from xTB MD through ASE.
+
+:func:`sample_md` runs :func:`md.dynamics.simulate.run_md` (any ensemble, replicas, one temperature
+per replica) with one model or with the mean of a committee, in a work folder (checkpointed,
+so an interrupted sampling continues with ``restart=True``), and writes every ``every``-th
+frame after ``equilibrate`` steps of every replica to one extxyz file, positions only, ready
+for ``painnjax label``. A replica stopped by a safety check (blow-up, runaway temperature, a
+molecule leaving) keeps its frames up to the stop: where a poorly trained model goes wrong is
+where new labels help most.
+
+:func:`sample_xtb` does the same with ASE's Langevin MD on tblite's xTB (slow: seconds per
+step on a CPU for clusters of tens of atoms; for small systems or seeds).
+
+Every frame's ``info``: ``composition``, ``temperature_K``, ``replica``, ``step``, ``time_fs``,
+``sampled_by`` (the model(s) or xTB method) and ``source`` (the start structure).
+
+Example:
+    >>> from md import MDConfig
+    >>> n = sample_md(["m1.painn", "m2.painn"], "SA2AM2", "pool.extxyz",
+    ...               MDConfig(temperature=[300, 400], steps=4000), every=40)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from painnjax.errors import InputError
+from painnjax.io.files import write_extxyz_atomic
+
+
+def _bare(atoms, **info):
+    """Positions and species only (no energies, no velocities), with the sampling info."""
+    from ase import Atoms
+
+    from painnjax.data.composition import composition_of
+
+    bare = Atoms(numbers=atoms.numbers, positions=atoms.positions)
+    bare.info.update(composition=composition_of(atoms.numbers) or atoms.get_chemical_formula(mode="hill"), **info)
+    return bare
+
+
+def sample_md(models, start, out, config, *, every: int = 20, equilibrate: int = 0, workdir=None,
+              restart: bool = False, dtype: str = "float32", progress: bool = True) -> int:
+    """NN MD from ``start`` with one model or the mean of several; every ``every``-th frame to ``out``.
+
+    Args:
+        models: a model (file, bundled name, ``Model``) or a list of them (their mean drives MD).
+        start: a structure file (its last frame) or a bundled name.
+        out: the extxyz file to write (replaced).
+        config: an :class:`md.MDConfig` (ensemble, temperatures, replicas, steps, dt);
+            its ``traj_every`` is set to ``every``.
+        every: steps between sampled frames. equilibrate: steps left out at the start.
+        workdir: where the MD runs (default: ``OUT`` without suffix + ``_md``).
+    Returns the number of frames written.
+    """
+    import dataclasses
+
+    from md.dynamics.output import trajectory_path
+    from md.dynamics.simulate import run_md
+    from md.structures import precision, read_structure
+    from painnjax.potential import mean_potential
+
+    if not (isinstance(every, int) and every >= 1):
+        raise InputError(f"every must be an integer >= 1 (steps), got {every!r}")
+    if not (isinstance(equilibrate, int) and 0 <= equilibrate < config.steps):
+        raise InputError(f"equilibrate must be an integer in [0, steps) = [0, {config.steps}), got {equilibrate!r}")
+    models = list(models) if isinstance(models, (list, tuple)) else [models]
+    log_every = config.log_every if every % config.log_every == 0 else every
+    cfg = dataclasses.replace(config, traj_every=every, log_every=log_every,
+                              checkpoint_every=max(log_every, config.checkpoint_every // log_every * log_every))
+    cfg.check()
+    out = Path(out)
+    workdir = Path(workdir) if workdir is not None else out.with_name(out.stem + "_md")
+    with precision(dtype):
+        atoms = read_structure(start)
+        import jax.numpy as jnp
+
+        energy_fn = mean_potential(models, atoms, reference_positions=atoms.positions, dtype=jnp.dtype(dtype))
+        names = [str(m) if not hasattr(m, "config") else "(model in memory)" for m in models]
+        run_md(energy_fn, atoms, cfg, out=workdir, restart=restart, progress=progress,
+               summary_extra={"models": names, "start": str(start)})
+    from ase.io import read
+
+    frames = []
+    label = "mean of " + ", ".join(names) if len(names) > 1 else names[0]
+    for r in range(cfg.replicas):
+        path = trajectory_path(workdir, r, "traj")
+        if not path.exists():
+            continue
+        for a in read(path, index=":"):
+            step = int(a.info.get("step", 0))
+            if step < max(equilibrate, 1):  # the start structure itself is not a sample
+                continue
+            frames.append(_bare(a, temperature_K=float(a.info.get("temperature_K", np.nan)), replica=r, step=step,
+                                time_fs=float(a.info.get("time_fs", np.nan)), sampled_by=label, source=str(start)))
+    if not frames:
+        raise InputError(f"the MD in {workdir} gave no frames after {equilibrate} steps; run longer")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_extxyz_atomic(out, frames)
+    return len(frames)
+
+
+def sample_xtb(start, out, *, method: str = "GFN1-xTB", temperature: float = 300.0, steps: int = 1000,
+               every: int = 20, dt: float = 1.0, friction: float = 0.02, seed: int = 0, equilibrate: int = 0,
+               progress: bool = True) -> int:
+    """Langevin MD at xTB (tblite through ASE) from ``start``; every ``every``-th step to ``out``.
+
+    ``dt`` in fs, ``friction`` in 1/fs (the shared data set's settings: 1 fs, 0.02 fs⁻¹).
+    Returns the number of frames written.
+    """
+    from ase import units
+    from ase.constraints import FixCom
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+
+    from md.structures import read_structure
+    from painnjax.active.label import check_method, tblite_calculator_class
+
+    for name, value in (("temperature", temperature), ("dt", dt), ("friction", friction)):
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    if not (isinstance(steps, int) and steps >= 1 and isinstance(every, int) and every >= 1):
+        raise InputError(f"steps and every must be integers >= 1, got {steps!r} and {every!r}")
+    atoms = read_structure(start)
+    atoms.calc = tblite_calculator_class()(method=check_method(method), verbosity=0)
+    rng = np.random.default_rng(seed)
+    thermalize_momenta(atoms, temperature, rng=rng)
+    Stationary(atoms)
+    ZeroRotation(atoms)
+    atoms.set_constraint(FixCom())  # ASE's advice over Langevin(fixcm=True), which samples NVT only roughly
+    dyn = Langevin(atoms, timestep=dt * units.fs, temperature_K=temperature, friction=friction / units.fs,
+                   fixcm=False, rng=rng)
+    frames = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, unit="step", desc=f"{method} MD", dynamic_ncols=True)
+    try:
+        for step in range(1, steps + 1):
+            dyn.run(1)
+            if bar is not None:
+                bar.update(1)
+            if step % every == 0 and step >= equilibrate:
+                frames.append(_bare(atoms, temperature_K=float(temperature), replica=0, step=step,
+                                    time_fs=step * dt, sampled_by=method, source=str(start)))
+    finally:
+        if bar is not None:
+            bar.close()
+    if not frames:
+        raise InputError(f"no frames sampled: steps ({steps}) must reach every ({every}) past equilibrate ({equilibrate})")
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_extxyz_atomic(out, frames)
+    return len(frames)

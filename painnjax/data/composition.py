@@ -1,0 +1,121 @@
+"""Molecules and composition names: the one place where a cluster's atoms become ``"SA4AM4"``.
+
+:data:`MOLECULES` maps a molecule name to its formula; :func:`molecule_counts` splits a
+cluster's atoms into whole molecules; :func:`composition_name` writes counts as a name, with
+SA and AM always written (``"SA0AM1W2"``) as the data's naming does. Screening
+(:mod:`md.screening.candidates`) names its ionic compositions (B = HSO4⁻, AH = NH4⁺) with the
+same function.
+
+Example:
+    >>> composition_name({"SA": 2, "AM": 0, "W": 1})
+    'SA2AM0W1'
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+from ase.data import chemical_symbols
+from ase.formula import Formula
+
+from painnjax.errors import InputError
+from painnjax.validate import as_atomic_numbers
+
+# Molecule name -> Hill formula. Callers may pass an extended copy (e.g. with "DMA": "C2H7N",
+# or ionised forms such as "HSO4": "HO4S" — charges are not part of a formula).
+MOLECULES: dict[str, str] = {"SA": "H2SO4", "AM": "H3N", "W": "H2O"}
+
+# Always written in composition names (when in the molecule table), even with count 0,
+# as the data's naming does ("SA0AM1"); every other molecule only when present.
+ALWAYS_WRITTEN = ("SA", "AM")
+
+
+def molecule_table(molecules: Mapping[str, str]) -> list[tuple[str, dict[int, int]]]:
+    table = []
+    for name, formula in molecules.items():
+        try:
+            count = Formula(formula).count()
+        except Exception as err:  # ase raises ValueError on a malformed formula
+            raise InputError(f"molecule {name!r}: cannot parse formula {formula!r} ({err})") from None
+        zc = {}
+        for sym, n in count.items():
+            if sym not in chemical_symbols[1:]:
+                raise InputError(f"molecule {name!r}: unknown element {sym!r} in formula {formula!r}")
+            if n > 0:
+                zc[chemical_symbols.index(sym)] = zc.get(chemical_symbols.index(sym), 0) + int(n)
+        if not zc:
+            raise InputError(f"molecule {name!r}: formula {formula!r} has no atoms")
+        table.append((str(name), zc))
+    return table
+
+
+def _decompose(numbers, molecules: Mapping[str, str]) -> dict[str, int] | None:
+    """Whole-molecule counts that reproduce the element counts exactly, or None.
+
+    Depth-first over the molecules in table order, each count tried from its largest possible
+    value down, so the first solution found is the lexicographically largest in table order:
+    with ambiguous tables (e.g. SA + AM and their ion pair HSO4⁻ + NH4⁺ have the same atoms)
+    the molecules listed first win. For SA/AM/W the decomposition is unique.
+    """
+    Z = as_atomic_numbers(numbers)
+    table = molecule_table(molecules)
+    zs, counts = np.unique(Z, return_counts=True)
+    target = {int(z): int(c) for z, c in zip(zs, counts)}
+    known = set().union(*(m for _, m in table))
+    if set(target) - known:
+        return None
+    elements = sorted(known)
+    # later[i]: elements appearing in molecules i, i+1, ...; an element none of them has must be used up
+    later = [set().union(*(m for _, m in table[i:])) for i in range(len(table) + 1)]
+    result = [0] * len(table)
+
+    def search(i: int, rest: dict[int, int]) -> bool:
+        if any(rest[z] for z in elements if z not in later[i]):
+            return False
+        if i == len(table):
+            return True
+        comp = table[i][1]
+        top = min(rest[z] // n for z, n in comp.items())
+        for c in range(top, -1, -1):
+            nxt = dict(rest)
+            for z, n in comp.items():
+                nxt[z] -= c * n
+            result[i] = c
+            if search(i + 1, nxt):
+                return True
+        return False
+
+    if not search(0, {z: target.get(z, 0) for z in elements}):
+        return None
+    return {name: c for (name, _), c in zip(table, result)}
+
+
+def composition_name(counts: Mapping[str, int]) -> str:
+    """Names with their counts in the mapping's order: SA and AM always (when present as keys,
+    ``"SA0AM1"``), every other molecule only with a count above zero."""
+    parts = [f"{name}{int(c)}" for name, c in counts.items() if c > 0 or name in ALWAYS_WRITTEN]
+    return "".join(parts)
+
+
+def molecule_counts(numbers, molecules: Mapping[str, str] = MOLECULES, source: str | None = None) -> dict[str, int]:
+    """Counts of each molecule type (every key of ``molecules``, zeros included).
+
+    Raises :class:`InputError` if the atoms cannot be split into whole molecules of the table.
+    """
+    counts = _decompose(numbers, molecules)
+    if counts is None:
+        Z = as_atomic_numbers(numbers)
+        zs, n = np.unique(Z, return_counts=True)
+        formula = "".join(f"{chemical_symbols[z]}{c if c > 1 else ''}" for z, c in zip(zs, n))
+        table = ", ".join(f"{k} = {v}" for k, v in molecules.items())
+        where = f"{source}: " if source else ""
+        raise InputError(f"{where}atoms {formula} cannot be split into whole molecules of {table}")
+    return counts
+
+
+def composition_of(numbers, molecules: Mapping[str, str] = MOLECULES) -> str | None:
+    """The cluster's composition name (e.g. ``"SA4AM4"``, ``"SA1AM0W2"``), or None if its atoms
+    are not an exact sum of whole molecules of ``molecules``."""
+    counts = _decompose(numbers, molecules)
+    return None if counts is None else composition_name(counts)

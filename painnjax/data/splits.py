@@ -1,0 +1,275 @@
+"""Train / validation / test splits of a :class:`~painnjax.data.dataset.Dataset`.
+
+The test set is chosen first, by a rule that keeps it honest for clusters: whole compositions
+(``test_compositions``) and/or the ``test_largest`` largest compositions, which the model then
+has to extrapolate to. The rest is split into training and validation at random, by frame or by
+whole trajectory (frames of one MD trajectory, 5 fs apart, are strongly correlated, so a random
+frame split overstates how well the model generalises).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from painnjax.data.dataset import Dataset
+from painnjax.errors import InputError
+
+SPLIT_FORMAT = "painnjax-split"
+SPLIT_VERSION = 1
+
+
+def _indices(values, name: str) -> np.ndarray:
+    arr = np.asarray(values if values is not None else [])
+    if arr.size == 0:
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iu":
+        raise InputError(f"split: {name} must be integer indices, got {arr.dtype}")
+    arr = arr.astype(np.int64).reshape(-1)
+    if (arr < 0).any():
+        raise InputError(f"split: {name} has a negative index ({int(arr[arr < 0][0])})")
+    return arr
+
+
+@dataclass
+class Split:
+    """Indices into a dataset; ``rule`` says in words how the test set was chosen."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+    seed: int
+    rule: str
+    n_structures: int | None = None  # size of the dataset split (checked by `check`)
+
+    def __post_init__(self):
+        self.train = _indices(self.train, "train")
+        self.valid = _indices(self.valid, "valid")
+        self.test = _indices(self.test, "test")
+        self.seed = int(self.seed)
+        self.rule = str(self.rule)
+        parts = {"train": self.train, "valid": self.valid, "test": self.test}
+        seen: dict[int, str] = {}
+        for name, idx in parts.items():
+            if len(np.unique(idx)) != len(idx):
+                raise InputError(f"split: {name} lists an index twice")
+            for i in idx.tolist():
+                if i in seen:
+                    raise InputError(f"split: structure {i} is in both {seen[i]} and {name}")
+                seen[i] = name
+        if self.n_structures is not None:
+            self.n_structures = int(self.n_structures)
+            if seen and max(seen) >= self.n_structures:
+                raise InputError(f"split: index {max(seen)} is out of range for {self.n_structures} structures")
+
+    def check(self, ds: Dataset) -> None:
+        """Raise :class:`InputError` if this split cannot belong to ``ds`` (size or index range)."""
+        n = len(ds)
+        if self.n_structures is not None and self.n_structures != n:
+            raise InputError(f"split was made for {self.n_structures} structures, the dataset has {n}")
+        top = max((int(a.max()) for a in (self.train, self.valid, self.test) if a.size), default=-1)
+        if top >= n:
+            raise InputError(f"split: index {top} is out of range for a dataset of {n} structures")
+
+    def to_dict(self) -> dict:
+        return {
+            "format": SPLIT_FORMAT,
+            "version": SPLIT_VERSION,
+            "seed": self.seed,
+            "rule": self.rule,
+            "n_structures": self.n_structures,
+            "train": self.train.tolist(),
+            "valid": self.valid.tolist(),
+            "test": self.test.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Split":
+        if not isinstance(d, dict):
+            raise InputError(f"split: expected a mapping, got {type(d).__name__}")
+        if d.get("format", SPLIT_FORMAT) != SPLIT_FORMAT:
+            raise InputError(f"split: not a painnjax split (format {d.get('format')!r})")
+        if int(d.get("version", SPLIT_VERSION)) > SPLIT_VERSION:
+            raise InputError(f"split: format version {d.get('version')} is newer than this painnjax reads ({SPLIT_VERSION})")
+        missing = [k for k in ("train", "valid", "test", "seed", "rule") if k not in d]
+        if missing:
+            raise InputError(f"split: missing field(s) {', '.join(missing)}")
+        try:
+            return cls(
+                train=d["train"],
+                valid=d["valid"],
+                test=d["test"],
+                seed=d["seed"],
+                rule=d["rule"],
+                n_structures=d.get("n_structures"),
+            )
+        except (TypeError, ValueError) as err:
+            if isinstance(err, InputError):
+                raise
+            raise InputError(f"split: bad field value ({err})") from None
+
+    def save(self, path) -> None:
+        """Write JSON atomically (temporary file in the same folder, then ``os.replace``)."""
+        from painnjax.io.files import atomic_write
+
+        atomic_write(path, json.dumps(self.to_dict()) + "\n")
+
+    @classmethod
+    def load(cls, path) -> "Split":
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: split file not found")
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise InputError(f"{path}: not a readable split file ({err})") from None
+        try:
+            return cls.from_dict(d)
+        except InputError as err:
+            raise InputError(f"{path}: {err}") from None
+
+    def __repr__(self) -> str:
+        return (
+            f"Split(train={len(self.train)}, valid={len(self.valid)}, test={len(self.test)}, "
+            f"seed={self.seed}, rule={self.rule!r})"
+        )
+
+
+def _composition_sizes(ds: Dataset) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for comp, n in zip(ds.compositions, ds.n_atoms.tolist()):
+        sizes[comp] = max(n, sizes.get(comp, 0))
+    return sizes
+
+
+def _trajectory_key(info: dict, i: int) -> str:
+    for key in ("name", "source"):
+        if info.get(key) is not None:
+            return f"{key}:{info[key]}"
+    raise InputError(f"structure {i} has neither info['name'] nor info['source']; cannot group it by trajectory")
+
+
+def make_split(
+    ds: Dataset,
+    *,
+    valid_fraction: float = 0.1,
+    seed: int = 42,
+    test_compositions=None,
+    test_largest: int = 0,
+    by: str = "frame",
+) -> Split:
+    """Split ``ds`` into train / valid / test index sets.
+
+    Test set first: every structure whose ``info["composition"]`` is in ``test_compositions``
+    and/or among the ``test_largest`` largest compositions (by atom count; ties broken by
+    composition name, ascending). The remaining structures are split with
+    ``np.random.default_rng(seed)``: ``by="frame"`` draws round(valid_fraction · n) random
+    structures for validation (at least one when valid_fraction > 0); ``by="trajectory"`` puts
+    whole trajectories (grouped by ``info["name"]``, else ``info["source"]``) into validation,
+    in random order, keeping each one whose addition brings the count closer to
+    valid_fraction · n. Index arrays are sorted. Same inputs and seed give the same split.
+    """
+    n = len(ds)
+    if n == 0:
+        raise InputError("make_split: the dataset is empty")
+    try:
+        valid_fraction = float(valid_fraction)
+    except (TypeError, ValueError):
+        raise InputError(f"valid_fraction must be a number in [0, 1), got {valid_fraction!r}") from None
+    if not (0.0 <= valid_fraction < 1.0):
+        raise InputError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+    if by not in ("frame", "trajectory"):
+        raise InputError(f"by must be 'frame' or 'trajectory', got {by!r}")
+    if isinstance(test_largest, bool) or int(test_largest) != test_largest or test_largest < 0:
+        raise InputError(f"test_largest must be a non-negative integer, got {test_largest!r}")
+    test_largest = int(test_largest)
+    if isinstance(test_compositions, str):
+        test_compositions = [test_compositions]
+    seed = int(seed)
+
+    comps = np.asarray(ds.compositions, dtype=object)
+    sizes = _composition_sizes(ds)
+    present = sorted(sizes, key=lambda c: (sizes[c], c))
+
+    rules = []
+    chosen: list[str] = []
+    if test_compositions:
+        unknown = [c for c in test_compositions if c not in sizes]
+        if unknown:
+            raise InputError(
+                f"test composition(s) {', '.join(map(str, unknown))} not in the dataset; present: {', '.join(present)}"
+            )
+        given = list(dict.fromkeys(str(c) for c in test_compositions))
+        chosen += given
+        rules.append(f"compositions {', '.join(given)}")
+    if test_largest:
+        if test_largest > len(sizes):
+            raise InputError(f"test_largest={test_largest} but the dataset has only {len(sizes)} compositions")
+        largest = sorted(sizes, key=lambda c: (-sizes[c], c))[:test_largest]
+        chosen += [c for c in largest if c not in chosen]
+        rules.append(
+            f"the {test_largest} largest composition(s) by atom count ({', '.join(f'{c}: {sizes[c]} atoms' for c in largest)})"
+        )
+    is_test = np.isin(comps, np.asarray(chosen, dtype=object)) if chosen else np.zeros(n, bool)
+    test = np.nonzero(is_test)[0]
+    rest = np.nonzero(~is_test)[0]
+    if rest.size == 0:
+        raise InputError(f"nothing left to train on: the test set ({'; '.join(rules)}) takes all {n} structures")
+
+    rng = np.random.default_rng(seed)
+    target = valid_fraction * rest.size
+    if by == "frame":
+        n_valid = int(round(target))
+        if valid_fraction > 0:
+            n_valid = max(n_valid, 1)
+        if n_valid >= rest.size:
+            raise InputError(
+                f"nothing left to train on: {rest.size} structure(s) outside the test set, "
+                f"valid_fraction={valid_fraction} takes them all"
+            )
+        perm = rng.permutation(rest)
+        valid = np.sort(perm[:n_valid])
+        how = f"{valid_fraction:g} of the remaining structures drawn at random (by frame)"
+    else:
+        keys = [_trajectory_key(ds.info[i], int(i)) for i in rest.tolist()]
+        groups: dict[str, list[int]] = {}
+        for i, k in zip(rest.tolist(), keys):
+            groups.setdefault(k, []).append(i)
+        names = sorted(groups)
+        order = rng.permutation(len(names))
+        picked: list[str] = []
+        count = 0
+        for j in order.tolist():
+            size = len(groups[names[j]])
+            if abs(count + size - target) < abs(count - target):
+                picked.append(names[j])
+                count += size
+        if valid_fraction > 0 and not picked:
+            if len(names) < 2:
+                raise InputError(
+                    f"cannot split by trajectory: only one trajectory ({names[0]}) outside the test set; "
+                    f"use by='frame' or more trajectories"
+                )
+            smallest = min((len(groups[names[j]]), pos) for pos, j in enumerate(order.tolist()))
+            picked.append(names[order[smallest[1]]])
+        if len(picked) == len(names):
+            raise InputError(
+                f"nothing left to train on: valid_fraction={valid_fraction} takes all {len(names)} trajectories"
+            )
+        valid = np.sort(np.asarray([i for k in picked for i in groups[k]], np.int64))
+        how = (
+            f"whole trajectories ({len(picked)} of {len(names)}, grouped by info name/source) drawn at random "
+            f"for ≈{valid_fraction:g} of the remaining structures"
+        )
+    train = np.setdiff1d(rest, valid)
+    test_rule = "; ".join(rules) if rules else "none"
+    rule = f"test: {test_rule}; valid: {how}, seed {seed}"
+    return Split(train=train, valid=valid, test=np.sort(test), seed=seed, rule=rule, n_structures=n)
+
+
+__all__ = ["Split", "make_split"]

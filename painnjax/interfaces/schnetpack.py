@@ -1,0 +1,358 @@
+"""Carry a SchNetPack 2.x PaiNN energy model into painnjax, weight for weight.
+
+Accepted: a ``torch.save``d ``schnetpack.model.NeuralNetworkPotential`` (or its file) with
+``PairwiseDistances`` as input module, a ``schnetpack.representation.PaiNN`` representation
+(Gaussian RBF starting at 0, cosine cutoff, SiLU, plain ``nn.Embedding``, no electronic
+embeddings), one ``Atomwise`` energy head with sum aggregation, ``Forces``, and the
+postprocessors ``CastTo32``/``CastTo64``/``AddOffsets``. Anything else is refused with a
+:class:`~painnjax.errors.ConversionError` naming the part.
+
+Energies are stored in eV: a model trained in kcal/mol (SchNetPack's calculator default) is
+converted by scaling its readout and offsets with ``energy_unit``.
+
+The reverse, :func:`to_schnetpack`, builds such a SchNetPack model from a painnjax one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from painnjax.nn.config import PaiNNConfig
+from painnjax.errors import ConversionError
+from painnjax.units import ENERGY_UNITS
+from painnjax.nn.painn import init_variables
+
+# The energy units a SchNetPack model may be in (its training data's): a subset of painnjax's.
+ENERGY_UNITS_IN_EV = {k: ENERGY_UNITS[k] for k in ("eV", "meV", "kcal/mol", "kJ/mol", "Hartree", "Ha")}
+
+
+def import_schnetpack():
+    """Import schnetpack under torch >= 2.6 (its loader imports a renamed type variable)."""
+    try:
+        import torch
+        import torch.utils.data.dataloader as _dl
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ConversionError(
+            "SchNetPack conversion needs torch and schnetpack: pip install 'painnjax[compare]'"
+        ) from exc
+    if not hasattr(_dl, "T_co"):
+        _dl.T_co = _dl._T_co  # only used in schnetpack's type hints
+    try:
+        import schnetpack
+    except ImportError as exc:  # pragma: no cover
+        raise ConversionError("schnetpack is not installed: pip install 'painnjax[compare]'") from exc
+    return torch, schnetpack
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().double().numpy()
+
+
+def _dense(layer, name: str, bias: bool = True) -> dict:
+    out = {"kernel": _np(layer.weight).T}
+    if bias:
+        if layer.bias is None:
+            raise ConversionError(f"{name}: expected a bias")
+        out["bias"] = _np(layer.bias)
+    return out
+
+
+def _is_silu(act, torch) -> bool:
+    return act is torch.nn.functional.silu or isinstance(act, torch.nn.SiLU)
+
+
+def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energy_key: str = "energy"):
+    """A :class:`painnjax.Model` with the weights of a SchNetPack PaiNN.
+
+    Args:
+        model_or_path: the SchNetPack model, or the path of its ``torch.save`` file.
+        energy_unit: the unit of the SchNetPack model's energies (``"eV"``, ``"kcal/mol"``, ...).
+        elements: atomic numbers the model was trained on (for input checks); None = any.
+        energy_key: the ``output_key`` of the energy ``Atomwise`` head.
+    """
+    from painnjax.model import Model
+
+    torch, spk = import_schnetpack()
+    source = "SchNetPack model"
+    nnp = model_or_path
+    if isinstance(model_or_path, (str, os.PathLike)):
+        path = Path(model_or_path)
+        source = str(path)
+        if not path.is_file():
+            raise ConversionError(f"{path}: no such file")
+        try:
+            nnp = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise ConversionError(f"{path}: cannot be read by torch.load ({type(exc).__name__}: {exc})") from None
+    where = f"{source}: "
+    if isinstance(nnp, dict):
+        raise ConversionError(
+            f"{where}holds a state_dict, which has no architecture; save the whole model "
+            "(torch.save(model, path)) as SchNetPack's trainer does"
+        )
+    if energy_unit not in ENERGY_UNITS_IN_EV:
+        raise ConversionError(f"energy_unit must be one of {sorted(ENERGY_UNITS_IN_EV)}, got {energy_unit!r}")
+    if not isinstance(nnp, spk.model.NeuralNetworkPotential):
+        raise ConversionError(f"{where}expected a schnetpack.model.NeuralNetworkPotential, got {type(nnp).__name__}")
+
+    for m in nnp.input_modules:
+        if not isinstance(m, (spk.atomistic.PairwiseDistances, spk.atomistic.Strain)):
+            raise ConversionError(f"{where}input module {type(m).__name__} cannot be carried (only PairwiseDistances)")
+
+    rep = nnp.representation
+    if not isinstance(rep, spk.representation.PaiNN):
+        raise ConversionError(f"{where}representation {type(rep).__name__} is not PaiNN")
+    if len(rep.electronic_embeddings) > 0:
+        raise ConversionError(f"{where}PaiNN electronic embeddings (charge/spin) cannot be carried")
+    if type(rep.embedding) is not torch.nn.Embedding:
+        raise ConversionError(f"{where}nuclear embedding {type(rep.embedding).__name__} cannot be carried (only nn.Embedding)")
+    rbf = rep.radial_basis
+    if type(rbf) is not spk.nn.GaussianRBF:
+        raise ConversionError(f"{where}radial basis {type(rbf).__name__} cannot be carried (only GaussianRBF)")
+    offsets, widths = _np(rbf.offsets), _np(rbf.widths)
+    n_rbf, rbf_cutoff = len(offsets), float(offsets[-1])
+    if not (np.allclose(offsets, np.linspace(0.0, rbf_cutoff, n_rbf), atol=1e-6)
+            and np.allclose(widths, offsets[1] - offsets[0], atol=1e-6)):
+        raise ConversionError(f"{where}GaussianRBF offsets/widths are not the default evenly spaced ones from 0")
+    if type(rep.cutoff_fn) is not spk.nn.CosineCutoff:
+        raise ConversionError(f"{where}cutoff function {type(rep.cutoff_fn).__name__} cannot be carried (only CosineCutoff)")
+    cutoff = float(_np(rep.cutoff_fn.cutoff).reshape(-1)[0])
+    if abs(cutoff - rbf_cutoff) > 1e-6:
+        raise ConversionError(f"{where}RBF range {rbf_cutoff} Å differs from the cutoff {cutoff} Å")
+    if not _is_silu(rep.interactions[0].interatomic_context_net[0].activation, torch):
+        raise ConversionError(f"{where}PaiNN activation is not SiLU")
+
+    T = rep.n_interactions
+    shared_interactions = T > 1 and rep.interactions[0] is rep.interactions[1]
+    heads = [m for m in nnp.output_modules if isinstance(m, spk.atomistic.Atomwise)]
+    for m in nnp.output_modules:
+        if not isinstance(m, (spk.atomistic.Atomwise, spk.atomistic.Forces)):
+            raise ConversionError(f"{where}output module {type(m).__name__} cannot be carried")
+    heads = [m for m in heads if m.output_key == energy_key]
+    if len(heads) != 1:
+        raise ConversionError(f"{where}expected one Atomwise head with output_key {energy_key!r}, found {len(heads)}")
+    head = heads[0]
+    if head.aggregation_mode != "sum" or head.n_out != 1:
+        raise ConversionError(f"{where}Atomwise head must sum one output per atom (got {head.aggregation_mode!r}, n_out={head.n_out})")
+    layers = list(head.outnet)
+    for k, layer in enumerate(layers[:-1]):
+        if not _is_silu(layer.activation, torch):
+            raise ConversionError(f"{where}Atomwise layer {k} activation is not SiLU")
+    sizes = tuple(int(layer.out_features) for layer in layers)
+    F = rep.n_atom_basis
+    config = PaiNNConfig(
+        n_atom_basis=F, n_interactions=T, n_rbf=n_rbf, cutoff=cutoff,
+        shared_interactions=shared_interactions, shared_filters=bool(rep.share_filters),
+        epsilon=float(rep.mixing[0].epsilon), max_z=int(rep.embedding.num_embeddings),
+        readout_hidden=None if sizes == PaiNNConfig(n_atom_basis=F).readout_sizes else sizes[:-1],
+    )
+
+    rep_params = {
+        "embedding": {"embedding": _np(rep.embedding.weight)},
+        "filter_net_kernel": _np(rep.filter_net.weight).T,
+        "filter_net_bias": _np(rep.filter_net.bias),
+    }
+    for t in range(1 if shared_interactions else T):
+        inter, mix = rep.interactions[t], rep.mixing[t]
+        rep_params[f"interactions_{t}"] = {
+            "context_0": _dense(inter.interatomic_context_net[0], f"interactions.{t}.0"),
+            "context_1": _dense(inter.interatomic_context_net[1], f"interactions.{t}.1"),
+        }
+        rep_params[f"mixing_{t}"] = {
+            "context_0": _dense(mix.intraatomic_context_net[0], f"mixing.{t}.0"),
+            "context_1": _dense(mix.intraatomic_context_net[1], f"mixing.{t}.1"),
+            "mu_channel_mix": _dense(mix.mu_channel_mix, f"mixing.{t}.mu_channel_mix", bias=False),
+        }
+    readout = {f"layers_{k}": _dense(layer, f"outnet.{k}") for k, layer in enumerate(layers)}
+
+    to_ev = ENERGY_UNITS_IN_EV[energy_unit]
+    shift, atomref = 0.0, np.zeros(config.max_z)
+    if nnp.do_postprocessing:
+        for p in nnp.postprocessors:
+            if isinstance(p, (spk.transform.CastTo64, spk.transform.CastTo32)):
+                continue
+            if isinstance(p, spk.transform.AddOffsets):
+                if p._property != energy_key:
+                    continue
+                if not p.is_extensive:
+                    raise ConversionError(f"{where}AddOffsets with is_extensive=False cannot be carried (energy is extensive)")
+                if p.add_mean:
+                    shift += float(_np(p.mean).reshape(-1)[0])
+                if p.add_atomrefs:
+                    ref = _np(p.atomref).reshape(-1)
+                    atomref[: min(len(ref), config.max_z)] += ref[: config.max_z]
+                continue
+            raise ConversionError(
+                f"{where}postprocessor {type(p).__name__} cannot be carried"
+                + (" (SchNetPack scales the energy after computing forces, so its forces are unscaled)"
+                   if isinstance(p, spk.transform.ScaleProperty) else "")
+            )
+
+    template = jax.eval_shape(lambda: init_variables(config))  # shapes only, no weights made
+    # The source's precision (float32 for SchNetPack; upcasting to float64 later is exact).
+    dtype = np.float64 if rep.filter_net.weight.dtype == torch.float64 else np.float32
+    variables = {
+        "params": {"representation": rep_params, "readout": readout},
+        "constants": {
+            "scale": np.asarray(to_ev), "shift": np.asarray(shift * to_ev), "atomref": atomref * to_ev,
+            # SchNetPack's own (float32) centres and widths, not recomputed ones: exact in float64.
+            "representation": {"rbf_centers": offsets, "rbf_widths": widths},
+        },
+    }
+    try:
+        variables = jax.tree_util.tree_map(lambda t, v: np.asarray(v, dtype).reshape(t.shape), template, variables)
+    except (ValueError, TypeError) as exc:  # pragma: no cover - guards against SchNetPack changes
+        raise ConversionError(f"{where}weights do not fit the painnjax layout ({exc})") from None
+    meta = {
+        "elements": None if elements is None else sorted(int(z) for z in elements),
+        "energy_reference": {"kind": "total"},
+        "source": f"converted from SchNetPack ({source}, energy unit {energy_unit})",
+    }
+    return Model(config, variables, meta)
+
+
+def _to_torch(torch, x, dtype):
+    return torch.from_numpy(np.array(x, np.float64)).to(dtype)  # a copy: model arrays may be read-only
+
+
+def _copy_dense(torch, layer, params: dict, dtype) -> None:
+    layer.weight.copy_(_to_torch(torch, params["kernel"], dtype).T)
+    if "bias" in params:
+        layer.bias.copy_(_to_torch(torch, params["bias"], dtype))
+
+
+def to_schnetpack(model, path=None):
+    """A SchNetPack 2.1.1 ``NeuralNetworkPotential`` with the weights of a painnjax model.
+
+    The reverse of :func:`from_schnetpack`: ``PairwiseDistances`` input module, a
+    ``schnetpack.representation.PaiNN`` (``nn.Embedding``, ``GaussianRBF`` with the model's own
+    centres and widths, ``CosineCutoff``, SiLU, shared interactions/filters as in the config),
+    an ``Atomwise`` head with ``output_key="energy"`` and ``Forces`` (``force_key="forces"``),
+    in eval mode. Energies are eV and lengths Å, as in painnjax: with SchNetPack's ASE
+    calculator pass ``energy_unit="eV"`` (its default is kcal/mol).
+
+    painnjax's energy ``scale * sum_i y_i + sum_i (shift + atomref[Z_i])`` is carried as:
+    ``scale`` folded into the last readout layer (SchNetPack's ``ScaleProperty`` would scale
+    the energy after the forces are taken, leaving the forces unscaled), and ``shift``
+    (per atom) and ``atomref`` as ``CastTo64`` + ``AddOffsets("energy", add_mean=True,
+    add_atomrefs=True, is_extensive=True)`` postprocessors with float64 ``mean``/``atomref``
+    buffers (left out when both are zero). ``do_postprocessing`` is on.
+
+    The module is float32 unless the painnjax weights are float64. SchNetPack has no place
+    for the model's ``elements`` or other metadata: it does not check its inputs' elements.
+
+    Args:
+        model: a :class:`painnjax.Model`, a model file, or a bundled model name ("saam-gfn1").
+        path: if given, the whole module is ``torch.save``d there (what SchNetPack's
+            ``SpkCalculator`` and ``schnetpack.utils.load_model`` read).
+
+    Returns:
+        the ``schnetpack.model.NeuralNetworkPotential`` (``torch.nn.Module``).
+    """
+    from painnjax.io.modelfile import load_model
+
+    model = load_model(model)
+    torch, spk = import_schnetpack()
+    c = model.config
+    F, T = c.n_atom_basis, c.n_interactions
+
+    # The weights must have exactly the layout the config implies.
+    template = jax.eval_shape(lambda: init_variables(c))
+    try:
+        variables = jax.tree_util.tree_map(
+            lambda t, v: np.asarray(v).reshape(t.shape) if np.shape(v) == t.shape else _bad_shape(t, v),
+            template, model.variables,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ConversionError(f"the painnjax weights do not match the config {c} ({exc})") from None
+    params, consts = variables["params"], variables["constants"]
+    rep_p, readout_p = params["representation"], params["readout"]
+
+    kernel_dtype = np.asarray(rep_p["filter_net_kernel"]).dtype
+    dtype = torch.float64 if kernel_dtype == np.float64 else torch.float32
+
+    scale = float(np.asarray(consts["scale"], np.float64))
+    shift = float(np.asarray(consts["shift"], np.float64))
+    atomref = np.asarray(consts["atomref"], np.float64).reshape(-1)
+    centers = np.asarray(consts["representation"]["rbf_centers"], np.float64)
+    widths = np.asarray(consts["representation"]["rbf_widths"], np.float64)
+    for name, value in (("scale", scale), ("shift", shift), ("atomref", atomref), ("rbf_centers", centers),
+                        ("rbf_widths", widths)):
+        if not np.all(np.isfinite(value)):
+            raise ConversionError(f"the painnjax constant {name} is not finite")
+    if np.any(widths == 0):
+        raise ConversionError("a Gaussian radial basis width is zero")
+
+    rbf = spk.nn.GaussianRBF(n_rbf=c.n_rbf, cutoff=c.cutoff)
+    rep = spk.representation.PaiNN(
+        n_atom_basis=F, n_interactions=T, radial_basis=rbf, cutoff_fn=spk.nn.CosineCutoff(c.cutoff),
+        activation=torch.nn.functional.silu, shared_interactions=c.shared_interactions,
+        shared_filters=c.shared_filters, epsilon=c.epsilon,
+        nuclear_embedding=torch.nn.Embedding(c.max_z, F),
+    )
+    sizes = c.readout_sizes
+    head = spk.atomistic.Atomwise(
+        n_in=F, n_out=1, n_hidden=None if c.readout_hidden is None else list(c.readout_hidden),
+        n_layers=len(sizes), aggregation_mode="sum", output_key="energy",
+    )
+    postprocessors = []
+    if shift != 0.0 or np.any(atomref != 0.0):
+        # SchNetPack 2.1.1's AddOffsets(atomrefs=<tensor>) fails (`atomrefs or zeros` on a
+        # tensor) and property_mean=tensor(0.) is silently dropped: set the buffers afterwards.
+        # is_extensive=True adds mean * n_atoms, i.e. ``mean`` is painnjax's per-atom shift.
+        offsets = spk.transform.AddOffsets("energy", add_mean=True, add_atomrefs=True, is_extensive=True,
+                                           zmax=c.max_z)
+        offsets.mean = torch.tensor([shift], dtype=torch.float64)
+        offsets.atomref = torch.from_numpy(atomref.copy())
+        # Nothing a datamodule brings may replace them (AtomisticModel.initialize_transforms).
+        offsets._mean_initialized = offsets._atomrefs_initialized = True
+        # Offsets added in float64, as SchNetPack advises (the energies are totals, 100s of eV).
+        postprocessors = [spk.transform.CastTo64(), offsets]
+    nnp = spk.model.NeuralNetworkPotential(
+        representation=rep,
+        input_modules=[spk.atomistic.PairwiseDistances()],
+        output_modules=[head, spk.atomistic.Forces(energy_key="energy", force_key="forces")],
+        postprocessors=postprocessors,
+        input_dtype_str="float64" if dtype == torch.float64 else "float32",
+        do_postprocessing=True,
+    )
+    rep.to(dtype)
+    head.to(dtype)
+
+    layers = list(head.outnet)
+    if tuple(int(m.out_features) for m in layers) != tuple(sizes):  # pragma: no cover - guards SchNetPack changes
+        raise ConversionError(f"SchNetPack built readout sizes {[m.out_features for m in layers]}, not {sizes}")
+    with torch.no_grad():
+        rep.embedding.weight.copy_(_to_torch(torch, rep_p["embedding"]["embedding"], dtype))
+        rep.filter_net.weight.copy_(_to_torch(torch, rep_p["filter_net_kernel"], dtype).T)
+        rep.filter_net.bias.copy_(_to_torch(torch, rep_p["filter_net_bias"], dtype))
+        rbf.offsets.copy_(_to_torch(torch, centers, dtype))
+        rbf.widths.copy_(_to_torch(torch, widths, dtype))
+        for t in range(1 if c.shared_interactions else T):
+            inter, mix = rep.interactions[t], rep.mixing[t]
+            ip, mp = rep_p[f"interactions_{t}"], rep_p[f"mixing_{t}"]
+            _copy_dense(torch, inter.interatomic_context_net[0], ip["context_0"], dtype)
+            _copy_dense(torch, inter.interatomic_context_net[1], ip["context_1"], dtype)
+            _copy_dense(torch, mix.intraatomic_context_net[0], mp["context_0"], dtype)
+            _copy_dense(torch, mix.intraatomic_context_net[1], mp["context_1"], dtype)
+            _copy_dense(torch, mix.mu_channel_mix, mp["mu_channel_mix"], dtype)
+        for k, layer in enumerate(layers):
+            p = readout_p[f"layers_{k}"]
+            if k == len(layers) - 1:  # scale folded in (in float64, then rounded once)
+                p = {"kernel": np.asarray(p["kernel"], np.float64) * scale,
+                     "bias": np.asarray(p["bias"], np.float64) * scale}
+            _copy_dense(torch, layer, p, dtype)
+    nnp.eval()
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(nnp, path)
+    return nnp
+
+
+def _bad_shape(template, value):
+    raise ValueError(f"an array of shape {np.shape(value)} where {template.shape} is expected")

@@ -1,0 +1,430 @@
+"""Training on energies and forces: the paper's loss, optax AdamW, checkpoints, exact resume.
+
+Loss (the reference study's eq. 3): ``x * L(E) + (1 - x) * L(F)`` with ``L`` the mean absolute
+(or squared) error over structures (energies) and over force components of real atoms;
+``x = 0.01`` with forces, ``x = 1`` for energies only (then no forces are computed).
+
+Beyond the paper's protocol (constant rate, no early stopping, the raw weights), a config can
+ask for a learning-rate schedule and early stopping (:mod:`painnjax.train.schedules`) and an
+exponential moving average of the weights, which is then what is validated and saved. A batch
+is split over all local devices that divide it (data parallel, :class:`Trainer`).
+
+A run folder holds ``config.json``, ``split.json``, ``metrics.csv`` (one row per epoch, errors
+in kcal/mol and kcal/mol/Å), ``learning_curve.png``, ``checkpoints/latest.ckpt`` (parameters,
+optimiser state, moving average, schedule and early-stopping state, epoch, best validation
+error), ``best.painn`` (the model with the lowest validation loss so far), ``parity_valid.png``
+and ``parity_test.png`` (the best model on the validation and test sets) and ``summary.json``
+(epochs done, why it stopped, best epoch, the best model's validation and test errors). Every
+file is written atomically. Shuffling depends on (seed, epoch) only, so a run killed after
+epoch k and resumed continues exactly as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import serialization
+
+from painnjax.data.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
+from painnjax.nn.config import PaiNNConfig
+from painnjax.errors import InputError
+from painnjax.io.files import atomic_write
+from painnjax.model import Model
+from painnjax.io.modelfile import load_model, save_model
+from painnjax.io.plots import learning_curve
+from painnjax.potential import cast_variables
+from painnjax.train.config import TrainConfig
+from painnjax.train.loss import loss_and_sums, metrics_from_sums
+from painnjax.train.schedules import EarlyStopping, LRSchedule
+
+CHECKPOINT_FORMAT = "painnjax-checkpoint"
+PLOT_EVERY_SECONDS = 30.0  # the learning curve is redrawn at most this often (and at the end)
+
+
+def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
+    """AdamW at unit learning rate: the step multiplies its updates by the epoch's rate, which
+    equals ``optax.adamw(lr)`` exactly (the rate scales the Adam step and the weight decay
+    alike) and lets the schedule change the rate without a recompile."""
+    steps = [optax.clip_by_global_norm(cfg.clip_norm)] if cfg.clip_norm else []
+    return optax.chain(*steps, optax.adamw(1.0, weight_decay=cfg.weight_decay))
+
+
+def data_parallel_devices(cfg: TrainConfig) -> list:
+    """The local devices a batch is split over: ``cfg.n_devices`` of them, or with 0 the most
+    that divide the batch size evenly (one device when only one does)."""
+    local = jax.local_devices()
+    if cfg.n_devices:
+        if cfg.n_devices > len(local):
+            raise InputError(f"n_devices = {cfg.n_devices}, but only {len(local)} local device(s) are present")
+        if cfg.batch_size % cfg.n_devices:
+            raise InputError(f"batch_size {cfg.batch_size} must be a multiple of n_devices {cfg.n_devices}")
+        return local[: cfg.n_devices]
+    n = max(k for k in range(1, len(local) + 1) if cfg.batch_size % k == 0)
+    return local[:n]
+
+
+class Trainer:
+    """Jitted train and evaluation steps, one compile per bucket shape.
+
+    With several devices (:func:`data_parallel_devices`) the batch axis is sharded over a
+    one-axis mesh and the weights replicated; XLA then runs the per-structure work on each
+    device and all-reduces the gradient sums, so the step computes the same numbers as on one
+    device (up to the order of floating-point sums).
+    """
+
+    def __init__(self, model: Model, cfg: TrainConfig, buckets: list[Bucket]):
+        self.cfg = cfg
+        self.module = model.module
+        self.cutoff = model.config.cutoff
+        self.buckets = buckets
+        self.optimizer = make_optimizer(cfg)
+        self.devices = data_parallel_devices(cfg)
+        variables = cast_variables(model.variables, cfg.dtype)
+        self.params, self.constants = variables["params"], variables["constants"]
+        self.opt_state = self.optimizer.init(self.params)
+        self.ema_params = self.params if cfg.ema_decay else None
+        self._batch_sharding = None
+        if len(self.devices) > 1:
+            from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+            mesh = Mesh(np.asarray(self.devices), ("data",))
+            self._batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
+            self._replicated = NamedSharding(mesh, PartitionSpec())
+            self.constants = self.replicate(self.constants)
+            self.params, self.opt_state = self.replicate(self.params), self.replicate(self.opt_state)
+            self.ema_params = self.replicate(self.ema_params)
+        self._steps: dict[int, callable] = {}
+        self._evals: dict[int, callable] = {}
+
+    def replicate(self, tree):
+        """``tree`` on every device of the mesh (unchanged on one device)."""
+        if self._batch_sharding is None or tree is None:
+            return tree
+        return jax.device_put(tree, self._replicated)
+
+    @property
+    def eval_params(self):
+        """The weights that are validated and saved: the moving average when EMA is on."""
+        return self.params if self.ema_params is None else self.ema_params
+
+    def _loss(self, b: int):
+        cap = self.buckets[b].pair_capacity
+        constants = self.constants
+        return lambda p, batch: loss_and_sums(p, constants, self.module, batch, self.cutoff, cap, self.cfg)
+
+    def step(self, b: int, batch: Batch, lr: float) -> dict:
+        """One optimiser step on ``batch`` (bucket ``b``) at learning rate ``lr``."""
+        if b not in self._steps:
+            loss = self._loss(b)
+            optimizer = self.optimizer
+            decay = self.cfg.ema_decay
+
+            @jax.jit
+            def step(params, opt_state, ema, batch, lr):
+                (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params, batch)
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                updates = jax.tree_util.tree_map(lambda u: u * lr.astype(u.dtype), updates)
+                params = optax.apply_updates(params, updates)
+                if ema is not None:
+                    ema = jax.tree_util.tree_map(lambda a, p: decay * a + (1.0 - decay) * p, ema, params)
+                return params, opt_state, ema, sums
+
+            self._steps[b] = step
+        lr = jnp.asarray(lr, jnp.dtype(self.cfg.dtype))
+        self.params, self.opt_state, self.ema_params, sums = self._steps[b](
+            self.params, self.opt_state, self.ema_params, self._device(batch), lr)
+        return sums
+
+    def evaluate_sums(self, b: int, batch: Batch) -> dict:
+        if b not in self._evals:
+            loss = self._loss(b)
+            self._evals[b] = jax.jit(lambda params, batch: loss(params, batch)[1])
+        return self._evals[b](self.eval_params, self._device(batch))
+
+    def _device(self, batch: Batch) -> Batch:
+        f = jnp.dtype(self.cfg.dtype)
+        arrays = (np.asarray(batch.Z), np.asarray(batch.R, f), np.asarray(batch.atom_mask),
+                  np.asarray(batch.energy, f), np.asarray(batch.forces, f), np.asarray(batch.weight, f))
+        if self._batch_sharding is None:
+            return Batch(*map(jnp.asarray, arrays))
+        return Batch(*(jax.device_put(a, self._batch_sharding) for a in arrays))
+
+    def model(self, template: Model) -> Model:
+        """The current weights as a model that predicts total energies (eV).
+
+        Training targets are reference-subtracted (binding or element-offset energies, better
+        resolved in float32); the reference is folded into ``atomref`` here, exactly.
+        """
+        from painnjax.data.dataset import reference_atomref
+
+        reference = template.metadata["energy_reference"]
+        constants = jax.tree_util.tree_map(np.asarray, jax.device_get(self.constants))
+        meta = dict(template.metadata)
+        if "delta" not in reference and reference.get("kind") != "total":
+            constants = {**constants, "atomref": (constants["atomref"].astype(np.float64)
+                                                  + reference_atomref(reference, template.config.max_z))}
+            meta["energy_reference"] = {"kind": "total", "trained_on": reference}
+        variables = {"params": jax.device_get(self.eval_params), "constants": constants}
+        return Model(template.config, variables, meta)
+
+
+def _add_sums(acc: dict | None, sums: dict) -> dict:
+    return dict(sums) if acc is None else {k: acc[k] + sums[k] for k in acc}
+
+
+def evaluate(trainer: Trainer, ds, indices, batch_size: int) -> dict:
+    acc = None
+    for b, _, batch in iterate_batches(ds, indices, batch_size, trainer.buckets, rng=None):
+        acc = _add_sums(acc, trainer.evaluate_sums(b, batch))
+    return metrics_from_sums(acc, trainer.cfg.uses_forces)
+
+
+def save_checkpoint(path: Path, trainer: Trainer, epoch: int, best: float, schedule: LRSchedule | None = None,
+                    stopper: EarlyStopping | None = None) -> None:
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": epoch,  # epochs completed
+        "best_valid_loss": best,
+        "params": serialization.to_state_dict(jax.device_get(trainer.params)),
+        "opt_state": serialization.to_state_dict(jax.device_get(trainer.opt_state)),
+    }
+    if trainer.ema_params is not None:
+        state["ema_params"] = serialization.to_state_dict(jax.device_get(trainer.ema_params))
+    if schedule is not None:
+        state["schedule"] = dict(schedule.state)
+    if stopper is not None:
+        state["early_stopping"] = dict(stopper.state)
+    atomic_write(path, serialization.msgpack_serialize(state))
+
+
+def load_checkpoint(path: Path, trainer: Trainer, schedule: LRSchedule | None = None,
+                    stopper: EarlyStopping | None = None) -> tuple[int, float]:
+    try:
+        state = serialization.msgpack_restore(path.read_bytes())
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"format {state.get('format')!r}")
+        params = serialization.from_state_dict(trainer.params, state["params"])
+        opt_state = serialization.from_state_dict(trainer.opt_state, state["opt_state"])
+        ema = None
+        if trainer.ema_params is not None:
+            # A run that switches EMA on when resumed starts the average from the current weights.
+            ema = serialization.from_state_dict(trainer.ema_params, state.get("ema_params", state["params"]))
+        epoch = int(state["epoch"])
+    except Exception as exc:
+        raise InputError(f"{path}: cannot resume from this checkpoint ({exc})") from None
+    cast = lambda t: trainer.replicate(jax.tree_util.tree_map(jnp.asarray, t))  # noqa: E731
+    trainer.params, trainer.opt_state, trainer.ema_params = cast(params), cast(opt_state), cast(ema)
+    best = float(state["best_valid_loss"])
+    if schedule is not None:
+        schedule.state.update({k: (float(v) if k != "bad_epochs" else int(v))
+                               for k, v in state.get("schedule", {}).items()})
+    if stopper is not None:
+        # Checkpoints from before early stopping existed: the best epoch is not known; count from here.
+        saved = state.get("early_stopping", {"best": best, "best_epoch": epoch})
+        stopper.state = {"best": float(saved["best"]), "best_epoch": int(saved["best_epoch"])}
+    return epoch, best
+
+
+def initial_model(ds, split, model_config: PaiNNConfig, cfg: TrainConfig) -> Model:
+    """Seeded weights; ``shift`` = the training set's mean energy per atom (SchNetPack's mean)."""
+    model = Model.init(model_config, seed=cfg.seed, elements=ds.elements)
+    train = np.asarray(split.train)
+    shift = float(np.mean(ds.energy[train] / ds.n_atoms[train]))
+    model.variables["constants"]["shift"] = np.asarray(shift, np.float32)
+    model.metadata["energy_reference"] = ds.reference
+    return model
+
+
+def _warm_params(model, template: Model):
+    """The ``params`` of ``model`` (a Model or file), checked against the template's architecture."""
+    from painnjax.io.modelfile import load_model
+
+    model = load_model(model)
+    if model.config != template.config:
+        raise InputError(f"warm start: the model's architecture {model.config.to_dict()} differs from the run's "
+                         f"{template.config.to_dict()}")
+    shapes = jax.tree_util.tree_map(np.shape, template.variables["params"])
+    if jax.tree_util.tree_map(np.shape, model.variables["params"]) != shapes:
+        raise InputError("warm start: the model's weights do not fit the run's architecture")
+    return jax.tree_util.tree_map(lambda t, w: np.asarray(w, np.asarray(t).dtype), template.variables["params"],
+                                  model.variables["params"])
+
+
+def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: TrainConfig | None = None,
+          resume: bool = False, stop_after: int | None = None, progress: bool = True, warm_start=None) -> Model:
+    """Train a PaiNN on ``ds`` with ``split``; returns the best model (lowest validation loss).
+
+    ``stop_after`` ends the process's work after that many epochs of this call (to spread a run
+    over jobs, or in tests); ``resume=True`` continues a run folder from its last checkpoint.
+    ``warm_start``: a model (of the same architecture) whose trained weights replace the seeded
+    ones at the start (the energy offsets still come from ``ds``): training continues from it
+    on the new data, as an active-learning round may.
+    """
+    model_config = model_config or PaiNNConfig()
+    cfg = cfg or TrainConfig()
+    run_dir = Path(run_dir)
+    ckpt = run_dir / "checkpoints" / "latest.ckpt"
+    if cfg.uses_forces and ds.forces is None:
+        raise InputError("training with forces (energy_weight < 1) needs a dataset with forces")
+    bad = np.nonzero(~np.isfinite(np.asarray(ds.energy, np.float64)))[0]
+    if ds.reference.get("kind") == "unlabeled" or len(bad):
+        k = int(bad[0]) if len(bad) else 0
+        raise InputError(f"{ds.info[k].get('source')}, frame {ds.info[k].get('frame')}: no finite energy to "
+                         f"train on ({len(bad)} such structure(s)); label the frames first")
+    if len(split.train) == 0 or len(split.valid) == 0:
+        raise InputError("the split needs training and validation structures")
+    if ckpt.exists() and not resume:
+        raise InputError(f"{run_dir} already holds a run; resume it or choose another folder")
+    if resume and not ckpt.exists():
+        raise InputError(f"{run_dir}: no checkpoint to resume from ({ckpt} is missing)")
+
+    template = initial_model(ds, split, model_config, cfg)
+    if warm_start is not None and not resume:
+        template.variables["params"] = _warm_params(warm_start, template)
+    buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)
+    trainer = Trainer(template, cfg, buckets)
+    schedule, stopper = cfg.schedule(), EarlyStopping(cfg.early_stopping)
+    start, best = 0, float("inf")
+    if resume:
+        start, best = load_checkpoint(ckpt, trainer, schedule, stopper)
+        _trim_csv(run_dir / "metrics.csv", start)  # rows of an epoch that had no checkpoint yet
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = {"model": model_config.to_dict(), "train": dataclasses.asdict(cfg),
+                  "buckets": [dataclasses.asdict(b) for b in buckets], "n_structures": len(ds.energy),
+                  "devices": [str(d) for d in trainer.devices], "energy_reference": ds.reference}
+        atomic_write(run_dir / "config.json", json.dumps(config, indent=2).encode())
+        split.save(run_dir / "split.json")
+
+    end = cfg.epochs if stop_after is None else min(cfg.epochs, start + stop_after)
+    columns = ["epoch", "seconds", "train_loss", "train_energy_mae", "train_forces_mae",
+               "valid_loss", "valid_energy_mae", "valid_energy_rmse", "valid_forces_mae", "valid_forces_rmse", "lr"]
+    reason = "epochs" if end == cfg.epochs else "stop_after"
+    if start > 0 and cfg.early_stopping and start - stopper.state["best_epoch"] >= cfg.early_stopping:
+        end, reason = start, "early_stopping"  # it had stopped already
+    t_run, last_plot = time.perf_counter(), 0.0
+    bar = _progress(range(start, end), progress, total=end - start)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        lr = schedule.lr_for(epoch)
+        acc = None
+        for b, _, batch in iterate_batches(ds, split.train, cfg.batch_size, buckets, epoch_rng(cfg.seed, epoch)):
+            acc = _add_sums(acc, trainer.step(b, batch, lr))
+        train_m = metrics_from_sums(acc, cfg.uses_forces)
+        valid_m = evaluate(trainer, ds, split.valid, cfg.batch_size)
+        row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - t0, 3), "train_loss": train_m["loss"],
+               "train_energy_mae": train_m["energy_mae"], "train_forces_mae": train_m.get("forces_mae", ""),
+               "valid_loss": valid_m["loss"], "valid_energy_mae": valid_m["energy_mae"],
+               "valid_energy_rmse": valid_m["energy_rmse"], "valid_forces_mae": valid_m.get("forces_mae", ""),
+               "valid_forces_rmse": valid_m.get("forces_rmse", ""), "lr": lr}
+        if valid_m["loss"] < best:
+            best = valid_m["loss"]
+            save_model(trainer.model(template), run_dir / "best.painn")
+        schedule.observe(valid_m["loss"])
+        stop = stopper.observe(epoch + 1, valid_m["loss"])
+        save_checkpoint(ckpt, trainer, epoch + 1, best, schedule, stopper)
+        _append_csv(run_dir / "metrics.csv", columns, row)
+        if time.perf_counter() - last_plot > PLOT_EVERY_SECONDS or epoch + 1 == end or stop:
+            learning_curve(run_dir / "metrics.csv", run_dir / "learning_curve.png", title=str(run_dir.name))
+            last_plot = time.perf_counter()
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(E=f"{valid_m['energy_mae']:.3f}", F=f"{valid_m.get('forces_mae', float('nan')):.3f}")
+        if stop:
+            reason = "early_stopping"
+            break
+    summary = {"epochs_done": _epochs_in_csv(run_dir / "metrics.csv"), "stop_reason": reason,
+               "best_epoch": stopper.state["best_epoch"], "best_valid_loss": best,
+               "seconds_this_call": round(time.perf_counter() - t_run, 3),
+               "devices": [str(d) for d in trainer.devices]}
+    if (run_dir / "best.painn").exists():
+        best_model = load_model(run_dir / "best.painn")
+        for part in ("valid", "test"):
+            idx = getattr(split, part)
+            if len(idx):
+                report = subset_report(best_model, ds.subset(idx), run_dir / f"parity_{part}.png", cfg.batch_size)
+                summary[f"best_model_{part}"] = {k: v for k, v in report.items() if not k.startswith("_")}
+        best_model.metadata["training"] = training_record(cfg, ds, split, summary)
+        save_model(best_model, run_dir / "best.painn")
+    atomic_write(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    return trainer.model(template)
+
+
+def subset_report(model: Model, part, png: Path, batch_size: int) -> dict:
+    """Errors (as ``painnjax evaluate``) and a parity plot of ``model`` on the structures
+    ``part`` of the training data, in the energies trained on (binding or element-offset
+    energies: the reference folded into the model is taken off again)."""
+    from painnjax.data.dataset import reference_atomref
+    from painnjax.train.evaluate import parity_plot, predict, prediction_errors
+
+    E, F = predict(model, part, batch_size=max(batch_size, 8))
+    folded = model.metadata.get("energy_reference", {}).get("trained_on")
+    if folded:
+        atomref = reference_atomref(folded, model.config.max_z)
+        E = E - np.array([atomref[z].sum() for z in part.numbers])
+    report = prediction_errors(E, F, part)
+    name = {"parity_valid.png": "validation", "parity_test.png": "test"}.get(png.name, png.stem)
+    parity_plot(report, png, title=f"{png.parent.name}: best model on the {name} set ({len(part)} structures)")
+    return report
+
+
+def training_record(cfg: TrainConfig, ds, split, summary: dict) -> dict:
+    """How a model was trained and how well it did: kept in its file's metadata."""
+    keys = ("n_structures", "energy_mae", "energy_rmse", "forces_mae", "forces_rmse")
+    record = {
+        "train_config": dataclasses.asdict(cfg),
+        "data_sources": sorted({str(i.get("source")) for i in ds.info}),
+        "n_structures": {part: int(len(getattr(split, part))) for part in ("train", "valid", "test")},
+        "test_compositions": sorted({ds.compositions[k] for k in split.test}),
+        "split_rule": getattr(split, "rule", ""),
+        **{k: summary[k] for k in ("epochs_done", "stop_reason", "best_epoch", "devices")},
+        "units": "kcal/mol and kcal/mol/Å",
+    }
+    for part in ("valid", "test"):
+        if f"best_model_{part}" in summary:
+            record[part] = {k: summary[f"best_model_{part}"][k] for k in keys if k in summary[f"best_model_{part}"]}
+    return record
+
+
+def _epochs_in_csv(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, newline="") as f:
+        return sum(1 for _ in csv.DictReader(f))
+
+
+def _append_csv(path: Path, columns, row) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _trim_csv(path: Path, last_epoch: int) -> None:
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+        columns = rows[0].keys() if rows else None
+    if columns is None:
+        return
+    kept = [r for r in rows if int(r["epoch"]) <= last_epoch]
+    text = [",".join(columns)] + [",".join(r[c] for c in columns) for r in kept]
+    atomic_write(path, ("\n".join(text) + "\n").encode())
+
+
+def _progress(it, enabled: bool, total: int):
+    if not enabled:
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, total=total, desc="epochs", unit="epoch")

@@ -1,0 +1,103 @@
+"""`painnjax md` and `painnjax optimize`: runs, outputs, restart, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ase import Atoms
+from ase.io import read, write
+
+from md.dynamics.output import read_thermo
+from painnjax import save_model
+from painnjax.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_file(small_model, tmp_path_factory):
+    return str(save_model(small_model, tmp_path_factory.mktemp("m") / "small.painn"))
+
+
+def _md(model_file, out, *extra):
+    # a random model does not hold a cluster together: no fragment or temperature stops here
+    return main(["md", model_file, "SA1AM1", "--dt", "0.25", "--out", str(out), "--log-every", "10",
+                 "--traj-every", "50", "--checkpoint-every", "50", "--fragment-distance", "0",
+                 "--max-temperature", "1e6", "--quiet", *extra])
+
+
+def test_md_run_outputs_and_restart(model_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _md(model_file, out, "--steps", "100", "--T", "300", "400", "--format", "extxyz", "--forces") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("steps_per_second", "compile_seconds", "mean_temperature_K", "steps_done", "stop_reason"):
+        assert key in summary
+    assert summary["steps_done"] == 100 and summary["stop_reason"] == "completed"
+    assert summary["steps_per_second"] > 0 and summary["compile_seconds"] > 0
+    assert summary["replicas"] == 2 and summary["temperatures_K"] == [300.0, 400.0]
+    assert summary["ensemble"] == "nvt-nh" and summary["dt_fs"] == 0.25
+    frames = read(out / "trajectory_r001.extxyz", index=":")
+    assert [a.info["step"] for a in frames] == [0, 50, 100]
+    assert frames[-1].get_forces().shape == (11, 3) and abs(frames[-1].get_velocities()).sum() > 0
+    assert frames[0].info["temperature_K"] == pytest.approx(400.0, rel=1e-4)
+    printed = capsys.readouterr().out
+    assert "H5NO4S (11 atoms), nvt-nh, 2 replica(s): step 100 of 100" in printed and "ns/day" in printed
+
+    assert _md(model_file, out, "--steps", "200", "--T", "300", "400", "--format", "extxyz", "--forces",
+               "--restart") == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps_done"] == 200 and summary["restarted_from_step"] == 100
+    th = read_thermo(out)
+    assert sorted(set(th["step"].tolist())) == list(range(0, 201, 10))
+    assert len(th["step"]) == 2 * 21  # no row doubled by the restart
+    assert [a.info["step"] for a in read(out / "trajectory_r000.extxyz", index=":")] == [0, 50, 100, 150, 200]
+
+
+def test_optimize(model_file, tmp_path, capsys):
+    out = tmp_path / "opt.xyz"
+    assert main(["optimize", model_file, "SA1AM1", "--fmax", "1e-6", "--steps", "3", "--out", str(out)]) == 1
+    assert "NOT converged in 3 steps" in capsys.readouterr().out
+    atoms = read(out)
+    assert len(atoms) == 11 and atoms.info["converged"] is False and atoms.info["steps"] == 3
+    assert main(["optimize", model_file, "SA1AM1", "--fmax", "1e3", "--out", str(out)]) == 0
+    assert "converged in 0 steps" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--steps", "10", "--dt", "0"], "dt must be a finite number > 0 fs, got 0.0"),
+        (["--steps", "10", "--dt", "-0.5"], "dt must be a finite number > 0 fs"),
+        (["--steps", "10", "--T", "-5"], "temperature must be a finite number >= 0 K, got -5.0"),
+        (["--steps", "10", "--chain-length", "1"], "chain_length must be an integer >= 2"),
+        (["--steps", "10", "--ensemble", "npt"], "ensemble must be one of nvt-nh, nve, nvt-langevin"),
+        (["--steps", "10", "--T", "300", "400", "--replicas", "3"], "one temperature or one per replica (3)"),
+    ],
+)
+def test_md_bad_options(model_file, tmp_path, capsys, args, message):
+    assert main(["md", model_file, "SA1AM1", "--out", str(tmp_path / "x"), "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("painnjax md: error: ") and message in err
+
+
+def test_md_and_optimize_bad_files(model_file, tmp_path, capsys):
+    missing = tmp_path / "nofile.xyz"
+    assert main(["md", model_file, str(missing), "--steps", "10", "--out", str(tmp_path / "x")]) == 2
+    assert f"painnjax md: error: {missing}: no such file" in capsys.readouterr().err
+
+    methane = tmp_path / "CH4.xyz"
+    write(methane, Atoms("CH4", positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63],
+                                            [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]]))
+    assert main(["md", model_file, str(methane), "--steps", "10", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert f"{methane}: atom 0: element C (Z=6) is not known to this model (it knows H, N, O, S)" in err
+
+    garbage = tmp_path / "garbage.xyz"
+    garbage.write_text("this is not\na structure\n")
+    assert main(["optimize", model_file, str(garbage), "--out", str(tmp_path / "o.xyz")]) == 2
+    assert f"painnjax optimize: error: {garbage}: cannot read a structure" in capsys.readouterr().err
+
+    assert main(["md", str(tmp_path / "none.painn"), "SA1AM1", "--steps", "10", "--out", str(tmp_path / "x")]) == 2
+    assert "none.painn: no such model file" in capsys.readouterr().err
+
+    assert main(["md", model_file, "SA1AM1", "--steps", "10", "--out", str(tmp_path / "y"), "--restart"]) == 2
+    assert "no checkpoint to restart from" in capsys.readouterr().err
