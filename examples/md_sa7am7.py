@@ -67,9 +67,9 @@ def main(argv=None) -> int:
     from painnjax.errors import PainnjaxError
 
     steps = int(round(args.ps * 1000.0 / args.dt))
-    cfg = MDConfig(ensemble="nvt-nh", temperature=tuple(args.T), replicas=len(args.T), dt=args.dt, steps=steps,
-                   tau=100.0, log_every=10, traj_every=200, checkpoint_every=2000)
     try:
+        cfg = MDConfig(ensemble="nvt-nh", temperature=tuple(args.T), replicas=len(args.T), dt=args.dt, steps=steps,
+                       tau=100.0, log_every=10, traj_every=200, checkpoint_every=2000)
         result = run_md_file(args.model, "SA7AM7", cfg, args.out, restart=args.restart)
     except PainnjaxError as exc:
         print(f"md_sa7am7: error: {exc}", file=sys.stderr)

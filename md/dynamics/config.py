@@ -1,21 +1,25 @@
-"""What an MD run does, as data: :class:`MDConfig` (frozen), checked once by :meth:`MDConfig.check`.
+"""What an MD run does, as data: :class:`MDConfig` (frozen), checked when built.
+
+A bad option raises :class:`~painnjax.errors.InputError` naming ``[md]`` and the option
+(:mod:`painnjax.config`); :meth:`MDConfig.check` checks again and returns the config.
 
 Units at this edge are the field's: time step and thermostat time in fs, temperatures in K,
 friction in 1/fs. :mod:`painnjax.units` converts them to jax-md's units in one place.
 
 Example:
     >>> cfg = MDConfig(ensemble="nvt-nh", temperature=300.0, dt=0.5, steps=2000)
-    >>> cfg.check(), cfg.temperatures(replicas=2)
-    (None, (300.0, 300.0))
+    >>> cfg.temperatures(replicas=2)
+    (300.0, 300.0)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
-from painnjax.errors import InputError
+from painnjax.config import check, from_mapping, integer, is_int, is_real, positive
+
+S = "md"  # the section name in error messages
 
 #: the ensembles a run can sample; the first is the default
 ENSEMBLES = ("nvt-nh", "nve", "nvt-langevin")
@@ -75,56 +79,53 @@ class MDConfig:
     def __post_init__(self):
         t = self.temperature
         if isinstance(t, (list, tuple)):
+            check(all(is_real(x) for x in t), S, "temperature", f"must be numbers (K), got {t!r}")
             object.__setattr__(self, "temperature", tuple(float(x) for x in t))
+        self._validate()
 
-    def check(self) -> None:
-        """Raise :class:`InputError` naming the first option that is not usable."""
-        if self.ensemble not in ENSEMBLES:
-            raise InputError(f"ensemble must be one of {', '.join(ENSEMBLES)}, got {self.ensemble!r}")
-        _positive("dt", self.dt, "fs")
-        _int_at_least("steps", self.steps, 0)
-        _int_at_least("replicas", self.replicas, 1)
+    def check(self) -> "MDConfig":
+        """The config, checked again (it was checked when built); raises :class:`InputError`."""
+        self._validate()
+        return self
+
+    def _validate(self) -> None:
+        """Raise :class:`InputError` naming ``[md]`` and the first option that is not usable."""
+        check(self.ensemble in ENSEMBLES, S, "ensemble", f"must be one of {', '.join(ENSEMBLES)}, got {self.ensemble!r}")
+        positive(S, "dt", self.dt, "fs")
+        integer(S, "steps", self.steps, 0)
+        integer(S, "replicas", self.replicas, 1)
         temps = self.temperature if isinstance(self.temperature, tuple) else (self.temperature,)
-        if len(temps) not in (1, self.replicas):
-            raise InputError(f"give one temperature or one per replica ({self.replicas}), got {len(temps)}")
+        check(len(temps) in (1, self.replicas), S, "temperature",
+              f"give one temperature or one per replica ({self.replicas}), got {len(temps)}")
         for T in temps:
-            if not (isinstance(T, (int, float)) and math.isfinite(T) and T >= 0):
-                raise InputError(f"temperature must be a finite number >= 0 K, got {T!r}")
-            if self.ensemble != "nve" and T <= 0:
-                raise InputError(f"{self.ensemble} needs a temperature > 0 K, got {T!r}")
+            check(is_real(T) and T >= 0, S, "temperature", f"must be a finite number >= 0 K, got {T!r}")
+            check(self.ensemble == "nve" or T > 0, S, "temperature", f"{self.ensemble} needs a temperature > 0 K, got {T!r}")
+        check(is_int(self.seed), S, "seed", f"must be an integer, got {self.seed!r}")
         if self.ensemble == "nvt-nh":
-            _positive("tau", self.tau, "fs")
-            if not (isinstance(self.chain_length, int) and self.chain_length >= 2):
-                raise InputError(
-                    f"chain_length must be an integer >= 2, got {self.chain_length!r}: jax-md's "
-                    "Nosé-Hoover chain of length 1 reads past the end of the chain (wrong dynamics)"
-                )
-            _int_at_least("chain_steps", self.chain_steps, 1)
-            if self.sy_steps not in SY_ORDERS:
-                raise InputError(f"sy_steps must be one of {SY_ORDERS}, got {self.sy_steps!r}")
+            positive(S, "tau", self.tau, "fs")
+            check(is_int(self.chain_length) and self.chain_length >= 2, S, "chain_length",
+                  f"must be an integer >= 2, got {self.chain_length!r}: jax-md's Nosé-Hoover chain of length 1 "
+                  "reads past the end of the chain (wrong dynamics)")
+            integer(S, "chain_steps", self.chain_steps, 1)
+            check(self.sy_steps in SY_ORDERS, S, "sy_steps", f"must be one of {SY_ORDERS}, got {self.sy_steps!r}")
         if self.ensemble == "nvt-langevin":
-            _positive("friction", self.friction, "1/fs")
-        _int_at_least("log_every", self.log_every, 1)
-        _int_at_least("traj_every", self.traj_every, 0)
-        _int_at_least("checkpoint_every", self.checkpoint_every, 1)
-        for name in ("traj_every", "checkpoint_every"):
-            if getattr(self, name) % self.log_every:
-                raise InputError(f"{name} ({getattr(self, name)}) must be a multiple of log_every ({self.log_every})")
-        if self.steps % self.log_every:
-            raise InputError(f"steps ({self.steps}) must be a multiple of log_every ({self.log_every})")
+            positive(S, "friction", self.friction, "1/fs")
+        integer(S, "log_every", self.log_every, 1)
+        integer(S, "traj_every", self.traj_every, 0)
+        integer(S, "checkpoint_every", self.checkpoint_every, 1)
+        for name in ("steps", "traj_every", "checkpoint_every"):
+            check(getattr(self, name) % self.log_every == 0, S, name,
+                  f"{getattr(self, name)} is not a multiple of log_every ({self.log_every})")
         if self.chunk_steps is not None:
-            _int_at_least("chunk_steps", self.chunk_steps, 1)
-            if self.chunk_steps % self.log_every or self.checkpoint_every % self.chunk_steps:
-                raise InputError(
-                    f"chunk_steps ({self.chunk_steps}) must be a multiple of log_every ({self.log_every}) "
-                    f"and divide checkpoint_every ({self.checkpoint_every})"
-                )
+            integer(S, "chunk_steps", self.chunk_steps, 1)
+            check(self.chunk_steps % self.log_every == 0 and self.checkpoint_every % self.chunk_steps == 0, S,
+                  "chunk_steps", f"{self.chunk_steps} must be a multiple of log_every ({self.log_every}) "
+                  f"and divide checkpoint_every ({self.checkpoint_every})")
         if self.max_temperature is not None:
-            _positive("max_temperature", self.max_temperature, "K")
-        if self.fragment_distance is not None and not (
-            isinstance(self.fragment_distance, (int, float)) and self.fragment_distance >= 0
-        ):
-            raise InputError(f"fragment_distance must be >= 0 Å (0: no check), got {self.fragment_distance!r}")
+            positive(S, "max_temperature", self.max_temperature, "K")
+        fd = self.fragment_distance
+        check(fd is None or (is_real(fd) and fd >= 0), S, "fragment_distance",
+              f"must be >= 0 Å (0: no check), got {fd!r}")
 
     def temperatures(self, replicas: int | None = None) -> tuple[float, ...]:
         """The target temperature of each replica (K)."""
@@ -157,18 +158,5 @@ class MDConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MDConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(f"unknown MD option(s): {', '.join(unknown)}")
-        return cls(**d)
-
-
-def _positive(name, value, unit):
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise InputError(f"{name} must be a finite number > 0 {unit}, got {value!r}")
-
-
-def _int_at_least(name, value, low):
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+        """From :meth:`to_dict` (or an ``[md]`` table); unknown keys are refused."""
+        return from_mapping(cls, S, d)

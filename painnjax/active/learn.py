@@ -5,7 +5,7 @@ One round of :func:`learn`, after round 0 trains a committee on the initial data
 1. MD with the committee mean from each start structure (:func:`painnjax.active.sample.sample_md`: the
    ensemble, temperatures and replicas of the config), a frame every ``every`` steps;
 2. the committee's spread on those frames (mean per-atom force spread, eV/Å, or another
-   :data:`painnjax.train.committee.CRITERIA`); frames above ``threshold`` are candidates, the
+   :data:`painnjax.training.committee.CRITERIA`); frames above ``threshold`` are candidates, the
    ``max_add`` with the largest spread are picked;
 3. xTB labels for them (:func:`painnjax.active.label.label_file`; failures are kept aside);
 4. a new committee trained on all data so far, from scratch or warm-started from the last;
@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ from painnjax.errors import InputError
 ROUND_FILE = "round.json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class LearnConfig:
     """Settings of :func:`learn` (times in fs, temperatures in K, spreads in eV/Å).
 
@@ -60,14 +60,17 @@ class LearnConfig:
         max_add: at most this many frames labelled per round.
         method: xTB level of the labels (tblite).
         seed: MD seed of round r is ``seed + r``.
+
+    Frozen and checked when built: a bad value raises :class:`InputError` naming ``[learn]`` and
+    the key. ``starts`` and ``temperatures`` are kept as tuples.
     """
 
     rounds: int = 3
     committee: int = 2
     epochs: int | None = None
     retrain: str = "scratch"
-    starts: list = field(default_factory=lambda: ["SA2AM2"])
-    temperatures: list = field(default_factory=lambda: [300.0])
+    starts: tuple = ("SA2AM2",)
+    temperatures: tuple = (300.0,)
     ensemble: str = "nvt-langevin"
     dt: float = 0.5
     md_steps: int = 2000
@@ -80,25 +83,48 @@ class LearnConfig:
     method: str = "GFN1-xTB"
     seed: int = 0
 
-    def check(self) -> None:
-        from painnjax.train.committee import CRITERIA
+    def __post_init__(self):
+        from md.dynamics.config import ENSEMBLES
+        from painnjax.config import check, integer, is_int, is_real, positive
+        from painnjax.training.committee import CRITERIA
 
-        if not (isinstance(self.rounds, int) and self.rounds >= 0):
-            raise InputError(f"rounds must be an integer >= 0, got {self.rounds!r}")
-        if not (isinstance(self.committee, int) and self.committee >= 2):
-            raise InputError(f"a committee needs at least 2 models, got {self.committee!r}")
-        if self.retrain not in ("scratch", "continue"):
-            raise InputError(f"retrain must be 'scratch' or 'continue', got {self.retrain!r}")
-        if self.criterion not in CRITERIA:
-            raise InputError(f"criterion must be one of {', '.join(CRITERIA)}, got {self.criterion!r}")
-        if not (np.isfinite(self.threshold) and self.threshold >= 0):
-            raise InputError(f"threshold must be a number >= 0 (eV/Å), got {self.threshold!r}")
-        if not self.max_spread > self.threshold:
-            raise InputError(f"max_spread ({self.max_spread!r}) must exceed threshold ({self.threshold!r})")
-        if not (isinstance(self.max_add, int) and self.max_add >= 1):
-            raise InputError(f"max_add must be an integer >= 1, got {self.max_add!r}")
-        if not self.starts or not self.temperatures:
-            raise InputError("learning needs at least one start structure and one temperature")
+        S = "learn"
+        for key in ("starts", "temperatures"):
+            value = getattr(self, key)
+            value = (value,) if isinstance(value, (str, Path, int, float)) else value
+            check(isinstance(value, (list, tuple, np.ndarray)) and len(value) > 0, S, key,
+                  f"learning needs at least one start structure and one temperature, got {key} = {getattr(self, key)!r}")
+            object.__setattr__(self, key, tuple(value))
+        check(all(is_real(t) and (t > 0 or t == 0 and self.ensemble == "nve") for t in self.temperatures), S,
+              "temperatures", f"must be numbers > 0 (K), got {list(self.temperatures)!r}")
+        integer(S, "rounds", self.rounds, 0)
+        check(is_int(self.committee) and self.committee >= 2, S, "committee",
+              f"a committee needs at least 2 models, got {self.committee!r}")
+        if self.epochs is not None:
+            integer(S, "epochs", self.epochs, 0)
+        check(self.retrain in ("scratch", "continue"), S, "retrain",
+              f"must be 'scratch' or 'continue', got {self.retrain!r}")
+        check(self.ensemble in ENSEMBLES, S, "ensemble", f"must be one of {', '.join(ENSEMBLES)}, got {self.ensemble!r}")
+        positive(S, "dt", self.dt, "fs")
+        for key, low in (("md_steps", 1), ("every", 1), ("equilibrate", 0), ("max_add", 1)):
+            integer(S, key, getattr(self, key), low)
+        check(self.md_steps % self.every == 0, S, "md_steps", f"must be a multiple of every ({self.every}), got {self.md_steps}")
+        check(self.equilibrate < self.md_steps, S, "equilibrate",
+              f"must be less than md_steps ({self.md_steps}), got {self.equilibrate}")
+        check(self.criterion in CRITERIA, S, "criterion", f"must be one of {', '.join(CRITERIA)}, got {self.criterion!r}")
+        check(is_real(self.threshold) and self.threshold >= 0, S, "threshold",
+              f"must be a number >= 0 (eV/Å), got {self.threshold!r}")
+        check(is_real(self.max_spread) and self.max_spread > self.threshold, S, "max_spread",
+              f"must exceed threshold ({self.threshold!r}), got {self.max_spread!r}")
+        check(isinstance(self.method, str) and self.method, S, "method", f"must be an xTB method name, got {self.method!r}")
+        check(is_int(self.seed), S, "seed", f"must be an integer, got {self.seed!r}")
+
+    def to_dict(self) -> dict:
+        """The settings as JSON values (lists for ``starts`` and ``temperatures``)."""
+        d = dataclasses.asdict(self)
+        d["starts"] = [str(x) if isinstance(x, Path) else x for x in self.starts]
+        d["temperatures"] = list(self.temperatures)
+        return d
 
 
 def _md_config(cfg: LearnConfig, round_: int):
@@ -111,7 +137,7 @@ def _md_config(cfg: LearnConfig, round_: int):
 
 
 def _train_round(data_files, train_config, folder: Path, cfg: LearnConfig, warm, progress: bool):
-    from painnjax.train.workflow import train_from_files
+    from painnjax.training.workflow import train_from_files
 
     overrides = {"split": {"test_largest": 0, "test_compositions": []}}
     if cfg.epochs is not None:
@@ -122,7 +148,7 @@ def _train_round(data_files, train_config, folder: Path, cfg: LearnConfig, warm,
 
 
 def _test_errors(models, test_ds) -> dict:
-    from painnjax.train.committee import committee_report
+    from painnjax.training.committee import committee_report
 
     r = committee_report(models, test_ds)
     c = r["committee"]
@@ -148,16 +174,15 @@ def learn(initial_data, test_data, out, cfg: LearnConfig | None = None, *, train
         cfg: :class:`LearnConfig`. train_config: the training config file (model size,
             epochs, learning rate, data section), as ``painnjax train --config`` takes it.
     """
-    from painnjax.train.committee import committee_predict, committee_stats, read_pool, write_selection, Selection
+    from painnjax.training.committee import committee_predict, committee_stats, read_pool, write_selection, Selection
     from painnjax.data.dataset import read_dataset
     from painnjax.active.label import label_file
 
     cfg = cfg or LearnConfig()
-    cfg.check()
     say = log or (lambda *a, **k: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"config": dataclasses.asdict(cfg), "initial_data": [str(p) for p in _as_list(initial_data)],
+    settings = {"config": cfg.to_dict(), "initial_data": [str(p) for p in _as_list(initial_data)],
                 "test_data": [str(p) for p in _as_list(test_data)], "train_config": str(train_config)}
     record_path = out / "learn.json"
     if record_path.exists():
@@ -234,9 +259,9 @@ def learn(initial_data, test_data, out, cfg: LearnConfig | None = None, *, train
         row.update(_test_errors(models, test_ds))
         row["seconds"] = time.perf_counter() - t0
         row["data_files_after"] = [str(f) for f in data_files]
-        from painnjax.io.files import atomic_write
+        from painnjax.io.files import write_json
 
-        atomic_write(done, json.dumps(row, indent=2) + "\n")
+        write_json(done, row)
         rows.append(row)
         say(f"round {r}: {row['train_frames']} training frames; test ΔE MAE {row['test_energy_mae_kcal_mol']:.3f} "
             f"kcal/mol, F MAE {row['test_forces_mae_kcal_mol_A']:.3f} kcal/mol/Å ({row['seconds']:.0f} s)")
@@ -263,9 +288,9 @@ COLUMNS = ("round", "train_frames", "added", "pool_frames", "above_threshold", "
 
 
 def _write_report(out: Path, settings: dict, rows: list[dict]) -> None:
-    from painnjax.io.files import atomic_write
+    from painnjax.io.files import atomic_write, write_json
 
-    atomic_write(out / "learn.json", json.dumps({"settings": settings, "rounds": rows}, indent=2) + "\n")
+    write_json(out / "learn.json", {"settings": settings, "rounds": rows})
     lines = [",".join(COLUMNS)]
     for row in rows:
         lines.append(",".join("" if row.get(c) is None else (f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]))
@@ -275,6 +300,16 @@ def _write_report(out: Path, settings: dict, rows: list[dict]) -> None:
         plot_learning(rows, out / "learning.png")
     except Exception as exc:  # noqa: BLE001 - a plot must not lose the report
         print(f"learn: the plot failed ({exc}); the report is in {out / 'learn.csv'}")
+
+
+def format_rounds(rows: list[dict]) -> str:
+    """The rounds :func:`learn` returns as a table: training frames, frames added, test errors."""
+    lines = [f"{'round':>5s} {'frames':>7s} {'added':>6s} {'E MAE':>8s} {'F MAE':>8s}   "
+             f"(test set; kcal/mol, kcal/mol/Å)"]
+    for r in rows:
+        lines.append(f"{r['round']:5d} {r['train_frames']:7d} {r.get('added', 0):6d} "
+                     f"{r['test_energy_mae_kcal_mol']:8.3f} {r['test_forces_mae_kcal_mol_A']:8.3f}")
+    return "\n".join(lines)
 
 
 def plot_learning(rows: list[dict], path) -> Path:

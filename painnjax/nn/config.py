@@ -1,10 +1,16 @@
-"""Hyper-parameters of a PaiNN model, as data (a frozen dataclass), kept apart from the modules."""
+"""Hyper-parameters of a PaiNN model, as data (a frozen dataclass, the ``[model]`` section of a run config),
+kept apart from the modules; checked when built (:mod:`painnjax.config`)."""
 
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from dataclasses import dataclass
 from typing import Any
+
+from painnjax.config import check, from_mapping, integer, is_real, positive
+
+SECTION = "model"
 
 
 @dataclass(frozen=True)
@@ -32,16 +38,18 @@ class PaiNNConfig:
     readout_hidden: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("n_atom_basis", "n_interactions", "n_rbf", "max_z"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"PaiNNConfig.{name} must be a positive integer, got {value!r}")
-        if self.n_rbf < 2:
-            raise ValueError(f"PaiNNConfig.n_rbf must be at least 2, got {self.n_rbf}")
-        if not self.cutoff > 0:
-            raise ValueError(f"PaiNNConfig.cutoff must be positive (Å), got {self.cutoff!r}")
-        if self.readout_hidden is not None:
-            object.__setattr__(self, "readout_hidden", tuple(int(h) for h in self.readout_hidden))
+        for name, low in (("n_atom_basis", 1), ("n_interactions", 1), ("n_rbf", 2), ("max_z", 1)):
+            integer(SECTION, name, getattr(self, name), low)
+        positive(SECTION, "cutoff", self.cutoff, "Å")
+        for name in ("shared_interactions", "shared_filters"):
+            check(getattr(self, name) in (True, False), SECTION, name, f"must be true or false, got {getattr(self, name)!r}")
+        check(is_real(self.epsilon) and self.epsilon >= 0, SECTION, "epsilon", f"must be a number >= 0, got {self.epsilon!r}")
+        hidden = self.readout_hidden
+        if hidden is not None:
+            check(isinstance(hidden, (list, tuple))
+                  and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden),
+                  SECTION, "readout_hidden", f"must be a list of layer sizes >= 1 (or none), got {hidden!r}")
+            object.__setattr__(self, "readout_hidden", tuple(int(h) for h in hidden))
 
     @property
     def readout_sizes(self) -> tuple[int, ...]:
@@ -58,8 +66,5 @@ class PaiNNConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "PaiNNConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown PaiNN hyper-parameter(s): {', '.join(unknown)}")
-        return cls(**d)
+        """From :meth:`to_dict` (or a ``[model]`` table); unknown keys are refused."""
+        return from_mapping(cls, SECTION, d)

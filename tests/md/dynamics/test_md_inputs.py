@@ -16,24 +16,24 @@ from painnjax import InputError
 @pytest.mark.parametrize(
     "options, message",
     [
-        (dict(dt=0.0), "dt must be a finite number > 0 fs, got 0.0"),
-        (dict(dt=float("nan")), "dt must be a finite number > 0 fs"),
-        (dict(temperature=-1.0), "temperature must be a finite number >= 0 K, got -1.0"),
-        (dict(temperature=0.0), "nvt-nh needs a temperature > 0 K"),
-        (dict(ensemble="nvt-langevin", friction=0.0), "friction must be a finite number > 0 1/fs"),
-        (dict(tau=-5.0), "tau must be a finite number > 0 fs"),
-        (dict(sy_steps=2), "sy_steps must be one of (1, 3, 5, 7)"),
-        (dict(steps=15, log_every=10), "steps (15) must be a multiple of log_every (10)"),
-        (dict(traj_every=25, log_every=10), "traj_every (25) must be a multiple of log_every (10)"),
-        (dict(temperature=(300.0, 400.0), replicas=3), "one temperature or one per replica (3), got 2"),
-        (dict(replicas=0), "replicas must be an integer >= 1"),
-        (dict(chunk_steps=30, checkpoint_every=100), "chunk_steps (30) must be a multiple of log_every (10) and divide"),
-        (dict(fragment_distance=-1.0), "fragment_distance must be >= 0"),
+        (dict(dt=0.0), "[md] dt: must be a finite number > 0 fs, got 0.0"),
+        (dict(dt=float("nan")), "[md] dt: must be a finite number > 0 fs"),
+        (dict(temperature=-1.0), "[md] temperature: must be a finite number >= 0 K, got -1.0"),
+        (dict(temperature=0.0), "[md] temperature: nvt-nh needs a temperature > 0 K"),
+        (dict(ensemble="nvt-langevin", friction=0.0), "[md] friction: must be a finite number > 0 1/fs"),
+        (dict(tau=-5.0), "[md] tau: must be a finite number > 0 fs"),
+        (dict(sy_steps=2), "[md] sy_steps: must be one of (1, 3, 5, 7)"),
+        (dict(steps=15, log_every=10), "[md] steps: 15 is not a multiple of log_every (10)"),
+        (dict(traj_every=25, log_every=10), "[md] traj_every: 25 is not a multiple of log_every (10)"),
+        (dict(temperature=(300.0, 400.0), replicas=3), "[md] temperature: give one temperature or one per replica (3), got 2"),
+        (dict(replicas=0), "[md] replicas: must be an integer >= 1"),
+        (dict(chunk_steps=30, checkpoint_every=100), "[md] chunk_steps: 30 must be a multiple of log_every (10) and divide"),
+        (dict(fragment_distance=-1.0), "[md] fragment_distance: must be >= 0"),
     ],
 )
 def test_config_errors(options, message):
     with pytest.raises(InputError) as err:
-        MDConfig(**options).check()
+        MDConfig(**options)  # refused when built
     assert message in str(err.value)
 
 

@@ -136,9 +136,12 @@ def test_initial_velocities_and_ase_units(small_model, sa1am1):
 
 @pytest.mark.parametrize("chain_length", [1, 0])
 def test_nose_hoover_chain_of_one_is_refused(small_model, sa1am1, chain_length):
-    cfg = MDConfig(ensemble="nvt-nh", chain_length=chain_length, steps=10)
-    with pytest.raises(InputError, match="chain_length must be an integer >= 2"):
+    with pytest.raises(InputError, match=r"\[md\] chain_length: must be an integer >= 2"):
+        MDConfig(ensemble="nvt-nh", chain_length=chain_length, steps=10)
+    # a config forced past the check when built is refused again by run_md and by the integrator
+    cfg = MDConfig(ensemble="nvt-nh", steps=10)
+    object.__setattr__(cfg, "chain_length", chain_length)
+    with pytest.raises(InputError, match=r"\[md\] chain_length: must be an integer >= 2"):
         run_md(bound_potential(small_model, sa1am1), sa1am1, cfg, progress=False)
-    # the same check guards the integrator built directly
     with pytest.raises(InputError, match="chain_length"):
         make_integrator(lambda R, **kw: jnp.sum(R**2), 3, cfg)

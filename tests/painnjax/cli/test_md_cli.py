@@ -65,12 +65,12 @@ def test_optimize(model_file, tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--steps", "10", "--dt", "0"], "dt must be a finite number > 0 fs, got 0.0"),
-        (["--steps", "10", "--dt", "-0.5"], "dt must be a finite number > 0 fs"),
-        (["--steps", "10", "--T", "-5"], "temperature must be a finite number >= 0 K, got -5.0"),
-        (["--steps", "10", "--chain-length", "1"], "chain_length must be an integer >= 2"),
-        (["--steps", "10", "--ensemble", "npt"], "ensemble must be one of nvt-nh, nve, nvt-langevin"),
-        (["--steps", "10", "--T", "300", "400", "--replicas", "3"], "one temperature or one per replica (3)"),
+        (["--steps", "10", "--dt", "0"], "[md] dt: must be a finite number > 0 fs, got 0.0"),
+        (["--steps", "10", "--dt", "-0.5"], "[md] dt: must be a finite number > 0 fs"),
+        (["--steps", "10", "--T", "-5"], "[md] temperature: must be a finite number >= 0 K, got -5.0"),
+        (["--steps", "10", "--chain-length", "1"], "[md] chain_length: must be an integer >= 2"),
+        (["--steps", "10", "--ensemble", "npt"], "[md] ensemble: must be one of nvt-nh, nve, nvt-langevin"),
+        (["--steps", "10", "--T", "300", "400", "--replicas", "3"], "[md] temperature: give one temperature or one per replica (3)"),
     ],
 )
 def test_md_bad_options(model_file, tmp_path, capsys, args, message):

@@ -1,0 +1,77 @@
+"""Training options (:class:`TrainConfig`): the reference study's protocol by default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from painnjax.config import check, integer, is_int, is_real, positive
+from painnjax.training.schedules import SCHEDULES, LRSchedule
+
+SECTION = "train"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training options (the ``[train]`` section of a run config); defaults are the reference study's
+    protocol (their Table 2). Checked when built: a bad value raises :class:`~painnjax.errors.InputError`
+    naming ``[train]`` and the key."""
+
+    lr: float = 1e-4
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay (torch's default)
+    energy_weight: float = 0.01  # x in x*L(E) + (1-x)*L(F); 1.0 trains on energies only
+    loss: str = "mae"  # "mae" (the paper) or "mse"
+    batch_size: int = 2
+    epochs: int = 300
+    seed: int = 42
+    clip_norm: float | None = None  # global gradient-norm clipping, off by default
+    lr_schedule: str = "constant"  # "constant" (the paper), "cosine" or "plateau"; see painnjax.training.schedules
+    lr_min: float = 0.0  # floor of "cosine" and "plateau"
+    warmup_epochs: int = 0  # linear warm-up to lr over this many epochs
+    plateau_patience: int = 10  # "plateau": epochs without a better validation loss before a cut
+    plateau_factor: float = 0.5  # "plateau": the cut
+    ema_decay: float = 0.0  # exponential moving average of the weights per step (e.g. 0.999); 0 = off
+    early_stopping: int = 0  # stop after this many epochs without a better validation loss; 0 = off
+    n_devices: int = 0  # data-parallel over this many local devices; 0 = as many as divide batch_size
+    max_buckets: int = 4
+    dtype: str = "float32"
+
+    def __post_init__(self):
+        S = SECTION
+        positive(S, "lr", self.lr)
+        for key in ("weight_decay", "lr_min"):
+            check(is_real(getattr(self, key)) and getattr(self, key) >= 0, S, key,
+                  f"must be a number >= 0, got {getattr(self, key)!r}")
+        check(is_real(self.energy_weight) and 0.0 <= self.energy_weight <= 1.0, S, "energy_weight",
+              f"must be in [0, 1], got {self.energy_weight!r}")
+        check(self.loss in ("mae", "mse"), S, "loss", f"must be 'mae' or 'mse', got {self.loss!r}")
+        for key, low in (("batch_size", 1), ("epochs", 0), ("warmup_epochs", 0), ("plateau_patience", 1),
+                         ("early_stopping", 0), ("n_devices", 0), ("max_buckets", 1)):
+            integer(S, key, getattr(self, key), low)
+        check(is_int(self.seed), S, "seed", f"must be an integer, got {self.seed!r}")
+        if self.clip_norm is not None:
+            positive(S, "clip_norm", self.clip_norm)
+        check(self.lr_schedule in SCHEDULES, S, "lr_schedule", f"must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        check(self.lr_min <= self.lr, S, "lr_min", f"must be in [0, lr] = [0, {self.lr}], got {self.lr_min}")
+        check(is_real(self.plateau_factor) and 0.0 < self.plateau_factor < 1.0, S, "plateau_factor",
+              f"must be in (0, 1), got {self.plateau_factor!r}")
+        check(is_real(self.ema_decay) and 0.0 <= self.ema_decay < 1.0, S, "ema_decay",
+              f"must be in [0, 1) (0 = off), got {self.ema_decay!r}")
+        check(_is_float_dtype(self.dtype), S, "dtype", f"must be a floating-point type such as 'float32' or "
+              f"'float64', got {self.dtype!r}")
+
+    def schedule(self) -> LRSchedule:
+        return LRSchedule(self.lr_schedule, self.lr, self.epochs, self.lr_min, self.warmup_epochs,
+                          self.plateau_patience, self.plateau_factor)
+
+    @property
+    def uses_forces(self) -> bool:
+        return self.energy_weight < 1.0
+
+
+def _is_float_dtype(name) -> bool:
+    try:
+        return isinstance(name, str) and np.dtype(name).kind == "f"
+    except TypeError:
+        return False

@@ -1,0 +1,147 @@
+"""Files in, trained model out: what ``painnjax train`` runs.
+
+The run config is a TOML or YAML file with up to four sections; anything missing takes the
+reference study's defaults (PaiNN 128/5/20/5 Å, AdamW 1e-4, batch 2, x = 0.01)::
+
+    [model]                       # painnjax.nn.config.PaiNNConfig
+    n_atom_basis = 128
+    [train]                       # painnjax.training.config.TrainConfig
+    epochs = 300
+    [data]                        # painnjax.data.config.DataConfig
+    energy_key = ""               # "" = the calculator's energy
+    energy_unit = "eV"
+    monomers = "monomers.extxyz"  # binding energies against these; "" = per-element offsets
+    [split]                       # painnjax.data.config.SplitConfig
+    valid_fraction = 0.1
+    seed = 42
+    by = "frame"                  # or "trajectory"
+    test_largest = 0
+    test_compositions = []
+
+Each section is a frozen dataclass checked when built; an unknown key or a bad value raises
+:class:`~painnjax.errors.InputError` naming the file, the section and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from painnjax.config import from_mapping
+from painnjax.data.config import DataConfig, SplitConfig
+from painnjax.errors import InputError
+from painnjax.nn.config import PaiNNConfig
+from painnjax.training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A training run config: one frozen, checked dataclass per section."""
+
+    model: PaiNNConfig = field(default_factory=PaiNNConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+
+SECTIONS = {"model": PaiNNConfig, "train": TrainConfig, "data": DataConfig, "split": SplitConfig}
+
+
+def read_run_config(path: str | Path | None, overrides: dict | None = None) -> RunConfig:
+    """The run config file (TOML or YAML; None: all defaults) as a :class:`RunConfig`.
+
+    ``overrides``: ``{section: {key: value}}`` put over the file's values (None values are
+    ignored), as the command line's options are. Unknown sections and keys and bad values
+    raise :class:`InputError` naming the file, the section and the key.
+    """
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no such config file")
+        text = path.read_text()
+        try:
+            if path.suffix in (".yaml", ".yml"):
+                import yaml
+
+                raw = yaml.safe_load(text) or {}
+            else:
+                import tomllib
+
+                raw = tomllib.loads(text)
+        except Exception as exc:
+            raise InputError(f"{path}: cannot parse the config ({exc})") from None
+    where = f"{path}: " if path is not None else ""
+    if not isinstance(raw, dict):
+        raise InputError(f"{where}the config must be a table of sections, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(SECTIONS)) + sorted(set(overrides or {}) - set(SECTIONS))
+    if unknown:
+        raise InputError(f"{where}unknown section(s) {unknown}; known: {list(SECTIONS)}")
+    try:
+        sections = {}
+        for name, cls in SECTIONS.items():
+            values = raw.get(name) or {}
+            extra = {k: v for k, v in (overrides or {}).get(name, {}).items() if v is not None}
+            if extra and isinstance(values, dict):
+                values = {**values, **extra}
+            sections[name] = from_mapping(cls, name, values)
+    except InputError as exc:
+        raise InputError(f"{where}{exc}") from None
+    return RunConfig(**sections)
+
+
+def train_from_files(data_paths, config_path=None, out="run", resume: bool = False, overrides: dict | None = None,
+                     progress: bool = True, committee: int = 1, stop_after: int | None = None, warm_start=None):
+    """Read the data, make energies binding (or element-offset) energies, split, train.
+
+    ``committee = K > 1`` trains K models on the same split into ``out/member-1`` ...
+    ``out/member-K``, member k with seed ``[train] seed + k - 1`` (initial weights and
+    shuffling differ); returns the list of their best models. ``stop_after`` ends this call
+    after that many epochs (the run resumes later; 0 only rewrites the run's summary, plots and
+    the best model's training record). ``warm_start``: a model, or one per member, to start
+    training from instead of seeded weights (see :func:`painnjax.training.trainer.train`).
+    """
+    from painnjax.data.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
+    from painnjax.data.splits import Split, make_split
+    from painnjax.training.trainer import train
+
+    cfg = read_run_config(config_path, overrides)
+    model_config, train_config, data, split_opts = cfg.model, cfg.train, cfg.data, cfg.split
+    ds = read_dataset(
+        data_paths,
+        energy_key=data.energy_key or None,
+        forces_key=data.forces_key or None,
+        energy_unit=data.energy_unit,
+        require_forces=train_config.uses_forces,
+        delta_low_key=data.delta_low_key or None,
+    )
+    if data.monomers:
+        ds = to_binding_energies(ds, data.monomers)
+    else:
+        ds = subtract_element_offsets(ds, fit_element_offsets(ds, model_config.max_z))
+    out = Path(out)
+    split_file = out / "split.json"
+    if resume and split_file.exists():
+        split = Split.load(split_file)
+        split.check(ds)  # the split must belong to this data
+    else:
+        split = make_split(ds, valid_fraction=split_opts.valid_fraction, seed=split_opts.seed,
+                           test_compositions=list(split_opts.test_compositions) or None,
+                           test_largest=split_opts.test_largest, by=split_opts.by)
+    if committee < 1:
+        raise InputError(f"committee must be >= 1 models, got {committee}")
+    warm = list(warm_start) if isinstance(warm_start, (list, tuple)) else [warm_start] * committee
+    if len(warm) != committee:
+        raise InputError(f"warm start: {len(warm)} models for a committee of {committee}")
+    if committee == 1:
+        return train(ds, split, out, model_config, train_config, resume=resume, progress=progress,
+                     stop_after=stop_after, warm_start=warm[0])
+    models = []
+    for k in range(committee):
+        member = dataclasses.replace(train_config, seed=train_config.seed + k)
+        folder = out / f"member-{k + 1}"
+        resume_k = resume and (folder / "checkpoints" / "latest.ckpt").exists()
+        models.append(train(ds, split, folder, model_config, member, resume=resume_k, progress=progress,
+                            stop_after=stop_after, warm_start=warm[k]))
+    return models
