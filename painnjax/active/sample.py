@@ -41,6 +41,14 @@ def _bare(atoms, **info):
     return bare
 
 
+def sampling_intervals(every: int, log_every: int = 10, checkpoint_every: int = 1000) -> dict:
+    """MD output intervals for frames every ``every`` steps: ``traj_every = every``, and the
+    thermo and checkpoint intervals moved to multiples of the record interval that divide it."""
+    log_every = log_every if every % log_every == 0 else every
+    return {"traj_every": every, "log_every": log_every,
+            "checkpoint_every": max(log_every, checkpoint_every // log_every * log_every)}
+
+
 def sample_md(models, start, out, config, *, every: int = 20, equilibrate: int = 0, workdir=None,
               restart: bool = False, dtype: str = "float32", progress: bool = True) -> int:
     """NN MD from ``start`` with one model or the mean of several; every ``every``-th frame to ``out``.
@@ -67,10 +75,7 @@ def sample_md(models, start, out, config, *, every: int = 20, equilibrate: int =
     if not (isinstance(equilibrate, int) and 0 <= equilibrate < config.steps):
         raise InputError(f"equilibrate must be an integer in [0, steps) = [0, {config.steps}), got {equilibrate!r}")
     models = list(models) if isinstance(models, (list, tuple)) else [models]
-    log_every = config.log_every if every % config.log_every == 0 else every
-    cfg = dataclasses.replace(config, traj_every=every, log_every=log_every,
-                              checkpoint_every=max(log_every, config.checkpoint_every // log_every * log_every))
-    cfg.check()
+    cfg = dataclasses.replace(config, **sampling_intervals(every, config.log_every, config.checkpoint_every))
     out = Path(out)
     workdir = Path(workdir) if workdir is not None else out.with_name(out.stem + "_md")
     with precision(dtype):

@@ -1,0 +1,46 @@
+"""Arguments several commands share: the same option, spelled and explained the same way everywhere."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_model(p: argparse.ArgumentParser) -> None:
+    """The positional ``model`` argument."""
+    p.add_argument("model", help="model file or bundled model name")
+
+
+def add_dtype(p: argparse.ArgumentParser, default: str = "float32") -> None:
+    """``--dtype``: the floating-point precision of the model's evaluation."""
+    p.add_argument("--dtype", choices=["float32", "float64"], default=default)
+
+
+def add_quiet(p: argparse.ArgumentParser, help: str | None = "no progress bar") -> None:
+    """``--quiet``: no progress output."""
+    p.add_argument("--quiet", action="store_true", help=help)
+
+
+def comma_list(text: str | None) -> list[str] | None:
+    """``"H, N,O"`` -> ``["H", "N", "O"]``; None for no text."""
+    if not text:
+        return None
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def atomic_numbers(text: str | None, option: str) -> list[int] | None:
+    """A comma-separated list of elements (symbols or numbers) as atomic numbers; None for no text."""
+    symbols = comma_list(text)
+    if symbols is None:
+        return None
+    from painnjax.validate import as_atomic_numbers
+
+    return as_atomic_numbers(symbols, source=option).tolist()
+
+
+def list_in_order(subparsers, names: tuple[str, ...]) -> None:
+    """List the commands in this order in ``painnjax --help`` and its usage line, whatever order
+    their groups added them in."""
+    parsers = dict(subparsers.choices)
+    subparsers.choices.clear()  # the same dict as subparsers._name_parser_map
+    subparsers.choices.update((name, parsers[name]) for name in names)
+    subparsers._choices_actions.sort(key=lambda action: names.index(action.dest))

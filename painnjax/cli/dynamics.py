@@ -1,0 +1,99 @@
+"""Commands that move atoms with a model: ``md`` (molecular dynamics) and ``optimize`` (FIRE minimisation)."""
+
+from __future__ import annotations
+
+import sys
+
+from painnjax.cli.common import add_dtype, add_model, add_quiet
+
+
+def _md_config(args):
+    from md.dynamics.config import MDConfig
+
+    temps = args.T[0] if len(args.T) == 1 else tuple(args.T)
+    replicas = args.replicas if args.replicas is not None else max(len(args.T), 1)
+    return MDConfig(
+        ensemble=args.ensemble, temperature=temps, dt=args.dt, steps=args.steps, replicas=replicas,
+        seed=args.seed, tau=args.tau, chain_length=args.chain_length, friction=args.friction,
+        log_every=args.log_every, traj_every=args.traj_every, checkpoint_every=args.checkpoint_every,
+        max_temperature=args.max_temperature, fragment_distance=args.fragment_distance,
+    )
+
+
+def cmd_md(args) -> int:
+    import warnings
+
+    from md.dynamics.simulate import SafetyStopWarning
+    from md.workflow import format_md_summary, run_md_file
+
+    cfg = _md_config(args)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SafetyStopWarning)  # printed below, once
+            res = run_md_file(args.model, args.start, cfg, args.out, restart=args.restart, dtype=args.dtype,
+                              traj_format=args.format, write_forces=args.forces, progress=not args.quiet,
+                              velocities_from_file=args.velocities_from_file)
+    except KeyboardInterrupt:
+        print(f"painnjax md: interrupted; continue with --restart (checkpoint in {args.out})", file=sys.stderr)
+        return 130
+    print(format_md_summary(res.summary))
+    for line in res.messages:
+        print(f"painnjax md: {line}", file=sys.stderr)
+    print(f"wrote {args.out}: summary.json, thermo.csv, trajectory_r*.{args.format}, checkpoint.msgpack")
+    return 1 if res.stop_reason.startswith("safety") else 0
+
+
+def cmd_optimize(args) -> int:
+    from md.workflow import optimize_file
+
+    res = optimize_file(args.model, args.input, args.out, fmax=args.fmax, max_steps=args.steps, dtype=args.dtype)
+    state = "converged" if res.converged else "NOT converged"
+    print(f"FIRE {state} in {res.steps} steps: E = {res.energy:.6f} eV, max force {res.fmax:.4g} eV/Å "
+          f"(fmax {args.fmax}); wrote {args.out}")
+    return 0 if res.converged else 1
+
+
+def _add_md(sub) -> None:
+    m = sub.add_parser("md", help="molecular dynamics of a cluster (jax-md): Nosé-Hoover, NVE or Langevin, "
+                                  "replicas, checkpoints, --restart")
+    add_model(m)
+    m.add_argument("start", help="start structure (any ASE-readable file; its last frame) or a bundled name, e.g. SA7AM7")
+    m.add_argument("--ensemble", default="nvt-nh", help="nvt-nh (Nosé-Hoover chain, default), nve or nvt-langevin")
+    m.add_argument("--T", "--temperature", dest="T", type=float, nargs="+", default=[300.0],
+                   help="temperature in K (NVE: of the initial velocities); several: one per replica")
+    m.add_argument("--dt", type=float, default=0.5, help="time step in fs (default 0.5)")
+    m.add_argument("--steps", type=int, required=True, help="total number of steps (a restart continues up to it)")
+    m.add_argument("--out", required=True, help="output folder")
+    m.add_argument("--replicas", type=int, default=None, help="independent trajectories in one run (default: one "
+                                                                "per --T value)")
+    m.add_argument("--restart", action="store_true", help="continue the run in --out from its checkpoint")
+    m.add_argument("--seed", type=int, default=0, help="random seed of the initial velocities and noise")
+    m.add_argument("--tau", type=float, default=100.0, help="Nosé-Hoover time constant in fs (default 100)")
+    m.add_argument("--chain-length", type=int, default=3, help="Nosé-Hoover chain length, >= 2 (default 3)")
+    m.add_argument("--friction", type=float, default=0.01, help="Langevin friction in 1/fs (default 0.01)")
+    m.add_argument("--log-every", type=int, default=10, help="steps between thermo records and checks (default 10)")
+    m.add_argument("--traj-every", type=int, default=100, help="steps between trajectory frames (default 100; 0: none)")
+    m.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints (default 1000)")
+    m.add_argument("--format", choices=["traj", "extxyz"], default="traj", help="trajectory format (default traj)")
+    m.add_argument("--forces", action="store_true", help="store forces in the trajectory frames")
+    add_dtype(m)
+    m.add_argument("--max-temperature", type=float, default=None,
+                   help="stop a replica above this temperature in K (default max(5 T, 2000 K))")
+    m.add_argument("--fragment-distance", type=float, default=None,
+                   help="stop a replica when atoms are farther than this (Å) from the rest of the cluster "
+                        "(default: the model's cutoff; 0: no check)")
+    m.add_argument("--velocities-from-file", action="store_true", help="start from the velocities in the start file")
+    add_quiet(m)
+    m.set_defaults(func=cmd_md)
+
+
+def register(sub) -> None:
+    _add_md(sub)
+    o = sub.add_parser("optimize", help="FIRE minimisation of a structure to a force criterion (eV/Å)")
+    add_model(o)
+    o.add_argument("input", help="structure file (any ASE-readable file; its last frame) or a bundled name")
+    o.add_argument("--fmax", type=float, default=0.01, help="largest atomic force at convergence, eV/Å (default 0.01)")
+    o.add_argument("--steps", type=int, default=1000, help="step limit (default 1000)")
+    o.add_argument("--out", required=True, help="file for the minimised structure (e.g. OUT.xyz, with energy and forces)")
+    add_dtype(o)
+    o.set_defaults(func=cmd_optimize)
