@@ -9,10 +9,10 @@ with the same loss and optimiser: the reference study's loss 0.01·MAE(E) + 0.99
 sample of the shared GFN1-xTB training pool (drawn with a seed, proportionally from every
 composition). Per batch size it times whole epochs over the sample:
 
-  painnjax    ``painnjax.train.trainer.Trainer(model, TrainConfig(batch_size=B), make_buckets(sample, 5.0, 4))``
+  painnjax    ``painnjax.training.trainer.Trainer(model, TrainConfig(batch_size=B), make_buckets(sample, 5.0, 4))``
               and ``trainer.step(b, batch, lr)`` over ``iterate_batches(sample, ..., epoch_rng(seed, epoch))``,
               ``block_until_ready`` on the parameters at the end of the epoch: exactly the inner
-              loop of ``painnjax.train.trainer.train``. Timed: host-side padding/batching, transfer, the
+              loop of ``painnjax.training.trainer.train``. Timed: host-side padding/batching, transfer, the
               jitted step (pair list, energies, forces, loss, gradients, AdamW update). One full
               untimed epoch first compiles every bucket shape ("compile").
   SchNetPack  its training step without Lightning: ``nnp.train()`` (so ``Forces`` builds the
@@ -64,8 +64,8 @@ import jax  # noqa: E402
 
 import painnjax  # noqa: E402
 from painnjax.data.batching import epoch_rng, iterate_batches, make_buckets  # noqa: E402
-from painnjax.train.config import TrainConfig  # noqa: E402
-from painnjax.train.trainer import Trainer  # noqa: E402
+from painnjax.training.config import TrainConfig  # noqa: E402
+from painnjax.training.trainer import Trainer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "saam_gfn1"

@@ -41,6 +41,17 @@ def run_md_file(model, start, config: MDConfig, out, *, restart: bool = False, d
                       write_forces=write_forces, progress=progress, momenta=momenta, summary_extra=extra)
 
 
+def format_md_summary(summary: dict) -> str:
+    """One line from an MD run's ``summary``: the system, how far it got, speed, mean temperature, why it stopped."""
+    s = summary
+    speed = (f"{s['steps_per_second']:.1f} steps/s ({s['ns_per_day']:.3g} ns/day)"
+             if s["steps_per_second"] else "no steps run")
+    mean_T = f", mean T {s['mean_temperature_K']:.1f} K" if s["mean_temperature_K"] is not None else ""
+    return (f"{s['formula']} ({s['n_atoms']} atoms), {s['ensemble']}, {s['replicas']} replica(s): step "
+            f"{s['steps_done']} of {s['steps_target']} ({s['time_ps']:g} ps), {speed}, compile "
+            f"{s['compile_seconds']:.1f} s{mean_T}; stop reason: {s['stop_reason']}")
+
+
 def optimize_file(model, inp, out, *, fmax: float = 0.01, max_steps: int = 1000, dtype: str = "float32"):
     """FIRE-minimise the structure in ``inp`` and write it (with energy and forces) to ``out``."""
     from ase.calculators.singlepoint import SinglePointCalculator

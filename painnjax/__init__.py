@@ -4,6 +4,7 @@ Public API (see README.md for a tour):
   PaiNNConfig, PaiNN                 -- hyper-parameters and the Flax model
   Model, load_model, save_model      -- a trained model and its file
   potential, energy_and_forces       -- the pure potential energy_fn(R, neighbor=None) in eV
+  Potential, mean_potential          -- its typed value (n_atoms, species, cutoff, capacity, fits); committee mean
   Pairs, all_pairs, sparse_pairs     -- jit-compatible neighbour lists (also from jax-md)
   from_schnetpack                    -- carry a SchNetPack PaiNN over (needs the `compare` extra)
   to_schnetpack                      -- the reverse: a SchNetPack PaiNN with a model's weights
@@ -17,7 +18,7 @@ Public API (see README.md for a tour):
 
 from painnjax._version import __version__
 
-from painnjax.train.committee import (
+from painnjax.training.committee import (
     CommitteeStats, Selection, committee_predict, committee_report, committee_stats, read_pool, select_by_spread,
     write_selection,
 )
@@ -33,10 +34,10 @@ from painnjax.nn.painn import PaiNN, count_parameters, init_variables
 from painnjax.model import Model
 from painnjax.io.modelfile import bundled_models, load_model, save_model
 from painnjax.nn.neighbors import Pairs, all_pairs, from_jax_md, jax_md_neighbor_fn, sparse_pairs
-from painnjax.potential import energy, energy_and_forces, potential
+from painnjax.potential import Potential, energy, energy_and_forces, mean_potential, potential
 from painnjax.data.splits import Split, make_split
-from painnjax.train.config import TrainConfig
-from painnjax.train.trainer import train
+from painnjax.training.config import TrainConfig
+from painnjax.training.trainer import train
 
 
 def from_schnetpack(*args, **kwargs):
@@ -70,6 +71,6 @@ __all__ = [
     "select_by_spread", "write_selection",
     "ConversionError", "InputError", "Model", "ModelFileError", "PaiNN", "PaiNNCalculator",
     "PaiNNConfig", "PainnjaxError", "Pairs", "all_pairs", "bundled_models", "count_parameters",
-    "energy", "energy_and_forces", "from_jax_md", "from_schnetpack", "init_variables",
+    "Potential", "energy", "energy_and_forces", "mean_potential", "from_jax_md", "from_schnetpack", "init_variables",
     "jax_md_neighbor_fn", "load_model", "potential", "save_model", "sparse_pairs", "to_schnetpack",
 ]

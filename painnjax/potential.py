@@ -1,6 +1,9 @@
 """The pure potential: ``energy_fn(R, neighbor=None) -> E`` in eV, closed over weights and species.
 
-Everything else uses this one function: ``jax.grad`` gives forces, ``jax.hessian`` harmonic
+:func:`potential` returns a :class:`Potential`: a frozen, callable value whose attributes
+(``n_atoms``, ``species``, ``cutoff``, ``neighbor_mode``, ``capacity``, ``fits``) are the whole
+contract the MD drivers, minimisers and the ASE calculator read. Everything else uses this one
+function: ``jax.grad`` gives forces, ``jax.hessian`` harmonic
 frequencies, jax-md integrates it, ``jax.vmap`` screens many structures, training
 differentiates :func:`energy` with respect to the parameters.
 
@@ -17,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import jax
@@ -52,6 +56,47 @@ def _is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
+@dataclass(frozen=True, eq=False)
+class Potential:
+    """A potential energy function of one cluster, and what a driver needs to know about it.
+
+    Call it as jax-md calls an energy: ``E = pot(R, neighbor=None)`` (eV; ``R`` (N, 3) Å).
+    It works under ``jax.jit``, ``jax.grad``, ``jax.vmap`` and ``jax.hessian`` like a function.
+
+    Attributes:
+        fn: ``fn(R, neighbor) -> E``, the energy (``neighbor`` may be None).
+        n_atoms: atoms in the cluster.
+        species: atomic numbers (N,), numpy int.
+        cutoff: the model's cutoff radius, Å.
+        neighbor_mode: ``"all"`` (all pairs, no capacity) or ``"sparse"`` (a pair list of
+            ``capacity`` ordered pairs, NaN when a structure has more).
+        capacity: ordered-pair capacity of the sparse list, or None with all pairs.
+        members: the potentials averaged by a committee mean (:func:`mean_potential`), else ``()``.
+    """
+
+    fn: Callable
+    n_atoms: int
+    species: np.ndarray
+    cutoff: float
+    neighbor_mode: str = "all"
+    capacity: int | None = None
+    members: tuple = ()
+
+    def __call__(self, R, neighbor=None, **unused_kwargs):
+        return self.fn(R, neighbor)
+
+    def fits(self, R) -> bool:
+        """Whether structure ``R`` fits the sparse pair capacity (always True for all pairs)."""
+        if self.members:
+            return all(m.fits(R) for m in self.members)
+        return self.neighbor_mode == "all" or count_pairs(R, self.cutoff) <= self.capacity
+
+    def plus(self, extra: Callable) -> "Potential":
+        """This potential plus ``extra(R) -> E`` (eV; e.g. a restraint), with the same attributes."""
+        fn = self.fn
+        return replace(self, fn=lambda R, neighbor: fn(R, neighbor) + extra(R))
+
+
 def potential(
     model,
     species,
@@ -60,8 +105,8 @@ def potential(
     capacity: int | None = None,
     reference_positions=None,
     dtype=jnp.float32,
-) -> Callable:
-    """Build ``energy_fn(R, neighbor=None) -> E`` (eV) for a fixed cluster composition.
+) -> Potential:
+    """Build the :class:`Potential` ``energy_fn(R, neighbor=None) -> E`` (eV) of a cluster.
 
     Args:
         model: a :class:`painnjax.Model` (or a model file path / bundled model name).
@@ -111,10 +156,6 @@ def potential(
     # Even, since the list holds each pair once: capacity // 2 unordered pairs.
     capacity = None if mode == "all" else 2 * -(-min(int(capacity), n * (n - 1)) // 2)
 
-    def fits(R) -> bool:
-        """Whether structure ``R`` fits the sparse pair capacity (always True for all pairs)."""
-        return mode == "all" or count_pairs(R, cutoff) <= capacity
-
     # Internal lists hold each pair once (HalfPairs): the radial work is then done once per pair.
     dense = all_pairs(mask, half=True)
     half_capacity = None if capacity is None else capacity // 2
@@ -122,7 +163,7 @@ def potential(
     def e_of(R, pairs):
         return energy(module, variables, Z, R, mask, pairs)
 
-    def energy_fn(R, neighbor=None, **unused_kwargs):
+    def energy_fn(R, neighbor=None):
         R = jnp.asarray(R)
         if R.shape != (n, 3):
             raise InputError(f"positions must have shape ({n}, 3) for this potential, got {R.shape}")
@@ -147,13 +188,7 @@ def potential(
         # A factor, not jnp.where, so that the forces (the gradient) are NaN too.
         return e_of(R, pairs) * jnp.where(overflow, jnp.nan, 1.0)
 
-    energy_fn.n_atoms = n
-    energy_fn.species = Z_np
-    energy_fn.cutoff = cutoff
-    energy_fn.neighbor_mode = mode
-    energy_fn.capacity = capacity
-    energy_fn.fits = fits
-    return energy_fn
+    return Potential(energy_fn, n, Z_np, float(cutoff), mode, capacity)
 
 
 def energy_and_forces(energy_fn: Callable) -> Callable:
@@ -168,13 +203,13 @@ def energy_and_forces(energy_fn: Callable) -> Callable:
     return fn
 
 
-def mean_potential(models, species, **kwargs) -> Callable:
+def mean_potential(models, species, **kwargs) -> Potential:
     """The committee mean ``energy_fn(R, neighbor=None) = mean_k E_k(R)`` of several models.
 
     ``models`` are models (or files / bundled names) sharing one cutoff; ``species`` and the
-    keyword arguments go to :func:`potential` for each. The result has the attributes of a
-    single potential (``cutoff``, ``neighbor_mode``, ``capacity``, ``fits``), so MD drivers
-    manage its pair list the same way, and one list serves every member.
+    keyword arguments go to :func:`potential` for each. The result is a :class:`Potential`
+    with the members in ``members``, so MD drivers manage its pair list the same way, and one
+    list serves every member.
     """
     from painnjax.io.modelfile import load_model
 
@@ -188,14 +223,8 @@ def mean_potential(models, species, **kwargs) -> Callable:
     first = members[0]
     capacity = max((p.capacity or 0) for p in members) or None
 
-    def energy_fn(R, neighbor=None, **unused_kwargs):
+    def energy_fn(R, neighbor=None):
         return sum(p(R, neighbor=neighbor) for p in members) / len(members)
 
-    energy_fn.n_atoms = first.n_atoms
-    energy_fn.species = first.species
-    energy_fn.cutoff = first.cutoff
-    energy_fn.neighbor_mode = "sparse" if any(p.neighbor_mode == "sparse" for p in members) else first.neighbor_mode
-    energy_fn.capacity = capacity
-    energy_fn.fits = lambda R: all(p.fits(R) for p in members)
-    energy_fn.members = members
-    return energy_fn
+    mode = "sparse" if any(p.neighbor_mode == "sparse" for p in members) else first.neighbor_mode
+    return Potential(energy_fn, first.n_atoms, first.species, first.cutoff, mode, capacity, tuple(members))

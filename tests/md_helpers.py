@@ -45,12 +45,7 @@ def bound_potential(model, atoms, k: float = 1.0, dtype=jnp.float32, **kwargs):
     efn = potential(model, atoms, dtype=dtype, **kwargs)
     enm = elastic_network(atoms.positions, k, dtype=dtype)
 
-    def energy_fn(R, neighbor=None, **unused_kwargs):
-        return efn(R, neighbor=neighbor) + enm(jnp.asarray(R, dtype))
-
-    for name in ("n_atoms", "species", "cutoff", "neighbor_mode", "capacity", "fits"):
-        setattr(energy_fn, name, getattr(efn, name))
-    return energy_fn
+    return efn.plus(lambda R: enm(jnp.asarray(R, dtype)))
 
 
 class ElasticNetworkCalculator:

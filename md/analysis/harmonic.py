@@ -252,12 +252,15 @@ def harmonic_file(model, structure, *, dtype: str = "float64", imaginary_thresho
         return harmonic_analysis(energy_fn, atoms, imaginary_threshold=imaginary_threshold)
 
 
-def write_json(result: HarmonicResult, path) -> Path:
+def format_frequencies(result: HarmonicResult) -> str:
+    """The frequencies as text: a heading (how many, the force at the structure) and one line of them."""
+    kind = "linear, 3N-5" if result.linear else "3N-6"
+    return (f"{len(result.frequencies)} vibrational frequencies ({kind}; imaginary shown negative), cm-1; "
+            f"max force {result.fmax:.3g} eV/Å:\n" + " ".join(f"{f:.2f}" for f in result.frequencies))
+
+
+def write_frequencies(result: HarmonicResult, path) -> Path:
     """The result's :meth:`HarmonicResult.to_dict` as JSON (key ``frequencies_cm-1``), written atomically."""
-    import json
+    from painnjax.io.files import write_json
 
-    from painnjax.io.files import atomic_write
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, json.dumps(result.to_dict(), indent=2) + "\n")
+    return write_json(path, result.to_dict())

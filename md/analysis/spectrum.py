@@ -339,3 +339,18 @@ def plot_spectrum(spectrum: Spectrum, paths, *, harmonic=None, max_frequency: fl
     finally:
         plt.close(fig)
     return written
+
+
+def write_spectrum_folder(spectrum: Spectrum, out, *, harmonic=None, max_frequency: float | None = None) -> Path:
+    """``out/spectrum.csv`` and its plot ``out/spectrum.png``, ``.pdf`` (:func:`plot_spectrum`); with
+    ``harmonic`` frequencies (cm⁻¹) also ``out/harmonic.json`` (key ``frequencies_cm-1``). Returns ``out``."""
+    from painnjax.io.files import write_json
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spectrum.write_csv(out / "spectrum.csv")
+    plot_spectrum(spectrum, [out / "spectrum.png", out / "spectrum.pdf"], harmonic=harmonic,
+                  max_frequency=max_frequency)
+    if harmonic is not None:
+        write_json(out / "harmonic.json", {"frequencies_cm-1": [float(f) for f in harmonic]})
+    return out

@@ -81,24 +81,56 @@ def vibrational_study(
             (different velocities) averaged in the spectrum.
         log: where one-line progress reports go (``None``: nowhere).
     """
-    from md.dynamics.config import MDConfig
-    from md.analysis.harmonic import harmonic_file, write_json
-    from md.analysis.spectrum import plot_spectrum, power_spectrum, read_velocities
     from md.structures import read_structure
-    from md.workflow import optimize_file, run_md_file
 
     say = log or (lambda *a, **k: None)
-    for name, value in (("temperature", temperature), ("ps", ps), ("dt", dt), ("fmax", fmax)):
-        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-            raise InputError(f"{name} must be a finite number > 0, got {value!r}")
-    if not (isinstance(equilibrate, (int, float)) and 0 <= equilibrate < ps):
-        raise InputError(f"equilibrate must be >= 0 and shorter than the MD ({ps} ps), got {equilibrate!r}")
+    _check_numbers(temperature, ps, dt, fmax, equilibrate)
     start = read_structure(structure)  # a bad name or file fails here, before anything is written
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"model": str(model), "structure": str(structure), "temperature_K": float(temperature),
                 "dt_fs": float(dt), "fmax_eV_per_A": float(fmax), "seed": int(seed), "replicas": int(replicas)}
+    rec = _Record(out / STUDY_FILE, _read_record(out, settings))
+    rec.data["settings"] = {**settings, "ps": float(ps), "equilibrate_ps": float(equilibrate)}
+    rec.save()
+
+    minimum_path = out / "minimum.xyz"
+    res = _minimum_stage(model, structure, minimum_path, fmax, max_fire_steps, rec, say)
+    harm, freqs = _harmonic_stage(model, minimum_path, out / "harmonic.json", rec, say)
+    cfg = _md_config(temperature, ps, dt, replicas, seed)
+    md_out = out / "md"
+    s = _md_stage(model, minimum_path, md_out, cfg, progress, rec, say)
+    spec, plots = _spectrum_stage(out, md_out, structure, start, temperature, equilibrate, replicas, freqs,
+                                  max_frequency, rec, say)
+    return StudyResult(out=out, minimum=res, harmonic=harm, frequencies=freqs, md_summary=s, spectrum=spec, plots=plots, record=rec.data)
+
+
+@dataclass
+class _Record:
+    """The study record (``study.json``): its contents and the file they are saved to."""
+
+    path: Path
+    data: dict
+
+    def save(self) -> None:
+        """Write the record to its file."""
+        from painnjax.io.files import write_json
+
+        write_json(self.path, self.data)
+
+
+def _check_numbers(temperature, ps, dt, fmax, equilibrate) -> None:
+    """Refuse a non-positive temperature, length, step or fmax, and an equilibration not shorter than the MD."""
+    for name, value in (("temperature", temperature), ("ps", ps), ("dt", dt), ("fmax", fmax)):
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            raise InputError(f"{name} must be a finite number > 0, got {value!r}")
+    if not (isinstance(equilibrate, (int, float)) and 0 <= equilibrate < ps):
+        raise InputError(f"equilibrate must be >= 0 and shorter than the MD ({ps} ps), got {equilibrate!r}")
+
+
+def _read_record(out: Path, settings: dict) -> dict:
+    """The record ``out`` holds (empty when none); refuses one of a study with other fixed settings."""
     record_path = out / STUDY_FILE
     record = {}
     if record_path.exists():
@@ -111,65 +143,76 @@ def vibrational_study(
         if changed:
             shown = ", ".join(f"{k} {old.get(k)!r} -> {settings[k]!r}" for k in changed)
             raise InputError(f"{out} holds a study with other settings ({shown}); choose another folder")
-    record["settings"] = {**settings, "ps": float(ps), "equilibrate_ps": float(equilibrate)}
+    return record
 
-    def save():
-        from painnjax.io.files import atomic_write
 
-        atomic_write(record_path, json.dumps(record, indent=2, default=_jsonable) + "\n")
+def _minimum_stage(model, structure, minimum_path: Path, fmax, max_fire_steps, rec: _Record, say):
+    """1. FIRE to the minimum (``minimum.xyz``), unless the folder holds it; the result (None when reused)."""
+    from md.workflow import optimize_file
 
-    save()
-
-    # 1. The minimum.
-    minimum_path = out / "minimum.xyz"
-    res = None
-    if "minimum" in record and minimum_path.exists():
+    if "minimum" in rec.data and minimum_path.exists():
         say(f"minimum: reused {minimum_path}")
-    else:
-        res = optimize_file(model, structure, minimum_path, fmax=fmax, max_steps=max_fire_steps)
-        record["minimum"] = {"energy_eV": res.energy, "fmax_eV_per_A": res.fmax, "steps": res.steps,
-                             "converged": res.converged, "seconds": res.seconds + res.compile_seconds}
-        save()
-        say(f"minimum: E = {res.energy:.5f} eV, fmax {res.fmax:.4f} eV/Å after {res.steps} FIRE steps"
-            + ("" if res.converged else f" (NOT converged to {fmax} eV/Å: the harmonic frequencies may be imaginary)"))
+        return None
+    res = optimize_file(model, structure, minimum_path, fmax=fmax, max_steps=max_fire_steps)
+    rec.data["minimum"] = {"energy_eV": res.energy, "fmax_eV_per_A": res.fmax, "steps": res.steps,
+                           "converged": res.converged, "seconds": res.seconds + res.compile_seconds}
+    rec.save()
+    say(f"minimum: E = {res.energy:.5f} eV, fmax {res.fmax:.4f} eV/Å after {res.steps} FIRE steps"
+        + ("" if res.converged else f" (NOT converged to {fmax} eV/Å: the harmonic frequencies may be imaginary)"))
+    return res
 
-    # 2. Harmonic frequencies of the minimum.
-    harmonic_path = out / "harmonic.json"
-    if "harmonic" in record and harmonic_path.exists():
-        harm = None
+
+def _harmonic_stage(model, minimum_path: Path, harmonic_path: Path, rec: _Record, say):
+    """2. Harmonic frequencies of the minimum (``harmonic.json``), unless the folder holds them; (result or None, cm-1)."""
+    from md.analysis.harmonic import harmonic_file, write_frequencies
+
+    if "harmonic" in rec.data and harmonic_path.exists():
         freqs = np.asarray(json.loads(harmonic_path.read_text())["frequencies_cm-1"], np.float64)
         say(f"harmonic: reused {harmonic_path}")
-    else:
-        harm = harmonic_file(model, minimum_path)
-        write_json(harm, harmonic_path)
-        f = freqs = harm.frequencies
-        record["harmonic"] = {"n_frequencies": len(f), "lowest_cm-1": float(f[0]), "highest_cm-1": float(f[-1]),
-                              "n_imaginary": int((f < 0).sum())}
-        save()
-        say(f"harmonic: {len(f)} frequencies, {f[0]:.1f} ... {f[-1]:.1f} cm-1, {int((f < 0).sum())} imaginary")
+        return None, freqs
+    harm = harmonic_file(model, minimum_path)
+    write_frequencies(harm, harmonic_path)
+    f = harm.frequencies
+    rec.data["harmonic"] = {"n_frequencies": len(f), "lowest_cm-1": float(f[0]), "highest_cm-1": float(f[-1]),
+                            "n_imaginary": int((f < 0).sum())}
+    rec.save()
+    say(f"harmonic: {len(f)} frequencies, {f[0]:.1f} ... {f[-1]:.1f} cm-1, {int((f < 0).sum())} imaginary")
+    return harm, f
 
-    # 3. NVT MD from the minimum (continued from its checkpoint when the folder holds one).
+
+def _md_config(temperature, ps, dt, replicas, seed):
+    """The study's Nosé–Hoover MD, ``ps`` long with a frame every fs; its checkpoint interval never changes."""
+    from md.dynamics.config import MDConfig
+
     every = _frames_per_fs(dt)
     steps = max(every, int(round(ps * 1000.0 / dt / every)) * every)
-    cfg = MDConfig(ensemble="nvt-nh", temperature=float(temperature), dt=float(dt), steps=steps, log_every=every,
-                   traj_every=every, replicas=int(replicas), seed=int(seed),
-                   checkpoint_every=max(every, 500 // every * every))  # fixed: a restart may not change it
-    md_out = out / "md"
+    return MDConfig(ensemble="nvt-nh", temperature=float(temperature), dt=float(dt), steps=steps, log_every=every,
+                    traj_every=every, replicas=int(replicas), seed=int(seed),
+                    checkpoint_every=max(every, 500 // every * every))  # fixed: a restart may not change it
+
+
+def _md_stage(model, minimum_path: Path, md_out: Path, cfg, progress, rec: _Record, say) -> dict:
+    """3. NVT MD from the minimum, continued from its checkpoint when ``md_out`` holds one; its summary."""
     from md.dynamics.checkpoint import CHECKPOINT_FILE
+    from md.workflow import run_md_file
 
     restart = (md_out / CHECKPOINT_FILE).exists()
     md = run_md_file(model, minimum_path, cfg, md_out, restart=restart, progress=progress)
     s = md.summary
-    record["md"] = {k: s.get(k) for k in ("steps_done", "steps_per_second", "mean_temperature_K", "stop_reason",
-                                          "compile_seconds", "restarted_from_step")}
-    save()
+    rec.data["md"] = {k: s.get(k) for k in ("steps_done", "steps_per_second", "mean_temperature_K", "stop_reason",
+                                            "compile_seconds", "restarted_from_step")}
+    rec.save()
     if s.get("steps_per_second") is None:  # nothing left to run: the folder holds the whole MD
-        say(f"MD: reused {s['steps_done']} steps of {dt:g} fs in {md_out}")
+        say(f"MD: reused {s['steps_done']} steps of {cfg.dt:g} fs in {md_out}")
     else:
-        say(f"MD: {s['steps_done']} steps of {dt:g} fs, {s['steps_per_second']:.1f} steps/s, "
+        say(f"MD: {s['steps_done']} steps of {cfg.dt:g} fs, {s['steps_per_second']:.1f} steps/s, "
             f"mean T {s['mean_temperature_K']:.0f} K, stop: {s['stop_reason']}")
+    return s
 
-    # 4. The power spectrum after equilibration, with the harmonic sticks.
+
+def _md_power_spectrum(md_out: Path, replicas, equilibrate):
+    """The power spectrum of the MD frames after ``equilibrate`` ps; also the frames used and fs between frames."""
+    from md.analysis.spectrum import power_spectrum, read_velocities
     from md.dynamics.output import trajectory_path
 
     paths = [trajectory_path(md_out, r, "traj") for r in range(replicas)]
@@ -178,28 +221,31 @@ def vibrational_study(
     used = V.shape[1] - skip
     if used < 100:
         raise InputError(f"only {used} MD frames after {equilibrate} ps of equilibration: run longer (ps)")
-    spec = power_spectrum(V[:, skip:], masses, dt_fs, window="hann", normalisation="max")
+    return power_spectrum(V[:, skip:], masses, dt_fs, window="hann", normalisation="max"), used, dt_fs
+
+
+def _spectrum_stage(out: Path, md_out: Path, structure, start, temperature, equilibrate, replicas, freqs,
+                    max_frequency, rec: _Record, say):
+    """4. The power spectrum after equilibration (``spectrum.csv``) and its plots with the harmonic sticks."""
+    from md.analysis.spectrum import plot_spectrum
+
+    spec, used, dt_fs = _md_power_spectrum(md_out, replicas, equilibrate)
     spec.write_csv(out / "spectrum.csv")
     name = start.get_chemical_formula() if not _is_bundled(structure) else str(structure)
     title = f"{name}, {temperature:g} K, {used * dt_fs / 1000:.1f} ps: MD power spectrum and harmonic frequencies"
     plots = plot_spectrum(spec, [out / "spectrum.png", out / "spectrum.pdf"], harmonic=freqs,
                           max_frequency=max_frequency, title=title)
     top = spec.frequencies[int(np.argmax(spec.intensity))]
-    record["spectrum"] = {"frames": int(used), "ps": used * dt_fs / 1000.0, "resolution_cm-1": spec.resolution,
-                          "highest_peak_cm-1": float(top)}
-    save()
+    rec.data["spectrum"] = {"frames": int(used), "ps": used * dt_fs / 1000.0, "resolution_cm-1": spec.resolution,
+                            "highest_peak_cm-1": float(top)}
+    rec.save()
     say(f"spectrum: {used} frames ({used * dt_fs / 1000:.2f} ps), resolution {spec.resolution:.1f} cm-1; "
         f"wrote {', '.join(str(p) for p in plots)}")
-    return StudyResult(out=out, minimum=res, harmonic=harm, frequencies=freqs, md_summary=s, spectrum=spec, plots=plots, record=record)
+    return spec, plots
 
 
 def _is_bundled(structure) -> bool:
     return not Path(str(structure)).exists()
 
 
-def _jsonable(x):
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
+

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from painnjax.nn.neighbors import count_pairs, pair_capacity, sparse_pairs, within_cutoff
-from painnjax.potential import ALL_PAIRS_MAX_ATOMS
+from painnjax.potential import ALL_PAIRS_MAX_ATOMS, Potential
 
 
 @dataclass(frozen=True)
@@ -54,26 +54,27 @@ class MDPotential:
     def wrap(cls, energy_fn: Callable, n_atoms: int, pairs: str = "auto") -> "MDPotential":
         """Decide how ``energy_fn`` gets its pairs.
 
-        ``pairs="auto"``: a painnjax potential (it has ``cutoff`` and ``neighbor_mode``) gets a
-        managed sparse list when it is sparse or has more than 32 atoms; anything else is
-        called as it is. ``"sparse"`` forces a managed list (needs ``energy_fn.cutoff``),
+        ``pairs="auto"``: a painnjax :class:`~painnjax.potential.Potential` gets a managed
+        sparse list when it is sparse or has more than 32 atoms; anything else is called as it
+        is. ``"sparse"`` forces a managed list (needs a painnjax potential, for its cutoff),
         ``"own"`` calls ``energy_fn(R)`` as it is.
         """
         if isinstance(energy_fn, MDPotential):
             return energy_fn
-        cutoff = getattr(energy_fn, "cutoff", None)
-        mode = getattr(energy_fn, "neighbor_mode", None)
+        typed = isinstance(energy_fn, Potential)
+        cutoff = energy_fn.cutoff if typed else None
+        mode = energy_fn.neighbor_mode if typed else None
         if pairs == "auto":
             managed = cutoff is not None and (mode == "sparse" or (mode == "all" and n_atoms > ALL_PAIRS_MAX_ATOMS))
         elif pairs == "sparse":
             if cutoff is None:
-                raise ValueError("pairs='sparse' needs an energy_fn with a `cutoff` attribute (a painnjax potential)")
+                raise ValueError("pairs='sparse' needs a painnjax Potential (its cutoff sizes the pair list)")
             managed = True
         elif pairs == "own":
             managed = False
         else:
             raise ValueError(f"pairs must be 'auto', 'sparse' or 'own', got {pairs!r}")
-        cap = getattr(energy_fn, "capacity", None) if mode == "sparse" else None
+        cap = energy_fn.capacity if mode == "sparse" else None
         return cls(energy_fn, int(n_atoms), float(cutoff) if managed else None, None if cap is None else int(cap) // 2)
 
     @property

@@ -20,14 +20,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from painnjax.io.files import atomic_write
+from painnjax.io.files import atomic_write, write_json
 
 THERMO_FILE = "thermo.csv"
 SUMMARY_FILE = "summary.json"
@@ -184,14 +183,4 @@ def read_thermo(out) -> dict[str, np.ndarray]:
 
 
 def write_summary(out: Path, summary: dict) -> Path:
-    return atomic_write(Path(out) / SUMMARY_FILE, json.dumps(summary, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return float(x)
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(f"not JSON serialisable: {type(x)}")
+    return write_json(Path(out) / SUMMARY_FILE, summary)

@@ -36,6 +36,7 @@ from md.dynamics.forces import MDPotential
 from md.dynamics.safety import check_frame, formula, fragments
 from painnjax.units import KB_EV, kelvin_to_kT, ns_per_day
 from painnjax.errors import InputError
+from painnjax.potential import Potential
 from painnjax.validate import as_atomic_numbers, check_positions
 
 class SafetyStopWarning(RuntimeWarning):
@@ -79,7 +80,7 @@ def _species_and_positions(atoms, energy_fn):
     if getattr(atoms, "pbc", np.zeros(3)).any():
         raise InputError(f"{source + ': ' if source else ''}periodic boundary conditions are not supported (clusters only)")
     R = check_positions(atoms.positions, len(Z), source=source, symbols=atoms.get_chemical_symbols())
-    own = getattr(energy_fn, "species", None)
+    own = energy_fn.species if isinstance(energy_fn, Potential) else None
     if own is not None and not np.array_equal(np.asarray(own), Z):
         raise InputError(f"{source + ': ' if source else ''}the structure's species differ from those the potential was built for")
     if len(Z) < 2:
@@ -195,7 +196,8 @@ class _Run:
                 text += f"; last good frame (step {good['step']}) saved to {path}"
         self.status[r].update(entry)
         self.messages.append(text)
-        warnings.warn(text, SafetyStopWarning, stacklevel=4)
+        # stacklevel: _stop <- process <- _run_chunks <- run_md <- the caller of run_md
+        warnings.warn(text, SafetyStopWarning, stacklevel=5)
 
     def meta(self, step: int, capacity) -> dict:
         return {
@@ -254,119 +256,24 @@ def run_md(
     wall0 = time.perf_counter()
     config.check()
     cfg = config
-    if traj_format not in output.TRAJ_FORMATS:
-        raise InputError(f"trajectory format must be one of {', '.join(output.TRAJ_FORMATS)}, got {traj_format!r}")
-    Z, R0 = _species_and_positions(atoms, energy_fn)
-    n = len(Z)
-    masses = np.asarray(atoms.get_masses() if masses is None else masses, np.float64)
-    if masses.shape != (n,) or not np.all(np.isfinite(masses)) or np.any(masses <= 0):
-        raise InputError(f"masses must be {n} positive numbers (amu)")
-    pot = MDPotential.wrap(energy_fn, n, pairs)
-    R0s = np.broadcast_to(R0, (cfg.replicas, n, 3))
-    cap0 = pot.initial_capacity(R0s, capacity)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-        dtype = jnp.dtype(jax.eval_shape(pot.energy(cap0), jnp.asarray(R0, jnp.float32)).dtype)
-    engine = Engine(pot, cfg, masses, dtype, cap0)
-    fragment_distance = cfg.fragment_distance
-    if fragment_distance is None:
-        fragment_distance = pot.cutoff or float(getattr(energy_fn, "cutoff", 5.0) or 5.0)
-    symbols = atoms.get_chemical_symbols()
-    if not restart and fragment_distance > 0:
-        groups = fragments(R0, fragment_distance)
-        if len(groups) > 1:
-            where = atoms.info.get("source")
-            raise InputError(
-                f"{where + ': ' if where else ''}the start structure is not one cluster: "
-                f"{formula(symbols, groups[1])} ({len(groups[1])} atoms) is more than {fragment_distance:g} Å "
-                "from the rest (set fragment_distance, --fragment-distance, to 0 to simulate it anyway)"
-            )
-    run = _Run(cfg, engine, Z, symbols, None if out is None else Path(out), traj_format, write_forces, fragment_distance)
+    s = _prepare(energy_fn, atoms, cfg, traj_format, masses, capacity, pairs, restart)
+    run = _Run(cfg, s.engine, s.Z, s.symbols, None if out is None else Path(out), traj_format, write_forces,
+               s.fragment_distance)
     kT = np.asarray([kelvin_to_kT(T) for T in run.temps])
     keys = _keys(cfg.seed, cfg.replicas)
-
-    ckpt_path = None if out is None else Path(out) / ckpt.CHECKPOINT_FILE
-    restarted_from = None
-    if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-        if restart:
-            if out is None:
-                raise InputError("restart needs the output folder of the run to continue")
-            template = engine.state_shape(R0s, kT, keys)
-            state, meta = ckpt.load_checkpoint(ckpt_path, template)
-            _check_restart(meta, cfg, Z, masses, dtype, traj_format, ckpt_path)
-            step = restarted_from = int(meta["step"])
-            run.restore(meta)
-            if meta.get("capacity") is not None:
-                engine.capacity = max(int(meta["capacity"]), engine.capacity or 0)
-            output.truncate_thermo(out, step)
-            for w in run.writers:
-                w.truncate_after(step)
-            start = False
-        else:
-            if out is not None and (ckpt_path.exists() or (Path(out) / output.THERMO_FILE).exists()):
-                raise InputError(
-                    f"{out} already holds an MD run; continue it with restart (--restart) or choose another folder"
-                )
-            if momenta is not None:
-                momenta = np.broadcast_to(np.asarray(momenta, np.float64), (cfg.replicas, n, 3))
-            state = engine.init(R0s, kT, keys, momenta)
-            step = 0
-            start = True
-
-    records_per_chunk = engine.buffer
-    chunk_steps = records_per_chunk * cfg.log_every
-    steps_session = 0
-    run_seconds = 0.0
-    stop_reason = "completed"
+    saver = _Checkpointer(None if out is None else Path(out) / ckpt.CHECKPOINT_FILE, cfg, s, traj_format)
+    state, step = _start(run, s, cfg, kT, keys, out, restart, momenta, saver.path, traj_format)
+    restarted_from = step if restart else None
+    loop = _Loop(state, step, last_ckpt=step)
+    chunk_steps = s.engine.buffer * cfg.log_every
     bar = _progress(progress, cfg.steps, step)
-    last_ckpt = step
-
-    def save(step_now):
-        if ckpt_path is not None:
-            meta = run.meta(step_now, engine.capacity)
-            meta.update(config=cfg.to_dict(), species=[int(z) for z in Z], masses=masses.tolist(),
-                        dtype=str(dtype), traj_format=traj_format)
-            ckpt.save_checkpoint(ckpt_path, state, meta)
-
-    def advance(state, n_rec, start):
-        nonlocal run_seconds
-        compile_before = engine.compile_seconds
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-            out_ = engine.run(state, kT, run.active, n_rec, start=start)
-            jax.block_until_ready(out_[0])
-        run_seconds += time.perf_counter() - t0 - (engine.compile_seconds - compile_before)
-        return out_
-
+    stop_reason = "completed"
     try:
-        if start:  # forces and the step-0 record of the new states, then a checkpoint at step 0
-            state, _, rec0 = advance(state, 0, True)
-            run.process(rec0, [0], run.active, first=True)
-            save(0)
-        while step < cfg.steps and run.active.any():
-            n_steps = min(chunk_steps, cfg.steps - step, cfg.checkpoint_every - step % cfg.checkpoint_every)
-            n_rec = n_steps // cfg.log_every
-            active = run.active
-            new_state, rec, _ = advance(state, n_rec, False)
-            run.process(rec, step + cfg.log_every * np.arange(1, n_rec + 1), active)
-            state = new_state
-            step += n_steps
-            steps_session += n_steps
-            if step % cfg.checkpoint_every == 0 or step >= cfg.steps or not run.active.any():
-                save(step)
-                last_ckpt = step
-            if bar is not None:
-                bar.update(n_steps)
-                if run_seconds > 0:
-                    bar.set_postfix_str(_postfix(run, steps_session / run_seconds, cfg.dt))
+        _run_chunks(loop, run, s.engine, kT, cfg, saver, bar, chunk_steps, start=not restart)
     except KeyboardInterrupt:
         stop_reason = "interrupted"
-        if last_ckpt != step:
-            save(step)
+        if loop.last_ckpt != loop.step:
+            saver.save(run, loop.state, loop.step)
         raise
     except InputError:
         stop_reason = None  # nothing was run: no summary
@@ -375,27 +282,214 @@ def run_md(
         stop_reason = f"error: {type(exc).__name__}: {exc}"
         raise
     finally:
-        if bar is not None:
-            bar.close()
-        if stop_reason == "completed" and step >= cfg.steps:
-            for st in run.status:
-                if st["status"] == "running":
-                    st["status"] = "completed"
-        if stop_reason == "completed" and not any(st["status"] == "completed" for st in run.status):
-            kinds = sorted({s.get("stop_reason", "?") for s in run.status})
-            stop_reason = "safety: " + ", ".join(kinds)
-        summary = _summary(cfg, run, engine, dtype, Z, symbols, step, steps_session, run_seconds,
-                           time.perf_counter() - wall0, stop_reason, restarted_from, summary_extra)
-        if out is not None and stop_reason is not None:
-            for r, good in enumerate(run.last_good):
-                if good is not None:
-                    output.write_frame(Path(out) / f"final_r{r:03d}.extxyz", run._atoms(r, good))
-            output.write_summary(out, summary)
+        stop_reason, summary = _finish(run, s, cfg, loop, stop_reason, bar, wall0, restarted_from, summary_extra, out)
+    return _result(loop, stop_reason, summary, run, s.R0)
 
+
+@dataclass
+class _Setup:
+    """What :func:`run_md` works out before it runs: species, start, masses, engine, dtype, safety distance."""
+
+    Z: np.ndarray
+    R0: np.ndarray  # (N, 3) start positions
+    R0s: np.ndarray  # (R, N, 3): the start of every replica
+    masses: np.ndarray
+    engine: Engine
+    dtype: Any
+    symbols: list
+    fragment_distance: float
+
+
+@dataclass
+class _Loop:
+    """Where the chunk loop of :func:`run_md` stands: the state, its step, this session's steps and run time."""
+
+    state: Any
+    step: int
+    last_ckpt: int  # the step of the last checkpoint written
+    steps_session: int = 0
+    run_seconds: float = 0.0  # in the jitted chunks, compilation left out
+
+
+@dataclass
+class _Checkpointer:
+    """Writes a run's checkpoint with what a restart checks (nothing when the run has no output folder)."""
+
+    path: Path | None
+    cfg: MDConfig
+    setup: _Setup
+    traj_format: str
+
+    def save(self, run: _Run, state, step: int) -> None:
+        """Checkpoint ``state`` at ``step`` with the run's book-keeping."""
+        if self.path is not None:
+            s = self.setup
+            meta = run.meta(step, s.engine.capacity)
+            meta.update(config=self.cfg.to_dict(), species=[int(z) for z in s.Z], masses=s.masses.tolist(),
+                        dtype=str(s.dtype), traj_format=self.traj_format)
+            ckpt.save_checkpoint(self.path, state, meta)
+
+
+def _prepare(energy_fn, atoms, cfg: MDConfig, traj_format, masses, capacity, pairs, restart) -> _Setup:
+    """Check the inputs and build the engine; a new run must start from one cluster."""
+    if traj_format not in output.TRAJ_FORMATS:
+        raise InputError(f"trajectory format must be one of {', '.join(output.TRAJ_FORMATS)}, got {traj_format!r}")
+    Z, R0 = _species_and_positions(atoms, energy_fn)
+    n = len(Z)
+    masses = _masses(atoms, masses, n)
+    R0s = np.broadcast_to(R0, (cfg.replicas, n, 3))
+    pot, engine, dtype = _build_engine(energy_fn, cfg, R0, R0s, masses, capacity, pairs)
+    fragment_distance = cfg.fragment_distance
+    if fragment_distance is None:
+        fragment_distance = pot.cutoff or (energy_fn.cutoff if isinstance(energy_fn, Potential) else 5.0)
+    symbols = atoms.get_chemical_symbols()
+    if not restart:
+        _check_one_cluster(atoms, R0, symbols, fragment_distance)
+    return _Setup(Z, R0, R0s, masses, engine, dtype, symbols, fragment_distance)
+
+
+def _masses(atoms, masses, n: int) -> np.ndarray:
+    """The masses (amu): ``masses`` or ASE's, checked to be ``n`` positive numbers."""
+    masses = np.asarray(atoms.get_masses() if masses is None else masses, np.float64)
+    if masses.shape != (n,) or not np.all(np.isfinite(masses)) or np.any(masses <= 0):
+        raise InputError(f"masses must be {n} positive numbers (amu)")
+    return masses
+
+
+def _build_engine(energy_fn, cfg: MDConfig, R0, R0s, masses, capacity, pairs):
+    """The wrapped potential, the :class:`Engine` and the run's dtype (that of the potential)."""
+    pot = MDPotential.wrap(energy_fn, len(R0), pairs)
+    cap0 = pot.initial_capacity(R0s, capacity)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype")
+        dtype = jnp.dtype(jax.eval_shape(pot.energy(cap0), jnp.asarray(R0, jnp.float32)).dtype)
+    return pot, Engine(pot, cfg, masses, dtype, cap0), dtype
+
+
+def _check_one_cluster(atoms, R0, symbols, fragment_distance) -> None:
+    """Refuse a start structure of more than one cluster (not checked when ``fragment_distance`` is 0)."""
+    if fragment_distance > 0:
+        groups = fragments(R0, fragment_distance)
+        if len(groups) > 1:
+            where = atoms.info.get("source")
+            raise InputError(
+                f"{where + ': ' if where else ''}the start structure is not one cluster: "
+                f"{formula(symbols, groups[1])} ({len(groups[1])} atoms) is more than {fragment_distance:g} Å "
+                "from the rest (set fragment_distance, --fragment-distance, to 0 to simulate it anyway)"
+            )
+
+
+def _start(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, restart, momenta, ckpt_path, traj_format):
+    """Make the output folder; the state to start from and its step (the checkpoint's on restart, else 0)."""
+    if out is not None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype")
+        if restart:
+            return _resume(run, s, cfg, kT, keys, out, ckpt_path, traj_format)
+        return _fresh(s, cfg, kT, keys, out, momenta, ckpt_path), 0
+
+
+def _resume(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, ckpt_path, traj_format):
+    """Load and check the checkpoint in ``out``; rewind the book-keeping, thermo log and trajectories to its step."""
+    if out is None:
+        raise InputError("restart needs the output folder of the run to continue")
+    template = s.engine.state_shape(s.R0s, kT, keys)
+    state, meta = ckpt.load_checkpoint(ckpt_path, template)
+    _check_restart(meta, cfg, s.Z, s.masses, s.dtype, traj_format, ckpt_path)
+    step = int(meta["step"])
+    run.restore(meta)
+    if meta.get("capacity") is not None:
+        s.engine.capacity = max(int(meta["capacity"]), s.engine.capacity or 0)
+    output.truncate_thermo(out, step)
+    for w in run.writers:
+        w.truncate_after(step)
+    return state, step
+
+
+def _fresh(s: _Setup, cfg: MDConfig, kT, keys, out, momenta, ckpt_path):
+    """New states of all replicas (from ``momenta`` or Maxwell-Boltzmann); refuses a folder that holds a run."""
+    if out is not None and (ckpt_path.exists() or (Path(out) / output.THERMO_FILE).exists()):
+        raise InputError(
+            f"{out} already holds an MD run; continue it with restart (--restart) or choose another folder"
+        )
+    if momenta is not None:
+        momenta = np.broadcast_to(np.asarray(momenta, np.float64), (cfg.replicas, len(s.Z), 3))
+    return s.engine.init(s.R0s, kT, keys, momenta)
+
+
+def _advance(loop: _Loop, engine: Engine, kT, run: _Run, n_rec: int, start: bool):
+    """Run ``n_rec`` records from ``loop.state`` in one jitted call; add its time (less compiling) to ``loop``."""
+    compile_before = engine.compile_seconds
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype")
+        out_ = engine.run(loop.state, kT, run.active, n_rec, start=start)
+        jax.block_until_ready(out_[0])
+    loop.run_seconds += time.perf_counter() - t0 - (engine.compile_seconds - compile_before)
+    return out_
+
+
+def _run_chunks(loop: _Loop, run: _Run, engine: Engine, kT, cfg: MDConfig, saver: _Checkpointer, bar,
+                chunk_steps: int, start: bool) -> None:
+    """The step-0 record of a new run, then chunks until ``cfg.steps`` or every replica stopped, checkpointing."""
+    if start:  # forces and the step-0 record of the new states, then a checkpoint at step 0
+        loop.state, _, rec0 = _advance(loop, engine, kT, run, 0, True)
+        run.process(rec0, [0], run.active, first=True)
+        saver.save(run, loop.state, 0)
+    while loop.step < cfg.steps and run.active.any():
+        n_steps = min(chunk_steps, cfg.steps - loop.step, cfg.checkpoint_every - loop.step % cfg.checkpoint_every)
+        n_rec = n_steps // cfg.log_every
+        active = run.active
+        new_state, rec, _ = _advance(loop, engine, kT, run, n_rec, False)
+        run.process(rec, loop.step + cfg.log_every * np.arange(1, n_rec + 1), active)
+        loop.state = new_state
+        loop.step += n_steps
+        loop.steps_session += n_steps
+        if loop.step % cfg.checkpoint_every == 0 or loop.step >= cfg.steps or not run.active.any():
+            saver.save(run, loop.state, loop.step)
+            loop.last_ckpt = loop.step
+        if bar is not None:
+            bar.update(n_steps)
+            if loop.run_seconds > 0:
+                bar.set_postfix_str(_postfix(run, loop.steps_session / loop.run_seconds, cfg.dt))
+
+
+def _finish(run: _Run, s: _Setup, cfg: MDConfig, loop: _Loop, stop_reason, bar, wall0, restarted_from,
+            summary_extra, out):
+    """Close the bar, settle the stop reason and summary; write final frames and summary unless nothing ran."""
+    if bar is not None:
+        bar.close()
+    stop_reason = _final_stop_reason(run, stop_reason, loop.step, cfg.steps)
+    summary = _summary(cfg, run, s.engine, s.dtype, s.Z, s.symbols, loop.step, loop.steps_session, loop.run_seconds,
+                       time.perf_counter() - wall0, stop_reason, restarted_from, summary_extra)
+    if out is not None and stop_reason is not None:
+        for r, good in enumerate(run.last_good):
+            if good is not None:
+                output.write_frame(Path(out) / f"final_r{r:03d}.extxyz", run._atoms(r, good))
+        output.write_summary(out, summary)
+    return stop_reason, summary
+
+
+def _final_stop_reason(run: _Run, stop_reason, step: int, steps: int):
+    """Mark replicas that reached ``steps`` completed; a "completed" run with none completed ends by safety."""
+    if stop_reason == "completed" and step >= steps:
+        for st in run.status:
+            if st["status"] == "running":
+                st["status"] = "completed"
+    if stop_reason == "completed" and not any(st["status"] == "completed" for st in run.status):
+        kinds = sorted({s.get("stop_reason", "?") for s in run.status})
+        stop_reason = "safety: " + ", ".join(kinds)
+    return stop_reason
+
+
+def _result(loop: _Loop, stop_reason, summary, run: _Run, R0) -> MDResult:
+    """The :class:`MDResult`: each replica's last good frame (the start where none), records, final state."""
     positions = np.stack([g["position"] if g is not None else R0 for g in run.last_good])
     velocities = np.stack([g["velocity"] if g is not None else np.zeros_like(R0) for g in run.last_good])
     thermo = {c: np.asarray(v) for c, v in run.rows.items()}
-    return MDResult(step, stop_reason, summary, positions, velocities, thermo, jax.device_get(state), run.messages)
+    return MDResult(loop.step, stop_reason, summary, positions, velocities, thermo, jax.device_get(loop.state),
+                    run.messages)
 
 
 def _progress(enabled: bool, total: int, initial: int):

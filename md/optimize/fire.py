@@ -62,6 +62,22 @@ def _capped_shift(maxstep: float):
     return shift
 
 
+def _fire_fns(energy, maxstep, dt_start, dt_max):
+    """jax-md FIRE's ``init`` and ``apply`` for ``energy`` with ASE's step cap.
+
+    ``init`` is built on a zero energy: it then costs no force call, and the chunk computes
+    the forces of a fresh state itself (once, where it starts), not twice.
+    """
+
+    def zero(R, **unused_kwargs):
+        return jnp.zeros((), R.dtype) * jnp.sum(R)
+
+    shift = _capped_shift(maxstep)
+    init_fn, _ = jmd_minimize.fire_descent(zero, shift, dt_start=dt_start, dt_max=dt_max)
+    _, apply_fn = jmd_minimize.fire_descent(energy, shift, dt_start=dt_start, dt_max=dt_max)
+    return init_fn, apply_fn
+
+
 def minimize(
     energy_fn: Callable,
     atoms,
@@ -145,12 +161,7 @@ def _compile(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_max):
     energy = pot.energy(capacity)
     value_and_grad = jax.value_and_grad(energy)
 
-    def zero(R, **unused_kwargs):
-        return jnp.zeros((), R.dtype) * jnp.sum(R)
-
-    shift = _capped_shift(maxstep)
-    init_fn, _ = jmd_minimize.fire_descent(zero, shift, dt_start=dt_start, dt_max=dt_max)
-    _, apply_fn = jmd_minimize.fire_descent(energy, shift, dt_start=dt_start, dt_max=dt_max)
+    init_fn, apply_fn = _fire_fns(energy, maxstep, dt_start, dt_max)
 
     def max_force2(state):
         return jnp.max(jnp.sum(state.force**2, axis=1))
@@ -241,6 +252,51 @@ def minimize_batch(
             soon as each structure finishes (for writing results as they come).
         progress: a progress bar over the structures.
     """
+    P0, S = _check_batch(positions, slots, chunk_steps, fmax, max_steps, maxstep, dt_start, dt_max)
+    if S == 1:
+        return _one_at_a_time(energy_fn, P0, on_done, progress, fmax=fmax, max_steps=max_steps, maxstep=maxstep,
+                              dt_start=dt_start, dt_max=dt_max, chunk_steps=chunk_steps, capacity=capacity, pairs=pairs)
+
+    fire = _BatchFire(energy_fn, P0, S, capacity, pairs, maxstep, dt_start, dt_max)
+    B = len(P0)
+    out = BatchMinimizeResult(positions=P0.copy(), energies=np.full(B, np.nan), fmax=np.full(B, np.nan),
+                              steps=np.zeros(B, np.int64), converged=np.zeros(B, bool), compile_seconds=0.0,
+                              seconds=0.0, slots=S)
+    slot = _Slots.fill(P0, S)
+    bar = _progress_bar(progress, B)
+    state = None
+    t_start = time.perf_counter()
+    try:
+        while (slot.slot_of >= 0).any():
+            init, chunk = fire.fns(slot.start_R)
+            state = _start_states(init, state, slot, fire.dtype)
+            new, taken, f2, most, energy = _run_chunk(chunk, state, slot, fire.dtype, max_steps, chunk_steps, fmax)
+            if fire.overflowed(int(most)):
+                continue  # the same chunk again, from the same start state, with a larger list
+            state = new
+            n_done = _collect(state, taken, f2, energy, slot, out, P0, fmax, max_steps, on_done)
+            if n_done and bar is not None:
+                bar.update(n_done)
+                bar.set_postfix_str(f"{int(out.converged.sum())} converged")
+    finally:
+        if bar is not None:
+            bar.close()
+    out.compile_seconds, out.pair_reallocations = fire.compile_seconds, fire.reallocations
+    out.seconds = time.perf_counter() - t_start - fire.compile_seconds
+    return out
+
+
+def _progress_bar(progress: bool, total: int):
+    """A tqdm bar over ``total`` structures, or None."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="structure", desc="FIRE", dynamic_ncols=True)
+
+
+def _check_batch(positions, slots, chunk_steps, fmax, max_steps, maxstep, dt_start, dt_max):
+    """Check the settings and the (B, N, 3) start positions; the positions (float64) and the slots to use."""
     _check_settings(fmax, max_steps, maxstep, dt_start, dt_max, least_steps=1)
     if not (isinstance(chunk_steps, int) and chunk_steps >= 1):
         raise InputError(f"chunk_steps must be an integer >= 1, got {chunk_steps!r}")
@@ -254,94 +310,109 @@ def minimize_batch(
         slots = 1 if jax.default_backend() == "cpu" else 256
     if not (isinstance(slots, int) and slots >= 1):
         raise InputError(f"slots must be an integer >= 1, got {slots!r}")
-    S = min(slots, B)
-    if S == 1:
-        return _one_at_a_time(energy_fn, P0, on_done, progress, fmax=fmax, max_steps=max_steps, maxstep=maxstep,
-                              dt_start=dt_start, dt_max=dt_max, chunk_steps=chunk_steps, capacity=capacity, pairs=pairs)
+    return P0, min(slots, B)
 
-    pot = MDPotential.wrap(energy_fn, n, pairs)
-    cap = pot.initial_capacity(P0, capacity)
-    dtype = jnp.dtype(jax.eval_shape(pot.energy(cap), jnp.asarray(P0[0], jnp.float32)).dtype)
-    cache = shared_cache(pot.energy_fn)
-    settings = (maxstep, dt_start, dt_max, n, S, str(dtype), jax.config.jax_enable_x64, pot.cutoff)
-    out_R = P0.copy()
-    out_E = np.full(B, np.nan)
-    out_F = np.full(B, np.nan)
-    out_steps = np.zeros(B, np.int64)
-    out_conv = np.zeros(B, bool)
 
-    queue = list(range(B))
-    slot_of = np.full(S, -1)  # the structure in each slot (-1: idle)
-    start_R = np.repeat(P0[:1], S, axis=0)
-    for s in range(S):
-        slot_of[s] = queue.pop(0)
-        start_R[s] = P0[slot_of[s]]
-    steps = np.zeros(S, np.int64)
-    compile_seconds, reallocations = 0.0, 0
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+class _BatchFire:
+    """The jitted batched FIRE for the current pair-list capacity: compiled once (or shared), grown on overflow."""
 
-        bar = tqdm(total=B, unit="structure", desc="FIRE", dynamic_ncols=True)
-    state = None
-    fresh = np.ones(S, bool)
-    t_start = time.perf_counter()
-    try:
-        while (slot_of >= 0).any():
-            fns = cache.get(("fire-batch", cap, settings))
-            if fns is None:
-                t0 = time.perf_counter()
-                fns = _compile_batch(pot, cap, dtype, jnp.asarray(start_R, dtype), maxstep, dt_start, dt_max)
-                compile_seconds += time.perf_counter() - t0
-                cache[("fire-batch", cap, settings)] = fns
-            init, chunk = fns
-            if state is None:
-                state = init(jnp.asarray(start_R, dtype))
-            elif fresh.any():
-                state = _where_active(jnp.asarray(fresh), init(jnp.asarray(start_R, dtype)), state)
-            active = jnp.asarray(slot_of >= 0)
-            limit = jnp.asarray(np.maximum(max_steps - steps, 0), jnp.int32)
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-                new, taken, f2, most, energy = chunk(state, active, limit, jnp.asarray(chunk_steps, jnp.int32),
-                                                     jnp.asarray(fmax * fmax, dtype))
-            most = int(most)
-            if cap is not None and most > cap:
-                cap = pot.capacity_for(int(most * OVERFLOW_GROWTH))
-                reallocations += 1
-                continue  # the same chunk again, from the same start state, with a larger list
-            state = new
-            fresh[:] = False
-            steps += np.asarray(taken, np.int64)
-            f = np.sqrt(np.asarray(f2, np.float64))
-            energy = np.asarray(energy, np.float64)
-            finished = [s for s in range(S) if slot_of[s] >= 0 and (f[s] < fmax or steps[s] >= max_steps)]
-            if finished:
-                R_now = np.asarray(state.position, np.float64)
-                for s in finished:
-                    b = slot_of[s]
-                    out_R[b], out_E[b], out_F[b], out_steps[b] = R_now[s], energy[s], f[s], steps[s]
-                    out_conv[b] = f[s] < fmax
-                    if on_done is not None:
-                        on_done(int(b), out_R[b], float(out_E[b]), float(out_F[b]), int(out_steps[b]), bool(out_conv[b]))
-                    if queue:
-                        slot_of[s] = queue.pop(0)
-                        start_R[s] = P0[slot_of[s]]
-                        fresh[s] = True
-                        steps[s] = 0
-                    else:
-                        slot_of[s] = -1
-                if bar is not None:
-                    bar.update(len(finished))
-                    bar.set_postfix_str(f"{int(out_conv.sum())} converged")
-    finally:
-        if bar is not None:
-            bar.close()
-    return BatchMinimizeResult(
-        positions=out_R, energies=out_E, fmax=out_F, steps=out_steps, converged=out_conv,
-        compile_seconds=compile_seconds, seconds=time.perf_counter() - t_start - compile_seconds, slots=S,
-        pair_reallocations=reallocations,
-    )
+    def __init__(self, energy_fn, P0, S, capacity, pairs, maxstep, dt_start, dt_max):
+        n = P0.shape[1]
+        self.pot = MDPotential.wrap(energy_fn, n, pairs)
+        self.cap = self.pot.initial_capacity(P0, capacity)
+        self.dtype = jnp.dtype(jax.eval_shape(self.pot.energy(self.cap), jnp.asarray(P0[0], jnp.float32)).dtype)
+        self.cache = shared_cache(self.pot.energy_fn)
+        self.settings = (maxstep, dt_start, dt_max, n, S, str(self.dtype), jax.config.jax_enable_x64, self.pot.cutoff)
+        self.fire_settings = (maxstep, dt_start, dt_max)
+        self.compile_seconds, self.reallocations = 0.0, 0
+
+    def fns(self, start_R):
+        """``init`` and ``chunk`` for the current capacity, compiled on first use (the time is counted)."""
+        fns = self.cache.get(("fire-batch", self.cap, self.settings))
+        if fns is None:
+            t0 = time.perf_counter()
+            fns = _compile_batch(self.pot, self.cap, self.dtype, jnp.asarray(start_R, self.dtype), *self.fire_settings)
+            self.compile_seconds += time.perf_counter() - t0
+            self.cache[("fire-batch", self.cap, self.settings)] = fns
+        return fns
+
+    def overflowed(self, most: int) -> bool:
+        """Whether a chunk needed more pairs than the list holds; if so the list is grown for a re-run."""
+        if self.cap is not None and most > self.cap:
+            self.cap = self.pot.capacity_for(int(most * OVERFLOW_GROWTH))
+            self.reallocations += 1
+            return True
+        return False
+
+
+@dataclass
+class _Slots:
+    """The structure in each slot (-1: idle), those waiting, and each slot's start positions and steps taken."""
+
+    queue: list
+    slot_of: np.ndarray
+    start_R: np.ndarray
+    steps: np.ndarray
+    fresh: np.ndarray  # slots (re)filled since the last chunk: their states are made anew
+
+    @classmethod
+    def fill(cls, P0, S: int) -> "_Slots":
+        """The first ``S`` structures of ``P0`` in the slots, the others waiting."""
+        queue = list(range(len(P0)))
+        slot_of = np.full(S, -1)
+        start_R = np.repeat(P0[:1], S, axis=0)
+        for s in range(S):
+            slot_of[s] = queue.pop(0)
+            start_R[s] = P0[slot_of[s]]
+        return cls(queue, slot_of, start_R, np.zeros(S, np.int64), np.ones(S, bool))
+
+    def refill(self, s: int, P0) -> None:
+        """Give slot ``s`` the next waiting structure, or leave it idle when none waits."""
+        if self.queue:
+            self.slot_of[s] = self.queue.pop(0)
+            self.start_R[s] = P0[self.slot_of[s]]
+            self.fresh[s] = True
+            self.steps[s] = 0
+        else:
+            self.slot_of[s] = -1
+
+
+def _start_states(init, state, slot: _Slots, dtype):
+    """Every slot's FIRE state at first; later, new states for the refilled slots only."""
+    if state is None:
+        return init(jnp.asarray(slot.start_R, dtype))
+    if slot.fresh.any():
+        return _where_active(jnp.asarray(slot.fresh), init(jnp.asarray(slot.start_R, dtype)), state)
+    return state
+
+
+def _run_chunk(chunk, state, slot: _Slots, dtype, max_steps, chunk_steps, fmax):
+    """One jitted chunk of FIRE on the occupied slots, each for at most its remaining steps."""
+    active = jnp.asarray(slot.slot_of >= 0)
+    limit = jnp.asarray(np.maximum(max_steps - slot.steps, 0), jnp.int32)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype")
+        return chunk(state, active, limit, jnp.asarray(chunk_steps, jnp.int32), jnp.asarray(fmax * fmax, dtype))
+
+
+def _collect(state, taken, f2, energy, slot: _Slots, out: BatchMinimizeResult, P0, fmax, max_steps, on_done) -> int:
+    """Count a chunk's steps; store (and report) the structures it finished and refill their slots; how many."""
+    slot.fresh[:] = False
+    slot.steps += np.asarray(taken, np.int64)
+    f = np.sqrt(np.asarray(f2, np.float64))
+    energy = np.asarray(energy, np.float64)
+    finished = [s for s in range(len(slot.slot_of)) if slot.slot_of[s] >= 0 and (f[s] < fmax or slot.steps[s] >= max_steps)]
+    if finished:
+        R_now = np.asarray(state.position, np.float64)
+        for s in finished:
+            b = slot.slot_of[s]
+            out.positions[b], out.energies[b], out.fmax[b], out.steps[b] = R_now[s], energy[s], f[s], slot.steps[s]
+            out.converged[b] = f[s] < fmax
+            if on_done is not None:
+                on_done(int(b), out.positions[b], float(out.energies[b]), float(out.fmax[b]), int(out.steps[b]),
+                        bool(out.converged[b]))
+            slot.refill(s, P0)
+    return len(finished)
 
 
 def _one_at_a_time(energy_fn, P0, on_done, progress, **kwargs) -> BatchMinimizeResult:
@@ -383,12 +454,7 @@ def _compile_batch(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_m
     energy = pot.energy(capacity)
     value_and_grad = jax.vmap(jax.value_and_grad(energy))
 
-    def zero(R, **unused_kwargs):
-        return jnp.zeros((), R.dtype) * jnp.sum(R)
-
-    shift = _capped_shift(maxstep)
-    init_one, _ = jmd_minimize.fire_descent(zero, shift, dt_start=dt_start, dt_max=dt_max)
-    _, apply_one = jmd_minimize.fire_descent(energy, shift, dt_start=dt_start, dt_max=dt_max)
+    init_one, apply_one = _fire_fns(energy, maxstep, dt_start, dt_max)
     apply_fn = jax.vmap(apply_one)
     count = jax.vmap(pot.count)
 

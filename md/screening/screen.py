@@ -229,7 +229,7 @@ def _committee_spread(model, committee, structures, dtype: str):
     import jax
 
     from md.structures import build_potential, precision
-    from painnjax.train.committee import committee_stats
+    from painnjax.training.committee import committee_stats
     from painnjax.model import Model
     from painnjax.io.modelfile import load_model
     from painnjax.potential import energy_and_forces
@@ -290,7 +290,7 @@ def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = F
                      plot: bool = True, log=print, **kwargs) -> ScreenResult:
     """:func:`screen` with its results in ``out``; see the module doc. ``description`` names the
     candidates (e.g. ``"SA4AM4 n=1000 seed=0"``): a resumed screen must have the same one."""
-    from painnjax.io.files import ExtxyzAppender, atomic_write, extxyz_text, write_extxyz_atomic
+    from painnjax.io.files import ExtxyzAppender, atomic_write, extxyz_text, write_extxyz_atomic, write_json
 
     say = log or (lambda *a, **k: None)
     if not (isinstance(keep, int) and keep >= 1):
@@ -315,7 +315,7 @@ def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = F
             done = _read_partial(partial, len(candidates))
         say(f"resuming: {len(done)} of {len(candidates)} structures already minimised")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / SCREEN_FILE, json.dumps({"settings": settings, "finished": False}, indent=2) + "\n")
+    write_json(out / SCREEN_FILE, {"settings": settings, "finished": False})
 
     log_file = ExtxyzAppender(partial, "a screen to it")
 
@@ -363,7 +363,7 @@ def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = F
         "structures_per_second": res.structures_per_second,
         "mean_steps": float(res.steps.mean()),
     }
-    atomic_write(out / SCREEN_FILE, json.dumps(summary, indent=2, default=float) + "\n")
+    write_json(out / SCREEN_FILE, summary)
     if plot:
         plot_energies(res, out / "energies.png")
     say(_table(res, rel, keep))

@@ -35,7 +35,6 @@ from typing import Mapping
 
 import numpy as np
 from ase.data import chemical_symbols
-from ase.formula import Formula
 
 from painnjax.errors import InputError
 from painnjax.data.composition import MOLECULES, composition_of, molecule_counts, molecule_table
@@ -339,87 +338,133 @@ def read_dataset(
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("read_dataset: no files given")
-    e_factor = _energy_factor(energy_unit)
-    f_factor = _forces_factor(forces_unit, energy_unit)
-    low_forces_key = None if delta_low_key is None else f"{delta_low_key}_forces"
+    reader = _FrameReader(energy_key, forces_key, require_forces, require_energy, delta_low_key,
+                          _energy_factor(energy_unit), _forces_factor(forces_unit, energy_unit))
+    frames = [reader.read(atoms, path, k) for path in paths for k, atoms in enumerate(_read_frames(path, format))]
 
-    numbers, positions, energies, forces, infos = [], [], [], [], []
-    missing_forces: list[str] = []
-    unlabeled = 0
-    for path in paths:
-        frames = _read_frames(path, format)
-        for k, atoms in enumerate(frames):
-            where = f"{path}, frame {k}"
-            n = len(atoms)
-            if n == 0:
-                raise InputError(f"{where}: no atoms")
-            Z = as_atomic_numbers(atoms.get_atomic_numbers(), source=where)
-            R = check_positions(
-                np.asarray(atoms.positions, np.float64), n, source=where, symbols=atoms.get_chemical_symbols()
-            )
-            if require_energy or _has_energy(atoms, energy_key):
-                E = _frame_energy(atoms, energy_key, where)
-            else:
-                E = math.nan
-                unlabeled += 1
-            F = _frame_forces(atoms, forces_key, where)
-            if F is None and require_forces:
-                what = "calculator forces" if forces_key is None else f"forces array {forces_key!r}"
-                arrays = ", ".join(k for k in atoms.arrays if k not in ("numbers", "positions")) or "none"
-                raise InputError(
-                    f"{where}: no forces (no {what}; per-atom arrays: {arrays}). Pass forces_key if the "
-                    f"forces are stored under another name, or require_forces=False to train on energies only"
-                )
-            if delta_low_key is not None:
-                if delta_low_key not in atoms.info:
-                    keys = ", ".join(sorted(atoms.info)) or "none"
-                    raise InputError(f"{where}: no low-level energy {delta_low_key!r} in atoms.info (info keys: {keys})")
-                E = E - _scalar(atoms.info[delta_low_key], where, f"low-level energy {delta_low_key!r}")
-                if F is not None:
-                    if low_forces_key in atoms.arrays:
-                        F = F - _vectors(atoms.arrays[low_forces_key], n, where, f"low-level forces {low_forces_key!r}")
-                    elif require_forces:
-                        raise InputError(
-                            f"{where}: no low-level forces: Δ-learning with delta_low_key={delta_low_key!r} needs the "
-                            f"per-atom array {low_forces_key!r} (or require_forces=False to train on Δ energies only)"
-                        )
-                    else:
-                        F = None
-            if F is None:
-                missing_forces.append(where)
-
-            own = {str(key): _plain(v) for key, v in atoms.info.items()}
-            composition = own.get("composition")
-            if composition is None:
-                composition = composition_of(Z) or atoms.get_chemical_formula(mode="hill")
-            info = {}
-            for key, v in own.items():
-                info[f"info_{key}" if key in ("source", "frame") else key] = v
-            info.update({"source": str(path), "frame": k, "composition": str(composition)})
-
-            numbers.append(Z)
-            positions.append(R)
-            energies.append(E * e_factor)
-            forces.append(None if F is None else F * f_factor)
-            infos.append(info)
-
-    if missing_forces and len(missing_forces) < len(energies):
+    missing_forces = [f.where for f in frames if f.forces is None]
+    if missing_forces and len(missing_forces) < len(frames):
         warnings.warn(
-            f"{len(missing_forces)} of {len(energies)} structures have no forces (first: {missing_forces[0]}); "
+            f"{len(missing_forces)} of {len(frames)} structures have no forces (first: {missing_forces[0]}); "
             f"the dataset is read without forces",
             stacklevel=2,
         )
+    return Dataset(
+        numbers=[f.numbers for f in frames],
+        positions=[f.positions for f in frames],
+        energy=np.asarray([f.energy for f in frames], np.float64),
+        forces=None if missing_forces else [f.forces for f in frames],
+        info=[f.info for f in frames],
+        reference=_read_reference(any(not f.labeled for f in frames), energy_key, delta_low_key),
+    )
+
+
+@dataclass
+class _Frame:
+    """One structure as :func:`read_dataset` read it: eV and eV/Å, ``where`` it came from."""
+
+    numbers: np.ndarray
+    positions: np.ndarray
+    energy: float  # NaN when unlabeled
+    forces: np.ndarray | None
+    info: dict
+    where: str
+    labeled: bool
+
+
+@dataclass(frozen=True)
+class _FrameReader:
+    """How :func:`read_dataset` reads a frame: where energy and forces are, what is required, unit factors."""
+
+    energy_key: str | None
+    forces_key: str | None
+    require_forces: bool
+    require_energy: bool
+    delta_low_key: str | None
+    e_factor: float
+    f_factor: float
+
+    def read(self, atoms, path: Path, k: int) -> _Frame:
+        """Frame ``k`` of ``path``, checked, in eV and eV/Å (the Δ target for Δ-learning)."""
+        where = f"{path}, frame {k}"
+        Z, R = _frame_structure(atoms, where)
+        E, labeled = self._energy(atoms, where)
+        F = self._forces(atoms, where)
+        if self.delta_low_key is not None:
+            E, F = self._minus_low_level(atoms, E, F, where)
+        info = _frame_info(atoms, Z, path, k)
+        return _Frame(Z, R, E * self.e_factor, None if F is None else F * self.f_factor, info, where, labeled)
+
+    def _energy(self, atoms, where: str) -> tuple[float, bool]:
+        """The frame's energy and True, or NaN and False for a frame without one when that is allowed."""
+        if self.require_energy or _has_energy(atoms, self.energy_key):
+            return _frame_energy(atoms, self.energy_key, where), True
+        return math.nan, False
+
+    def _forces(self, atoms, where: str) -> np.ndarray | None:
+        """The frame's forces (None when it has none); an error when they are required."""
+        F = _frame_forces(atoms, self.forces_key, where)
+        if F is None and self.require_forces:
+            what = "calculator forces" if self.forces_key is None else f"forces array {self.forces_key!r}"
+            arrays = ", ".join(k for k in atoms.arrays if k not in ("numbers", "positions")) or "none"
+            raise InputError(
+                f"{where}: no forces (no {what}; per-atom arrays: {arrays}). Pass forces_key if the "
+                f"forces are stored under another name, or require_forces=False to train on energies only"
+            )
+        return F
+
+    def _minus_low_level(self, atoms, E: float, F, where: str):
+        """The Δ target: energy and forces less the low-level ones (forces None without low-level forces)."""
+        delta_low_key = self.delta_low_key
+        low_forces_key = f"{delta_low_key}_forces"
+        if delta_low_key not in atoms.info:
+            keys = ", ".join(sorted(atoms.info)) or "none"
+            raise InputError(f"{where}: no low-level energy {delta_low_key!r} in atoms.info (info keys: {keys})")
+        E = E - _scalar(atoms.info[delta_low_key], where, f"low-level energy {delta_low_key!r}")
+        if F is not None:
+            if low_forces_key in atoms.arrays:
+                F = F - _vectors(atoms.arrays[low_forces_key], len(atoms), where, f"low-level forces {low_forces_key!r}")
+            elif self.require_forces:
+                raise InputError(
+                    f"{where}: no low-level forces: Δ-learning with delta_low_key={delta_low_key!r} needs the "
+                    f"per-atom array {low_forces_key!r} (or require_forces=False to train on Δ energies only)"
+                )
+            else:
+                F = None
+        return E, F
+
+
+def _frame_structure(atoms, where: str):
+    """The frame's atomic numbers and positions (Å), checked."""
+    n = len(atoms)
+    if n == 0:
+        raise InputError(f"{where}: no atoms")
+    Z = as_atomic_numbers(atoms.get_atomic_numbers(), source=where)
+    R = check_positions(
+        np.asarray(atoms.positions, np.float64), n, source=where, symbols=atoms.get_chemical_symbols()
+    )
+    return Z, R
+
+
+def _frame_info(atoms, Z, path: Path, k: int) -> dict:
+    """The frame's ``info``: its own entries (``source``/``frame`` renamed) plus source, frame and composition."""
+    own = {str(key): _plain(v) for key, v in atoms.info.items()}
+    composition = own.get("composition")
+    if composition is None:
+        composition = composition_of(Z) or atoms.get_chemical_formula(mode="hill")
+    info = {}
+    for key, v in own.items():
+        info[f"info_{key}" if key in ("source", "frame") else key] = v
+    info.update({"source": str(path), "frame": k, "composition": str(composition)})
+    return info
+
+
+def _read_reference(unlabeled: bool, energy_key: str | None, delta_low_key: str | None) -> dict:
+    """What the energies read mean: total or unlabeled, and the Δ pair for Δ-learning."""
     reference: dict = {"kind": "total"} if not unlabeled else {"kind": "unlabeled"}
     if delta_low_key is not None:
         reference["delta"] = {"high": energy_key if energy_key is not None else "energy", "low": delta_low_key}
-    return Dataset(
-        numbers=numbers,
-        positions=positions,
-        energy=np.asarray(energies, np.float64),
-        forces=None if missing_forces else forces,
-        info=infos,
-        reference=reference,
-    )
+    return reference
 
 
 # --------------------------------------------------------------------------------------------

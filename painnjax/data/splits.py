@@ -115,9 +115,9 @@ class Split:
 
     def save(self, path) -> None:
         """Write JSON atomically (temporary file in the same folder, then ``os.replace``)."""
-        from painnjax.io.files import atomic_write
+        from painnjax.io.files import write_json
 
-        atomic_write(path, json.dumps(self.to_dict()) + "\n")
+        write_json(path, self.to_dict(), indent=None)
 
     @classmethod
     def load(cls, path) -> "Split":

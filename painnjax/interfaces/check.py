@@ -11,7 +11,6 @@ exactness only, not chemistry).
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from painnjax.io.files import write_json
 from painnjax.units import EV_TO_KCAL_PER_MOL
 from painnjax.interfaces.calculator import PaiNNCalculator
 from painnjax.data import bundled_structure
@@ -95,6 +95,6 @@ def run_check(out: str | Path, sizes=(1, 2, 4, 7), model=None) -> dict:
         "n_parameters": model.n_parameters,
         "clusters": rows,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "summary.json", summary)
     print(f"wrote {out / 'summary.json'}")
     return summary

@@ -1,6 +1,8 @@
 """Files that survive a kill: atomic writes, and extxyz logs appended frame by frame.
 
-- :func:`atomic_write`: a whole file via a temporary file and ``os.replace``.
+- :func:`atomic_write`: a whole file via a temporary file and ``os.replace``;
+  :func:`write_json`: JSON the same way (the one JSON writer: numpy scalars and arrays become
+  numbers and lists, paths strings).
 - :class:`ExtxyzAppender` (with :func:`extxyz_text` and :func:`lock_for_writing`): results
   appended one whole frame per write and flush, the file locked against a second writer;
   :func:`complete_extxyz_end` finds where the last complete frame ends, so a resumed job can
@@ -11,9 +13,12 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from painnjax.errors import InputError
 
@@ -44,6 +49,24 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def _json_default(x):
+    """numpy numbers and arrays, paths and other plain values that ``json`` does not know."""
+    if isinstance(x, (np.integer, np.floating, np.bool_)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, os.PathLike):
+        return os.fspath(x)
+    if hasattr(x, "__array__"):  # jax arrays
+        return np.asarray(x).tolist()
+    raise TypeError(f"{type(x).__name__} is not JSON serialisable")
+
+
+def write_json(path: str | os.PathLike, obj, *, indent: int | None = 2) -> Path:
+    """``obj`` as JSON (UTF-8, trailing newline) at ``path``, written atomically."""
+    return atomic_write(path, json.dumps(obj, indent=indent, default=_json_default, ensure_ascii=False) + "\n")
 
 
 def complete_extxyz_end(data: bytes, path: Path) -> int:

@@ -213,3 +213,31 @@ def test_vmap_of_the_potential_screens_many_structures(sa2am2, small_model):
     assert E.shape == (3,) and len(set(np.asarray(E).tolist())) == 3
     for k in range(3):
         assert float(E[k]) == pytest.approx(float(single(Rs[k])), rel=1e-12)
+
+
+def test_the_potential_is_a_typed_frozen_value(sa2am2, small_model):
+    """The contract MD drivers read: attributes on a frozen value, not on a function."""
+    import dataclasses
+
+    from painnjax import Potential, mean_potential
+
+    energy_fn = potential(small_model, sa2am2, reference_positions=sa2am2.positions, neighbor="sparse",
+                          dtype=jnp.float64)
+    assert isinstance(energy_fn, Potential)
+    assert energy_fn.n_atoms == len(sa2am2) and energy_fn.cutoff == small_model.config.cutoff
+    np.testing.assert_array_equal(energy_fn.species, sa2am2.get_atomic_numbers())
+    assert energy_fn.neighbor_mode == "sparse" and energy_fn.capacity >= count_pairs(sa2am2.positions, CUTOFF)
+    assert energy_fn.fits(sa2am2.positions) and not energy_fn.fits(sa2am2.positions * 0.3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        energy_fn.capacity = 2
+    # plus(): the same attributes, the energy shifted by the extra term
+    R = jnp.asarray(sa2am2.positions)
+    shifted = energy_fn.plus(lambda R: jnp.sum(R**2))
+    assert shifted.capacity == energy_fn.capacity and shifted.species is energy_fn.species
+    assert float(shifted(R)) == pytest.approx(float(energy_fn(R)) + float(jnp.sum(R**2)), rel=1e-12)
+    # a committee mean is a Potential with its members, fitting where all members fit
+    mean = mean_potential([small_model, small_model], sa2am2, reference_positions=sa2am2.positions,
+                          neighbor="sparse", dtype=jnp.float64)
+    assert isinstance(mean, Potential) and len(mean.members) == 2
+    assert float(jax.jit(mean)(R)) == pytest.approx(float(energy_fn(R)), rel=1e-12)
+    assert mean.fits(sa2am2.positions) and not mean.fits(sa2am2.positions * 0.3)

@@ -39,7 +39,7 @@ def test_loadable_by_name_with_its_training_record(pretrained):
 def test_reported_test_errors_reproduce_on_the_held_out_clusters(pretrained, pool):
     """The test MAE written into the model file is what the model gives on the pool's SA6AM5
     frames (total energies: same differences as binding energies)."""
-    from painnjax.train.evaluate import error_report
+    from painnjax.training.evaluate import error_report
 
     held_out = pool.subset(np.asarray(pool.compositions) == "SA6AM5")
     report = error_report(pretrained, held_out, batch_size=8)

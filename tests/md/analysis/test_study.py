@@ -18,7 +18,7 @@ from md.analysis.study import vibrational_study
 from painnjax.cli import main as cli_main
 from painnjax.errors import InputError
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 SHORT = dict(ps=0.16, equilibrate=0.04, fmax=0.01, progress=False, log=None)
 
 

@@ -62,7 +62,7 @@ def test_sample_md_writes_bare_frames(tmp_path):
 def test_warm_start_begins_from_the_given_weights(tmp_path):
     """Zero epochs of training from a warm start return the warm model's weights."""
     from painnjax.data import bundled_dataset_path
-    from painnjax.train.workflow import train_from_files
+    from painnjax.training.workflow import train_from_files
 
     frames = [a for a in read(bundled_dataset_path("saam-gfn1-small"), ":") if a.info["composition"] == "SA1AM1"]
     data = tmp_path / "sa1am1.extxyz"

@@ -7,15 +7,15 @@ was trained on (binding energies for a binding-trained model), where it means so
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jax
 import numpy as np
 
+from painnjax.io.files import write_json
 from painnjax.data.batching import iterate_batches, make_buckets
 from painnjax.potential import cast_variables
-from painnjax.train.loss import predict_batch
+from painnjax.training.loss import predict_batch
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
 
@@ -137,7 +137,21 @@ def parity_plot(report: dict, path: Path, title: str = "") -> Path:
     return save_figure(fig, path, dpi=120, title=title)
 
 
-def write_json(report: dict, path: Path) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps({k: v for k, v in report.items() if not k.startswith("_")}, indent=2))
-    return path
+def format_report(report: dict) -> str:
+    """The report as text: the overall energy (and force) errors and a per-composition table."""
+    lines = [f"{report['n_structures']} structures: energy MAE {report['energy_mae']:.3f} kcal/mol "
+             f"(RMSE {report['energy_rmse']:.3f}, max {report['energy_max_error']:.3f}, "
+             f"r = {report['energy_pearson_r']:.4f})"]
+    if "forces_mae" in report:
+        lines.append(f"forces MAE {report['forces_mae']:.3f} kcal/mol/Å (RMSE {report['forces_rmse']:.3f}, "
+                     f"max {report['forces_max_error']:.3f}, mean angle {report['forces_angle_deg']:.2f}°)")
+    lines.append(f"{'composition':>12s} {'n':>6s} {'E MAE':>9s} {'F MAE':>9s}")
+    for comp, row in report["per_composition"].items():
+        lines.append(f"{comp:>12s} {row['n_structures']:6d} {row['energy_mae']:9.3f} "
+                     f"{row.get('forces_mae', float('nan')):9.3f}")
+    return "\n".join(lines)
+
+
+def write_report(report: dict, path: Path) -> Path:
+    """The report as JSON (written atomically), without its private ``_`` entries (arrays)."""
+    return write_json(path, {k: v for k, v in report.items() if not k.startswith("_")})

@@ -94,9 +94,9 @@ def committee_predict(models, ds, batch_size: int = 8, dtype: str = "float32", n
     """Energies (K, S) eV and forces (K lists of S arrays (n_i, 3) eV/Å) of K ≥ 2 models.
 
     ``models``: :class:`~painnjax.io.modelfile.Model` objects or model files. Each member is run
-    with :func:`painnjax.train.evaluate.predict`; members with the same config share compiled code.
+    with :func:`painnjax.training.evaluate.predict`; members with the same config share compiled code.
     """
-    from painnjax.train.evaluate import predict
+    from painnjax.training.evaluate import predict
 
     models, names = load_committee(models, names)
     check_committee(models, ds, names)
@@ -285,13 +285,28 @@ def write_selection(path, ds, selection: Selection):
     return write_extxyz_atomic(path, frames)
 
 
+def format_selection(ds, selection: Selection, n_models: int) -> str:
+    """The selection as text: what was picked and a table of the picks, largest spread first."""
+    s = selection.stats
+    lines = [f"{len(selection.indices)} of {len(ds)} structures with the largest {selection.criterion} spread "
+             f"of {n_models} models (E: std of the energy, kcal/mol; F: per-atom force spread, kcal/mol/Å)",
+             f"{'rank':>4s} {'source':>30s} {'frame':>6s} {'composition':>12s} {'E std':>9s} {'F mean':>9s} "
+             f"{'F max':>9s}"]
+    for rank, k in enumerate(np.asarray(selection.indices).tolist()):
+        info = ds.info[k]
+        lines.append(f"{rank:4d} {str(info.get('source'))[-30:]:>30s} {info.get('frame')!s:>6s} "
+                     f"{info.get('composition')!s:>12s} {s.energy_std_kcal_mol[k]:9.3f} "
+                     f"{s.force_spread_kcal_mol_A[k]:9.3f} {s.force_spread_max_kcal_mol_A[k]:9.3f}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------------------
 # Errors of a committee on labelled data
 
 
 def committee_report(models, ds, batch_size: int = 8, dtype: str = "float32", names=None) -> dict:
     """Errors of the committee mean against ``ds`` (the keys of
-    :func:`painnjax.train.evaluate.error_report`), plus ``committee``:
+    :func:`painnjax.training.evaluate.error_report`), plus ``committee``:
 
     - ``n_models``, ``models`` (names);
     - ``mean_energy_std_kcal_mol`` / ``max_energy_std_kcal_mol``: ``energy_std`` averaged
@@ -306,7 +321,7 @@ def committee_report(models, ds, batch_size: int = 8, dtype: str = "float32", na
 
     ``_stats`` holds the :class:`CommitteeStats` (not written to JSON).
     """
-    from painnjax.train.evaluate import _training_reference, error_report, prediction_errors
+    from painnjax.training.evaluate import _training_reference, error_report, prediction_errors
 
     if ds.reference.get("kind") != "total":
         raise InputError("evaluate expects total energies (read the data without a reference)")
@@ -340,6 +355,22 @@ def committee_report(models, ds, batch_size: int = 8, dtype: str = "float32", na
     return out
 
 
+def format_committee(report: dict) -> str:
+    """A :func:`committee_report` as text: every member's errors, the committee's spread, and the
+    heading of the committee mean's errors (:func:`painnjax.training.evaluate.format_report`)."""
+    c = report["committee"]
+    lines = [f"{'model':>30s} {'E MAE':>9s} {'E RMSE':>9s} {'F MAE':>9s} {'F RMSE':>9s}"]
+    for row in c["per_model"]:
+        lines.append(f"{row['model'][-30:]:>30s} {row['energy_mae']:9.3f} {row['energy_rmse']:9.3f} "
+                     f"{row.get('forces_mae', float('nan')):9.3f} {row.get('forces_rmse', float('nan')):9.3f}")
+    lines.append(f"committee of {c['n_models']} models: spread (std over models) of the energy "
+                 f"{c['mean_energy_std_kcal_mol']:.3f} kcal/mol on average (max {c['max_energy_std_kcal_mol']:.3f}), "
+                 f"of the forces {c['mean_force_spread_kcal_mol_A']:.3f} kcal/mol/Å "
+                 f"(max {c['max_force_spread_kcal_mol_A']:.3f})")
+    lines.append("errors of the committee mean:")
+    return "\n".join(lines)
+
+
 def _pearson(a, b) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if len(a) < 2 or a.std() == 0 or b.std() == 0:
@@ -349,6 +380,6 @@ def _pearson(a, b) -> float:
 
 __all__ = [
     "CRITERIA", "CommitteeStats", "Selection", "check_committee", "committee_predict", "committee_report",
-    "load_committee",
+    "format_committee", "format_selection", "load_committee",
     "committee_stats", "rank_by_spread", "read_pool", "select_by_spread", "write_selection",
 ]

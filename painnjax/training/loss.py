@@ -15,7 +15,7 @@ import numpy as np
 from painnjax.data.batching import Batch
 from painnjax.nn.neighbors import sparse_pairs
 from painnjax.potential import energy
-from painnjax.train.config import TrainConfig
+from painnjax.training.config import TrainConfig
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
 

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from painnjax import InputError
-from painnjax.train.schedules import EarlyStopping, LRSchedule
+from painnjax.training.schedules import EarlyStopping, LRSchedule
 
 
 def test_constant_is_the_papers_rate_every_epoch():

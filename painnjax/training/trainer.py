@@ -5,7 +5,7 @@ Loss (the reference study's eq. 3): ``x * L(E) + (1 - x) * L(F)`` with ``L`` the
 ``x = 0.01`` with forces, ``x = 1`` for energies only (then no forces are computed).
 
 Beyond the paper's protocol (constant rate, no early stopping, the raw weights), a config can
-ask for a learning-rate schedule and early stopping (:mod:`painnjax.train.schedules`) and an
+ask for a learning-rate schedule and early stopping (:mod:`painnjax.training.schedules`) and an
 exponential moving average of the weights, which is then what is validated and saved. A batch
 is split over all local devices that divide it (data parallel, :class:`Trainer`).
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import time
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -36,14 +36,14 @@ from flax import serialization
 from painnjax.data.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
 from painnjax.nn.config import PaiNNConfig
 from painnjax.errors import InputError
-from painnjax.io.files import atomic_write
+from painnjax.io.files import atomic_write, write_json
 from painnjax.model import Model
 from painnjax.io.modelfile import load_model, save_model
 from painnjax.io.plots import learning_curve
 from painnjax.potential import cast_variables
-from painnjax.train.config import TrainConfig
-from painnjax.train.loss import loss_and_sums, metrics_from_sums
-from painnjax.train.schedules import EarlyStopping, LRSchedule
+from painnjax.training.config import TrainConfig
+from painnjax.training.loss import loss_and_sums, metrics_from_sums
+from painnjax.training.schedules import EarlyStopping, LRSchedule
 
 CHECKPOINT_FORMAT = "painnjax-checkpoint"
 PLOT_EVERY_SECONDS = 30.0  # the learning curve is redrawn at most this often (and at the end)
@@ -71,8 +71,43 @@ def data_parallel_devices(cfg: TrainConfig) -> list:
     return local[:n]
 
 
+def _step_key(cfg: TrainConfig) -> TrainConfig:
+    """The options a compiled step depends on, as a config with every other field at its default.
+
+    Compiled steps are cached by (module, cutoff, pair capacity, this key) and the batch
+    shapes, so runs that differ in anything else (epochs, seed, learning rate and its schedule:
+    the rate is an argument) share one compile: a resumed run, committee members and
+    active-learning rounds compile once per process.
+    """
+    return TrainConfig(loss=cfg.loss, energy_weight=cfg.energy_weight, weight_decay=cfg.weight_decay,
+                       clip_norm=cfg.clip_norm, ema_decay=cfg.ema_decay)
+
+
+@partial(jax.jit, static_argnames=("module", "cutoff", "capacity", "key"))
+def _train_step(params, constants, opt_state, ema, batch, lr, *, module, cutoff, capacity, key):
+    """AdamW at unit rate scaled by ``lr`` (:func:`make_optimizer`), then the moving average."""
+
+    def loss(p):
+        return loss_and_sums(p, constants, module, batch, cutoff, capacity, key)
+
+    (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params)
+    updates, opt_state = make_optimizer(key).update(grads, opt_state, params)
+    updates = jax.tree_util.tree_map(lambda u: u * lr.astype(u.dtype), updates)
+    params = optax.apply_updates(params, updates)
+    if ema is not None:
+        decay = key.ema_decay
+        ema = jax.tree_util.tree_map(lambda a, p: decay * a + (1.0 - decay) * p, ema, params)
+    return params, opt_state, ema, sums
+
+
+@partial(jax.jit, static_argnames=("module", "cutoff", "capacity", "key"))
+def _eval_sums(params, constants, batch, *, module, cutoff, capacity, key):
+    """The error sums of one batch (no step)."""
+    return loss_and_sums(params, constants, module, batch, cutoff, capacity, key)[1]
+
+
 class Trainer:
-    """Jitted train and evaluation steps, one compile per bucket shape.
+    """Jitted train and evaluation steps, one compile per bucket shape (shared between trainers).
 
     With several devices (:func:`data_parallel_devices`) the batch axis is sharded over a
     one-axis mesh and the weights replicated; XLA then runs the per-structure work on each
@@ -101,8 +136,6 @@ class Trainer:
             self.constants = self.replicate(self.constants)
             self.params, self.opt_state = self.replicate(self.params), self.replicate(self.opt_state)
             self.ema_params = self.replicate(self.ema_params)
-        self._steps: dict[int, callable] = {}
-        self._evals: dict[int, callable] = {}
 
     def replicate(self, tree):
         """``tree`` on every device of the mesh (unchanged on one device)."""
@@ -115,39 +148,19 @@ class Trainer:
         """The weights that are validated and saved: the moving average when EMA is on."""
         return self.params if self.ema_params is None else self.ema_params
 
-    def _loss(self, b: int):
-        cap = self.buckets[b].pair_capacity
-        constants = self.constants
-        return lambda p, batch: loss_and_sums(p, constants, self.module, batch, self.cutoff, cap, self.cfg)
+    def _static(self, b: int) -> dict:
+        return {"module": self.module, "cutoff": self.cutoff, "capacity": self.buckets[b].pair_capacity,
+                "key": _step_key(self.cfg)}
 
     def step(self, b: int, batch: Batch, lr: float) -> dict:
         """One optimiser step on ``batch`` (bucket ``b``) at learning rate ``lr``."""
-        if b not in self._steps:
-            loss = self._loss(b)
-            optimizer = self.optimizer
-            decay = self.cfg.ema_decay
-
-            @jax.jit
-            def step(params, opt_state, ema, batch, lr):
-                (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params, batch)
-                updates, opt_state = optimizer.update(grads, opt_state, params)
-                updates = jax.tree_util.tree_map(lambda u: u * lr.astype(u.dtype), updates)
-                params = optax.apply_updates(params, updates)
-                if ema is not None:
-                    ema = jax.tree_util.tree_map(lambda a, p: decay * a + (1.0 - decay) * p, ema, params)
-                return params, opt_state, ema, sums
-
-            self._steps[b] = step
         lr = jnp.asarray(lr, jnp.dtype(self.cfg.dtype))
-        self.params, self.opt_state, self.ema_params, sums = self._steps[b](
-            self.params, self.opt_state, self.ema_params, self._device(batch), lr)
+        self.params, self.opt_state, self.ema_params, sums = _train_step(
+            self.params, self.constants, self.opt_state, self.ema_params, self._device(batch), lr, **self._static(b))
         return sums
 
     def evaluate_sums(self, b: int, batch: Batch) -> dict:
-        if b not in self._evals:
-            loss = self._loss(b)
-            self._evals[b] = jax.jit(lambda params, batch: loss(params, batch)[1])
-        return self._evals[b](self.eval_params, self._device(batch))
+        return _eval_sums(self.eval_params, self.constants, self._device(batch), **self._static(b))
 
     def _device(self, batch: Batch) -> Batch:
         f = jnp.dtype(self.cfg.dtype)
@@ -301,7 +314,7 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
         config = {"model": model_config.to_dict(), "train": dataclasses.asdict(cfg),
                   "buckets": [dataclasses.asdict(b) for b in buckets], "n_structures": len(ds.energy),
                   "devices": [str(d) for d in trainer.devices], "energy_reference": ds.reference}
-        atomic_write(run_dir / "config.json", json.dumps(config, indent=2).encode())
+        write_json(run_dir / "config.json", config)
         split.save(run_dir / "split.json")
 
     end = cfg.epochs if stop_after is None else min(cfg.epochs, start + stop_after)
@@ -353,7 +366,7 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
                 summary[f"best_model_{part}"] = {k: v for k, v in report.items() if not k.startswith("_")}
         best_model.metadata["training"] = training_record(cfg, ds, split, summary)
         save_model(best_model, run_dir / "best.painn")
-    atomic_write(run_dir / "summary.json", json.dumps(summary, indent=2).encode())
+    write_json(run_dir / "summary.json", summary)
     return trainer.model(template)
 
 
@@ -362,7 +375,7 @@ def subset_report(model: Model, part, png: Path, batch_size: int) -> dict:
     ``part`` of the training data, in the energies trained on (binding or element-offset
     energies: the reference folded into the model is taken off again)."""
     from painnjax.data.dataset import reference_atomref
-    from painnjax.train.evaluate import parity_plot, predict, prediction_errors
+    from painnjax.training.evaluate import parity_plot, predict, prediction_errors
 
     E, F = predict(model, part, batch_size=max(batch_size, 8))
     folded = model.metadata.get("energy_reference", {}).get("trained_on")

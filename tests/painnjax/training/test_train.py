@@ -15,9 +15,9 @@ from painnjax.data.batching import make_buckets, pad_structures
 from painnjax.data.dataset import Dataset
 from painnjax.data.splits import Split
 from painnjax.units import EV_TO_KCAL_PER_MOL
-from painnjax.train.config import TrainConfig
-from painnjax.train.loss import loss_and_sums, metrics_from_sums
-from painnjax.train.trainer import train
+from painnjax.training.config import TrainConfig
+from painnjax.training.loss import loss_and_sums, metrics_from_sums
+from painnjax.training.trainer import train
 
 TINY = PaiNNConfig(n_atom_basis=16, n_interactions=2, n_rbf=8)
 # Compiled once per shape (module, cutoff, capacity and config are static), not run op by op.
@@ -133,7 +133,7 @@ def test_step_is_optax_adamw_at_the_epochs_rate_and_ema_averages_it(tiny_set):
 
     from painnjax import Model
     from painnjax.data.batching import iterate_batches
-    from painnjax.train.trainer import Trainer
+    from painnjax.training.trainer import Trainer
 
     model = Model.init(TINY, seed=5, elements=tiny_set.elements)
     cfg = TrainConfig(batch_size=2, lr=3e-3, weight_decay=0.05, ema_decay=0.8, dtype="float64")
@@ -165,6 +165,26 @@ def test_step_is_optax_adamw_at_the_epochs_rate_and_ema_averages_it(tiny_set):
                                   np.asarray(jax.tree_util.tree_leaves(trainer.ema_params)[0]))
 
 
+def test_trainers_that_differ_only_in_schedule_share_one_compiled_step(tiny_set):
+    """A resumed run, committee members and active-learning rounds compile their step once per
+    process: the compile cache is keyed by what the step computes, not by epochs, seed or rate."""
+    from painnjax import Model
+    from painnjax.data.batching import iterate_batches
+    from painnjax.training.trainer import Trainer, _train_step
+
+    model = Model.init(TINY, seed=5, elements=tiny_set.elements)
+    buckets = make_buckets(tiny_set, TINY.cutoff, max_buckets=1)
+    b, _, batch = next(iter(iterate_batches(tiny_set, np.arange(2), 2, buckets, rng=None)))
+    sizes = []
+    for cfg in (TrainConfig(batch_size=2, lr=1e-3, epochs=3, seed=1),
+                TrainConfig(batch_size=2, lr=5e-4, epochs=9, seed=2, lr_schedule="cosine"),
+                TrainConfig(batch_size=2, lr=1e-3, energy_weight=0.5)):
+        Trainer(model, cfg, buckets).step(b, batch, cfg.lr)
+        sizes.append(_train_step._cache_size())
+    assert sizes[1] == sizes[0]  # same loss and optimiser: the compiled step is reused
+    assert sizes[2] == sizes[1] + 1  # another loss weight is another program
+
+
 def test_early_stopping_ends_the_run_where_the_metrics_say(tiny_set, tmp_path, monkeypatch):
     """Validation losses scripted 3, 2, 2.5, 1.9, 2.0, 2.1, 1.0, ...: with patience 2 the run
     stops after epoch 6 (best epoch 4), keeps the best model, says why, draws its plots, and a
@@ -173,7 +193,7 @@ def test_early_stopping_ends_the_run_where_the_metrics_say(tiny_set, tmp_path, m
 
     import importlib
 
-    train_module = importlib.import_module("painnjax.train.trainer")
+    train_module = importlib.import_module("painnjax.training.trainer")
 
     scripted = iter([3.0, 2.0, 2.5, 1.9, 2.0, 2.1, 1.0, 0.5, 0.4, 0.3])
     real_evaluate = train_module.evaluate
@@ -301,7 +321,7 @@ def test_train_command_on_real_frames_with_binding_energies(shared_data, tmp_pat
 
 
 def test_train_config_file_errors(tmp_path):
-    from painnjax.train.workflow import read_run_config
+    from painnjax.training.workflow import read_run_config
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[trian]\nepochs = 1\n")
@@ -322,7 +342,7 @@ def test_evaluate_matches_the_potential_and_hand_computed_errors(shared_data, tm
 
     from painnjax import Model, read_dataset
     from painnjax.cli import main
-    from painnjax.train.evaluate import error_report
+    from painnjax.training.evaluate import error_report
 
     frames = ase.io.read(shared_data / "saam_gfn1" / "train_pool_300K.extxyz", index="100:1500:70")
     data = tmp_path / "frames.extxyz"
@@ -363,7 +383,7 @@ def test_evaluate_matches_the_potential_and_hand_computed_errors(shared_data, tm
 
 def test_evaluate_refuses_an_element_the_model_does_not_know(tiny_set):
     from painnjax import Model
-    from painnjax.train.evaluate import error_report
+    from painnjax.training.evaluate import error_report
 
     numbers = [z.copy() for z in tiny_set.numbers]
     numbers[3][2] = 6  # a carbon atom in structure 3
@@ -381,7 +401,8 @@ from painnjax import Model, PaiNNConfig
 from painnjax.data.batching import epoch_rng, iterate_batches, make_buckets
 from painnjax.data import bundled_structure
 from painnjax.data.dataset import Dataset
-from painnjax.train.trainer import Trainer
+from painnjax.training.config import TrainConfig
+from painnjax.training.trainer import Trainer
 
 rng = np.random.default_rng(1)
 numbers, positions, energy, forces = [], [], [], []

@@ -15,12 +15,12 @@ from conftest import SMALL, perturbed_model
 
 from painnjax import InputError, Model, PaiNNConfig, save_model
 from painnjax.cli import main
-from painnjax.train.committee import (
+from painnjax.training.committee import (
     CommitteeStats, Selection, committee_predict, committee_report, committee_stats, rank_by_spread, read_pool,
     select_by_spread, write_selection,
 )
 from painnjax.data.dataset import Dataset, read_dataset
-from painnjax.train.evaluate import error_report, predict
+from painnjax.training.evaluate import error_report, predict
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
 ELEMENTS_F = [1, 7, 8, 9, 16]  # H, N, O, F, S: fluorine appears only in the planted structures
