@@ -53,10 +53,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 import painnjax
 from painnjax.nn.neighbors import count_pairs
@@ -77,6 +76,7 @@ HERE = Path(__file__).resolve().parent
 # --------------------------------------------------------------------------------------------
 # setup
 # --------------------------------------------------------------------------------------------
+
 
 def load_cluster(n: int):
     """(SA)n(AM)n from the shared start structures, else the copy bundled with painnjax."""
@@ -151,8 +151,18 @@ def shared_model(args, tmp_prefix: str | None = None) -> SharedModel:
     tmp = tempfile.TemporaryDirectory(prefix=tmp_prefix) if tmp_prefix else None
     if torch is None:
         model = painnjax.Model.init(painnjax.PaiNNConfig(), seed=args.seed)
-        return SharedModel(None, None, skipped, None, None, model, None,
-                           f"painnjax.Model.init(PaiNNConfig(), seed={args.seed})", None, tmp)
+        return SharedModel(
+            None,
+            None,
+            skipped,
+            None,
+            None,
+            model,
+            None,
+            f"painnjax.Model.init(PaiNNConfig(), seed={args.seed})",
+            None,
+            tmp,
+        )
     device = torch.device(args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu"))
     nnp = build_schnetpack(torch, spk, args.seed)
     model = painnjax.from_schnetpack(nnp, energy_unit="eV")
@@ -170,12 +180,16 @@ def result_header(name: str, argv, info: dict, shared: SharedModel) -> dict:
     model = shared.model
     return {
         "benchmark": name,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "argv": sys.argv[1:] if argv is None else list(argv),
         "machine": info,
         "dtype": "float32",
-        "model": {"config": model.config.to_dict(), "n_parameters": model.n_parameters,
-                  "n_parameters_schnetpack": shared.n_spk, "weights": shared.weights},
+        "model": {
+            "config": model.config.to_dict(),
+            "n_parameters": model.n_parameters,
+            "n_parameters_schnetpack": shared.n_spk,
+            "weights": shared.weights,
+        },
     }
 
 
@@ -230,10 +244,20 @@ def git_state() -> str | None:
 
     root = HERE.parent
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "painnjax"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "painnjax"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("+dirty" if dirty else "")
@@ -242,6 +266,7 @@ def git_state() -> str | None:
 # --------------------------------------------------------------------------------------------
 # timing
 # --------------------------------------------------------------------------------------------
+
 
 class CpuMonitor:
     """CPU time used by *other* processes while benchmarking (Linux; None elsewhere).
@@ -348,6 +373,7 @@ def _nothing():
 # one cluster size
 # --------------------------------------------------------------------------------------------
 
+
 def bench_size(n, model, spk_ctx, repeats, warmup, rtol, seed, pause=PAUSE) -> dict:
     atoms, source = load_cluster(n)
     n_atoms = len(atoms)
@@ -355,8 +381,12 @@ def bench_size(n, model, spk_ctx, repeats, warmup, rtol, seed, pause=PAUSE) -> d
     rng = np.random.default_rng(seed + n)
     cutoff = model.config.cutoff
     row = {
-        "n": n, "formula": atoms.get_chemical_formula(), "n_atoms": n_atoms, "structure": source,
-        "pairs_within_cutoff": count_pairs(base, cutoff), "repeats": repeats,
+        "n": n,
+        "formula": atoms.get_chemical_formula(),
+        "n_atoms": n_atoms,
+        "structure": source,
+        "pairs_within_cutoff": count_pairs(base, cutoff),
+        "repeats": repeats,
     }
     first_call = {}
 
@@ -388,7 +418,13 @@ def bench_size(n, model, spk_ctx, repeats, warmup, rtol, seed, pause=PAUSE) -> d
 
     # ---- SchNetPack ----------------------------------------------------------------------------
     if spk_ctx is not None:
-        torch, spk, nnp, model_file, tdev = spk_ctx["torch"], spk_ctx["spk"], spk_ctx["nnp"], spk_ctx["model_file"], spk_ctx["device"]
+        torch, spk, nnp, model_file, tdev = (
+            spk_ctx["torch"],
+            spk_ctx["spk"],
+            spk_ctx["nnp"],
+            spk_ctx["model_file"],
+            spk_ctx["device"],
+        )
         sync = (lambda: torch.cuda.synchronize()) if tdev.type == "cuda" else _nothing
         conv = spk.interfaces.AtomsConverter(
             neighbor_list=spk.transform.ASENeighborList(cutoff=cutoff), dtype=torch.float32, device=tdev
@@ -415,8 +451,11 @@ def bench_size(n, model, spk_ctx, repeats, warmup, rtol, seed, pause=PAUSE) -> d
 
         atoms_sc = atoms.copy()
         atoms_sc.calc = spk.interfaces.SpkCalculator(
-            model_file, neighbor_list=spk.transform.ASENeighborList(cutoff=cutoff),
-            energy_unit="eV", position_unit="Angstrom", device=tdev,
+            model_file,
+            neighbor_list=spk.transform.ASENeighborList(cutoff=cutoff),
+            energy_unit="eV",
+            position_unit="Angstrom",
+            device=tdev,
         )
         t0 = time.perf_counter()
         e_sc = atoms_sc.get_potential_energy()
@@ -456,29 +495,42 @@ def bench_size(n, model, spk_ctx, repeats, warmup, rtol, seed, pause=PAUSE) -> d
 # report
 # --------------------------------------------------------------------------------------------
 
+
 def print_table(rows, with_spk: bool) -> None:
     def ms(row, key):
         return f"{row['times'][key]['median_ms']:.1f}"
 
     if with_spk:
-        head = (f"{'n':>3} {'atoms':>5} {'pairs':>6} {'mode':>6} {'compile':>8} | {'jax fn':>8} {'spk model':>9} "
-                f"{'spk m+NL':>9} {'x model':>7} {'x m+NL':>7} | {'jax calc':>8} {'spk calc':>8} {'x calc':>7} | {'|dE|/|E|':>8} {'bg':>5}")
-        units = (f"{'':>3} {'':>5} {'':>6} {'':>6} {'s':>8} | {'ms':>8} {'ms':>9} {'ms':>9} {'':>7} {'':>7} | "
-                 f"{'ms':>8} {'ms':>8} {'':>7} | {'':>8} {'cores':>5}")
+        head = (
+            f"{'n':>3} {'atoms':>5} {'pairs':>6} {'mode':>6} {'compile':>8} | {'jax fn':>8} {'spk model':>9} "
+            f"{'spk m+NL':>9} {'x model':>7} {'x m+NL':>7} | {'jax calc':>8} {'spk calc':>8} {'x calc':>7} | "
+            f"{'|dE|/|E|':>8} {'bg':>5}"
+        )
+        units = (
+            f"{'':>3} {'':>5} {'':>6} {'':>6} {'s':>8} | {'ms':>8} {'ms':>9} {'ms':>9} {'':>7} {'':>7} | "
+            f"{'ms':>8} {'ms':>8} {'':>7} | {'':>8} {'cores':>5}"
+        )
     else:
-        head = f"{'n':>3} {'atoms':>5} {'pairs':>6} {'mode':>6} {'compile':>8} | {'jax fn':>8} | {'jax calc':>8} | {'bg':>5}"
+        head = (
+            f"{'n':>3} {'atoms':>5} {'pairs':>6} {'mode':>6} {'compile':>8} | {'jax fn':>8} | {'jax calc':>8} | "
+            f"{'bg':>5}"
+        )
         units = f"{'':>3} {'':>5} {'':>6} {'':>6} {'s':>8} | {'ms':>8} | {'ms':>8} | {'cores':>5}"
     print(head)
     print(units)
     print("-" * len(head))
     for r in rows:
-        line = (f"{r['n']:>3} {r['n_atoms']:>5} {r['pairs_within_cutoff']:>6} {r['painnjax_neighbor_mode']:>6} "
-                f"{r['first_call']['jax_fn_compile_s']:>8.2f} | {ms(r, 'jax_fn'):>8}")
+        line = (
+            f"{r['n']:>3} {r['n_atoms']:>5} {r['pairs_within_cutoff']:>6} {r['painnjax_neighbor_mode']:>6} "
+            f"{r['first_call']['jax_fn_compile_s']:>8.2f} | {ms(r, 'jax_fn'):>8}"
+        )
         if with_spk:
             x = r["ratios"]
-            line += (f" {ms(r, 'spk_model'):>9} {ms(r, 'spk_model_nl'):>9} {x['spk_model/jax_fn']:>6.2f}x "
-                     f"{x['spk_model_nl/jax_fn']:>6.2f}x | {ms(r, 'jax_calc'):>8} {ms(r, 'spk_calc'):>8} "
-                     f"{x['spk_calc/jax_calc']:>6.2f}x | {r['agreement']['energy_rel_diff']:>8.1e}")
+            line += (
+                f" {ms(r, 'spk_model'):>9} {ms(r, 'spk_model_nl'):>9} {x['spk_model/jax_fn']:>6.2f}x "
+                f"{x['spk_model_nl/jax_fn']:>6.2f}x | {ms(r, 'jax_calc'):>8} {ms(r, 'spk_calc'):>8} "
+                f"{x['spk_calc/jax_calc']:>6.2f}x | {r['agreement']['energy_rel_diff']:>8.1e}"
+            )
         else:
             line += f" | {ms(r, 'jax_calc'):>8} |"
         bg = r.get("other_processes_cores_busy")
@@ -495,17 +547,30 @@ def print_banner(title: str, info: dict, tdev, spk_skipped, model, n_spk) -> Non
     v = info["versions"]
     print("=" * 100)
     print(title)
-    print(f"machine : {info.get('cpu_model', info['processor'])} ({info['processor']}), os.cpu_count() = {info['cpu_count']}, {info['platform']}")
-    print(f"jax     : {v['jax']} (jaxlib {v.get('jaxlib', '?')}), devices {info['jax_devices']}; flax {v.get('flax', '?')}")
+    print(
+        f"machine : {info.get('cpu_model', info['processor'])} ({info['processor']}), "
+        f"os.cpu_count() = {info['cpu_count']}, {info['platform']}"
+    )
+    print(
+        f"jax     : {v['jax']} (jaxlib {v.get('jaxlib', '?')}), devices {info['jax_devices']}; "
+        f"flax {v.get('flax', '?')}"
+    )
     if "torch" in v:  # machine_info records torch exactly when it is used
-        print(f"torch   : {v['torch']}, device {tdev}, torch.get_num_threads() = {info['torch_num_threads']} "
-              f"(interop {info['torch_num_interop_threads']}); schnetpack {v['schnetpack']}")
+        print(
+            f"torch   : {v['torch']}, device {tdev}, torch.get_num_threads() = {info['torch_num_threads']} "
+            f"(interop {info['torch_num_interop_threads']}); schnetpack {v['schnetpack']}"
+        )
     else:
         print(f"torch   : not used ({spk_skipped})")
-    print(f"other   : painnjax {v['painnjax']} (git {info['git']}), numpy {v['numpy']}, ase {v.get('ase', '?')}, python {info['python']}")
-    print(f"model   : {model.config.n_atom_basis} features, {model.config.n_interactions} interactions, "
-          f"{model.config.n_rbf} RBF, {model.config.cutoff} Å cutoff; painnjax {model.n_parameters:,} params"
-          + (f", SchNetPack {n_spk:,}" if n_spk is not None else ""))
+    print(
+        f"other   : painnjax {v['painnjax']} (git {info['git']}), numpy {v['numpy']}, ase {v.get('ase', '?')}, "
+        f"python {info['python']}"
+    )
+    print(
+        f"model   : {model.config.n_atom_basis} features, {model.config.n_interactions} interactions, "
+        f"{model.config.n_rbf} RBF, {model.config.cutoff} Å cutoff; painnjax {model.n_parameters:,} params"
+        + (f", SchNetPack {n_spk:,}" if n_spk is not None else "")
+    )
 
 
 def parse_sizes(values) -> list[int]:
@@ -516,20 +581,43 @@ def parse_sizes(values) -> list[int]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", nargs="+", default=list(SIZES), help="cluster sizes n of (SA)n(AM)n (default: 1 2 4 7 10 15)")
-    p.add_argument("--repeats", type=int, default=None,
-                   help=f"timed calls per case and size (default per size: {DEFAULT_REPEATS})")
-    p.add_argument("--warmup", type=int, default=WARMUP, help=f"untimed calls per case after the first (default {WARMUP})")
-    p.add_argument("--pause", type=float, default=PAUSE, help=f"untimed pause (s) before each timed call (default {PAUSE})")
-    p.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
-                   help="before each size, wait up to S seconds for other processes to leave the CPU (default 0)")
-    p.add_argument("--retry-busy", type=int, default=0, metavar="K",
-                   help="redo a size up to K times when other processes used the CPU during it, keeping "
-                        "the attempt with the least background load (default 0)")
-    p.add_argument("--out", type=Path, default=None, help="JSON output (default: benchmarks/results/bench_potential_<device>.json)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--sizes", nargs="+", default=list(SIZES), help="cluster sizes n of (SA)n(AM)n (default: 1 2 4 7 10 15)"
+    )
+    p.add_argument(
+        "--repeats", type=int, default=None, help=f"timed calls per case and size (default per size: {DEFAULT_REPEATS})"
+    )
+    p.add_argument(
+        "--warmup", type=int, default=WARMUP, help=f"untimed calls per case after the first (default {WARMUP})"
+    )
+    p.add_argument(
+        "--pause", type=float, default=PAUSE, help=f"untimed pause (s) before each timed call (default {PAUSE})"
+    )
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each size, wait up to S seconds for other processes to leave the CPU (default 0)",
+    )
+    p.add_argument(
+        "--retry-busy",
+        type=int,
+        default=0,
+        metavar="K",
+        help="redo a size up to K times when other processes used the CPU during it, keeping "
+        "the attempt with the least background load (default 0)",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="JSON output (default: benchmarks/results/bench_potential_<device>.json)"
+    )
     p.add_argument("--no-schnetpack", action="store_true", help="time painnjax only (no torch / SchNetPack needed)")
-    p.add_argument("--torch-device", default=None, help="device for SchNetPack (default: cuda if torch sees one, else cpu)")
+    p.add_argument(
+        "--torch-device", default=None, help="device for SchNetPack (default: cuda if torch sees one, else cpu)"
+    )
     p.add_argument("--seed", type=int, default=0, help="torch.manual_seed for the weights (default 0)")
     p.add_argument("--rtol", type=float, default=1e-4, help="relative energy agreement required (default 1e-4)")
     args = p.parse_args(argv)
@@ -541,16 +629,25 @@ def main(argv=None) -> int:
     model, n_spk, weights, tmp = shared.model, shared.n_spk, shared.weights, shared.tmp
     spk_ctx = None
     if torch is not None:
-        spk_ctx = {"torch": torch, "spk": spk, "nnp": shared.nnp.to(tdev), "model_file": shared.model_file,
-                   "device": tdev}
+        spk_ctx = {
+            "torch": torch,
+            "spk": spk,
+            "nnp": shared.nnp.to(tdev),
+            "model_file": shared.model_file,
+            "device": tdev,
+        }
 
     info = machine_info(torch, tdev)
-    print_banner("painnjax vs SchNetPack: PaiNN energy + forces latency, float32", info, tdev, spk_skipped, model, n_spk)
+    print_banner(
+        "painnjax vs SchNetPack: PaiNN energy + forces latency, float32", info, tdev, spk_skipped, model, n_spk
+    )
     print(f"weights : {weights}")
     load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load0 is not None:
-        print(f"load avg: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} at start"
-              + ("  (WARNING: machine busy; timings will be noisy)" if load0[0] > 0.5 * (os.cpu_count() or 1) else ""))
+        print(
+            f"load avg: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} at start"
+            + ("  (WARNING: machine busy; timings will be noisy)" if load0[0] > 0.5 * (os.cpu_count() or 1) else "")
+        )
     print("=" * 100, flush=True)
 
     rows = []
@@ -577,14 +674,18 @@ def main(argv=None) -> int:
         row["other_processes_cores_busy_all_attempts"] = [r["other_processes_cores_busy"] for r in attempts]
         rows.append(row)
         a = row["agreement"]
-        msg = (f"n={n:>2} ({row['n_atoms']} atoms): jax fn {row['times']['jax_fn']['median_ms']:.1f} ms, "
-               f"compile {row['first_call']['jax_fn_compile_s']:.1f} s")
+        msg = (
+            f"n={n:>2} ({row['n_atoms']} atoms): jax fn {row['times']['jax_fn']['median_ms']:.1f} ms, "
+            f"compile {row['first_call']['jax_fn_compile_s']:.1f} s"
+        )
         if spk_ctx is not None:
             all_ok &= a["ok"]
-            msg += (f"; spk model {row['times']['spk_model']['median_ms']:.1f} ms; "
-                    f"E = {a['energy_painnjax_eV']:.6f} / {a['energy_schnetpack_eV']:.6f} eV (painnjax / SchNetPack), "
-                    f"rel diff {a['energy_rel_diff']:.1e}, max |dF| {a['forces_max_abs_diff_eV_per_A']:.1e} eV/Å, "
-                    f"calculators rel diff {a['calculator_energy_rel_diff']:.1e} -> {'OK' if a['ok'] else 'MISMATCH'}")
+            msg += (
+                f"; spk model {row['times']['spk_model']['median_ms']:.1f} ms; "
+                f"E = {a['energy_painnjax_eV']:.6f} / {a['energy_schnetpack_eV']:.6f} eV (painnjax / SchNetPack), "
+                f"rel diff {a['energy_rel_diff']:.1e}, max |dF| {a['forces_max_abs_diff_eV_per_A']:.1e} eV/Å, "
+                f"calculators rel diff {a['calculator_energy_rel_diff']:.1e} -> {'OK' if a['ok'] else 'MISMATCH'}"
+            )
         busy = row["other_processes_cores_busy"]
         msg += f" [{row['wall_s']:.0f} s" + (f"; other processes used {busy:.2f} cores]" if busy is not None else "]")
         if busy is not None and busy > BUSY_THRESHOLD:

@@ -55,8 +55,8 @@ from bench_potential import CpuMonitor, device_tag, import_schnetpack, machine_i
 
 import painnjax  # noqa: E402
 from md.screening.candidates import random_candidates  # noqa: E402
-from painnjax.units import KCAL_PER_MOL  # noqa: E402
 from md.screening.screen import screen  # noqa: E402
+from painnjax.units import KCAL_PER_MOL  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,19 +68,29 @@ def run_painnjax(model, candidates, args) -> dict:
     # Compile once, untimed, on one candidate: screen() then reuses the compiled chunk
     # (the cache is keyed on the energy function, which screen() builds per composition).
     energy_fn = build_potential(model, candidates[0])
-    warm = minimize_batch(energy_fn, np.stack([candidates[0].positions] * min(args.slots or 1, len(candidates))),
-                          fmax=args.fmax, max_steps=5, slots=args.slots)
+    warm = minimize_batch(
+        energy_fn,
+        np.stack([candidates[0].positions] * min(args.slots or 1, len(candidates))),
+        fmax=args.fmax,
+        max_steps=5,
+        slots=args.slots,
+    )
     m = CpuMonitor()
     t0 = time.perf_counter()
     res = screen(energy_fn, candidates, fmax=args.fmax, max_steps=args.max_steps, slots=args.slots)
     wall = time.perf_counter() - t0
     return {
-        "wall_seconds": wall, "compile_seconds_warmup": warm.compile_seconds,
-        "compile_seconds_in_run": res.compile_seconds, "run_seconds": res.seconds,
+        "wall_seconds": wall,
+        "compile_seconds_warmup": warm.compile_seconds,
+        "compile_seconds_in_run": res.compile_seconds,
+        "run_seconds": res.seconds,
         "structures_per_second": len(candidates) / res.seconds,
-        "steps": res.steps.tolist(), "converged": res.converged.tolist(), "energies_eV": res.energies.tolist(),
+        "steps": res.steps.tolist(),
+        "converged": res.converged.tolist(),
+        "energies_eV": res.energies.tolist(),
         "fire_steps_per_second": float(res.steps.sum()) / res.seconds,
-        "distinct_minima": len(res.ranked), "other_processes_cores_busy": m.other_cores_busy(),
+        "distinct_minima": len(res.ranked),
+        "other_processes_cores_busy": m.other_cores_busy(),
     }
 
 
@@ -101,8 +111,10 @@ class CachedCalculator:
             def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
                 super().calculate(atoms, properties, system_changes)
                 inner.calculate(self.atoms.copy(), ["energy", "forces"], all_changes)
-                self.results = {"energy": float(np.asarray(inner.results["energy"]).reshape(-1)[0]),
-                                "forces": np.asarray(inner.results["forces"], np.float64).reshape(-1, 3)}
+                self.results = {
+                    "energy": float(np.asarray(inner.results["energy"]).reshape(-1)[0]),
+                    "forces": np.asarray(inner.results["forces"], np.float64).reshape(-1, 3),
+                }
 
         return _Cached()
 
@@ -129,8 +141,13 @@ def run_schnetpack(model, candidates, args, torch, spk, cached: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_screen") as tmp:
         path = Path(tmp) / "model.pt"
         to_schnetpack(model, path)
-        calc = spk.interfaces.SpkCalculator(str(path), neighbor_list=spk.transform.ASENeighborList(cutoff=model.config.cutoff),
-                                            energy_unit="eV", position_unit="Angstrom", device=torch.device("cpu"))
+        calc = spk.interfaces.SpkCalculator(
+            str(path),
+            neighbor_list=spk.transform.ASENeighborList(cutoff=model.config.cutoff),
+            energy_unit="eV",
+            position_unit="Angstrom",
+            device=torch.device("cpu"),
+        )
         a0 = candidates[0].copy()
         a0.calc = calc
         calc.calculate(a0)  # warm-up, untimed
@@ -150,9 +167,15 @@ def run_schnetpack(model, candidates, args, torch, spk, cached: bool) -> dict:
             energies.append(float(a.get_potential_energy()))
         wall = time.perf_counter() - t0
     return {
-        "run_seconds": wall, "structures_per_second": len(candidates) / wall, "steps": steps, "converged": conv,
-        "energies_eV": energies, "fire_steps_per_second": sum(steps) / wall, "torch_threads": torch.get_num_threads(),
-        "cached": cached, "schnetpack_calls_per_step": calls[0] / max(sum(steps), 1),
+        "run_seconds": wall,
+        "structures_per_second": len(candidates) / wall,
+        "steps": steps,
+        "converged": conv,
+        "energies_eV": energies,
+        "fire_steps_per_second": sum(steps) / wall,
+        "torch_threads": torch.get_num_threads(),
+        "cached": cached,
+        "schnetpack_calls_per_step": calls[0] / max(sum(steps), 1),
         "other_processes_cores_busy": m.other_cores_busy(),
     }
 
@@ -164,8 +187,9 @@ def start_energies(model, atoms, torch, spk) -> tuple[float, float]:
     a.calc = painnjax.PaiNNCalculator(model)
     e_jax = a.get_potential_energy()
     nnp = to_schnetpack(model)
-    conv = spk.interfaces.AtomsConverter(neighbor_list=spk.transform.ASENeighborList(cutoff=model.config.cutoff),
-                                         dtype=torch.float32)
+    conv = spk.interfaces.AtomsConverter(
+        neighbor_list=spk.transform.ASENeighborList(cutoff=model.config.cutoff), dtype=torch.float32
+    )
     e_spk = float(nnp(conv(atoms))["energy"].detach().cpu().numpy().reshape(-1)[0])
     return float(e_jax), e_spk
 
@@ -175,11 +199,15 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="saam-gfn1", help="painnjax model file or bundled name (default saam-gfn1)")
     p.add_argument("--composition", default="SA4AM4")
     p.add_argument("--n", type=int, default=8, help="candidates minimised by painnjax (default 8)")
-    p.add_argument("--n-schnetpack", type=int, default=None, help="of those, minimised by SchNetPack + ASE (default all)")
+    p.add_argument(
+        "--n-schnetpack", type=int, default=None, help="of those, minimised by SchNetPack + ASE (default all)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fmax", type=float, default=0.05, help="eV/Å (default 0.05)")
     p.add_argument("--max-steps", type=int, default=1000)
-    p.add_argument("--slots", type=int, default=None, help="painnjax structures at once (default: 1 on CPU, 256 on GPU)")
+    p.add_argument(
+        "--slots", type=int, default=None, help="painnjax structures at once (default: 1 on CPU, 256 on GPU)"
+    )
     p.add_argument("--torch-threads", type=int, default=None, help="torch threads (default: torch's own)")
     p.add_argument("--no-schnetpack", action="store_true")
     p.add_argument("--no-cached", action="store_true", help="skip the SchNetPack run with a once-per-step cache")
@@ -198,13 +226,22 @@ def main(argv=None) -> int:
     info = machine_info(torch, "cpu" if torch is not None else None)
     import datetime as _dt
 
-    result = {"benchmark": "bench_screen", "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-              "argv": sys.argv[1:] if argv is None else list(argv), "machine": info, "dtype": "float32",
-              "model": {"name": args.model, "n_parameters": model.n_parameters, "config": model.config.to_dict()},
-              "composition": args.composition, "n_atoms": len(candidates[0]), "fmax_eV_per_A": args.fmax,
-              "max_steps": args.max_steps}
-    print(f"bench_screen: {args.n} x {args.composition} ({len(candidates[0])} atoms), fmax {args.fmax} eV/Å, "
-          f"model {args.model}; {info.get('cpu_model', info['processor'])}, jax on {info['jax_platform']}")
+    result = {
+        "benchmark": "bench_screen",
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "argv": sys.argv[1:] if argv is None else list(argv),
+        "machine": info,
+        "dtype": "float32",
+        "model": {"name": args.model, "n_parameters": model.n_parameters, "config": model.config.to_dict()},
+        "composition": args.composition,
+        "n_atoms": len(candidates[0]),
+        "fmax_eV_per_A": args.fmax,
+        "max_steps": args.max_steps,
+    }
+    print(
+        f"bench_screen: {args.n} x {args.composition} ({len(candidates[0])} atoms), fmax {args.fmax} eV/Å, "
+        f"model {args.model}; {info.get('cpu_model', info['processor'])}, jax on {info['jax_platform']}"
+    )
     status = 0
     if torch is not None:
         e_jax, e_spk = start_energies(model, candidates[0], torch, spk)
@@ -216,9 +253,11 @@ def main(argv=None) -> int:
             status = 1
     jx = run_painnjax(model, candidates, args)
     result["painnjax"] = jx
-    print(f"painnjax:   {jx['structures_per_second']:.3f} structures/s, {jx['fire_steps_per_second']:.1f} FIRE steps/s, "
-          f"mean {np.mean(jx['steps']):.0f} steps, {sum(jx['converged'])}/{args.n} converged "
-          f"(compile {jx['compile_seconds_warmup']:.1f} s, apart)")
+    print(
+        f"painnjax:   {jx['structures_per_second']:.3f} structures/s, {jx['fire_steps_per_second']:.1f} FIRE steps/s, "
+        f"mean {np.mean(jx['steps']):.0f} steps, {sum(jx['converged'])}/{args.n} converged "
+        f"(compile {jx['compile_seconds_warmup']:.1f} s, apart)"
+    )
     if torch is not None:
         k = args.n if args.n_schnetpack is None else min(args.n_schnetpack, args.n)
         ej = np.asarray(jx["energies_eV"][:k])
@@ -228,16 +267,20 @@ def main(argv=None) -> int:
             sp = run_schnetpack(model, candidates[:k], args, torch, spk, cached)
             result[key] = sp
             label = "SchNetPack, once per step" if cached else "SchNetPack (SpkCalculator as it is)"
-            print(f"{label}: {sp['structures_per_second']:.3f} structures/s, {sp['fire_steps_per_second']:.1f} FIRE "
-                  f"steps/s, {sp['schnetpack_calls_per_step']:.2f} model calls per step, mean {np.mean(sp['steps']):.0f} "
-                  f"steps, {sum(sp['converged'])}/{k} converged (torch threads {sp['torch_threads']})")
+            print(
+                f"{label}: {sp['structures_per_second']:.3f} structures/s, {sp['fire_steps_per_second']:.1f} FIRE "
+                f"steps/s, {sp['schnetpack_calls_per_step']:.2f} model calls per step, mean {np.mean(sp['steps']):.0f} "
+                f"steps, {sum(sp['converged'])}/{k} converged (torch threads {sp['torch_threads']})"
+            )
             same = np.abs(ej - np.asarray(sp["energies_eV"])) / KCAL_PER_MOL < 0.1
             sp["same_minimum_share"] = float(same.mean())
             sp["ratio_structures_per_second"] = jx["structures_per_second"] / sp["structures_per_second"]
             sp["ratio_fire_steps_per_second"] = jx["fire_steps_per_second"] / sp["fire_steps_per_second"]
-            print(f"  ratio painnjax / this: {sp['ratio_structures_per_second']:.2f}x structures/s, "
-                  f"{sp['ratio_fire_steps_per_second']:.2f}x FIRE steps/s; same final energy (0.1 kcal/mol) "
-                  f"for {int(same.sum())}/{k} starts")
+            print(
+                f"  ratio painnjax / this: {sp['ratio_structures_per_second']:.2f}x structures/s, "
+                f"{sp['ratio_fire_steps_per_second']:.2f}x FIRE steps/s; same final energy (0.1 kcal/mol) "
+                f"for {int(same.sum())}/{k} starts"
+            )
     out = Path(args.out) if args.out else HERE / "results" / f"bench_screen_{device_tag()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -55,12 +55,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_potential import (  # noqa: E402  (shared helpers of the benchmarks)
-    BUSY_THRESHOLD, CpuMonitor, build_schnetpack, device_tag, machine_info, print_banner, result_header,
-    shared_model, wait_for_idle,
-)
-
 import jax  # noqa: E402
+from bench_potential import (  # noqa: E402  (shared helpers of the benchmarks)
+    BUSY_THRESHOLD,
+    CpuMonitor,
+    build_schnetpack,
+    device_tag,
+    machine_info,
+    print_banner,
+    result_header,
+    shared_model,
+    wait_for_idle,
+)
 
 import painnjax  # noqa: E402
 from painnjax.data.batching import epoch_rng, iterate_batches, make_buckets  # noqa: E402
@@ -81,6 +87,7 @@ PAUSE = 0.5  # s, untimed, between the two codes' epochs (lets spinning worker t
 # data
 # --------------------------------------------------------------------------------------------
 
+
 def stratified_sample(compositions, n: int, seed: int) -> np.ndarray:
     """Sorted indices of ``n`` structures drawn with ``seed``, from every composition in
     proportion to its share (largest remainders, at least one each)."""
@@ -89,8 +96,10 @@ def stratified_sample(compositions, n: int, seed: int) -> np.ndarray:
     if n >= len(comps):
         return np.arange(len(comps))
     if n < len(names):
-        raise SystemExit(f"bench_train: a sample of {n} structures cannot hold one of each of the "
-                         f"{len(names)} compositions; ask for at least {len(names)}")
+        raise SystemExit(
+            f"bench_train: a sample of {n} structures cannot hold one of each of the "
+            f"{len(names)} compositions; ask for at least {len(names)}"
+        )
     members = {c: np.nonzero(comps == c)[0] for c in names}
     quota = {c: n * len(members[c]) / len(comps) for c in names}
     alloc = {c: min(len(members[c]), max(1, int(np.floor(quota[c])))) for c in names}
@@ -115,13 +124,18 @@ def load_sample(data_dir: Path, n: int, seed: int):
 
 def describe(ds) -> dict:
     comps, counts = np.unique(ds.compositions, return_counts=True)
-    return {"n_structures": len(ds), "n_atoms_total": int(ds.n_atoms.sum()),
-            "mean_atoms": float(ds.n_atoms.mean()), "compositions": dict(zip(comps.tolist(), counts.tolist()))}
+    return {
+        "n_structures": len(ds),
+        "n_atoms_total": int(ds.n_atoms.sum()),
+        "mean_atoms": float(ds.n_atoms.mean()),
+        "compositions": dict(zip(comps.tolist(), counts.tolist())),
+    }
 
 
 # --------------------------------------------------------------------------------------------
 # painnjax
 # --------------------------------------------------------------------------------------------
+
 
 def _batches(ds, indices, batch_size, buckets, rng):
     """``(bucket, batch)`` pairs of ``iterate_batches`` (the structure indices are not needed)."""
@@ -138,9 +152,16 @@ class JaxRun:
         self.seed = seed
         self.indices = np.arange(len(sample))
         self.buckets = make_buckets(sample, model.config.cutoff, max_buckets=max_buckets)
-        self.cfg = TrainConfig(batch_size=batch_size, lr=LR, weight_decay=WEIGHT_DECAY,
-                               energy_weight=ENERGY_WEIGHT, loss="mae", seed=seed,
-                               max_buckets=max_buckets, dtype="float32")
+        self.cfg = TrainConfig(
+            batch_size=batch_size,
+            lr=LR,
+            weight_decay=WEIGHT_DECAY,
+            energy_weight=ENERGY_WEIGHT,
+            loss="mae",
+            seed=seed,
+            max_buckets=max_buckets,
+            dtype="float32",
+        )
         self.trainer = Trainer(model, self.cfg, self.buckets)
 
     def padding(self) -> dict:
@@ -153,9 +174,13 @@ class JaxRun:
             slots += batch.atom_mask.size
             per_bucket[b] = per_bucket.get(b, 0) + 1
         real_atoms = int(self.ds.n_atoms.sum())
-        return {"batches_per_epoch": n_batches, "filler_structures_per_epoch": filler,
-                "atom_slots_per_epoch": slots, "real_atom_fraction": real_atoms / slots,
-                "batches_per_bucket": [per_bucket.get(b, 0) for b in range(len(self.buckets))]}
+        return {
+            "batches_per_epoch": n_batches,
+            "filler_structures_per_epoch": filler,
+            "atom_slots_per_epoch": slots,
+            "real_atom_fraction": real_atoms / slots,
+            "batches_per_bucket": [per_bucket.get(b, 0) for b in range(len(self.buckets))],
+        }
 
     def warmup(self) -> dict:
         """One untimed epoch (epoch 0) that compiles every bucket; per-step wall times."""
@@ -174,9 +199,12 @@ class JaxRun:
         steady = {b: float(np.median(v)) for b, v in later.items()}
         # compile ≈ first call of each bucket minus one steady step of that bucket
         compile_s = sum(first[b] - steady.get(b, 0.0) for b in first)
-        return {"epoch_s": wall, "compile_s_est": compile_s,
-                "first_step_s": {str(b): first[b] for b in sorted(first)},
-                "steady_step_s": {str(b): steady[b] for b in sorted(steady)}}
+        return {
+            "epoch_s": wall,
+            "compile_s_est": compile_s,
+            "first_step_s": {str(b): first[b] for b in sorted(first)},
+            "steady_step_s": {str(b): steady[b] for b in sorted(steady)},
+        }
 
     def batching_s(self, epoch: int) -> float:
         """Host-side cost of building one epoch's padded batches (numpy only, no step)."""
@@ -213,6 +241,7 @@ class JaxRun:
 # SchNetPack
 # --------------------------------------------------------------------------------------------
 
+
 class SpkRun:
     """SchNetPack's training step (no Lightning) on precollated batches at one batch size."""
 
@@ -222,7 +251,8 @@ class SpkRun:
         self.nnp = build_schnetpack(torch, spk, seed).to(device).train()  # train(): Forces uses create_graph=True
         self.opt = torch.optim.AdamW(self.nnp.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
         self.conv = spk.interfaces.AtomsConverter(
-            neighbor_list=spk.transform.ASENeighborList(cutoff=5.0), dtype=torch.float32, device=device)
+            neighbor_list=spk.transform.ASENeighborList(cutoff=5.0), dtype=torch.float32, device=device
+        )
         self.sync = (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
 
     def collate(self, ks) -> dict:
@@ -233,8 +263,9 @@ class SpkRun:
         atoms = [Atoms(numbers=self.ds.numbers[k], positions=self.ds.positions[k]) for k in ks]
         inp = self.conv(atoms)
         inp["energy"] = torch.tensor(self.ds.energy[ks], dtype=torch.float32, device=self.device)
-        inp["forces"] = torch.from_numpy(
-            np.concatenate([self.ds.forces[k] for k in ks]).astype(np.float32)).to(self.device)
+        inp["forces"] = torch.from_numpy(np.concatenate([self.ds.forces[k] for k in ks]).astype(np.float32)).to(
+            self.device
+        )
         return inp
 
     def epoch_batches(self, epoch: int) -> list[dict]:
@@ -244,8 +275,9 @@ class SpkRun:
 
     def loss(self, pred, inp):
         F = self.torch.nn.functional
-        return (ENERGY_WEIGHT * F.l1_loss(pred["energy"], inp["energy"])
-                + (1.0 - ENERGY_WEIGHT) * F.l1_loss(pred["forces"], inp["forces"]))
+        return ENERGY_WEIGHT * F.l1_loss(pred["energy"], inp["energy"]) + (1.0 - ENERGY_WEIGHT) * F.l1_loss(
+            pred["forces"], inp["forces"]
+        )
 
     def step(self, inp) -> None:
         pred = self.nnp(dict(inp))  # shallow copy: the model writes intermediate keys into its input
@@ -286,8 +318,10 @@ class SpkRun:
 # one batch size
 # --------------------------------------------------------------------------------------------
 
-def bench_batch_size(B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, seed, wait_idle,
-                     check_loss: bool = True) -> dict:
+
+def bench_batch_size(
+    B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, seed, wait_idle, check_loss: bool = True
+) -> dict:
     row = {"batch_size": B}
     n_struct = len(sample)
     n_atoms = int(sample.n_atoms.sum())
@@ -304,10 +338,17 @@ def bench_batch_size(B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, se
         small = np.argsort(sample.n_atoms, kind="stable")[:B]
         l_spk = sr.first_batch_loss(small)
         l_jax = jr.first_batch_loss(small)
-        check = {"structures": [int(k) for k in small], "loss_painnjax": l_jax, "loss_schnetpack": l_spk,
-                 "rel_diff": abs(l_jax - l_spk) / max(abs(l_spk), 1e-12)}
-        print(f"B={B}: initial loss of one batch: painnjax {l_jax:.6f}, SchNetPack {l_spk:.6f} "
-              f"(rel diff {check['rel_diff']:.1e})", flush=True)
+        check = {
+            "structures": [int(k) for k in small],
+            "loss_painnjax": l_jax,
+            "loss_schnetpack": l_spk,
+            "rel_diff": abs(l_jax - l_spk) / max(abs(l_spk), 1e-12),
+        }
+        print(
+            f"B={B}: initial loss of one batch: painnjax {l_jax:.6f}, SchNetPack {l_spk:.6f} "
+            f"(rel diff {check['rel_diff']:.1e})",
+            flush=True,
+        )
     m = CpuMonitor()
     jrow["warmup"] = jr.warmup()
     jrow["warmup"]["other_processes_cores_busy"] = m.other_cores_busy()
@@ -316,11 +357,16 @@ def bench_batch_size(B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, se
     if len(steady) == len(jr.buckets):
         # blocking per step, summed over one epoch's batches: the device-side compute of an epoch
         w["step_s_per_epoch_est"] = sum(n * steady[str(b)] for b, n in enumerate(jrow["batches_per_bucket"]))
-    print(f"B={B}: painnjax warm-up epoch {w['epoch_s']:.1f} s (compile ≈ {w['compile_s_est']:.1f} s over "
-          f"{len(jr.buckets)} buckets of " + "/".join(str(b.n_atoms) for b in jr.buckets) + " atom slots; steady step "
-          + (", ".join(f"{v * 1e3:.0f}" for v in steady.values()) + " ms per bucket" if steady else "n/a")
-          + f"; {jrow['filler_structures_per_epoch']} filler structures per epoch, real atoms / slots "
-          f"{jrow['real_atom_fraction']:.2f})", flush=True)
+    print(
+        f"B={B}: painnjax warm-up epoch {w['epoch_s']:.1f} s (compile ≈ {w['compile_s_est']:.1f} s over "
+        f"{len(jr.buckets)} buckets of "
+        + "/".join(str(b.n_atoms) for b in jr.buckets)
+        + " atom slots; steady step "
+        + (", ".join(f"{v * 1e3:.0f}" for v in steady.values()) + " ms per bucket" if steady else "n/a")
+        + f"; {jrow['filler_structures_per_epoch']} filler structures per epoch, real atoms / slots "
+        f"{jrow['real_atom_fraction']:.2f})",
+        flush=True,
+    )
 
     # ---- SchNetPack: warm-up steps, per-epoch batches collated up front -----------------------
     if spk_ctx is not None:
@@ -332,8 +378,11 @@ def bench_batch_size(B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, se
         srow["warmup_steps"] = n_warm
         srow["warmup_s"] = sr.warmup(n_warm)
         srow["batches_per_epoch"] = len(batches[1])
-        print(f"B={B}: SchNetPack warm-up {n_warm} steps {srow['warmup_s']:.1f} s; collation "
-              f"{srow['collate_s_per_epoch']:.1f} s/epoch (untimed)", flush=True)
+        print(
+            f"B={B}: SchNetPack warm-up {n_warm} steps {srow['warmup_s']:.1f} s; collation "
+            f"{srow['collate_s_per_epoch']:.1f} s/epoch (untimed)",
+            flush=True,
+        )
 
     # ---- timed epochs, the two codes alternating ------------------------------------------------
     jt, jbg, st, sbg, waited = [], [], [], [], []
@@ -348,15 +397,17 @@ def bench_batch_size(B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, se
             m = CpuMonitor()
             st.append(sr.epoch(batches[e]))
             sbg.append(m.other_cores_busy())
-            msg += (f"; SchNetPack {st[-1]:.2f} s ({len(spk_idx) / st[-1]:.1f} structures/s, "
-                    f"bg {_fmt_bg(sbg[-1])})")
+            msg += f"; SchNetPack {st[-1]:.2f} s ({len(spk_idx) / st[-1]:.1f} structures/s, bg {_fmt_bg(sbg[-1])})"
             time.sleep(PAUSE)
         print(msg, flush=True)
     jrow["batching_s_per_epoch"] = jr.batching_s(1)  # host numpy padding alone, for the breakdown
     est = jrow["warmup"].get("step_s_per_epoch_est")
-    print(f"B={B}: painnjax epoch breakdown: host batching {jrow['batching_s_per_epoch']:.2f} s"
-          + (f", steps (blocking, from the warm-up) ≈ {est:.2f} s" if est is not None else "")
-          + f", timed epoch {float(np.median(jt)):.2f} s", flush=True)
+    print(
+        f"B={B}: painnjax epoch breakdown: host batching {jrow['batching_s_per_epoch']:.2f} s"
+        + (f", steps (blocking, from the warm-up) ≈ {est:.2f} s" if est is not None else "")
+        + f", timed epoch {float(np.median(jt)):.2f} s",
+        flush=True,
+    )
     jrow.update(_rates(jt, n_struct, n_atoms, jbg))
     row["painnjax"] = jrow
     row["waited_for_idle_s"] = waited
@@ -372,11 +423,15 @@ def bench_batch_size(B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, se
 
 def _rates(times, n_struct, n_atoms, bg) -> dict:
     t = float(np.median(times))
-    return {"epoch_s": [float(x) for x in times], "epoch_s_median": t,
-            "structures_per_s": n_struct / t, "atoms_per_s": n_atoms / t,
-            "structures_per_s_all": [n_struct / x for x in times],
-            "other_processes_cores_busy": bg,
-            "other_processes_cores_busy_max": max((b for b in bg if b is not None), default=None)}
+    return {
+        "epoch_s": [float(x) for x in times],
+        "epoch_s_median": t,
+        "structures_per_s": n_struct / t,
+        "atoms_per_s": n_atoms / t,
+        "structures_per_s_all": [n_struct / x for x in times],
+        "other_processes_cores_busy": bg,
+        "other_processes_cores_busy_max": max((b for b in bg if b is not None), default=None),
+    }
 
 
 def _fmt_bg(b) -> str:
@@ -387,8 +442,9 @@ def _fmt_bg(b) -> str:
 # report
 # --------------------------------------------------------------------------------------------
 
+
 def print_table(rows, with_spk: bool, spk_subset: bool) -> None:
-    head = (f"{'B':>3} | {'compile':>7} {'epoch':>7} {'struct/s':>8} {'atoms/s':>7} {'fill':>4} {'real':>5} {'bg':>5}")
+    head = f"{'B':>3} | {'compile':>7} {'epoch':>7} {'struct/s':>8} {'atoms/s':>7} {'fill':>4} {'real':>5} {'bg':>5}"
     units = f"{'':>3} | {'s':>7} {'s':>7} {'':>8} {'':>7} {'':>4} {'slots':>5} {'cores':>5}"
     if with_spk:
         head += f" | {'epoch':>7} {'struct/s':>8} {'atoms/s':>7} {'bg':>5} | {'x struct':>8} {'x atoms':>7}"
@@ -403,18 +459,24 @@ def print_table(rows, with_spk: bool, spk_subset: bool) -> None:
     print("-" * width)
     for r in rows:
         j = r["painnjax"]
-        line = (f"{r['batch_size']:>3} | {j['warmup']['compile_s_est']:>7.1f} {j['epoch_s_median']:>7.2f} "
-                f"{j['structures_per_s']:>8.1f} {j['atoms_per_s']:>7.0f} {j['filler_structures_per_epoch']:>4} "
-                f"{j['real_atom_fraction']:>5.2f} {_fmt_bg(j['other_processes_cores_busy_max']):>5}")
+        line = (
+            f"{r['batch_size']:>3} | {j['warmup']['compile_s_est']:>7.1f} {j['epoch_s_median']:>7.2f} "
+            f"{j['structures_per_s']:>8.1f} {j['atoms_per_s']:>7.0f} {j['filler_structures_per_epoch']:>4} "
+            f"{j['real_atom_fraction']:>5.2f} {_fmt_bg(j['other_processes_cores_busy_max']):>5}"
+        )
         if with_spk:
             s = r["schnetpack"]
-            line += (f" | {s['epoch_s_median']:>7.2f} {s['structures_per_s']:>8.1f} {s['atoms_per_s']:>7.0f} "
-                     f"{_fmt_bg(s['other_processes_cores_busy_max']):>5} | {r['ratio_structures_per_s']:>7.2f}x "
-                     f"{r['ratio_atoms_per_s']:>6.2f}x")
+            line += (
+                f" | {s['epoch_s_median']:>7.2f} {s['structures_per_s']:>8.1f} {s['atoms_per_s']:>7.0f} "
+                f"{_fmt_bg(s['other_processes_cores_busy_max']):>5} | {r['ratio_structures_per_s']:>7.2f}x "
+                f"{r['ratio_atoms_per_s']:>6.2f}x"
+            )
         print(line)
     print("-" * width)
     print("epoch = median wall time of the timed epochs; struct/s = real structures per epoch / epoch time (filler")
-    print("structures not counted); 'compile' = first step of each bucket minus a steady step, summed; 'fill' = weight-0")
+    print(
+        "structures not counted); 'compile' = first step of each bucket minus a steady step, summed; 'fill' = weight-0"
+    )
     print("filler structures per epoch; 'real slots' = real atoms / padded atom slots; 'bg' = most cores kept busy by")
     print("other processes during one timed epoch (should be ~0); 'x' = painnjax rate / SchNetPack rate (target >= 3).")
     if with_spk:
@@ -426,22 +488,41 @@ def print_table(rows, with_spk: bool, spk_subset: bool) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[2, 32], help="batch sizes (default: 2 32)")
-    p.add_argument("--n-structures", type=int, default=256,
-                   help="size of the fixed sample of the pool, drawn proportionally from every composition (default 256)")
-    p.add_argument("--spk-structures", type=int, default=None,
-                   help="SchNetPack epochs over a proportional subset of the sample of this size "
-                        "(default: the whole sample; fewer keeps the run short when SchNetPack is slow)")
+    p.add_argument(
+        "--n-structures",
+        type=int,
+        default=256,
+        help="size of the fixed sample of the pool, drawn proportionally from every composition (default 256)",
+    )
+    p.add_argument(
+        "--spk-structures",
+        type=int,
+        default=None,
+        help="SchNetPack epochs over a proportional subset of the sample of this size "
+        "(default: the whole sample; fewer keeps the run short when SchNetPack is slow)",
+    )
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per code and batch size (default 2)")
     p.add_argument("--max-buckets", type=int, default=4, help="painnjax size buckets (default 4, as TrainConfig)")
     p.add_argument("--no-schnetpack", action="store_true", help="time painnjax only (no torch / SchNetPack needed)")
-    p.add_argument("--torch-device", default=None, help="device for SchNetPack (default: cuda if torch sees one, else cpu)")
-    p.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
-                   help="before each timed epoch pair, wait up to S seconds for other processes to leave the CPU")
+    p.add_argument(
+        "--torch-device", default=None, help="device for SchNetPack (default: cuda if torch sees one, else cpu)"
+    )
+    p.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each timed epoch pair, wait up to S seconds for other processes to leave the CPU",
+    )
     p.add_argument("--data-dir", type=Path, default=DATA_DIR, help=f"folder with {POOL} and {MONOMERS}")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights, the sample and the shuffling (default 0)")
-    p.add_argument("--out", type=Path, default=None, help="JSON output (default: benchmarks/results/bench_train_<device>.json)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="JSON output (default: benchmarks/results/bench_train_<device>.json)"
+    )
     args = p.parse_args(argv)
     t_start = time.perf_counter()
 
@@ -457,39 +538,75 @@ def main(argv=None) -> int:
     spk_subset = len(spk_idx) < len(sample)
 
     info = machine_info(torch, tdev)
-    print_banner("painnjax vs SchNetPack: PaiNN training throughput (energies + forces), float32",
-                 info, tdev, spk_skipped, model, n_spk)
+    print_banner(
+        "painnjax vs SchNetPack: PaiNN training throughput (energies + forces), float32",
+        info,
+        tdev,
+        spk_skipped,
+        model,
+        n_spk,
+    )
     print(f"weights : {weights}")
-    print(f"training: loss {ENERGY_WEIGHT}*MAE(E) + {1 - ENERGY_WEIGHT:.2f}*MAE(F), AdamW lr {LR:g} weight decay {WEIGHT_DECAY:g}, "
-          f"binding energies (eV) vs {MONOMERS}")
+    print(
+        f"training: loss {ENERGY_WEIGHT}*MAE(E) + {1 - ENERGY_WEIGHT:.2f}*MAE(F), "
+        f"AdamW lr {LR:g} weight decay {WEIGHT_DECAY:g}, "
+        f"binding energies (eV) vs {MONOMERS}"
+    )
     d = describe(sample)
-    print(f"data    : {len(sample)} of {pool_size} structures of {args.data_dir / POOL} (seed {args.seed}, proportional "
-          f"per composition; read in {read_s:.1f} s), {d['mean_atoms']:.1f} atoms on average: "
-          + ", ".join(f"{k} {c}" for k, c in d["compositions"].items()))
+    print(
+        f"data    : {len(sample)} of {pool_size} structures of {args.data_dir / POOL} (seed {args.seed}, proportional "
+        f"per composition; read in {read_s:.1f} s), {d['mean_atoms']:.1f} atoms on average: "
+        + ", ".join(f"{k} {c}" for k, c in d["compositions"].items())
+    )
     if torch is not None:
         ds_spk = describe(sample.subset(spk_idx))
-        print(f"SchNetPack structures: {len(spk_idx)}" + (
-            f" (a proportional subset of the sample, {ds_spk['mean_atoms']:.1f} atoms on average)" if spk_subset
-            else " (the whole sample)"))
+        print(
+            f"SchNetPack structures: {len(spk_idx)}"
+            + (
+                f" (a proportional subset of the sample, {ds_spk['mean_atoms']:.1f} atoms on average)"
+                if spk_subset
+                else " (the whole sample)"
+            )
+        )
     load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
     if load0 is not None:
-        print(f"load avg: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} at start"
-              + ("  (WARNING: machine busy; timings will be noisy)" if load0[0] > 0.5 * (os.cpu_count() or 1) else ""))
+        print(
+            f"load avg: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f} at start"
+            + ("  (WARNING: machine busy; timings will be noisy)" if load0[0] > 0.5 * (os.cpu_count() or 1) else "")
+        )
     print("=" * 100, flush=True)
 
     spk_ctx = {"torch": torch, "spk": spk, "device": tdev} if torch is not None else None
     rows = []
     for B in args.batch_sizes:
         t0 = time.perf_counter()
-        row = bench_batch_size(B, model, sample, spk_ctx, spk_idx, args.epochs, args.max_buckets, args.seed,
-                               args.wait_idle, check_loss=not rows)
+        row = bench_batch_size(
+            B,
+            model,
+            sample,
+            spk_ctx,
+            spk_idx,
+            args.epochs,
+            args.max_buckets,
+            args.seed,
+            args.wait_idle,
+            check_loss=not rows,
+        )
         row["wall_s"] = time.perf_counter() - t0
         rows.append(row)
-        busy = [b for k in ("painnjax", "schnetpack") if k in row
-                for b in row[k]["other_processes_cores_busy"] if b is not None]
+        busy = [
+            b
+            for k in ("painnjax", "schnetpack")
+            if k in row
+            for b in row[k]["other_processes_cores_busy"]
+            if b is not None
+        ]
         if busy and max(busy) > BUSY_THRESHOLD:
-            print(f"B={B}: WARNING: other processes used up to {max(busy):.2f} cores during the timed epochs; "
-                  f"the rates (SchNetPack's especially) are unreliable", flush=True)
+            print(
+                f"B={B}: WARNING: other processes used up to {max(busy):.2f} cores during the timed epochs; "
+                f"the rates (SchNetPack's especially) are unreliable",
+                flush=True,
+            )
 
     print()
     print_table(rows, spk_ctx is not None, spk_subset)
@@ -500,20 +617,30 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         **result_header("bench_train", argv, info, shared),
-        "training": {"loss": f"{ENERGY_WEIGHT}*MAE(E) + {1 - ENERGY_WEIGHT:.2f}*MAE(F)", "optimizer": "AdamW",
-                     "lr": LR, "weight_decay": WEIGHT_DECAY, "energies": "binding energies (eV)",
-                     "forces": "eV/Å"},
-        "data": {"pool": str(args.data_dir / POOL), "monomers": str(args.data_dir / MONOMERS),
-                 "pool_size": pool_size, "sample_seed": args.seed, "sample": d,
-                 "schnetpack_structures": [int(k) for k in spk_idx] if spk_subset else "all",
-                 "schnetpack_sample": describe(sample.subset(spk_idx)) if torch is not None else None},
+        "training": {
+            "loss": f"{ENERGY_WEIGHT}*MAE(E) + {1 - ENERGY_WEIGHT:.2f}*MAE(F)",
+            "optimizer": "AdamW",
+            "lr": LR,
+            "weight_decay": WEIGHT_DECAY,
+            "energies": "binding energies (eV)",
+            "forces": "eV/Å",
+        },
+        "data": {
+            "pool": str(args.data_dir / POOL),
+            "monomers": str(args.data_dir / MONOMERS),
+            "pool_size": pool_size,
+            "sample_seed": args.seed,
+            "sample": d,
+            "schnetpack_structures": [int(k) for k in spk_idx] if spk_subset else "all",
+            "schnetpack_sample": describe(sample.subset(spk_idx)) if torch is not None else None,
+        },
         "timed": {
             "painnjax": "full epochs of Trainer.step over iterate_batches(sample, B, buckets, epoch_rng(seed, epoch)), "
-                        "block_until_ready(params) at the end; host batching and transfer included; "
-                        "compile excluded (one untimed full epoch first)",
+            "block_until_ready(params) at the end; host batching and transfer included; "
+            "compile excluded (one untimed full epoch first)",
             "schnetpack": "full epochs of nnp(batch) in train mode (Forces create_graph=True), "
-                          "0.01*L1(E)+0.99*L1(F), backward, AdamW step, zero_grad; batches shuffled per epoch and "
-                          "collated (AtomsConverter + ASENeighborList) before the timing; no Lightning, no metrics",
+            "0.01*L1(E)+0.99*L1(F), backward, AdamW step, zero_grad; batches shuffled per epoch and "
+            "collated (AtomsConverter + ASENeighborList) before the timing; no Lightning, no metrics",
         },
         "schnetpack": spk_ctx is not None,
         "schnetpack_skipped": spk_skipped,

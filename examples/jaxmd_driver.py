@@ -50,16 +50,18 @@ def main(argv=None) -> dict:
     # 1. The cluster and the potential: E(R) in eV for these species.
     atoms = bundled_structure(args.cluster)
     if args.tiny:
-        model = painnjax.Model.init(painnjax.PaiNNConfig(n_atom_basis=16, n_interactions=1, n_rbf=8),
-                                    seed=0, elements=[1, 7, 8, 16])
+        model = painnjax.Model.init(
+            painnjax.PaiNNConfig(n_atom_basis=16, n_interactions=1, n_rbf=8), seed=0, elements=[1, 7, 8, 16]
+        )
     else:
         model = painnjax.load_model(args.model)
     energy_fn = painnjax.potential(model, atoms.numbers)
 
     # 2. jax-md's neighbour list, free space (a cluster has no box), cutoff = the model's, plus a skin:
     #    it is rebuilt inside jit only when an atom has moved more than skin / 2.
-    neighbor_fn = painnjax.jax_md_neighbor_fn(energy_fn.cutoff, skin=args.skin,
-                                              capacity_multiplier=args.capacity_multiplier)
+    neighbor_fn = painnjax.jax_md_neighbor_fn(
+        energy_fn.cutoff, skin=args.skin, capacity_multiplier=args.capacity_multiplier
+    )
     _, shift = space.free()
     R0 = jnp.asarray(atoms.positions, jnp.float32)
     nbrs = neighbor_fn.allocate(R0)
@@ -87,8 +89,10 @@ def main(argv=None) -> dict:
         return e_pot, T, simulate.nvt_nose_hoover_invariant(energy_fn, state, kT, neighbor=nbrs)
 
     e0, T0, h0 = observe(state, nbrs)
-    print(f"{args.cluster}, {len(atoms)} atoms, {model.n_parameters} parameters; "
-          f"NVT {args.T:g} K, dt {args.dt:g} fs; neighbour list {nbrs.idx.shape[1]} slots")
+    print(
+        f"{args.cluster}, {len(atoms)} atoms, {model.n_parameters} parameters; "
+        f"NVT {args.T:g} K, dt {args.dt:g} fs; neighbour list {nbrs.idx.shape[1]} slots"
+    )
     print(f"{'step':>7} {'time fs':>9} {'T K':>8} {'ΔE_pot kcal/mol':>15} {'drift kcal/mol':>15}")
     rows = [{"step": 0, "T": float(T0), "e_pot": float(e0), "conserved": float(h0)}]
     done, reallocations, t0 = 0, 0, time.perf_counter()
@@ -108,11 +112,15 @@ def main(argv=None) -> dict:
         done += n_steps
         e, T, h = observe(state, nbrs)
         rows.append({"step": done, "T": float(T), "e_pot": float(e), "conserved": float(h)})
-        print(f"{done:7d} {done * args.dt:9.1f} {float(T):8.1f} {(float(e) - float(e0)) * EV_TO_KCAL_PER_MOL:15.3f} "
-              f"{(float(h) - float(h0)) * EV_TO_KCAL_PER_MOL:15.4f}")
+        print(
+            f"{done:7d} {done * args.dt:9.1f} {float(T):8.1f} {(float(e) - float(e0)) * EV_TO_KCAL_PER_MOL:15.3f} "
+            f"{(float(h) - float(h0)) * EV_TO_KCAL_PER_MOL:15.4f}"
+        )
     seconds = time.perf_counter() - t0
-    print(f"{done} steps in {seconds:.1f} s (compilation included), {reallocations} reallocation(s); "
-          f"mean T {np.mean([r['T'] for r in rows[1:]]):.1f} K")
+    print(
+        f"{done} steps in {seconds:.1f} s (compilation included), {reallocations} reallocation(s); "
+        f"mean T {np.mean([r['T'] for r in rows[1:]]):.1f} K"
+    )
     return {"rows": rows, "reallocations": reallocations, "positions": np.asarray(state.position)}
 
 

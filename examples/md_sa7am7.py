@@ -38,7 +38,9 @@ def plot(out: Path, temperatures) -> Path:
         t_ps = th["time_fs"][sel] / 1000.0
         e = th["e_pot_eV"][sel]
         ax_e.plot(t_ps, (e - e[0]) * kcal, lw=0.8, label=f"{T:g} K")
-        ax_t.plot(t_ps, th["temperature_K"][sel], lw=0.8, label=f"{T:g} K (mean {np.mean(th['temperature_K'][sel]):.0f} K)")
+        ax_t.plot(
+            t_ps, th["temperature_K"][sel], lw=0.8, label=f"{T:g} K (mean {np.mean(th['temperature_K'][sel]):.0f} K)"
+        )
         ax_t.axhline(T, color="k", lw=0.5, ls="--")
     ax_e.set_ylabel("E_pot − E_pot(0) (kcal/mol)")
     ax_t.set_ylabel("temperature (K)")
@@ -68,15 +70,26 @@ def main(argv=None) -> int:
 
     steps = int(round(args.ps * 1000.0 / args.dt))
     try:
-        cfg = MDConfig(ensemble="nvt-nh", temperature=tuple(args.T), replicas=len(args.T), dt=args.dt, steps=steps,
-                       tau=100.0, log_every=10, traj_every=200, checkpoint_every=2000)
+        cfg = MDConfig(
+            ensemble="nvt-nh",
+            temperature=tuple(args.T),
+            replicas=len(args.T),
+            dt=args.dt,
+            steps=steps,
+            tau=100.0,
+            log_every=10,
+            traj_every=200,
+            checkpoint_every=2000,
+        )
         result = run_md_file(args.model, "SA7AM7", cfg, args.out, restart=args.restart)
     except PainnjaxError as exc:
         print(f"md_sa7am7: error: {exc}", file=sys.stderr)
         return 2
     s = result.summary
-    print(f"{s['steps_done']} steps of {len(args.T)} replicas: {s['steps_per_second']:.1f} steps/s "
-          f"({s['ns_per_day']:.2f} ns/day), compile {s['compile_seconds']:.1f} s, stop: {s['stop_reason']}")
+    print(
+        f"{s['steps_done']} steps of {len(args.T)} replicas: {s['steps_per_second']:.1f} steps/s "
+        f"({s['ns_per_day']:.2f} ns/day), compile {s['compile_seconds']:.1f} s, stop: {s['stop_reason']}"
+    )
     print(f"wrote {plot(Path(args.out), args.T)}")
     return 0
 

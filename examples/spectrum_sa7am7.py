@@ -35,8 +35,15 @@ def main(argv=None) -> int:
     from painnjax.errors import PainnjaxError
 
     try:
-        vibrational_study(args.model, args.structure, args.out, temperature=args.T, ps=args.ps,
-                          equilibrate=args.equilibrate, dt=args.dt)
+        vibrational_study(
+            args.model,
+            args.structure,
+            args.out,
+            temperature=args.T,
+            ps=args.ps,
+            equilibrate=args.equilibrate,
+            dt=args.dt,
+        )
     except PainnjaxError as exc:
         print(f"spectrum_sa7am7: error: {exc}", file=sys.stderr)
         return 2

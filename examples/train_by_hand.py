@@ -56,8 +56,11 @@ def main(argv=None) -> dict:
     print(f"{ds}\n{len(split.train)} training and {len(split.valid)} validation structures")
 
     # 2. Model: seeded weights; the energy shift starts at the mean training energy per atom.
-    config = (painnjax.PaiNNConfig(n_atom_basis=16, n_interactions=1, n_rbf=8) if args.tiny
-              else painnjax.PaiNNConfig(n_atom_basis=32, n_interactions=3, n_rbf=20))
+    config = (
+        painnjax.PaiNNConfig(n_atom_basis=16, n_interactions=1, n_rbf=8)
+        if args.tiny
+        else painnjax.PaiNNConfig(n_atom_basis=32, n_interactions=3, n_rbf=20)
+    )
     model = painnjax.Model.init(config, seed=0, elements=ds.elements)
     params, constants = model.variables["params"], dict(model.variables["constants"])
     constants["shift"] = jnp.float32(np.mean(ds.energy[split.train] / ds.n_atoms[split.train]))
@@ -105,16 +108,21 @@ def main(argv=None) -> dict:
             acc = add(acc, eval_step(params, to_device(batch), buckets[b].pair_capacity))
         valid = metrics_from_sums(acc, with_forces=True)
         history.append({"epoch": epoch + 1, "train": train, "valid": valid})
-        print(f"epoch {epoch + 1:3d}  loss {train['loss']:.4f}  "
-              f"train MAE E {train['energy_mae']:7.3f} kcal/mol  F {train['forces_mae']:6.3f} kcal/mol/Å  |  "
-              f"valid MAE E {valid['energy_mae']:7.3f}  F {valid['forces_mae']:6.3f}  "
-              f"({time.perf_counter() - t0:.1f} s)")
+        print(
+            f"epoch {epoch + 1:3d}  loss {train['loss']:.4f}  "
+            f"train MAE E {train['energy_mae']:7.3f} kcal/mol  F {train['forces_mae']:6.3f} kcal/mol/Å  |  "
+            f"valid MAE E {valid['energy_mae']:7.3f}  F {valid['forces_mae']:6.3f}  "
+            f"({time.perf_counter() - t0:.1f} s)"
+        )
 
     # 6. Save: fold the energy reference into the per-element energies, so that the saved model
     #    predicts total energies like the training data's (what painnjax.potential expects).
     constants["atomref"] = np.asarray(constants["atomref"], np.float64) + reference_atomref(ds.reference, config.max_z)
-    trained = painnjax.Model(config, {"params": jax.device_get(params), "constants": jax.device_get(constants)},
-                             {**model.metadata, "energy_reference": {"kind": "total", "trained_on": ds.reference}})
+    trained = painnjax.Model(
+        config,
+        {"params": jax.device_get(params), "constants": jax.device_get(constants)},
+        {**model.metadata, "energy_reference": {"kind": "total", "trained_on": ds.reference}},
+    )
     path = painnjax.save_model(trained, args.out)
     print(f"saved {path}")
     return {"history": history, "model": str(path)}

@@ -48,8 +48,9 @@ def main(argv=None) -> dict:
     # 2. The potential of one structure, E(R) in eV; vmap makes it the potential of the batch.
     #    (Without a pair-list size it uses all pairs, which suits a batch of changing structures.)
     if args.tiny:
-        model = painnjax.Model.init(painnjax.PaiNNConfig(n_atom_basis=16, n_interactions=1, n_rbf=8),
-                                    seed=0, elements=[1, 7, 8, 16])
+        model = painnjax.Model.init(
+            painnjax.PaiNNConfig(n_atom_basis=16, n_interactions=1, n_rbf=8), seed=0, elements=[1, 7, 8, 16]
+        )
     else:
         model = painnjax.load_model(args.model)
     energy_fn = painnjax.potential(model, candidates[0].numbers)
@@ -89,13 +90,18 @@ def main(argv=None) -> dict:
     # 4. Rank: lowest energy first, relative to the lowest, in kcal/mol.
     E, E0 = np.asarray(E, np.float64), np.asarray(E0, np.float64)
     order = np.argsort(E)
-    print(f"{args.n} {candidates[0].info['composition']} candidates ({len(candidates[0])} atoms), "
-          f"{args.steps} FIRE steps each, one batched call: {seconds:.1f} s (compilation included)")
-    print(f"{'rank':>4} {'candidate':>9} {'ΔE kcal/mol':>12} {'lowered by kcal/mol':>20} "
-          f"{'fmax start -> end eV/Å':>23}")
+    print(
+        f"{args.n} {candidates[0].info['composition']} candidates ({len(candidates[0])} atoms), "
+        f"{args.steps} FIRE steps each, one batched call: {seconds:.1f} s (compilation included)"
+    )
+    print(
+        f"{'rank':>4} {'candidate':>9} {'ΔE kcal/mol':>12} {'lowered by kcal/mol':>20} {'fmax start -> end eV/Å':>23}"
+    )
     for rank, k in enumerate(order[:10]):
-        print(f"{rank + 1:4d} {k:9d} {(E[k] - E[order[0]]) * EV_TO_KCAL_PER_MOL:12.2f} "
-              f"{(E0[k] - E[k]) * EV_TO_KCAL_PER_MOL:20.2f} {fmax0[k]:12.3f} -> {fmax[k]:6.3f}")
+        print(
+            f"{rank + 1:4d} {k:9d} {(E[k] - E[order[0]]) * EV_TO_KCAL_PER_MOL:12.2f} "
+            f"{(E0[k] - E[k]) * EV_TO_KCAL_PER_MOL:20.2f} {fmax0[k]:12.3f} -> {fmax[k]:6.3f}"
+        )
     if args.out:
         from ase.io import write
 
@@ -107,8 +113,14 @@ def main(argv=None) -> dict:
             minima.append(atoms)
         write(args.out, minima, format="extxyz")
         print(f"wrote {args.out}")
-    return {"order": order, "energy": E[order], "energy_start": E0[order], "fmax": fmax[order],
-            "fmax_start": fmax0[order], "positions": np.asarray(R)[order]}
+    return {
+        "order": order,
+        "energy": E[order],
+        "energy_start": E0[order],
+        "fmax": fmax[order],
+        "fmax_start": fmax0[order],
+        "positions": np.asarray(R)[order],
+    }
 
 
 if __name__ == "__main__":

@@ -19,9 +19,20 @@ from md.dynamics.config import MDConfig
 from md.structures import build_potential, precision, read_structure
 from painnjax.errors import InputError
 
-def run_md_file(model, start, config: MDConfig, out, *, restart: bool = False, dtype: str = "float32",
-                traj_format: str = "traj", write_forces: bool = False, progress: bool = True,
-                velocities_from_file: bool = False):
+
+def run_md_file(
+    model,
+    start,
+    config: MDConfig,
+    out,
+    *,
+    restart: bool = False,
+    dtype: str = "float32",
+    traj_format: str = "traj",
+    write_forces: bool = False,
+    progress: bool = True,
+    velocities_from_file: bool = False,
+):
     """:func:`md.dynamics.simulate.run_md` for a model file and a start structure file; results in ``out``."""
     from md.dynamics.simulate import run_md
     from painnjax.io.modelfile import load_model
@@ -37,19 +48,34 @@ def run_md_file(model, start, config: MDConfig, out, *, restart: bool = False, d
                 raise InputError(f"{start}: the file holds no velocities (momenta)")
             momenta = atoms.get_momenta()
         extra = {"model": str(model) if not hasattr(model, "config") else "(in memory)", "start": str(start)}
-        return run_md(energy_fn, atoms, config, out=out, restart=restart, traj_format=traj_format,
-                      write_forces=write_forces, progress=progress, momenta=momenta, summary_extra=extra)
+        return run_md(
+            energy_fn,
+            atoms,
+            config,
+            out=out,
+            restart=restart,
+            traj_format=traj_format,
+            write_forces=write_forces,
+            progress=progress,
+            momenta=momenta,
+            summary_extra=extra,
+        )
 
 
 def format_md_summary(summary: dict) -> str:
     """One line from an MD run's ``summary``: the system, how far it got, speed, mean temperature, why it stopped."""
     s = summary
-    speed = (f"{s['steps_per_second']:.1f} steps/s ({s['ns_per_day']:.3g} ns/day)"
-             if s["steps_per_second"] else "no steps run")
+    speed = (
+        f"{s['steps_per_second']:.1f} steps/s ({s['ns_per_day']:.3g} ns/day)"
+        if s["steps_per_second"]
+        else "no steps run"
+    )
     mean_T = f", mean T {s['mean_temperature_K']:.1f} K" if s["mean_temperature_K"] is not None else ""
-    return (f"{s['formula']} ({s['n_atoms']} atoms), {s['ensemble']}, {s['replicas']} replica(s): step "
-            f"{s['steps_done']} of {s['steps_target']} ({s['time_ps']:g} ps), {speed}, compile "
-            f"{s['compile_seconds']:.1f} s{mean_T}; stop reason: {s['stop_reason']}")
+    return (
+        f"{s['formula']} ({s['n_atoms']} atoms), {s['ensemble']}, {s['replicas']} replica(s): step "
+        f"{s['steps_done']} of {s['steps_target']} ({s['time_ps']:g} ps), {speed}, compile "
+        f"{s['compile_seconds']:.1f} s{mean_T}; stop reason: {s['stop_reason']}"
+    )
 
 
 def optimize_file(model, inp, out, *, fmax: float = 0.01, max_steps: int = 1000, dtype: str = "float32"):
@@ -80,4 +106,3 @@ def optimize_file(model, inp, out, *, fmax: float = 0.01, max_steps: int = 1000,
         raise InputError(f"{out}: cannot write the structure ({exc})") from None
     os.replace(tmp, out)
     return res
-

@@ -17,27 +17,36 @@ Public API (see README.md for a tour):
 """
 
 from painnjax._version import __version__
-
+from painnjax.data.composition import MOLECULES, composition_of, molecule_counts
+from painnjax.data.dataset import (
+    Dataset,
+    fit_element_offsets,
+    read_dataset,
+    read_monomer_references,
+    subtract_element_offsets,
+    to_binding_energies,
+)
+from painnjax.data.splits import Split, make_split
+from painnjax.errors import ConversionError, InputError, ModelFileError, PainnjaxError
+from painnjax.io.modelfile import bundled_models, load_model, save_model
+from painnjax.model import Model
+from painnjax.nn.config import PaiNNConfig
+from painnjax.nn.neighbors import Pairs, all_pairs, from_jax_md, jax_md_neighbor_fn, sparse_pairs
+from painnjax.nn.painn import PaiNN, count_parameters, init_variables
+from painnjax.potential import Potential, energy, energy_and_forces, mean_potential, potential
 from painnjax.training.committee import (
-    CommitteeStats, Selection, committee_predict, committee_report, committee_stats, read_pool, select_by_spread,
+    CommitteeStats,
+    Selection,
+    committee_predict,
+    committee_report,
+    committee_stats,
+    read_pool,
+    select_by_spread,
     write_selection,
 )
-from painnjax.nn.config import PaiNNConfig
-from painnjax.data.composition import MOLECULES, composition_of, molecule_counts
-from painnjax.units import ENERGY_UNITS
-from painnjax.data.dataset import (
-    Dataset, fit_element_offsets, read_dataset,
-    read_monomer_references, subtract_element_offsets, to_binding_energies,
-)
-from painnjax.errors import ConversionError, InputError, ModelFileError, PainnjaxError
-from painnjax.nn.painn import PaiNN, count_parameters, init_variables
-from painnjax.model import Model
-from painnjax.io.modelfile import bundled_models, load_model, save_model
-from painnjax.nn.neighbors import Pairs, all_pairs, from_jax_md, jax_md_neighbor_fn, sparse_pairs
-from painnjax.potential import Potential, energy, energy_and_forces, mean_potential, potential
-from painnjax.data.splits import Split, make_split
 from painnjax.training.config import TrainConfig
 from painnjax.training.trainer import train
+from painnjax.units import ENERGY_UNITS
 
 
 def from_schnetpack(*args, **kwargs):
@@ -48,7 +57,9 @@ def from_schnetpack(*args, **kwargs):
 
 
 def to_schnetpack(*args, **kwargs):
-    """A SchNetPack ``NeuralNetworkPotential`` with a painnjax model's weights; see :mod:`painnjax.interfaces.schnetpack`."""
+    """A SchNetPack ``NeuralNetworkPotential`` with a painnjax model's weights.
+
+    See :mod:`painnjax.interfaces.schnetpack`."""
     from painnjax.interfaces.schnetpack import to_schnetpack as _convert
 
     return _convert(*args, **kwargs)
@@ -64,13 +75,52 @@ def __getattr__(name):
 
 
 __all__ = [
-    "__version__", "ENERGY_UNITS", "MOLECULES", "Dataset", "Split", "TrainConfig", "composition_of", "fit_element_offsets",
-    "make_split", "molecule_counts", "read_dataset", "read_monomer_references", "subtract_element_offsets",
-    "to_binding_energies", "train",
-    "CommitteeStats", "Selection", "committee_predict", "committee_report", "committee_stats", "read_pool",
-    "select_by_spread", "write_selection",
-    "ConversionError", "InputError", "Model", "ModelFileError", "PaiNN", "PaiNNCalculator",
-    "PaiNNConfig", "PainnjaxError", "Pairs", "all_pairs", "bundled_models", "count_parameters",
-    "Potential", "energy", "energy_and_forces", "mean_potential", "from_jax_md", "from_schnetpack", "init_variables",
-    "jax_md_neighbor_fn", "load_model", "potential", "save_model", "sparse_pairs", "to_schnetpack",
+    "__version__",
+    "ENERGY_UNITS",
+    "MOLECULES",
+    "Dataset",
+    "Split",
+    "TrainConfig",
+    "composition_of",
+    "fit_element_offsets",
+    "make_split",
+    "molecule_counts",
+    "read_dataset",
+    "read_monomer_references",
+    "subtract_element_offsets",
+    "to_binding_energies",
+    "train",
+    "CommitteeStats",
+    "Selection",
+    "committee_predict",
+    "committee_report",
+    "committee_stats",
+    "read_pool",
+    "select_by_spread",
+    "write_selection",
+    "ConversionError",
+    "InputError",
+    "Model",
+    "ModelFileError",
+    "PaiNN",
+    "PaiNNCalculator",
+    "PaiNNConfig",
+    "PainnjaxError",
+    "Pairs",
+    "all_pairs",
+    "bundled_models",
+    "count_parameters",
+    "Potential",
+    "energy",
+    "energy_and_forces",
+    "mean_potential",
+    "from_jax_md",
+    "from_schnetpack",
+    "init_variables",
+    "jax_md_neighbor_fn",
+    "load_model",
+    "potential",
+    "save_model",
+    "sparse_pairs",
+    "to_schnetpack",
 ]

@@ -18,7 +18,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from painnjax.errors import InputError
 
@@ -53,8 +54,12 @@ def integer(section: str, key: str, value, low: int) -> None:
 
 def positive(section: str, key: str, value, unit: str = "") -> None:
     """Check that ``value`` is a finite number > 0 (in ``unit``)."""
-    check(is_real(value) and value > 0, section, key,
-          f"must be a finite number > 0{' ' + unit if unit else ''}, got {value!r}")
+    check(
+        is_real(value) and value > 0,
+        section,
+        key,
+        f"must be a finite number > 0{' ' + unit if unit else ''}, got {value!r}",
+    )
 
 
 def from_mapping(cls: type[C], section: str, mapping: Mapping | None) -> C:

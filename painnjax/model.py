@@ -33,10 +33,13 @@ class Model:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def init(cls, config: PaiNNConfig | None = None, seed: int = 0, elements=None, **metadata) -> "Model":
+    def init(cls, config: PaiNNConfig | None = None, seed: int = 0, elements=None, **metadata) -> Model:
         config = config or PaiNNConfig()
-        meta = {"elements": None if elements is None else sorted(int(z) for z in elements),
-                "energy_reference": {"kind": "total"}, **metadata}
+        meta = {
+            "elements": None if elements is None else sorted(int(z) for z in elements),
+            "energy_reference": {"kind": "total"},
+            **metadata,
+        }
         return cls(config, init_variables(config, seed), meta)
 
     @property

@@ -20,16 +20,25 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from painnjax.errors import InputError
+from painnjax.nn.neighbors import (
+    HalfPairs,
+    PairMatrix,
+    Pairs,
+    all_pairs,
+    count_pairs,
+    from_jax_md,
+    pair_capacity,
+    sparse_pairs,
+)
 from painnjax.nn.painn import PaiNN
-from painnjax.nn.neighbors import HalfPairs, PairMatrix, Pairs, all_pairs, count_pairs, from_jax_md, pair_capacity, sparse_pairs
 from painnjax.validate import as_atomic_numbers, check_positions, check_species
 
 # Below this many atoms all N(N-1) pairs are cheaper than building a sparse list.
@@ -91,7 +100,7 @@ class Potential:
             return all(m.fits(R) for m in self.members)
         return self.neighbor_mode == "all" or count_pairs(R, self.cutoff) <= self.capacity
 
-    def plus(self, extra: Callable) -> "Potential":
+    def plus(self, extra: Callable) -> Potential:
         """This potential plus ``extra(R) -> E`` (eV; e.g. a restraint), with the same attributes."""
         fn = self.fn
         return replace(self, fn=lambda R, neighbor: fn(R, neighbor) + extra(R))
@@ -218,7 +227,9 @@ def mean_potential(models, species, **kwargs) -> Potential:
         raise InputError("a committee needs at least one model")
     cutoffs = sorted({float(m.config.cutoff) for m in models})
     if len(cutoffs) > 1:
-        raise InputError(f"the committee's models have different cutoffs ({cutoffs} Å); one pair list cannot serve them")
+        raise InputError(
+            f"the committee's models have different cutoffs ({cutoffs} Å); one pair list cannot serve them"
+        )
     members = [potential(m, species, **kwargs) for m in models]
     first = members[0]
     capacity = max((p.capacity or 0) for p in members) or None

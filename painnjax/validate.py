@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from ase.data import atomic_numbers as _symbol_to_z
@@ -48,13 +48,10 @@ def check_species(Z: np.ndarray, elements: Sequence[int] | None, max_z: int, sou
         if not ok:
             sym = chemical_symbols[z] if 0 <= z < len(chemical_symbols) else "?"
             knows = (
-                ", ".join(chemical_symbols[e] for e in sorted(known))
-                if known is not None
-                else f"Z = 1..{max_z - 1}"
+                ", ".join(chemical_symbols[e] for e in sorted(known)) if known is not None else f"Z = 1..{max_z - 1}"
             )
             raise InputError(
-                f"{_where(source)}atom {k}: element {sym} (Z={z}) is not known to this model "
-                f"(it knows {knows})"
+                f"{_where(source)}atom {k}: element {sym} (Z={z}) is not known to this model (it knows {knows})"
             )
 
 
@@ -62,7 +59,9 @@ def check_positions(R, n_atoms: int, source: str | None = None, symbols: Sequenc
     """Positions must be (N, 3), finite, and no two atoms closer than 0.1 Å."""
     R = np.asarray(R)
     if R.shape != (n_atoms, 3):
-        raise InputError(f"{_where(source)}positions must have shape ({n_atoms}, 3) to match the species, got {R.shape}")
+        raise InputError(
+            f"{_where(source)}positions must have shape ({n_atoms}, 3) to match the species, got {R.shape}"
+        )
     bad = ~np.isfinite(R).all(axis=1)
     if bad.any():
         k = int(np.argmax(bad))

@@ -28,7 +28,7 @@ def _package_path(module) -> str:
 def _member_path(scope, head: str, target: str) -> str:
     member = scope.members[head]
     path = member.target_path if member.is_alias else member.path
-    return path + target[len(head):]
+    return path + target[len(head) :]
 
 
 def _resolve(obj, target: str) -> str:

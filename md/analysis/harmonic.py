@@ -32,9 +32,9 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -225,9 +225,17 @@ def harmonic_analysis(
     cart /= np.linalg.norm(cart, axis=1, keepdims=True)
     freqs = eigenvalues_to_cm1(lam)
     res = HarmonicResult(
-        frequencies=freqs, modes=cart.reshape(-1, n, 3), mass_weighted_modes=mw_modes, eigenvalues=lam,
-        projected_frequencies=eigenvalues_to_cm1(projected), hessian=H, masses=m, n_removed=k,
-        linear=(k == 5), energy=float(e), fmax=float(np.sqrt((g.reshape(n, 3) ** 2).sum(1).max())),
+        frequencies=freqs,
+        modes=cart.reshape(-1, n, 3),
+        mass_weighted_modes=mw_modes,
+        eigenvalues=lam,
+        projected_frequencies=eigenvalues_to_cm1(projected),
+        hessian=H,
+        masses=m,
+        n_removed=k,
+        linear=(k == 5),
+        energy=float(e),
+        fmax=float(np.sqrt((g.reshape(n, 3) ** 2).sum(1).max())),
     )
     bad = freqs[freqs < -imaginary_threshold]
     if bad.size:
@@ -235,7 +243,8 @@ def harmonic_analysis(
         warnings.warn(
             f"{bad.size} imaginary frequenc{'y' if bad.size == 1 else 'ies'} ({shown} cm-1, shown negative): "
             f"the structure is not a minimum (a saddle point, or not minimised; max force {res.fmax:.3g} eV/Å)",
-            NotAMinimumWarning, stacklevel=2,
+            NotAMinimumWarning,
+            stacklevel=2,
         )
     return res
 
@@ -255,8 +264,10 @@ def harmonic_file(model, structure, *, dtype: str = "float64", imaginary_thresho
 def format_frequencies(result: HarmonicResult) -> str:
     """The frequencies as text: a heading (how many, the force at the structure) and one line of them."""
     kind = "linear, 3N-5" if result.linear else "3N-6"
-    return (f"{len(result.frequencies)} vibrational frequencies ({kind}; imaginary shown negative), cm-1; "
-            f"max force {result.fmax:.3g} eV/Å:\n" + " ".join(f"{f:.2f}" for f in result.frequencies))
+    return (
+        f"{len(result.frequencies)} vibrational frequencies ({kind}; imaginary shown negative), cm-1; "
+        f"max force {result.fmax:.3g} eV/Å:\n" + " ".join(f"{f:.2f}" for f in result.frequencies)
+    )
 
 
 def write_frequencies(result: HarmonicResult, path) -> Path:

@@ -45,8 +45,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from painnjax.units import SPEED_OF_LIGHT_CM_PER_FS
 from painnjax.errors import InputError
+from painnjax.units import SPEED_OF_LIGHT_CM_PER_FS
 
 WINDOWS = ("hann", "none")
 NORMALISATIONS = ("max", "absolute")
@@ -197,7 +197,7 @@ def power_spectrum(
     cw = c * lag_window(window, T)
     s = np.zeros(M)
     s[:T] = cw
-    s[M - T + 1:] = cw[1:][::-1]
+    s[M - T + 1 :] = cw[1:][::-1]
     with jax.enable_x64(True):
         S = float(dt_fs) * np.asarray(jnp.real(jnp.fft.rfft(jnp.asarray(s))), np.float64)
     cl = SPEED_OF_LIGHT_CM_PER_FS
@@ -209,9 +209,18 @@ def power_spectrum(
         intensity = S / top
     else:
         intensity = S * cl
-    return Spectrum(frequencies=freqs, intensity=intensity, normalisation=normalisation, window=window,
-                    dt_fs=float(dt_fs), n_frames=T, n_replicas=V.shape[0], kinetic_energy=0.5 * float(c[0]),
-                    vacf=c, atoms=idx)
+    return Spectrum(
+        frequencies=freqs,
+        intensity=intensity,
+        normalisation=normalisation,
+        window=window,
+        dt_fs=float(dt_fs),
+        n_frames=T,
+        n_replicas=V.shape[0],
+        kinetic_energy=0.5 * float(c[0]),
+        vacf=c,
+        atoms=idx,
+    )
 
 
 def read_velocities(paths, *, dt_fs: float | None = None, rtol: float = 1e-6):
@@ -255,8 +264,10 @@ def read_velocities(paths, *, dt_fs: float | None = None, rtol: float = 1e-6):
             t = np.asarray(times, np.float64)
             d = np.diff(t)
             if not np.all(d > 0) or np.max(np.abs(d - d[0])) > rtol * d[0]:
-                raise InputError(f"{p}: the frames are not equally spaced in time (time_fs steps between "
-                                 f"{d.min():g} and {d.max():g} fs)")
+                raise InputError(
+                    f"{p}: the frames are not equally spaced in time (time_fs steps between "
+                    f"{d.min():g} and {d.max():g} fs)"
+                )
             if dt_fs is not None and abs(d[0] - dt_fs) > rtol * dt_fs:
                 raise InputError(f"{p}: frames are {d[0]:g} fs apart, not dt_fs = {dt_fs:g}")
             dts.append(float(d.mean()))
@@ -266,14 +277,23 @@ def read_velocities(paths, *, dt_fs: float | None = None, rtol: float = 1e-6):
             dts.append(float(dt_fs))
         Vs.append(np.stack([a.get_velocities() for a in frames]))
     if len({v.shape for v in Vs}) > 1:
-        raise InputError("the trajectories differ in length: " + ", ".join(f"{p}: {len(v)} frames" for p, v in zip(paths, Vs)))
+        raise InputError(
+            "the trajectories differ in length: " + ", ".join(f"{p}: {len(v)} frames" for p, v in zip(paths, Vs))
+        )
     if max(dts) - min(dts) > rtol * max(dts):
         raise InputError("the trajectories have different frame spacings: " + ", ".join(f"{d:g} fs" for d in dts))
     return np.stack(Vs), np.asarray(masses, np.float64), np.asarray(numbers), float(np.mean(dts))
 
 
-def spectrum_from_files(paths, *, elements=None, window: str = "hann", normalisation: str = "max",
-                        dt_fs: float | None = None, n_fft: int | None = None) -> Spectrum:
+def spectrum_from_files(
+    paths,
+    *,
+    elements=None,
+    window: str = "hann",
+    normalisation: str = "max",
+    dt_fs: float | None = None,
+    n_fft: int | None = None,
+) -> Spectrum:
     """:func:`power_spectrum` of trajectory files (one per replica); ``elements`` (symbols or numbers) selects atoms."""
     V, m, Z, dt = read_velocities(paths, dt_fs=dt_fs)
     sel = None
@@ -287,8 +307,9 @@ def spectrum_from_files(paths, *, elements=None, window: str = "hann", normalisa
     return power_spectrum(V, m, dt, window=window, normalisation=normalisation, n_fft=n_fft, atoms=sel)
 
 
-def plot_spectrum(spectrum: Spectrum, paths, *, harmonic=None, max_frequency: float | None = None,
-                  title: str | None = None) -> list[Path]:
+def plot_spectrum(
+    spectrum: Spectrum, paths, *, harmonic=None, max_frequency: float | None = None, title: str | None = None
+) -> list[Path]:
     """The spectrum as a line with the harmonic frequencies (cm⁻¹) as sticks; one file per path (PNG, PDF).
 
     Only real (positive) harmonic frequencies are drawn; the x axis ends at ``max_frequency``
@@ -349,8 +370,9 @@ def write_spectrum_folder(spectrum: Spectrum, out, *, harmonic=None, max_frequen
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     spectrum.write_csv(out / "spectrum.csv")
-    plot_spectrum(spectrum, [out / "spectrum.png", out / "spectrum.pdf"], harmonic=harmonic,
-                  max_frequency=max_frequency)
+    plot_spectrum(
+        spectrum, [out / "spectrum.png", out / "spectrum.pdf"], harmonic=harmonic, max_frequency=max_frequency
+    )
     if harmonic is not None:
         write_json(out / "harmonic.json", {"frequencies_cm-1": [float(f) for f in harmonic]})
     return out

@@ -89,8 +89,15 @@ def vibrational_study(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"model": str(model), "structure": str(structure), "temperature_K": float(temperature),
-                "dt_fs": float(dt), "fmax_eV_per_A": float(fmax), "seed": int(seed), "replicas": int(replicas)}
+    settings = {
+        "model": str(model),
+        "structure": str(structure),
+        "temperature_K": float(temperature),
+        "dt_fs": float(dt),
+        "fmax_eV_per_A": float(fmax),
+        "seed": int(seed),
+        "replicas": int(replicas),
+    }
     rec = _Record(out / STUDY_FILE, _read_record(out, settings))
     rec.data["settings"] = {**settings, "ps": float(ps), "equilibrate_ps": float(equilibrate)}
     rec.save()
@@ -101,9 +108,19 @@ def vibrational_study(
     cfg = _md_config(temperature, ps, dt, replicas, seed)
     md_out = out / "md"
     s = _md_stage(model, minimum_path, md_out, cfg, progress, rec, say)
-    spec, plots = _spectrum_stage(out, md_out, structure, start, temperature, equilibrate, replicas, freqs,
-                                  max_frequency, rec, say)
-    return StudyResult(out=out, minimum=res, harmonic=harm, frequencies=freqs, md_summary=s, spectrum=spec, plots=plots, record=rec.data)
+    spec, plots = _spectrum_stage(
+        out, md_out, structure, start, temperature, equilibrate, replicas, freqs, max_frequency, rec, say
+    )
+    return StudyResult(
+        out=out,
+        minimum=res,
+        harmonic=harm,
+        frequencies=freqs,
+        md_summary=s,
+        spectrum=spec,
+        plots=plots,
+        record=rec.data,
+    )
 
 
 @dataclass
@@ -154,16 +171,25 @@ def _minimum_stage(model, structure, minimum_path: Path, fmax, max_fire_steps, r
         say(f"minimum: reused {minimum_path}")
         return None
     res = optimize_file(model, structure, minimum_path, fmax=fmax, max_steps=max_fire_steps)
-    rec.data["minimum"] = {"energy_eV": res.energy, "fmax_eV_per_A": res.fmax, "steps": res.steps,
-                           "converged": res.converged, "seconds": res.seconds + res.compile_seconds}
+    rec.data["minimum"] = {
+        "energy_eV": res.energy,
+        "fmax_eV_per_A": res.fmax,
+        "steps": res.steps,
+        "converged": res.converged,
+        "seconds": res.seconds + res.compile_seconds,
+    }
     rec.save()
-    say(f"minimum: E = {res.energy:.5f} eV, fmax {res.fmax:.4f} eV/Å after {res.steps} FIRE steps"
-        + ("" if res.converged else f" (NOT converged to {fmax} eV/Å: the harmonic frequencies may be imaginary)"))
+    say(
+        f"minimum: E = {res.energy:.5f} eV, fmax {res.fmax:.4f} eV/Å after {res.steps} FIRE steps"
+        + ("" if res.converged else f" (NOT converged to {fmax} eV/Å: the harmonic frequencies may be imaginary)")
+    )
     return res
 
 
 def _harmonic_stage(model, minimum_path: Path, harmonic_path: Path, rec: _Record, say):
-    """2. Harmonic frequencies of the minimum (``harmonic.json``), unless the folder holds them; (result or None, cm-1)."""
+    """2. Harmonic frequencies of the minimum (``harmonic.json``), unless the folder holds them.
+
+    Returns (result or None, frequencies in cm-1)."""
     from md.analysis.harmonic import harmonic_file, write_frequencies
 
     if "harmonic" in rec.data and harmonic_path.exists():
@@ -173,8 +199,12 @@ def _harmonic_stage(model, minimum_path: Path, harmonic_path: Path, rec: _Record
     harm = harmonic_file(model, minimum_path)
     write_frequencies(harm, harmonic_path)
     f = harm.frequencies
-    rec.data["harmonic"] = {"n_frequencies": len(f), "lowest_cm-1": float(f[0]), "highest_cm-1": float(f[-1]),
-                            "n_imaginary": int((f < 0).sum())}
+    rec.data["harmonic"] = {
+        "n_frequencies": len(f),
+        "lowest_cm-1": float(f[0]),
+        "highest_cm-1": float(f[-1]),
+        "n_imaginary": int((f < 0).sum()),
+    }
     rec.save()
     say(f"harmonic: {len(f)} frequencies, {f[0]:.1f} ... {f[-1]:.1f} cm-1, {int((f < 0).sum())} imaginary")
     return harm, f
@@ -186,9 +216,17 @@ def _md_config(temperature, ps, dt, replicas, seed):
 
     every = _frames_per_fs(dt)
     steps = max(every, int(round(ps * 1000.0 / dt / every)) * every)
-    return MDConfig(ensemble="nvt-nh", temperature=float(temperature), dt=float(dt), steps=steps, log_every=every,
-                    traj_every=every, replicas=int(replicas), seed=int(seed),
-                    checkpoint_every=max(every, 500 // every * every))  # fixed: a restart may not change it
+    return MDConfig(
+        ensemble="nvt-nh",
+        temperature=float(temperature),
+        dt=float(dt),
+        steps=steps,
+        log_every=every,
+        traj_every=every,
+        replicas=int(replicas),
+        seed=int(seed),
+        checkpoint_every=max(every, 500 // every * every),
+    )  # fixed: a restart may not change it
 
 
 def _md_stage(model, minimum_path: Path, md_out: Path, cfg, progress, rec: _Record, say) -> dict:
@@ -199,14 +237,25 @@ def _md_stage(model, minimum_path: Path, md_out: Path, cfg, progress, rec: _Reco
     restart = (md_out / CHECKPOINT_FILE).exists()
     md = run_md_file(model, minimum_path, cfg, md_out, restart=restart, progress=progress)
     s = md.summary
-    rec.data["md"] = {k: s.get(k) for k in ("steps_done", "steps_per_second", "mean_temperature_K", "stop_reason",
-                                            "compile_seconds", "restarted_from_step")}
+    rec.data["md"] = {
+        k: s.get(k)
+        for k in (
+            "steps_done",
+            "steps_per_second",
+            "mean_temperature_K",
+            "stop_reason",
+            "compile_seconds",
+            "restarted_from_step",
+        )
+    }
     rec.save()
     if s.get("steps_per_second") is None:  # nothing left to run: the folder holds the whole MD
         say(f"MD: reused {s['steps_done']} steps of {cfg.dt:g} fs in {md_out}")
     else:
-        say(f"MD: {s['steps_done']} steps of {cfg.dt:g} fs, {s['steps_per_second']:.1f} steps/s, "
-            f"mean T {s['mean_temperature_K']:.0f} K, stop: {s['stop_reason']}")
+        say(
+            f"MD: {s['steps_done']} steps of {cfg.dt:g} fs, {s['steps_per_second']:.1f} steps/s, "
+            f"mean T {s['mean_temperature_K']:.0f} K, stop: {s['stop_reason']}"
+        )
     return s
 
 
@@ -224,8 +273,19 @@ def _md_power_spectrum(md_out: Path, replicas, equilibrate):
     return power_spectrum(V[:, skip:], masses, dt_fs, window="hann", normalisation="max"), used, dt_fs
 
 
-def _spectrum_stage(out: Path, md_out: Path, structure, start, temperature, equilibrate, replicas, freqs,
-                    max_frequency, rec: _Record, say):
+def _spectrum_stage(
+    out: Path,
+    md_out: Path,
+    structure,
+    start,
+    temperature,
+    equilibrate,
+    replicas,
+    freqs,
+    max_frequency,
+    rec: _Record,
+    say,
+):
     """4. The power spectrum after equilibration (``spectrum.csv``) and its plots with the harmonic sticks."""
     from md.analysis.spectrum import plot_spectrum
 
@@ -233,19 +293,23 @@ def _spectrum_stage(out: Path, md_out: Path, structure, start, temperature, equi
     spec.write_csv(out / "spectrum.csv")
     name = start.get_chemical_formula() if not _is_bundled(structure) else str(structure)
     title = f"{name}, {temperature:g} K, {used * dt_fs / 1000:.1f} ps: MD power spectrum and harmonic frequencies"
-    plots = plot_spectrum(spec, [out / "spectrum.png", out / "spectrum.pdf"], harmonic=freqs,
-                          max_frequency=max_frequency, title=title)
+    plots = plot_spectrum(
+        spec, [out / "spectrum.png", out / "spectrum.pdf"], harmonic=freqs, max_frequency=max_frequency, title=title
+    )
     top = spec.frequencies[int(np.argmax(spec.intensity))]
-    rec.data["spectrum"] = {"frames": int(used), "ps": used * dt_fs / 1000.0, "resolution_cm-1": spec.resolution,
-                            "highest_peak_cm-1": float(top)}
+    rec.data["spectrum"] = {
+        "frames": int(used),
+        "ps": used * dt_fs / 1000.0,
+        "resolution_cm-1": spec.resolution,
+        "highest_peak_cm-1": float(top),
+    }
     rec.save()
-    say(f"spectrum: {used} frames ({used * dt_fs / 1000:.2f} ps), resolution {spec.resolution:.1f} cm-1; "
-        f"wrote {', '.join(str(p) for p in plots)}")
+    say(
+        f"spectrum: {used} frames ({used * dt_fs / 1000:.2f} ps), resolution {spec.resolution:.1f} cm-1; "
+        f"wrote {', '.join(str(p) for p in plots)}"
+    )
     return spec, plots
 
 
 def _is_bundled(structure) -> bool:
     return not Path(str(structure)).exists()
-
-
-

@@ -83,29 +83,44 @@ class MDConfig:
             object.__setattr__(self, "temperature", tuple(float(x) for x in t))
         self._validate()
 
-    def check(self) -> "MDConfig":
+    def check(self) -> MDConfig:
         """The config, checked again (it was checked when built); raises :class:`InputError`."""
         self._validate()
         return self
 
     def _validate(self) -> None:
         """Raise :class:`InputError` naming ``[md]`` and the first option that is not usable."""
-        check(self.ensemble in ENSEMBLES, S, "ensemble", f"must be one of {', '.join(ENSEMBLES)}, got {self.ensemble!r}")
+        check(
+            self.ensemble in ENSEMBLES, S, "ensemble", f"must be one of {', '.join(ENSEMBLES)}, got {self.ensemble!r}"
+        )
         positive(S, "dt", self.dt, "fs")
         integer(S, "steps", self.steps, 0)
         integer(S, "replicas", self.replicas, 1)
         temps = self.temperature if isinstance(self.temperature, tuple) else (self.temperature,)
-        check(len(temps) in (1, self.replicas), S, "temperature",
-              f"give one temperature or one per replica ({self.replicas}), got {len(temps)}")
+        check(
+            len(temps) in (1, self.replicas),
+            S,
+            "temperature",
+            f"give one temperature or one per replica ({self.replicas}), got {len(temps)}",
+        )
         for T in temps:
             check(is_real(T) and T >= 0, S, "temperature", f"must be a finite number >= 0 K, got {T!r}")
-            check(self.ensemble == "nve" or T > 0, S, "temperature", f"{self.ensemble} needs a temperature > 0 K, got {T!r}")
+            check(
+                self.ensemble == "nve" or T > 0,
+                S,
+                "temperature",
+                f"{self.ensemble} needs a temperature > 0 K, got {T!r}",
+            )
         check(is_int(self.seed), S, "seed", f"must be an integer, got {self.seed!r}")
         if self.ensemble == "nvt-nh":
             positive(S, "tau", self.tau, "fs")
-            check(is_int(self.chain_length) and self.chain_length >= 2, S, "chain_length",
-                  f"must be an integer >= 2, got {self.chain_length!r}: jax-md's Nosé-Hoover chain of length 1 "
-                  "reads past the end of the chain (wrong dynamics)")
+            check(
+                is_int(self.chain_length) and self.chain_length >= 2,
+                S,
+                "chain_length",
+                f"must be an integer >= 2, got {self.chain_length!r}: jax-md's Nosé-Hoover chain of length 1 "
+                "reads past the end of the chain (wrong dynamics)",
+            )
             integer(S, "chain_steps", self.chain_steps, 1)
             check(self.sy_steps in SY_ORDERS, S, "sy_steps", f"must be one of {SY_ORDERS}, got {self.sy_steps!r}")
         if self.ensemble == "nvt-langevin":
@@ -114,18 +129,27 @@ class MDConfig:
         integer(S, "traj_every", self.traj_every, 0)
         integer(S, "checkpoint_every", self.checkpoint_every, 1)
         for name in ("steps", "traj_every", "checkpoint_every"):
-            check(getattr(self, name) % self.log_every == 0, S, name,
-                  f"{getattr(self, name)} is not a multiple of log_every ({self.log_every})")
+            check(
+                getattr(self, name) % self.log_every == 0,
+                S,
+                name,
+                f"{getattr(self, name)} is not a multiple of log_every ({self.log_every})",
+            )
         if self.chunk_steps is not None:
             integer(S, "chunk_steps", self.chunk_steps, 1)
-            check(self.chunk_steps % self.log_every == 0 and self.checkpoint_every % self.chunk_steps == 0, S,
-                  "chunk_steps", f"{self.chunk_steps} must be a multiple of log_every ({self.log_every}) "
-                  f"and divide checkpoint_every ({self.checkpoint_every})")
+            check(
+                self.chunk_steps % self.log_every == 0 and self.checkpoint_every % self.chunk_steps == 0,
+                S,
+                "chunk_steps",
+                f"{self.chunk_steps} must be a multiple of log_every ({self.log_every}) "
+                f"and divide checkpoint_every ({self.checkpoint_every})",
+            )
         if self.max_temperature is not None:
             positive(S, "max_temperature", self.max_temperature, "K")
         fd = self.fragment_distance
-        check(fd is None or (is_real(fd) and fd >= 0), S, "fragment_distance",
-              f"must be >= 0 Å (0: no check), got {fd!r}")
+        check(
+            fd is None or (is_real(fd) and fd >= 0), S, "fragment_distance", f"must be >= 0 Å (0: no check), got {fd!r}"
+        )
 
     def temperatures(self, replicas: int | None = None) -> tuple[float, ...]:
         """The target temperature of each replica (K)."""
@@ -157,6 +181,6 @@ class MDConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "MDConfig":
+    def from_dict(cls, d: dict) -> MDConfig:
         """From :meth:`to_dict` (or an ``[md]`` table); unknown keys are refused."""
         return from_mapping(cls, S, d)

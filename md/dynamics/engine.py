@@ -92,8 +92,19 @@ class Engine:
         self._compiled = shared_cache(potential.energy_fn)
         c = cfg
         # Everything besides shapes, capacity and the energy function that a compiled chunk depends on.
-        self._key = (c.ensemble, c.dt, c.tau, c.chain_length, c.chain_steps, c.sy_steps, c.friction,
-                     c.log_every, self.buffer, potential.cutoff, potential.n_atoms)
+        self._key = (
+            c.ensemble,
+            c.dt,
+            c.tau,
+            c.chain_length,
+            c.chain_steps,
+            c.sy_steps,
+            c.friction,
+            c.log_every,
+            self.buffer,
+            potential.cutoff,
+            potential.n_atoms,
+        )
 
     # -- building blocks -------------------------------------------------------------------
     def _parts(self, capacity):
@@ -215,7 +226,9 @@ class Engine:
             args = (state, kT, active, n, first)
             fn = self._compile(("chunk", capacity), lambda *a: self._chunk_fn(capacity)(*a), *args)
             new, rec, rec0 = fn(*args)
-            rec = Records(*(np.asarray(x)[:, :n_records] for x in rec[:-1]), max_pairs=np.asarray(rec.max_pairs)[:n_records])
+            rec = Records(
+                *(np.asarray(x)[:, :n_records] for x in rec[:-1]), max_pairs=np.asarray(rec.max_pairs)[:n_records]
+            )
             most = int(rec.max_pairs.max()) if n_records else 0
             if capacity is not None and most > capacity:
                 self._grow_to(most, OVERFLOW_GROWTH)

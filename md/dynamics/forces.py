@@ -23,8 +23,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -51,7 +51,7 @@ class MDPotential:
     capacity_hint: int | None = None
 
     @classmethod
-    def wrap(cls, energy_fn: Callable, n_atoms: int, pairs: str = "auto") -> "MDPotential":
+    def wrap(cls, energy_fn: Callable, n_atoms: int, pairs: str = "auto") -> MDPotential:
         """Decide how ``energy_fn`` gets its pairs.
 
         ``pairs="auto"``: a painnjax :class:`~painnjax.potential.Potential` gets a managed

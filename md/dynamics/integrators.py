@@ -34,16 +34,16 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
 from jax_md import simulate, space
 
 from md.dynamics.config import MDConfig
-from painnjax.units import fs_to_internal, friction_to_internal
 from md.dynamics.velocities import cluster_dof, kinetic_energy, maxwell_boltzmann
+from painnjax.units import friction_to_internal, fs_to_internal
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ A restart first cuts the thermo log and trajectories back to the checkpoint's st
 (:func:`truncate_thermo`, :meth:`TrajectoryWriter.truncate_after`), so nothing is doubled.
 
 Example:
-    >>> atoms = frame_atoms([8, 1, 1], R, V, e_pot=-1.0, step=10, time_fs=5.0, replica=0, temperature=300.0)  # doctest: +SKIP
-    >>> TrajectoryWriter("out/trajectory_r000.traj").write([atoms])                                       # doctest: +SKIP
+    >>> atoms = frame_atoms([8, 1, 1], R, V, e_pot=-1.0, step=10, time_fs=5.0,
+    ...                     replica=0, temperature=300.0)                        # doctest: +SKIP
+    >>> TrajectoryWriter("out/trajectory_r000.traj").write([atoms])                # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -38,8 +39,17 @@ def trajectory_path(out: Path, replica: int, fmt: str) -> Path:
     return Path(out) / f"trajectory_r{replica:03d}.{fmt}"
 
 
-def frame_atoms(numbers, positions, velocities, e_pot: float, step: int, time_fs: float, replica: int,
-                temperature: float, forces=None):
+def frame_atoms(
+    numbers,
+    positions,
+    velocities,
+    e_pot: float,
+    step: int,
+    time_fs: float,
+    replica: int,
+    temperature: float,
+    forces=None,
+):
     """An ``ase.Atoms`` frame: velocities in ASE units (Å per ASE time unit, jax-md's too)."""
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator

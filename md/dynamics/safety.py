@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -52,8 +52,9 @@ def _atom_list(atoms: np.ndarray) -> str:
     return f"atoms {shown}{', ...' if len(atoms) > 8 else ''}"
 
 
-def check_frame(R, e_pot: float, temperature: float, max_temperature: float, fragment_distance: float,
-                symbols: Sequence[str]) -> tuple[str, str] | None:
+def check_frame(
+    R, e_pot: float, temperature: float, max_temperature: float, fragment_distance: float, symbols: Sequence[str]
+) -> tuple[str, str] | None:
     """``(kind, message)`` for the first failed check, or None when the frame is good.
 
     Kinds: ``"non-finite"``, ``"temperature"``, ``"fragmentation"``.

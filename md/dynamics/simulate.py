@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -34,10 +35,11 @@ from md.dynamics.config import MDConfig
 from md.dynamics.engine import Engine, Records
 from md.dynamics.forces import MDPotential
 from md.dynamics.safety import check_frame, formula, fragments
-from painnjax.units import KB_EV, kelvin_to_kT, ns_per_day
 from painnjax.errors import InputError
 from painnjax.potential import Potential
+from painnjax.units import KB_EV, kelvin_to_kT, ns_per_day
 from painnjax.validate import as_atomic_numbers, check_positions
+
 
 class SafetyStopWarning(RuntimeWarning):
     """A replica was stopped by a safety check (the message names step, time and cause)."""
@@ -78,11 +80,15 @@ def _species_and_positions(atoms, energy_fn):
     source = atoms.info.get("source") if hasattr(atoms, "info") else None
     Z = as_atomic_numbers(atoms, source=source)
     if getattr(atoms, "pbc", np.zeros(3)).any():
-        raise InputError(f"{source + ': ' if source else ''}periodic boundary conditions are not supported (clusters only)")
+        raise InputError(
+            f"{source + ': ' if source else ''}periodic boundary conditions are not supported (clusters only)"
+        )
     R = check_positions(atoms.positions, len(Z), source=source, symbols=atoms.get_chemical_symbols())
     own = energy_fn.species if isinstance(energy_fn, Potential) else None
     if own is not None and not np.array_equal(np.asarray(own), Z):
-        raise InputError(f"{source + ': ' if source else ''}the structure's species differ from those the potential was built for")
+        raise InputError(
+            f"{source + ': ' if source else ''}the structure's species differ from those the potential was built for"
+        )
     if len(Z) < 2:
         raise InputError(f"{source + ': ' if source else ''}MD needs at least 2 atoms, got {len(Z)}")
     return Z, np.asarray(R, np.float64)
@@ -120,7 +126,9 @@ class _Run:
         self.R = cfg.replicas
         self.temps = np.asarray(cfg.temperatures(), np.float64)
         self.max_temps = cfg.max_temperatures()
-        self.status = [{"replica": r, "temperature_K": float(self.temps[r]), "status": "running"} for r in range(self.R)]
+        self.status = [
+            {"replica": r, "temperature_K": float(self.temps[r]), "status": "running"} for r in range(self.R)
+        ]
         self.sum_T = np.zeros(self.R)
         self.n_T = np.zeros(self.R, np.int64)
         self.last_good: list[dict | None] = [None] * self.R
@@ -128,7 +136,8 @@ class _Run:
         self.messages: list[str] = []
         self.writers = (
             [output.TrajectoryWriter(output.trajectory_path(out, r, traj_format), traj_format) for r in range(self.R)]
-            if out is not None else None
+            if out is not None
+            else None
         )
 
     @property
@@ -147,8 +156,14 @@ class _Run:
             T = self.temperature(rec.e_kin[r])
             n_good = 0
             for j, step in enumerate(steps):
-                bad = check_frame(rec.position[r, j], float(rec.e_pot[r, j]), float(T[j]), self.max_temps[r],
-                                  self.fragment_distance, self.symbols)
+                bad = check_frame(
+                    rec.position[r, j],
+                    float(rec.e_pot[r, j]),
+                    float(T[j]),
+                    self.max_temps[r],
+                    self.fragment_distance,
+                    self.symbols,
+                )
                 if bad is not None:
                     if first:
                         raise InputError(f"the start structure fails a safety check: {bad[1]}")
@@ -156,8 +171,12 @@ class _Run:
                     break
                 n_good += 1
                 self.last_good[r] = {
-                    "step": int(step), "position": rec.position[r, j], "velocity": rec.velocity[r, j],
-                    "force": rec.force[r, j], "e_pot": float(rec.e_pot[r, j]), "temperature": float(T[j]),
+                    "step": int(step),
+                    "position": rec.position[r, j],
+                    "velocity": rec.velocity[r, j],
+                    "force": rec.force[r, j],
+                    "e_pot": float(rec.e_pot[r, j]),
+                    "temperature": float(T[j]),
                 }
                 if not first:
                     self.sum_T[r] += T[j]
@@ -165,12 +184,21 @@ class _Run:
                 if self.writers is not None and self.cfg.traj_every and step % self.cfg.traj_every == 0:
                     frames[r].append(self._atoms(r, self.last_good[r]))
             s = np.asarray(steps[:n_good])
-            cols = (s, s * dt, np.full(n_good, r), T[:n_good], rec.e_pot[r, :n_good], rec.e_kin[r, :n_good],
-                    rec.e_pot[r, :n_good] + rec.e_kin[r, :n_good], rec.conserved[r, :n_good])
+            cols = (
+                s,
+                s * dt,
+                np.full(n_good, r),
+                T[:n_good],
+                rec.e_pot[r, :n_good],
+                rec.e_kin[r, :n_good],
+                rec.e_pot[r, :n_good] + rec.e_kin[r, :n_good],
+                rec.conserved[r, :n_good],
+            )
             for c, v in zip(output.THERMO_COLUMNS, cols):
                 self.rows[c].extend(np.asarray(v).tolist())
-            thermo_lines += output.thermo_rows(s, s * dt, r, T[:n_good], rec.e_pot[r, :n_good], rec.e_kin[r, :n_good],
-                                               rec.conserved[r, :n_good])
+            thermo_lines += output.thermo_rows(
+                s, s * dt, r, T[:n_good], rec.e_pot[r, :n_good], rec.e_kin[r, :n_good], rec.conserved[r, :n_good]
+            )
         if self.out is not None:
             output.append_thermo(self.out, sorted(thermo_lines, key=lambda line: int(line.split(",", 1)[0])))
             for r, fr in enumerate(frames):
@@ -178,15 +206,28 @@ class _Run:
 
     def _atoms(self, r, good):
         return output.frame_atoms(
-            self.Z, good["position"], good["velocity"], good["e_pot"], good["step"], good["step"] * self.cfg.dt, r,
-            good["temperature"], forces=good["force"] if self.write_forces else None,
+            self.Z,
+            good["position"],
+            good["velocity"],
+            good["e_pot"],
+            good["step"],
+            good["step"] * self.cfg.dt,
+            r,
+            good["temperature"],
+            forces=good["force"] if self.write_forces else None,
         )
 
     def _stop(self, r, step, kind, message):
         time_fs = step * self.cfg.dt
         good = self.last_good[r]
         text = f"replica {r} stopped at step {step} (t = {time_fs:g} fs): {message}"
-        entry = {"status": "stopped", "stop_reason": kind, "stop_step": step, "stop_time_fs": time_fs, "message": message}
+        entry = {
+            "status": "stopped",
+            "stop_reason": kind,
+            "stop_step": step,
+            "stop_time_fs": time_fs,
+            "message": message,
+        }
         if good is not None:
             entry["last_good_step"] = good["step"]
             if self.out is not None:
@@ -201,18 +242,27 @@ class _Run:
 
     def meta(self, step: int, capacity) -> dict:
         return {
-            "step": int(step), "capacity": capacity, "status": self.status,
-            "sum_T": self.sum_T.tolist(), "n_T": self.n_T.tolist(),
-            "last_good": [None if g is None else {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
-                                                  for k, v in g.items()} for g in self.last_good],
+            "step": int(step),
+            "capacity": capacity,
+            "status": self.status,
+            "sum_T": self.sum_T.tolist(),
+            "n_T": self.n_T.tolist(),
+            "last_good": [
+                None
+                if g is None
+                else {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in g.items()}
+                for g in self.last_good
+            ],
         }
 
     def restore(self, meta: dict) -> None:
         self.status = [dict(s) for s in meta["status"]]
         self.sum_T = np.asarray(meta["sum_T"], np.float64)
         self.n_T = np.asarray(meta["n_T"], np.int64)
-        self.last_good = [None if g is None else {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in g.items()}
-                          for g in meta["last_good"]]
+        self.last_good = [
+            None if g is None else {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in g.items()}
+            for g in meta["last_good"]
+        ]
 
 
 def run_md(
@@ -257,8 +307,16 @@ def run_md(
     config.check()
     cfg = config
     s = _prepare(energy_fn, atoms, cfg, traj_format, masses, capacity, pairs, restart)
-    run = _Run(cfg, s.engine, s.Z, s.symbols, None if out is None else Path(out), traj_format, write_forces,
-               s.fragment_distance)
+    run = _Run(
+        cfg,
+        s.engine,
+        s.Z,
+        s.symbols,
+        None if out is None else Path(out),
+        traj_format,
+        write_forces,
+        s.fragment_distance,
+    )
     kT = np.asarray([kelvin_to_kT(T) for T in run.temps])
     keys = _keys(cfg.seed, cfg.replicas)
     saver = _Checkpointer(None if out is None else Path(out) / ckpt.CHECKPOINT_FILE, cfg, s, traj_format)
@@ -325,8 +383,13 @@ class _Checkpointer:
         if self.path is not None:
             s = self.setup
             meta = run.meta(step, s.engine.capacity)
-            meta.update(config=self.cfg.to_dict(), species=[int(z) for z in s.Z], masses=s.masses.tolist(),
-                        dtype=str(s.dtype), traj_format=self.traj_format)
+            meta.update(
+                config=self.cfg.to_dict(),
+                species=[int(z) for z in s.Z],
+                masses=s.masses.tolist(),
+                dtype=str(s.dtype),
+                traj_format=self.traj_format,
+            )
             ckpt.save_checkpoint(self.path, state, meta)
 
 
@@ -430,8 +493,9 @@ def _advance(loop: _Loop, engine: Engine, kT, run: _Run, n_rec: int, start: bool
     return out_
 
 
-def _run_chunks(loop: _Loop, run: _Run, engine: Engine, kT, cfg: MDConfig, saver: _Checkpointer, bar,
-                chunk_steps: int, start: bool) -> None:
+def _run_chunks(
+    loop: _Loop, run: _Run, engine: Engine, kT, cfg: MDConfig, saver: _Checkpointer, bar, chunk_steps: int, start: bool
+) -> None:
     """The step-0 record of a new run, then chunks until ``cfg.steps`` or every replica stopped, checkpointing."""
     if start:  # forces and the step-0 record of the new states, then a checkpoint at step 0
         loop.state, _, rec0 = _advance(loop, engine, kT, run, 0, True)
@@ -455,14 +519,28 @@ def _run_chunks(loop: _Loop, run: _Run, engine: Engine, kT, cfg: MDConfig, saver
                 bar.set_postfix_str(_postfix(run, loop.steps_session / loop.run_seconds, cfg.dt))
 
 
-def _finish(run: _Run, s: _Setup, cfg: MDConfig, loop: _Loop, stop_reason, bar, wall0, restarted_from,
-            summary_extra, out):
+def _finish(
+    run: _Run, s: _Setup, cfg: MDConfig, loop: _Loop, stop_reason, bar, wall0, restarted_from, summary_extra, out
+):
     """Close the bar, settle the stop reason and summary; write final frames and summary unless nothing ran."""
     if bar is not None:
         bar.close()
     stop_reason = _final_stop_reason(run, stop_reason, loop.step, cfg.steps)
-    summary = _summary(cfg, run, s.engine, s.dtype, s.Z, s.symbols, loop.step, loop.steps_session, loop.run_seconds,
-                       time.perf_counter() - wall0, stop_reason, restarted_from, summary_extra)
+    summary = _summary(
+        cfg,
+        run,
+        s.engine,
+        s.dtype,
+        s.Z,
+        s.symbols,
+        loop.step,
+        loop.steps_session,
+        loop.run_seconds,
+        time.perf_counter() - wall0,
+        stop_reason,
+        restarted_from,
+        summary_extra,
+    )
     if out is not None and stop_reason is not None:
         for r, good in enumerate(run.last_good):
             if good is not None:
@@ -488,8 +566,9 @@ def _result(loop: _Loop, stop_reason, summary, run: _Run, R0) -> MDResult:
     positions = np.stack([g["position"] if g is not None else R0 for g in run.last_good])
     velocities = np.stack([g["velocity"] if g is not None else np.zeros_like(R0) for g in run.last_good])
     thermo = {c: np.asarray(v) for c, v in run.rows.items()}
-    return MDResult(loop.step, stop_reason, summary, positions, velocities, thermo, jax.device_get(loop.state),
-                    run.messages)
+    return MDResult(
+        loop.step, stop_reason, summary, positions, velocities, thermo, jax.device_get(loop.state), run.messages
+    )
 
 
 def _progress(enabled: bool, total: int, initial: int):
@@ -506,8 +585,21 @@ def _postfix(run: _Run, steps_per_second: float, dt_fs: float) -> str:
     return f"{ns_per_day(steps_per_second, dt_fs):.3g} ns/day{T}"
 
 
-def _summary(cfg, run, engine, dtype, Z, symbols, step, steps_session, run_seconds, wall_seconds, stop_reason,
-             restarted_from, extra) -> dict:
+def _summary(
+    cfg,
+    run,
+    engine,
+    dtype,
+    Z,
+    symbols,
+    step,
+    steps_session,
+    run_seconds,
+    wall_seconds,
+    stop_reason,
+    restarted_from,
+    extra,
+) -> dict:
     sps = steps_session / run_seconds if run_seconds > 0 else None
     mean_T = [float(s / k) if k else None for s, k in zip(run.sum_T, run.n_T)]
     total = int(run.n_T.sum())

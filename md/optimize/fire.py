@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -136,8 +136,9 @@ def minimize(
         n_max = min(chunk_steps, max_steps - steps)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-            new, taken, done, most, energy = chunk(state, jnp.asarray(n_max, jnp.int32), jnp.asarray(first),
-                                                   jnp.asarray(fmax * fmax, dtype))
+            new, taken, done, most, energy = chunk(
+                state, jnp.asarray(n_max, jnp.int32), jnp.asarray(first), jnp.asarray(fmax * fmax, dtype)
+            )
         most = int(most)
         if cap is not None and most > cap:
             cap = pot.capacity_for(int(most * OVERFLOW_GROWTH))
@@ -150,9 +151,14 @@ def minimize(
             break
     F = np.asarray(state.force, np.float64)
     return MinimizeResult(
-        positions=np.asarray(state.position, np.float64), energy=float(energy), forces=F,
-        fmax=float(np.sqrt((F**2).sum(axis=1).max())), steps=steps, converged=converged,
-        compile_seconds=compile_seconds, seconds=time.perf_counter() - t_start - compile_seconds,
+        positions=np.asarray(state.position, np.float64),
+        energy=float(energy),
+        forces=F,
+        fmax=float(np.sqrt((F**2).sum(axis=1).max())),
+        steps=steps,
+        converged=converged,
+        compile_seconds=compile_seconds,
+        seconds=time.perf_counter() - t_start - compile_seconds,
         pair_reallocations=reallocations,
     )
 
@@ -190,8 +196,11 @@ def _compile(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_max):
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
         init = jax.jit(init_fn)
         example = init(R)
-        compiled = jax.jit(chunk).lower(example, jnp.asarray(0, jnp.int32), jnp.asarray(True),
-                                        jnp.asarray(0.0, dtype)).compile()
+        compiled = (
+            jax.jit(chunk)
+            .lower(example, jnp.asarray(0, jnp.int32), jnp.asarray(True), jnp.asarray(0.0, dtype))
+            .compile()
+        )
     return init, compiled
 
 
@@ -254,14 +263,33 @@ def minimize_batch(
     """
     P0, S = _check_batch(positions, slots, chunk_steps, fmax, max_steps, maxstep, dt_start, dt_max)
     if S == 1:
-        return _one_at_a_time(energy_fn, P0, on_done, progress, fmax=fmax, max_steps=max_steps, maxstep=maxstep,
-                              dt_start=dt_start, dt_max=dt_max, chunk_steps=chunk_steps, capacity=capacity, pairs=pairs)
+        return _one_at_a_time(
+            energy_fn,
+            P0,
+            on_done,
+            progress,
+            fmax=fmax,
+            max_steps=max_steps,
+            maxstep=maxstep,
+            dt_start=dt_start,
+            dt_max=dt_max,
+            chunk_steps=chunk_steps,
+            capacity=capacity,
+            pairs=pairs,
+        )
 
     fire = _BatchFire(energy_fn, P0, S, capacity, pairs, maxstep, dt_start, dt_max)
     B = len(P0)
-    out = BatchMinimizeResult(positions=P0.copy(), energies=np.full(B, np.nan), fmax=np.full(B, np.nan),
-                              steps=np.zeros(B, np.int64), converged=np.zeros(B, bool), compile_seconds=0.0,
-                              seconds=0.0, slots=S)
+    out = BatchMinimizeResult(
+        positions=P0.copy(),
+        energies=np.full(B, np.nan),
+        fmax=np.full(B, np.nan),
+        steps=np.zeros(B, np.int64),
+        converged=np.zeros(B, bool),
+        compile_seconds=0.0,
+        seconds=0.0,
+        slots=S,
+    )
     slot = _Slots.fill(P0, S)
     bar = _progress_bar(progress, B)
     state = None
@@ -356,7 +384,7 @@ class _Slots:
     fresh: np.ndarray  # slots (re)filled since the last chunk: their states are made anew
 
     @classmethod
-    def fill(cls, P0, S: int) -> "_Slots":
+    def fill(cls, P0, S: int) -> _Slots:
         """The first ``S`` structures of ``P0`` in the slots, the others waiting."""
         queue = list(range(len(P0)))
         slot_of = np.full(S, -1)
@@ -401,7 +429,9 @@ def _collect(state, taken, f2, energy, slot: _Slots, out: BatchMinimizeResult, P
     slot.steps += np.asarray(taken, np.int64)
     f = np.sqrt(np.asarray(f2, np.float64))
     energy = np.asarray(energy, np.float64)
-    finished = [s for s in range(len(slot.slot_of)) if slot.slot_of[s] >= 0 and (f[s] < fmax or slot.steps[s] >= max_steps)]
+    finished = [
+        s for s in range(len(slot.slot_of)) if slot.slot_of[s] >= 0 and (f[s] < fmax or slot.steps[s] >= max_steps)
+    ]
     if finished:
         R_now = np.asarray(state.position, np.float64)
         for s in finished:
@@ -409,8 +439,14 @@ def _collect(state, taken, f2, energy, slot: _Slots, out: BatchMinimizeResult, P
             out.positions[b], out.energies[b], out.fmax[b], out.steps[b] = R_now[s], energy[s], f[s], slot.steps[s]
             out.converged[b] = f[s] < fmax
             if on_done is not None:
-                on_done(int(b), out.positions[b], float(out.energies[b]), float(out.fmax[b]), int(out.steps[b]),
-                        bool(out.converged[b]))
+                on_done(
+                    int(b),
+                    out.positions[b],
+                    float(out.energies[b]),
+                    float(out.fmax[b]),
+                    int(out.steps[b]),
+                    bool(out.converged[b]),
+                )
             slot.refill(s, P0)
     return len(finished)
 
@@ -418,9 +454,16 @@ def _collect(state, taken, f2, energy, slot: _Slots, out: BatchMinimizeResult, P
 def _one_at_a_time(energy_fn, P0, on_done, progress, **kwargs) -> BatchMinimizeResult:
     """:func:`minimize_batch` with one slot: :func:`minimize` on each structure in turn."""
     B = len(P0)
-    out = BatchMinimizeResult(positions=P0.copy(), energies=np.full(B, np.nan), fmax=np.full(B, np.nan),
-                              steps=np.zeros(B, np.int64), converged=np.zeros(B, bool), compile_seconds=0.0,
-                              seconds=0.0, slots=1)
+    out = BatchMinimizeResult(
+        positions=P0.copy(),
+        energies=np.full(B, np.nan),
+        fmax=np.full(B, np.nan),
+        steps=np.zeros(B, np.int64),
+        converged=np.zeros(B, bool),
+        compile_seconds=0.0,
+        seconds=0.0,
+        slots=1,
+    )
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -488,6 +531,11 @@ def _compile_batch(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_m
         init = jax.jit(jax.vmap(init_one))
         example = init(R)
         S = R.shape[0]
-        compiled = jax.jit(chunk).lower(example, jnp.ones(S, bool), jnp.zeros(S, jnp.int32),
-                                        jnp.asarray(0, jnp.int32), jnp.asarray(0.0, dtype)).compile()
+        compiled = (
+            jax.jit(chunk)
+            .lower(
+                example, jnp.ones(S, bool), jnp.zeros(S, jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(0.0, dtype)
+            )
+            .compile()
+        )
     return init, compiled

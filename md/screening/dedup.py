@@ -36,8 +36,7 @@ def fingerprint(atoms_or_numbers, positions=None) -> dict[tuple[int, int], np.nd
     i, j = np.triu_indices(len(Z), k=1)
     d = np.linalg.norm(R[i] - R[j], axis=1)
     za, zb = np.minimum(Z[i], Z[j]), np.maximum(Z[i], Z[j])
-    return {(int(a), int(b)): np.sort(d[(za == a) & (zb == b)])
-            for a, b in sorted(set(zip(za.tolist(), zb.tolist())))}
+    return {(int(a), int(b)): np.sort(d[(za == a) & (zb == b)]) for a, b in sorted(set(zip(za.tolist(), zb.tolist())))}
 
 
 def fingerprint_distance(fa: dict, fb: dict) -> float:
@@ -49,8 +48,9 @@ def fingerprint_distance(fa: dict, fb: dict) -> float:
     return float(np.sqrt(sq / max(count, 1)))
 
 
-def unique_minima(energies, fingerprints, *, energy_window: float = 0.1, tolerance: float = 0.03,
-                  composition=None) -> np.ndarray:
+def unique_minima(
+    energies, fingerprints, *, energy_window: float = 0.1, tolerance: float = 0.03, composition=None
+) -> np.ndarray:
     """For each structure, the index of the structure it duplicates, or its own index if it is new.
 
     Structures are visited from the lowest energy up; each is compared with the distinct

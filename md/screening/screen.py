@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from painnjax.units import KCAL_PER_MOL
 from md.screening.dedup import fingerprint, unique_minima
 from painnjax.errors import InputError
+from painnjax.units import KCAL_PER_MOL
 
 SCREEN_FILE = "screen.json"
 PARTIAL_FILE = "minimised.extxyz"
@@ -106,8 +106,8 @@ def _energy_for(model, dtype: str) -> Callable:
     if callable(model) and not isinstance(model, (str, Path, Model)):
         return lambda atoms: model
     from md.structures import build_potential
-    from painnjax.model import Model
     from painnjax.io.modelfile import load_model
+    from painnjax.model import Model
 
     m = load_model(model)
     return lambda atoms: build_potential(m, atoms, dtype)
@@ -180,8 +180,14 @@ def screen(
                     if bar is not None:
                         bar.update(1)
 
-                res = minimize_batch(energy_fn, np.stack([candidates[k].positions for k in todo]), fmax=fmax,
-                                     max_steps=max_steps, slots=slots, on_done=finished)
+                res = minimize_batch(
+                    energy_fn,
+                    np.stack([candidates[k].positions for k in todo]),
+                    fmax=fmax,
+                    max_steps=max_steps,
+                    slots=slots,
+                    on_done=finished,
+                )
                 compile_s += res.compile_seconds
         finally:
             if bar is not None:
@@ -196,8 +202,9 @@ def screen(
     comps = [a.info.get("composition", a.get_chemical_formula()) for a in structures]
     prints = [fingerprint(a) for a in structures]
     # Unconverged structures take part in no comparison: they are reported, never ranked.
-    same_as = unique_minima(np.where(conv, E, np.nan), prints, energy_window=energy_window, tolerance=tolerance,
-                            composition=comps)
+    same_as = unique_minima(
+        np.where(conv, E, np.nan), prints, energy_window=energy_window, tolerance=tolerance, composition=comps
+    )
     distinct = [k for k in range(n) if conv[k] and same_as[k] == k]
     first_seen = {c: i for i, c in enumerate(dict.fromkeys(comps))}
     ranked = np.array(sorted(distinct, key=lambda k: (first_seen[comps[k]], E[k])), np.int64)
@@ -209,8 +216,21 @@ def screen(
         e_spread[chosen], f_spread[chosen] = es, fs
     for k, atoms in enumerate(structures):
         atoms.info["duplicate_of"] = int(same_as[k]) if same_as[k] != k else -1
-    return ScreenResult(structures, E, F, steps, conv, same_as, ranked, e_spread, f_spread, seconds=seconds,
-                        compile_seconds=compile_s, resumed=len(done), groups=groups)
+    return ScreenResult(
+        structures,
+        E,
+        F,
+        steps,
+        conv,
+        same_as,
+        ranked,
+        e_spread,
+        f_spread,
+        seconds=seconds,
+        compile_seconds=compile_s,
+        resumed=len(done),
+        groups=groups,
+    )
 
 
 def _minimised(candidate, result):
@@ -229,10 +249,10 @@ def _committee_spread(model, committee, structures, dtype: str):
     import jax
 
     from md.structures import build_potential, precision
-    from painnjax.training.committee import committee_stats
-    from painnjax.model import Model
     from painnjax.io.modelfile import load_model
+    from painnjax.model import Model
     from painnjax.potential import energy_and_forces
+    from painnjax.training.committee import committee_stats
 
     if not isinstance(model, (str, Path, Model)):
         raise InputError("a committee needs painnjax models, not a plain energy function")
@@ -281,13 +301,28 @@ def _read_partial(path: Path, n: int) -> dict[int, tuple]:
         k = int(atoms.info.get("candidate_index", -1))
         if not 0 <= k < n:
             raise InputError(f"{path}: a structure without a valid candidate_index; start a new screen")
-        done[k] = (atoms.positions.copy(), float(atoms.get_potential_energy()), float(atoms.info["fmax"]),
-                   int(atoms.info["steps"]), bool(atoms.info["converged"]))
+        done[k] = (
+            atoms.positions.copy(),
+            float(atoms.get_potential_energy()),
+            float(atoms.info["fmax"]),
+            int(atoms.info["steps"]),
+            bool(atoms.info["converged"]),
+        )
     return done
 
 
-def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = False, description: str = "",
-                     plot: bool = True, log=print, **kwargs) -> ScreenResult:
+def screen_to_folder(
+    model,
+    candidates,
+    out,
+    *,
+    keep: int = 20,
+    resume: bool = False,
+    description: str = "",
+    plot: bool = True,
+    log=print,
+    **kwargs,
+) -> ScreenResult:
     """:func:`screen` with its results in ``out``; see the module doc. ``description`` names the
     candidates (e.g. ``"SA4AM4 n=1000 seed=0"``): a resumed screen must have the same one."""
     from painnjax.io.files import ExtxyzAppender, atomic_write, extxyz_text, write_extxyz_atomic, write_json
@@ -296,14 +331,20 @@ def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = F
     if not (isinstance(keep, int) and keep >= 1):
         raise InputError(f"keep must be an integer >= 1, got {keep!r}")
     out = Path(out)
-    settings = {"model": _model_label(model), "candidates": description or f"{len(candidates)} structures",
-                "fmax_eV_per_A": float(kwargs.get("fmax", 0.01)), "max_steps": int(kwargs.get("max_steps", 2000)),
-                "dtype": kwargs.get("dtype", "float32")}
+    settings = {
+        "model": _model_label(model),
+        "candidates": description or f"{len(candidates)} structures",
+        "fmax_eV_per_A": float(kwargs.get("fmax", 0.01)),
+        "max_steps": int(kwargs.get("max_steps", 2000)),
+        "dtype": kwargs.get("dtype", "float32"),
+    }
     partial = out / PARTIAL_FILE
     done = {}
     if (out / SCREEN_FILE).exists() or partial.exists():
         if not resume:
-            raise InputError(f"{out} already holds a screen; continue it with resume (--resume) or choose another folder")
+            raise InputError(
+                f"{out} already holds a screen; continue it with resume (--resume) or choose another folder"
+            )
         old = {}
         if (out / SCREEN_FILE).exists():
             old = json.loads((out / SCREEN_FILE).read_text()).get("settings", {})
@@ -338,28 +379,52 @@ def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = F
         a.calc = res.structures[k].calc
         a.info.update(rank=rank, candidate_index=int(k), relative_energy_kcal_mol=float(rel[k]))
         if np.isfinite(res.energy_spread[k]):
-            a.info.update(energy_spread_kcal_mol=float(res.energy_spread[k] / KCAL_PER_MOL),
-                          force_spread_eV_per_A=float(res.force_spread[k]))
+            a.info.update(
+                energy_spread_kcal_mol=float(res.energy_spread[k] / KCAL_PER_MOL),
+                force_spread_eV_per_A=float(res.force_spread[k]),
+            )
         best.append(a)
     write_extxyz_atomic(out / "best.extxyz", best)
     bad = [res.structures[k] for k in range(len(res.energies)) if not res.converged[k]]
     write_extxyz_atomic(out / "unconverged.extxyz", bad)
     rank_of = {int(k): r for r, k in enumerate(res.ranked)}
-    lines = ["candidate,composition,energy_eV,relative_kcal_mol,converged,steps,fmax_eV_per_A,duplicate_of,rank,"
-             "energy_spread_kcal_mol,force_spread_eV_per_A"]
+    lines = [
+        "candidate,composition,energy_eV,relative_kcal_mol,converged,steps,fmax_eV_per_A,duplicate_of,rank,"
+        "energy_spread_kcal_mol,force_spread_eV_per_A"
+    ]
     for k in range(len(res.energies)):
-        lines.append(",".join([
-            str(k), res.compositions[k], f"{res.energies[k]:.6f}", f"{rel[k]:.4f}", str(bool(res.converged[k])),
-            str(int(res.steps[k])), f"{res.fmax[k]:.5f}", str(int(res.same_as[k]) if res.same_as[k] != k else ""),
-            str(rank_of.get(k, "")), _fmt(res.energy_spread[k] / KCAL_PER_MOL), _fmt(res.force_spread[k])]))
+        lines.append(
+            ",".join(
+                [
+                    str(k),
+                    res.compositions[k],
+                    f"{res.energies[k]:.6f}",
+                    f"{rel[k]:.4f}",
+                    str(bool(res.converged[k])),
+                    str(int(res.steps[k])),
+                    f"{res.fmax[k]:.5f}",
+                    str(int(res.same_as[k]) if res.same_as[k] != k else ""),
+                    str(rank_of.get(k, "")),
+                    _fmt(res.energy_spread[k] / KCAL_PER_MOL),
+                    _fmt(res.force_spread[k]),
+                ]
+            )
+        )
     atomic_write(out / "summary.csv", "\n".join(lines) + "\n")
     n_dup = int(sum(1 for k in range(len(res.energies)) if res.converged[k] and res.same_as[k] != k))
     summary = {
-        "settings": settings, "finished": True, "candidates": len(res.energies),
-        "converged": int(res.converged.sum()), "not_converged": int((~res.converged).sum()),
-        "duplicates": n_dup, "distinct_minima": len(res.ranked), "kept": len(best),
+        "settings": settings,
+        "finished": True,
+        "candidates": len(res.energies),
+        "converged": int(res.converged.sum()),
+        "not_converged": int((~res.converged).sum()),
+        "duplicates": n_dup,
+        "distinct_minima": len(res.ranked),
+        "kept": len(best),
         "lowest_energy_eV": float(res.energies[res.ranked[0]]) if len(res.ranked) else None,
-        "resumed_from": res.resumed, "seconds": res.seconds, "compile_seconds": res.compile_seconds,
+        "resumed_from": res.resumed,
+        "seconds": res.seconds,
+        "compile_seconds": res.compile_seconds,
         "structures_per_second": res.structures_per_second,
         "mean_steps": float(res.steps.mean()),
     }
@@ -367,9 +432,11 @@ def screen_to_folder(model, candidates, out, *, keep: int = 20, resume: bool = F
     if plot:
         plot_energies(res, out / "energies.png")
     say(_table(res, rel, keep))
-    say(f"{summary['candidates']} candidates: {summary['converged']} converged, {summary['not_converged']} not "
+    say(
+        f"{summary['candidates']} candidates: {summary['converged']} converged, {summary['not_converged']} not "
         f"(in unconverged.extxyz, not ranked), {n_dup} duplicates, {summary['distinct_minima']} distinct minima; "
-        f"{res.structures_per_second:.2f} structures/s (+{res.compile_seconds:.1f} s compile); wrote {out}/best.extxyz")
+        f"{res.structures_per_second:.2f} structures/s (+{res.compile_seconds:.1f} s compile); wrote {out}/best.extxyz"
+    )
     return res
 
 
@@ -388,12 +455,15 @@ def _fmt(x) -> str:
 
 
 def _table(res: ScreenResult, rel, keep: int) -> str:
-    rows = [f"{'rank':>4s} {'cand.':>6s} {'composition':>12s} {'E (eV)':>14s} {'ΔE (kcal/mol)':>14s} {'steps':>6s}"
-            + ("  E spread (kcal/mol)" if np.isfinite(res.energy_spread).any() else "")]
+    rows = [
+        f"{'rank':>4s} {'cand.':>6s} {'composition':>12s} {'E (eV)':>14s} {'ΔE (kcal/mol)':>14s} {'steps':>6s}"
+        + ("  E spread (kcal/mol)" if np.isfinite(res.energy_spread).any() else "")
+    ]
     for r, k in enumerate(res.ranked[:keep]):
         spread = f"  {res.energy_spread[k] / KCAL_PER_MOL:19.2f}" if np.isfinite(res.energy_spread[k]) else ""
-        rows.append(f"{r:4d} {k:6d} {res.compositions[k]:>12s} {res.energies[k]:14.5f} {rel[k]:14.2f} "
-                    f"{res.steps[k]:6d}{spread}")
+        rows.append(
+            f"{r:4d} {k:6d} {res.compositions[k]:>12s} {res.energies[k]:14.5f} {rel[k]:14.2f} {res.steps[k]:6d}{spread}"
+        )
     return "\n".join(rows)
 
 

@@ -21,8 +21,8 @@ import warnings
 
 from ase.calculators.mixing import SumCalculator
 
-from painnjax.interfaces.calculator import PaiNNCalculator
 from painnjax.active.label import check_method, tblite_calculator_class
+from painnjax.interfaces.calculator import PaiNNCalculator
 
 
 def _is_delta_model(model) -> bool:
@@ -52,17 +52,21 @@ class DeltaCalculator(SumCalculator):
             max_iterations, ...).
     """
 
-    def __init__(self, model, method: str = "GFN1-xTB", dtype: str = "float32", *, charge=None,
-                 multiplicity=None, **xtb_settings):
+    def __init__(
+        self, model, method: str = "GFN1-xTB", dtype: str = "float32", *, charge=None, multiplicity=None, **xtb_settings
+    ):
         method = check_method(method)
         TBLite = tblite_calculator_class()
         self.method = method
         self.nn = PaiNNCalculator(model, dtype=dtype)
         if not _is_delta_model(self.nn.model):
-            warnings.warn("the model's metadata does not say it was trained on a Δ target (E(high) − E(xTB)); "
-                          "its energy is added to the xTB energy all the same", UserWarning, stacklevel=2)
-        self.xtb = TBLite(method=method, charge=charge, multiplicity=multiplicity,
-                          **{"verbosity": 0, **xtb_settings})
+            warnings.warn(
+                "the model's metadata does not say it was trained on a Δ target (E(high) − E(xTB)); "
+                "its energy is added to the xTB energy all the same",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.xtb = TBLite(method=method, charge=charge, multiplicity=multiplicity, **{"verbosity": 0, **xtb_settings})
         super().__init__([self.xtb, self.nn])
 
     def __str__(self) -> str:

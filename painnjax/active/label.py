@@ -46,9 +46,9 @@ import io
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -152,10 +152,12 @@ def read_inputs(paths) -> list[_Frame]:
             as_atomic_numbers(atoms.get_atomic_numbers(), source=where)
             if (atoms.numbers < 1).any() or (atoms.numbers > 86).any():
                 i = int(np.argmax((atoms.numbers < 1) | (atoms.numbers > 86)))
-                raise InputError(f"{where}: atom {i}: element Z={int(atoms.numbers[i])} is not parametrised in "
-                                 f"GFN-xTB (Z = 1..86)")
-            check_positions(np.asarray(atoms.positions, np.float64), len(atoms), source=where,
-                            symbols=atoms.get_chemical_symbols())
+                raise InputError(
+                    f"{where}: atom {i}: element Z={int(atoms.numbers[i])} is not parametrised in GFN-xTB (Z = 1..86)"
+                )
+            check_positions(
+                np.asarray(atoms.positions, np.float64), len(atoms), source=where, symbols=atoms.get_chemical_symbols()
+            )
             if atoms.pbc.any() and abs(atoms.cell.volume) < 1e-6:
                 raise InputError(f"{where}: periodic ({atoms.pbc.tolist()}) without a cell; clusters need pbc=F")
             charge, uhf = _charge_and_spin(atoms.info, where)
@@ -165,9 +167,6 @@ def read_inputs(paths) -> list[_Frame]:
 
 # --------------------------------------------------------------------------------------------
 # Existing output: complete frames, and an incomplete last one cut short by a kill
-
-
-
 
 
 @dataclass
@@ -200,14 +199,17 @@ def _read_existing(path: Path, inputs: Sequence[_Frame], method: str, what: str,
                 _check_existing(atoms, j, path, inputs, method, what)
                 k = int(atoms.info["label_index"])
                 if unique and k in frames:
-                    raise InputError(f"{path}, frame {j}: label_index {k} is there twice; "
-                                     f"the file was edited or concatenated by hand")
+                    raise InputError(
+                        f"{path}, frame {j}: label_index {k} is there twice; "
+                        f"the file was edited or concatenated by hand"
+                    )
                 frames[k] = atoms
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever ASE raises on a malformed frame
-            raise InputError(f"{path}, frame {j}: cannot be read as extxyz ({type(exc).__name__}: {exc}); "
-                             f"fix or remove the file") from None
+            raise InputError(
+                f"{path}, frame {j}: cannot be read as extxyz ({type(exc).__name__}: {exc}); fix or remove the file"
+            ) from None
     return _Existing(frames, end, len(data))
 
 
@@ -215,25 +217,31 @@ def _check_existing(atoms, j: int, path: Path, inputs: Sequence[_Frame], method:
     where = f"{path}, frame {j}"
     k = atoms.info.get("label_index")
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise InputError(f"{where}: no label_index in its info: not written by painnjax label; "
-                         f"choose another output file")
+        raise InputError(
+            f"{where}: no label_index in its info: not written by painnjax label; choose another output file"
+        )
     k = int(k)
     if not 0 <= k < len(inputs):
-        raise InputError(f"{where}: label_index {k} is beyond the {len(inputs)} input frames: "
-                         f"these {what} belong to other input; choose another output file")
+        raise InputError(
+            f"{where}: label_index {k} is beyond the {len(inputs)} input frames: "
+            f"these {what} belong to other input; choose another output file"
+        )
     level = atoms.info.get("level")
     if level != method:
-        raise InputError(f"{where}: {what} of level {level!r}, this run computes {method}; "
-                         f"choose another output file")
+        raise InputError(f"{where}: {what} of level {level!r}, this run computes {method}; choose another output file")
     ref = inputs[k]
     if len(atoms) != len(ref.atoms) or (atoms.numbers != ref.atoms.numbers).any():
-        raise InputError(f"{where}: label_index {k} holds {atoms.get_chemical_formula()} but input frame {k} "
-                         f"({ref.where}) is {ref.atoms.get_chemical_formula()}: these {what} belong to other "
-                         f"input; choose another output file")
+        raise InputError(
+            f"{where}: label_index {k} holds {atoms.get_chemical_formula()} but input frame {k} "
+            f"({ref.where}) is {ref.atoms.get_chemical_formula()}: these {what} belong to other "
+            f"input; choose another output file"
+        )
     dev = float(np.abs(atoms.positions - ref.atoms.positions).max())
     if not dev <= POSITION_TOLERANCE:
-        raise InputError(f"{where}: label_index {k} has other positions than input frame {k} ({ref.where}; "
-                         f"up to {dev:.3g} Å apart): these {what} belong to other input; choose another output file")
+        raise InputError(
+            f"{where}: label_index {k} has other positions than input frame {k} ({ref.where}; "
+            f"up to {dev:.3g} Å apart): these {what} belong to other input; choose another output file"
+        )
     if what == "labels":
         results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
         if "energy" not in results or "forces" not in results:
@@ -384,8 +392,11 @@ def label_file(
     """
     method = check_method(method)
     TBLite = tblite_calculator_class()
-    settings = {"accuracy": float(accuracy), "electronic_temperature": float(electronic_temperature),
-                "max_iterations": int(max_iterations)}
+    settings = {
+        "accuracy": float(accuracy),
+        "electronic_temperature": float(electronic_temperature),
+        "max_iterations": int(max_iterations),
+    }
     if not (settings["accuracy"] > 0 and settings["electronic_temperature"] >= 0 and settings["max_iterations"] >= 1):
         raise InputError(f"tblite settings must be positive: {settings}")
     out = Path(out)
@@ -422,8 +433,13 @@ def label_file(
         if progress and todo:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(inputs), initial=len(inputs) - len(todo), unit="frame", desc=f"label {method}",
-                       dynamic_ncols=True)
+            bar = tqdm(
+                total=len(inputs),
+                initial=len(inputs) - len(todo),
+                unit="frame",
+                desc=f"label {method}",
+                dynamic_ncols=True,
+            )
         labelled_now: set[int] = set()
         t0 = time.perf_counter()
         try:
@@ -471,5 +487,13 @@ def _compact_failures(failed: Path, inputs, method: str, out_indices: set[int]) 
     atomic_write(failed, "".join(extxyz_text(a, f"{failed}, label_index {a.info['label_index']}") for a in keep))
 
 
-__all__ = ["INSTALL_HINT", "METHODS", "LabelReport", "check_method", "failed_path_for", "label_file",
-           "read_inputs", "tblite_calculator_class"]
+__all__ = [
+    "INSTALL_HINT",
+    "METHODS",
+    "LabelReport",
+    "check_method",
+    "failed_path_for",
+    "label_file",
+    "read_inputs",
+    "tblite_calculator_class",
+]

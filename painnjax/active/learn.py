@@ -92,31 +92,73 @@ class LearnConfig:
         for key in ("starts", "temperatures"):
             value = getattr(self, key)
             value = (value,) if isinstance(value, (str, Path, int, float)) else value
-            check(isinstance(value, (list, tuple, np.ndarray)) and len(value) > 0, S, key,
-                  f"learning needs at least one start structure and one temperature, got {key} = {getattr(self, key)!r}")
+            check(
+                isinstance(value, (list, tuple, np.ndarray)) and len(value) > 0,
+                S,
+                key,
+                f"learning needs at least one start structure and one temperature, got {key} = {getattr(self, key)!r}",
+            )
             object.__setattr__(self, key, tuple(value))
-        check(all(is_real(t) and (t > 0 or t == 0 and self.ensemble == "nve") for t in self.temperatures), S,
-              "temperatures", f"must be numbers > 0 (K), got {list(self.temperatures)!r}")
+        check(
+            all(is_real(t) and (t > 0 or t == 0 and self.ensemble == "nve") for t in self.temperatures),
+            S,
+            "temperatures",
+            f"must be numbers > 0 (K), got {list(self.temperatures)!r}",
+        )
         integer(S, "rounds", self.rounds, 0)
-        check(is_int(self.committee) and self.committee >= 2, S, "committee",
-              f"a committee needs at least 2 models, got {self.committee!r}")
+        check(
+            is_int(self.committee) and self.committee >= 2,
+            S,
+            "committee",
+            f"a committee needs at least 2 models, got {self.committee!r}",
+        )
         if self.epochs is not None:
             integer(S, "epochs", self.epochs, 0)
-        check(self.retrain in ("scratch", "continue"), S, "retrain",
-              f"must be 'scratch' or 'continue', got {self.retrain!r}")
-        check(self.ensemble in ENSEMBLES, S, "ensemble", f"must be one of {', '.join(ENSEMBLES)}, got {self.ensemble!r}")
+        check(
+            self.retrain in ("scratch", "continue"),
+            S,
+            "retrain",
+            f"must be 'scratch' or 'continue', got {self.retrain!r}",
+        )
+        check(
+            self.ensemble in ENSEMBLES, S, "ensemble", f"must be one of {', '.join(ENSEMBLES)}, got {self.ensemble!r}"
+        )
         positive(S, "dt", self.dt, "fs")
         for key, low in (("md_steps", 1), ("every", 1), ("equilibrate", 0), ("max_add", 1)):
             integer(S, key, getattr(self, key), low)
-        check(self.md_steps % self.every == 0, S, "md_steps", f"must be a multiple of every ({self.every}), got {self.md_steps}")
-        check(self.equilibrate < self.md_steps, S, "equilibrate",
-              f"must be less than md_steps ({self.md_steps}), got {self.equilibrate}")
-        check(self.criterion in CRITERIA, S, "criterion", f"must be one of {', '.join(CRITERIA)}, got {self.criterion!r}")
-        check(is_real(self.threshold) and self.threshold >= 0, S, "threshold",
-              f"must be a number >= 0 (eV/Å), got {self.threshold!r}")
-        check(is_real(self.max_spread) and self.max_spread > self.threshold, S, "max_spread",
-              f"must exceed threshold ({self.threshold!r}), got {self.max_spread!r}")
-        check(isinstance(self.method, str) and self.method, S, "method", f"must be an xTB method name, got {self.method!r}")
+        check(
+            self.md_steps % self.every == 0,
+            S,
+            "md_steps",
+            f"must be a multiple of every ({self.every}), got {self.md_steps}",
+        )
+        check(
+            self.equilibrate < self.md_steps,
+            S,
+            "equilibrate",
+            f"must be less than md_steps ({self.md_steps}), got {self.equilibrate}",
+        )
+        check(
+            self.criterion in CRITERIA, S, "criterion", f"must be one of {', '.join(CRITERIA)}, got {self.criterion!r}"
+        )
+        check(
+            is_real(self.threshold) and self.threshold >= 0,
+            S,
+            "threshold",
+            f"must be a number >= 0 (eV/Å), got {self.threshold!r}",
+        )
+        check(
+            is_real(self.max_spread) and self.max_spread > self.threshold,
+            S,
+            "max_spread",
+            f"must exceed threshold ({self.threshold!r}), got {self.max_spread!r}",
+        )
+        check(
+            isinstance(self.method, str) and self.method,
+            S,
+            "method",
+            f"must be an xTB method name, got {self.method!r}",
+        )
         check(is_int(self.seed), S, "seed", f"must be an integer, got {self.seed!r}")
 
     def to_dict(self) -> dict:
@@ -131,9 +173,17 @@ def _md_config(cfg: LearnConfig, round_: int):
     from md.dynamics.config import MDConfig
 
     temps = tuple(float(t) for t in cfg.temperatures)
-    return MDConfig(ensemble=cfg.ensemble, temperature=temps if len(temps) > 1 else temps[0], dt=cfg.dt,
-                    steps=cfg.md_steps, replicas=len(temps), seed=cfg.seed + round_, log_every=cfg.every,
-                    traj_every=cfg.every, checkpoint_every=max(cfg.every, cfg.md_steps // 4 // cfg.every * cfg.every))
+    return MDConfig(
+        ensemble=cfg.ensemble,
+        temperature=temps if len(temps) > 1 else temps[0],
+        dt=cfg.dt,
+        steps=cfg.md_steps,
+        replicas=len(temps),
+        seed=cfg.seed + round_,
+        log_every=cfg.every,
+        traj_every=cfg.every,
+        checkpoint_every=max(cfg.every, cfg.md_steps // 4 // cfg.every * cfg.every),
+    )
 
 
 def _train_round(data_files, train_config, folder: Path, cfg: LearnConfig, warm, progress: bool):
@@ -143,8 +193,16 @@ def _train_round(data_files, train_config, folder: Path, cfg: LearnConfig, warm,
     if cfg.epochs is not None:
         overrides["train"] = {"epochs": int(cfg.epochs)}
     resume = (folder / "member-1" / "checkpoints" / "latest.ckpt").exists()
-    return train_from_files([str(f) for f in data_files], train_config, folder, resume=resume, overrides=overrides,
-                            progress=progress, committee=cfg.committee, warm_start=warm)
+    return train_from_files(
+        [str(f) for f in data_files],
+        train_config,
+        folder,
+        resume=resume,
+        overrides=overrides,
+        progress=progress,
+        committee=cfg.committee,
+        warm_start=warm,
+    )
 
 
 def _test_errors(models, test_ds) -> dict:
@@ -152,9 +210,13 @@ def _test_errors(models, test_ds) -> dict:
 
     r = committee_report(models, test_ds)
     c = r["committee"]
-    return {"test_energy_mae_kcal_mol": r["energy_mae"], "test_forces_mae_kcal_mol_A": r.get("forces_mae"),
-            "test_energy_rmse_kcal_mol": r["energy_rmse"], "test_forces_rmse_kcal_mol_A": r.get("forces_rmse"),
-            "test_mean_force_spread_kcal_mol_A": c["mean_force_spread_kcal_mol_A"]}
+    return {
+        "test_energy_mae_kcal_mol": r["energy_mae"],
+        "test_forces_mae_kcal_mol_A": r.get("forces_mae"),
+        "test_energy_rmse_kcal_mol": r["energy_rmse"],
+        "test_forces_rmse_kcal_mol_A": r.get("forces_rmse"),
+        "test_mean_force_spread_kcal_mol_A": c["mean_force_spread_kcal_mol_A"],
+    }
 
 
 def _best_models(folder: Path, k: int):
@@ -163,8 +225,9 @@ def _best_models(folder: Path, k: int):
     return [load_model(folder / f"member-{i + 1}" / "best.painn") for i in range(k)]
 
 
-def learn(initial_data, test_data, out, cfg: LearnConfig | None = None, *, train_config=None,
-          progress: bool = True, log=print) -> list[dict]:
+def learn(
+    initial_data, test_data, out, cfg: LearnConfig | None = None, *, train_config=None, progress: bool = True, log=print
+) -> list[dict]:
     """Query-by-committee active learning; see the module doc. Returns the report rows (one per round).
 
     Args:
@@ -174,23 +237,29 @@ def learn(initial_data, test_data, out, cfg: LearnConfig | None = None, *, train
         cfg: :class:`LearnConfig`. train_config: the training config file (model size,
             epochs, learning rate, data section), as ``painnjax train --config`` takes it.
     """
-    from painnjax.training.committee import committee_predict, committee_stats, read_pool, write_selection, Selection
-    from painnjax.data.dataset import read_dataset
     from painnjax.active.label import label_file
+    from painnjax.data.dataset import read_dataset
+    from painnjax.training.committee import Selection, committee_predict, committee_stats, read_pool, write_selection
 
     cfg = cfg or LearnConfig()
     say = log or (lambda *a, **k: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"config": cfg.to_dict(), "initial_data": [str(p) for p in _as_list(initial_data)],
-                "test_data": [str(p) for p in _as_list(test_data)], "train_config": str(train_config)}
+    settings = {
+        "config": cfg.to_dict(),
+        "initial_data": [str(p) for p in _as_list(initial_data)],
+        "test_data": [str(p) for p in _as_list(test_data)],
+        "train_config": str(train_config),
+    }
     record_path = out / "learn.json"
     if record_path.exists():
         old = json.loads(record_path.read_text()).get("settings", {})
         keep_rounds = {**old.get("config", {}), "rounds": cfg.rounds}
         if {**old, "config": keep_rounds} != settings:
-            raise InputError(f"{out} holds an active-learning run with other settings; choose another folder "
-                             "(only `rounds` may change between calls)")
+            raise InputError(
+                f"{out} holds an active-learning run with other settings; choose another folder "
+                "(only `rounds` may change between calls)"
+            )
     test_ds = read_dataset(_as_list(test_data))
     data_files = [Path(p) for p in _as_list(initial_data)]
     rows: list[dict] = []
@@ -217,9 +286,17 @@ def learn(initial_data, test_data, out, cfg: LearnConfig | None = None, *, train
                 pool = folder / f"pool-{i}.extxyz"
                 from painnjax.active.sample import sample_md
 
-                sample_md(models, start, pool, _md_config(cfg, r), every=cfg.every, equilibrate=cfg.equilibrate,
-                          workdir=folder / f"md-{i}", restart=(folder / f"md-{i}" / "checkpoint.msgpack").exists(),
-                          progress=progress)
+                sample_md(
+                    models,
+                    start,
+                    pool,
+                    _md_config(cfg, r),
+                    every=cfg.every,
+                    equilibrate=cfg.equilibrate,
+                    workdir=folder / f"md-{i}",
+                    restart=(folder / f"md-{i}" / "checkpoint.msgpack").exists(),
+                    progress=progress,
+                )
                 pool_files.append(pool)
             row["md_seconds"] = time.perf_counter() - t0
             pool_ds = read_pool(pool_files)
@@ -228,9 +305,13 @@ def learn(initial_data, test_data, out, cfg: LearnConfig | None = None, *, train
             spread = stats.spread(cfg.criterion)
             above = np.flatnonzero((spread > cfg.threshold) & (spread <= cfg.max_spread))
             picked = above[np.argsort(-spread[above], kind="stable")][: cfg.max_add]
-            row.update(pool_frames=len(pool_ds), pool_mean_spread_eV_A=float(spread.mean()),
-                       pool_max_spread_eV_A=float(spread.max()), above_threshold=int(len(above)),
-                       above_max_spread=int((spread > cfg.max_spread).sum()))
+            row.update(
+                pool_frames=len(pool_ds),
+                pool_mean_spread_eV_A=float(spread.mean()),
+                pool_max_spread_eV_A=float(spread.max()),
+                above_threshold=int(len(above)),
+                above_max_spread=int((spread > cfg.max_spread).sum()),
+            )
             if len(picked):
                 sel_file = folder / "selected.extxyz"
                 write_selection(sel_file, pool_ds, Selection(picked, spread[picked], cfg.criterion, stats))
@@ -244,8 +325,11 @@ def learn(initial_data, test_data, out, cfg: LearnConfig | None = None, *, train
             else:
                 n_added = 0
             row["added"] = int(n_added)
-            say(f"round {r}: {len(pool_ds)} frames sampled, spread mean {spread.mean():.3f} max {spread.max():.3f} eV/Å, "
-                f"{len(above)} between {cfg.threshold} and {cfg.max_spread} eV/Å, {n_added} labelled and added")
+            say(
+                f"round {r}: {len(pool_ds)} frames sampled, "
+                f"spread mean {spread.mean():.3f} max {spread.max():.3f} eV/Å, "
+                f"{len(above)} between {cfg.threshold} and {cfg.max_spread} eV/Å, {n_added} labelled and added"
+            )
         # 4: train the round's committee on everything so far.
         t2 = time.perf_counter()
         warm = None
@@ -263,8 +347,10 @@ def learn(initial_data, test_data, out, cfg: LearnConfig | None = None, *, train
 
         write_json(done, row)
         rows.append(row)
-        say(f"round {r}: {row['train_frames']} training frames; test ΔE MAE {row['test_energy_mae_kcal_mol']:.3f} "
-            f"kcal/mol, F MAE {row['test_forces_mae_kcal_mol_A']:.3f} kcal/mol/Å ({row['seconds']:.0f} s)")
+        say(
+            f"round {r}: {row['train_frames']} training frames; test ΔE MAE {row['test_energy_mae_kcal_mol']:.3f} "
+            f"kcal/mol, F MAE {row['test_forces_mae_kcal_mol_A']:.3f} kcal/mol/Å ({row['seconds']:.0f} s)"
+        )
     _write_report(out, settings, rows)
     return rows
 
@@ -282,9 +368,23 @@ def _count_frames(path) -> int:
     return len(read(p, index=":"))
 
 
-COLUMNS = ("round", "train_frames", "added", "pool_frames", "above_threshold", "above_max_spread", "pool_mean_spread_eV_A",
-           "pool_max_spread_eV_A", "test_energy_mae_kcal_mol", "test_forces_mae_kcal_mol_A",
-           "test_mean_force_spread_kcal_mol_A", "md_seconds", "label_seconds", "train_seconds", "seconds")
+COLUMNS = (
+    "round",
+    "train_frames",
+    "added",
+    "pool_frames",
+    "above_threshold",
+    "above_max_spread",
+    "pool_mean_spread_eV_A",
+    "pool_max_spread_eV_A",
+    "test_energy_mae_kcal_mol",
+    "test_forces_mae_kcal_mol_A",
+    "test_mean_force_spread_kcal_mol_A",
+    "md_seconds",
+    "label_seconds",
+    "train_seconds",
+    "seconds",
+)
 
 
 def _write_report(out: Path, settings: dict, rows: list[dict]) -> None:
@@ -293,8 +393,12 @@ def _write_report(out: Path, settings: dict, rows: list[dict]) -> None:
     write_json(out / "learn.json", {"settings": settings, "rounds": rows})
     lines = [",".join(COLUMNS)]
     for row in rows:
-        lines.append(",".join("" if row.get(c) is None else (f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]))
-                              for c in COLUMNS))
+        lines.append(
+            ",".join(
+                "" if row.get(c) is None else (f"{row[c]:.6g}" if isinstance(row[c], float) else str(row[c]))
+                for c in COLUMNS
+            )
+        )
     atomic_write(out / "learn.csv", "\n".join(lines) + "\n")
     try:
         plot_learning(rows, out / "learning.png")
@@ -304,11 +408,14 @@ def _write_report(out: Path, settings: dict, rows: list[dict]) -> None:
 
 def format_rounds(rows: list[dict]) -> str:
     """The rounds :func:`learn` returns as a table: training frames, frames added, test errors."""
-    lines = [f"{'round':>5s} {'frames':>7s} {'added':>6s} {'E MAE':>8s} {'F MAE':>8s}   "
-             f"(test set; kcal/mol, kcal/mol/Å)"]
+    lines = [
+        f"{'round':>5s} {'frames':>7s} {'added':>6s} {'E MAE':>8s} {'F MAE':>8s}   (test set; kcal/mol, kcal/mol/Å)"
+    ]
     for r in rows:
-        lines.append(f"{r['round']:5d} {r['train_frames']:7d} {r.get('added', 0):6d} "
-                     f"{r['test_energy_mae_kcal_mol']:8.3f} {r['test_forces_mae_kcal_mol_A']:8.3f}")
+        lines.append(
+            f"{r['round']:5d} {r['train_frames']:7d} {r.get('added', 0):6d} "
+            f"{r['test_energy_mae_kcal_mol']:8.3f} {r['test_forces_mae_kcal_mol_A']:8.3f}"
+        )
     return "\n".join(lines)
 
 

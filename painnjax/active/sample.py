@@ -45,12 +45,26 @@ def sampling_intervals(every: int, log_every: int = 10, checkpoint_every: int = 
     """MD output intervals for frames every ``every`` steps: ``traj_every = every``, and the
     thermo and checkpoint intervals moved to multiples of the record interval that divide it."""
     log_every = log_every if every % log_every == 0 else every
-    return {"traj_every": every, "log_every": log_every,
-            "checkpoint_every": max(log_every, checkpoint_every // log_every * log_every)}
+    return {
+        "traj_every": every,
+        "log_every": log_every,
+        "checkpoint_every": max(log_every, checkpoint_every // log_every * log_every),
+    }
 
 
-def sample_md(models, start, out, config, *, every: int = 20, equilibrate: int = 0, workdir=None,
-              restart: bool = False, dtype: str = "float32", progress: bool = True) -> int:
+def sample_md(
+    models,
+    start,
+    out,
+    config,
+    *,
+    every: int = 20,
+    equilibrate: int = 0,
+    workdir=None,
+    restart: bool = False,
+    dtype: str = "float32",
+    progress: bool = True,
+) -> int:
     """NN MD from ``start`` with one model or the mean of several; every ``every``-th frame to ``out``.
 
     Args:
@@ -84,8 +98,15 @@ def sample_md(models, start, out, config, *, every: int = 20, equilibrate: int =
 
         energy_fn = mean_potential(models, atoms, reference_positions=atoms.positions, dtype=jnp.dtype(dtype))
         names = [str(m) if not hasattr(m, "config") else "(model in memory)" for m in models]
-        run_md(energy_fn, atoms, cfg, out=workdir, restart=restart, progress=progress,
-               summary_extra={"models": names, "start": str(start)})
+        run_md(
+            energy_fn,
+            atoms,
+            cfg,
+            out=workdir,
+            restart=restart,
+            progress=progress,
+            summary_extra={"models": names, "start": str(start)},
+        )
     from ase.io import read
 
     frames = []
@@ -98,8 +119,17 @@ def sample_md(models, start, out, config, *, every: int = 20, equilibrate: int =
             step = int(a.info.get("step", 0))
             if step < max(equilibrate, 1):  # the start structure itself is not a sample
                 continue
-            frames.append(_bare(a, temperature_K=float(a.info.get("temperature_K", np.nan)), replica=r, step=step,
-                                time_fs=float(a.info.get("time_fs", np.nan)), sampled_by=label, source=str(start)))
+            frames.append(
+                _bare(
+                    a,
+                    temperature_K=float(a.info.get("temperature_K", np.nan)),
+                    replica=r,
+                    step=step,
+                    time_fs=float(a.info.get("time_fs", np.nan)),
+                    sampled_by=label,
+                    source=str(start),
+                )
+            )
     if not frames:
         raise InputError(f"the MD in {workdir} gave no frames after {equilibrate} steps; run longer")
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -107,9 +137,20 @@ def sample_md(models, start, out, config, *, every: int = 20, equilibrate: int =
     return len(frames)
 
 
-def sample_xtb(start, out, *, method: str = "GFN1-xTB", temperature: float = 300.0, steps: int = 1000,
-               every: int = 20, dt: float = 1.0, friction: float = 0.02, seed: int = 0, equilibrate: int = 0,
-               progress: bool = True) -> int:
+def sample_xtb(
+    start,
+    out,
+    *,
+    method: str = "GFN1-xTB",
+    temperature: float = 300.0,
+    steps: int = 1000,
+    every: int = 20,
+    dt: float = 1.0,
+    friction: float = 0.02,
+    seed: int = 0,
+    equilibrate: int = 0,
+    progress: bool = True,
+) -> int:
     """Langevin MD at xTB (tblite through ASE) from ``start``; every ``every``-th step to ``out``.
 
     ``dt`` in fs, ``friction`` in 1/fs (the shared data set's settings: 1 fs, 0.02 fs⁻¹).
@@ -135,8 +176,9 @@ def sample_xtb(start, out, *, method: str = "GFN1-xTB", temperature: float = 300
     Stationary(atoms)
     ZeroRotation(atoms)
     atoms.set_constraint(FixCom())  # ASE's advice over Langevin(fixcm=True), which samples NVT only roughly
-    dyn = Langevin(atoms, timestep=dt * units.fs, temperature_K=temperature, friction=friction / units.fs,
-                   fixcm=False, rng=rng)
+    dyn = Langevin(
+        atoms, timestep=dt * units.fs, temperature_K=temperature, friction=friction / units.fs, fixcm=False, rng=rng
+    )
     frames = []
     bar = None
     if progress:
@@ -149,13 +191,24 @@ def sample_xtb(start, out, *, method: str = "GFN1-xTB", temperature: float = 300
             if bar is not None:
                 bar.update(1)
             if step % every == 0 and step >= equilibrate:
-                frames.append(_bare(atoms, temperature_K=float(temperature), replica=0, step=step,
-                                    time_fs=step * dt, sampled_by=method, source=str(start)))
+                frames.append(
+                    _bare(
+                        atoms,
+                        temperature_K=float(temperature),
+                        replica=0,
+                        step=step,
+                        time_fs=step * dt,
+                        sampled_by=method,
+                        source=str(start),
+                    )
+                )
     finally:
         if bar is not None:
             bar.close()
     if not frames:
-        raise InputError(f"no frames sampled: steps ({steps}) must reach every ({every}) past equilibrate ({equilibrate})")
+        raise InputError(
+            f"no frames sampled: steps ({steps}) must reach every ({every}) past equilibrate ({equilibrate})"
+        )
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     write_extxyz_atomic(out, frames)
     return len(frames)

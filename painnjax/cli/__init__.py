@@ -22,8 +22,23 @@ from painnjax.errors import PainnjaxError
 GROUPS = (models, training, analysis, active, screening, dynamics)
 
 # The order of the commands in `painnjax --help`.
-COMMANDS = ("convert-schnetpack", "info", "train", "evaluate", "select", "demo", "label", "sample", "learn",
-            "screen", "check", "md", "optimize", "harmonic", "spectrum")
+COMMANDS = (
+    "convert-schnetpack",
+    "info",
+    "train",
+    "evaluate",
+    "select",
+    "demo",
+    "label",
+    "sample",
+    "learn",
+    "screen",
+    "check",
+    "md",
+    "optimize",
+    "harmonic",
+    "spectrum",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

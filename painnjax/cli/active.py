@@ -1,4 +1,5 @@
-"""Commands that make training data: ``label`` (xTB), ``sample`` (configurations from MD) and ``learn`` (active learning)."""
+"""Commands that make training data: ``label`` (xTB), ``sample`` (configurations from MD) and
+``learn`` (active learning)."""
 
 from __future__ import annotations
 
@@ -26,17 +27,22 @@ def cmd_label(args) -> int:
         raise InputError("give the input file(s) and then the output file: painnjax label IN [IN ...] OUT")
     *inputs, out = args.files
     try:
-        report = label_file(inputs, out, method=args.method, failed=args.failed, retry_failed=args.retry_failed,
-                            progress=not args.quiet)
+        report = label_file(
+            inputs, out, method=args.method, failed=args.failed, retry_failed=args.retry_failed, progress=not args.quiet
+        )
     except KeyboardInterrupt:
-        print(f"painnjax label: interrupted; the frames done are in {out}: run the same command again to continue",
-              file=sys.stderr)
+        print(
+            f"painnjax label: interrupted; the frames done are in {out}: run the same command again to continue",
+            file=sys.stderr,
+        )
         return 130
     print(report.summary())
     if report.n_failed:
-        print(f"painnjax label: {report.n_failed} of {report.n_frames} frames failed (not labelled; in "
-              f"{report.failed_path} with the reason in info label_error); --retry-failed tries them again",
-              file=sys.stderr)
+        print(
+            f"painnjax label: {report.n_failed} of {report.n_frames} frames failed (not labelled; in "
+            f"{report.failed_path} with the reason in info label_error); --retry-failed tries them again",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -47,9 +53,19 @@ def _sample_xtb(args) -> int:
 
     if len(args.models) != 1:
         raise InputError("with --xtb give only the start structure: painnjax sample START --xtb GFN1-xTB ...")
-    return sample_xtb(args.models[0], args.out, method=args.xtb, temperature=args.T[0], steps=args.steps,
-                      every=args.every, dt=args.dt, friction=args.friction, seed=args.seed,
-                      equilibrate=args.equilibrate, progress=not args.quiet)
+    return sample_xtb(
+        args.models[0],
+        args.out,
+        method=args.xtb,
+        temperature=args.T[0],
+        steps=args.steps,
+        every=args.every,
+        dt=args.dt,
+        friction=args.friction,
+        seed=args.seed,
+        equilibrate=args.equilibrate,
+        progress=not args.quiet,
+    )
 
 
 def _sample_md(args) -> int:
@@ -60,11 +76,26 @@ def _sample_md(args) -> int:
         raise InputError("give the model(s) and then the start structure: painnjax sample MODEL [MODEL ...] START")
     *models, start = args.models
     temps = tuple(args.T) * args.replicas
-    cfg = MDConfig(ensemble=args.ensemble, temperature=temps if len(temps) > 1 else temps[0], dt=args.dt,
-                   steps=args.steps, replicas=len(temps), seed=args.seed, friction=args.friction,
-                   **sampling_intervals(args.every))
-    return sample_md(models, start, args.out, cfg, every=args.every, equilibrate=args.equilibrate,
-                     restart=args.restart, progress=not args.quiet)
+    cfg = MDConfig(
+        ensemble=args.ensemble,
+        temperature=temps if len(temps) > 1 else temps[0],
+        dt=args.dt,
+        steps=args.steps,
+        replicas=len(temps),
+        seed=args.seed,
+        friction=args.friction,
+        **sampling_intervals(args.every),
+    )
+    return sample_md(
+        models,
+        start,
+        args.out,
+        cfg,
+        every=args.every,
+        equilibrate=args.equilibrate,
+        restart=args.restart,
+        progress=not args.quiet,
+    )
 
 
 def cmd_sample(args) -> int:
@@ -77,10 +108,23 @@ def cmd_learn(args) -> int:
     _one_omp_thread()
     from painnjax.active.learn import LearnConfig, format_rounds, learn
 
-    cfg = LearnConfig(rounds=args.rounds, committee=args.committee, epochs=args.epochs, retrain=args.retrain,
-                      starts=args.starts, temperatures=args.T, ensemble=args.ensemble, dt=args.dt,
-                      md_steps=args.md_steps, every=args.every, threshold=args.threshold, max_spread=args.max_spread,
-                      max_add=args.max_add, method=args.method, seed=args.seed)
+    cfg = LearnConfig(
+        rounds=args.rounds,
+        committee=args.committee,
+        epochs=args.epochs,
+        retrain=args.retrain,
+        starts=args.starts,
+        temperatures=args.T,
+        ensemble=args.ensemble,
+        dt=args.dt,
+        md_steps=args.md_steps,
+        every=args.every,
+        threshold=args.threshold,
+        max_spread=args.max_spread,
+        max_add=args.max_add,
+        method=args.method,
+        seed=args.seed,
+    )
     rows = learn(args.data, args.test, args.out, cfg, train_config=args.config, progress=not args.quiet)
     print(format_rounds(rows))
     print(f"wrote {args.out}/learn.csv, learn.json, learning.png")
@@ -88,11 +132,18 @@ def cmd_learn(args) -> int:
 
 
 def _add_label(sub) -> None:
-    lb = sub.add_parser("label", help="xTB single points (energy, forces) of every frame with tblite: a labelled "
-                                      "extxyz for training; resumable (run again to continue); "
-                                      "OMP_NUM_THREADS=1 is fastest for small clusters")
-    lb.add_argument("files", nargs="+", metavar="FILE", help="IN [IN ...] OUT: ASE-readable input files, then the "
-                                                             "output extxyz (frames already there are skipped)")
+    lb = sub.add_parser(
+        "label",
+        help="xTB single points (energy, forces) of every frame with tblite: a labelled "
+        "extxyz for training; resumable (run again to continue); "
+        "OMP_NUM_THREADS=1 is fastest for small clusters",
+    )
+    lb.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="IN [IN ...] OUT: ASE-readable input files, then the output extxyz (frames already there are skipped)",
+    )
     lb.add_argument("--method", default="GFN1-xTB", help="GFN1-xTB (default), GFN2-xTB or IPEA1-xTB")
     lb.add_argument("--failed", help="file for frames whose SCF failed (default: OUT with suffix .failed.extxyz)")
     lb.add_argument("--retry-failed", action="store_true", help="label the frames that failed before again")
@@ -101,12 +152,21 @@ def _add_label(sub) -> None:
 
 
 def _add_sample(sub) -> None:
-    sa = sub.add_parser("sample", help="configurations to label: frames of NN MD (one model or a committee's mean) "
-                                       "or of xTB MD (--xtb), every k steps, into one extxyz")
-    sa.add_argument("models", nargs="+", metavar="ARG", help="MODEL [MODEL ...] START, or with --xtb only START "
-                                                              "(a structure file or bundled name such as SA2AM2)")
+    sa = sub.add_parser(
+        "sample",
+        help="configurations to label: frames of NN MD (one model or a committee's mean) "
+        "or of xTB MD (--xtb), every k steps, into one extxyz",
+    )
+    sa.add_argument(
+        "models",
+        nargs="+",
+        metavar="ARG",
+        help="MODEL [MODEL ...] START, or with --xtb only START (a structure file or bundled name such as SA2AM2)",
+    )
     sa.add_argument("--out", required=True, help="extxyz file of the sampled frames (positions only)")
-    sa.add_argument("--xtb", metavar="METHOD", help="MD at this xTB level through ASE (Langevin; slow) instead of NN MD")
+    sa.add_argument(
+        "--xtb", metavar="METHOD", help="MD at this xTB level through ASE (Langevin; slow) instead of NN MD"
+    )
     sa.add_argument("--ensemble", choices=ENSEMBLES, default="nvt-langevin")
     sa.add_argument("--T", type=float, nargs="+", default=[300.0], help="temperature(s), K: one replica each")
     sa.add_argument("--replicas", type=int, default=1, help="replicas per temperature (default 1)")
@@ -122,8 +182,11 @@ def _add_sample(sub) -> None:
 
 
 def _add_learn(sub) -> None:
-    le = sub.add_parser("learn", help="active learning: committee -> MD with its mean -> label where it disagrees "
-                                      "(xTB) -> retrain, for N rounds, with a report per round")
+    le = sub.add_parser(
+        "learn",
+        help="active learning: committee -> MD with its mean -> label where it disagrees "
+        "(xTB) -> retrain, for N rounds, with a report per round",
+    )
     le.add_argument("--data", nargs="+", required=True, help="labelled files to start from")
     le.add_argument("--test", nargs="+", required=True, help="labelled test file(s), never trained on")
     le.add_argument("--config", help="training config (TOML/YAML, as painnjax train takes)")

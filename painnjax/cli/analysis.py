@@ -8,9 +8,17 @@ from painnjax.cli.common import add_dtype, add_model, add_quiet, comma_list
 def cmd_demo(args) -> int:
     from md.analysis.study import vibrational_study
 
-    vibrational_study(args.model, args.structure, args.out, temperature=args.T, ps=args.ps,
-                      equilibrate=args.equilibrate, dt=args.dt, replicas=args.replicas,
-                      progress=not args.quiet)
+    vibrational_study(
+        args.model,
+        args.structure,
+        args.out,
+        temperature=args.T,
+        ps=args.ps,
+        equilibrate=args.equilibrate,
+        dt=args.dt,
+        replicas=args.replicas,
+        progress=not args.quiet,
+    )
     return 0
 
 
@@ -32,59 +40,92 @@ def cmd_harmonic(args) -> int:
 def cmd_spectrum(args) -> int:
     from md.analysis.spectrum import spectrum_from_files, write_spectrum_folder
 
-    spec = spectrum_from_files(args.traj, elements=comma_list(args.elements), window=args.window,
-                               normalisation=args.normalisation, dt_fs=args.dt)
+    spec = spectrum_from_files(
+        args.traj,
+        elements=comma_list(args.elements),
+        window=args.window,
+        normalisation=args.normalisation,
+        dt_fs=args.dt,
+    )
     harmonic = None
     if args.harmonic:
         from md.analysis.harmonic import harmonic_file
 
         harmonic = harmonic_file(args.harmonic[0], args.harmonic[1]).frequencies
     out = write_spectrum_folder(spec, args.out, harmonic=harmonic, max_frequency=args.max_frequency)
-    print(f"{spec.n_replicas} trajectory(ies) x {spec.n_frames} frames, {spec.dt_fs:g} fs apart: resolution "
-          f"{spec.resolution:.2f} cm-1, highest peak at {spec.peak(1e-9):.1f} cm-1, mean kinetic energy "
-          f"{spec.kinetic_energy:.6g} eV; wrote {out}/spectrum.csv, spectrum.png, spectrum.pdf")
+    print(
+        f"{spec.n_replicas} trajectory(ies) x {spec.n_frames} frames, {spec.dt_fs:g} fs apart: resolution "
+        f"{spec.resolution:.2f} cm-1, highest peak at {spec.peak(1e-9):.1f} cm-1, mean kinetic energy "
+        f"{spec.kinetic_energy:.6g} eV; wrote {out}/spectrum.csv, spectrum.png, spectrum.pdf"
+    )
     return 0
 
 
 def _add_demo(sub) -> None:
-    d = sub.add_parser("demo", help="the main job on the bundled defaults: SA7AM7 minimum, harmonic frequencies, "
-                                    "300 K MD and its power spectrum with plots (minutes on a CPU)")
+    d = sub.add_parser(
+        "demo",
+        help="the main job on the bundled defaults: SA7AM7 minimum, harmonic frequencies, "
+        "300 K MD and its power spectrum with plots (minutes on a CPU)",
+    )
     d.add_argument("--model", default="saam-gfn1", help="model file or bundled name (default saam-gfn1)")
     d.add_argument("--structure", default="SA7AM7", help="start structure: file or bundled name (default SA7AM7)")
     d.add_argument("--T", type=float, default=300.0, help="temperature, K (default 300)")
-    d.add_argument("--ps", type=float, default=2.0,
-                   help="MD length, ps (default 2: minutes on a CPU; 20-50 on a GPU for a smooth spectrum)")
+    d.add_argument(
+        "--ps",
+        type=float,
+        default=2.0,
+        help="MD length, ps (default 2: minutes on a CPU; 20-50 on a GPU for a smooth spectrum)",
+    )
     d.add_argument("--equilibrate", type=float, default=0.5, help="ps of MD left out of the spectrum (default 0.5)")
     d.add_argument("--dt", type=float, default=0.5, help="MD time step, fs (default 0.5)")
     d.add_argument("--replicas", type=int, default=1, help="independent MD runs averaged in the spectrum (default 1)")
-    d.add_argument("--out", default="painnjax-demo", help="output folder (default painnjax-demo); run again to "
-                                                          "continue an interrupted demo or extend it with a larger --ps")
+    d.add_argument(
+        "--out",
+        default="painnjax-demo",
+        help="output folder (default painnjax-demo); run again to "
+        "continue an interrupted demo or extend it with a larger --ps",
+    )
     add_quiet(d)
     d.set_defaults(func=cmd_demo)
 
 
 def _add_harmonic(sub) -> None:
-    h = sub.add_parser("harmonic", help="harmonic frequencies (cm-1) at a structure: exact Hessian, rigid-body "
-                                        "motions projected out")
+    h = sub.add_parser(
+        "harmonic", help="harmonic frequencies (cm-1) at a structure: exact Hessian, rigid-body motions projected out"
+    )
     add_model(h)
     h.add_argument("structure", help="minimised structure (any ASE-readable file; its last frame) or a bundled name")
     h.add_argument("--json", help="write the frequencies here (key frequencies_cm-1, ascending, imaginary negative)")
     add_dtype(h, default="float64")
-    h.add_argument("--imaginary-threshold", type=float, default=10.0,
-                   help="warn about imaginary frequencies beyond this (cm-1, default 10)")
+    h.add_argument(
+        "--imaginary-threshold",
+        type=float,
+        default=10.0,
+        help="warn about imaginary frequencies beyond this (cm-1, default 10)",
+    )
     h.set_defaults(func=cmd_harmonic)
 
 
 def _add_spectrum(sub) -> None:
-    s = sub.add_parser("spectrum", help="vibrational power spectrum of MD trajectories (FFT of the mass-weighted "
-                                        "velocity autocorrelation)")
+    s = sub.add_parser(
+        "spectrum",
+        help="vibrational power spectrum of MD trajectories (FFT of the mass-weighted velocity autocorrelation)",
+    )
     s.add_argument("traj", nargs="+", help="trajectory files with velocities (one per replica; averaged)")
     s.add_argument("--out", required=True, help="output folder: spectrum.csv, spectrum.png, spectrum.pdf")
-    s.add_argument("--harmonic", nargs=2, metavar=("MODEL", "MINIMUM"),
-                   help="also compute the harmonic frequencies of MINIMUM with MODEL and draw them as sticks")
+    s.add_argument(
+        "--harmonic",
+        nargs=2,
+        metavar=("MODEL", "MINIMUM"),
+        help="also compute the harmonic frequencies of MINIMUM with MODEL and draw them as sticks",
+    )
     s.add_argument("--window", choices=["hann", "none"], default="hann", help="lag window (default hann)")
-    s.add_argument("--normalisation", choices=["max", "absolute"], default="max",
-                   help="max: highest peak 1 (default); absolute: eV per cm-1, integrating to the mean kinetic energy")
+    s.add_argument(
+        "--normalisation",
+        choices=["max", "absolute"],
+        default="max",
+        help="max: highest peak 1 (default); absolute: eV per cm-1, integrating to the mean kinetic energy",
+    )
     s.add_argument("--elements", help="only these elements, e.g. H or N,O")
     s.add_argument("--dt", type=float, default=None, help="frame spacing in fs (only for frames without time_fs)")
     s.add_argument("--max-frequency", type=float, default=None, help="plot up to this wavenumber (cm-1)")

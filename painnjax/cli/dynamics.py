@@ -13,10 +13,20 @@ def _md_config(args):
     temps = args.T[0] if len(args.T) == 1 else tuple(args.T)
     replicas = args.replicas if args.replicas is not None else max(len(args.T), 1)
     return MDConfig(
-        ensemble=args.ensemble, temperature=temps, dt=args.dt, steps=args.steps, replicas=replicas,
-        seed=args.seed, tau=args.tau, chain_length=args.chain_length, friction=args.friction,
-        log_every=args.log_every, traj_every=args.traj_every, checkpoint_every=args.checkpoint_every,
-        max_temperature=args.max_temperature, fragment_distance=args.fragment_distance,
+        ensemble=args.ensemble,
+        temperature=temps,
+        dt=args.dt,
+        steps=args.steps,
+        replicas=replicas,
+        seed=args.seed,
+        tau=args.tau,
+        chain_length=args.chain_length,
+        friction=args.friction,
+        log_every=args.log_every,
+        traj_every=args.traj_every,
+        checkpoint_every=args.checkpoint_every,
+        max_temperature=args.max_temperature,
+        fragment_distance=args.fragment_distance,
     )
 
 
@@ -30,9 +40,18 @@ def cmd_md(args) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SafetyStopWarning)  # printed below, once
-            res = run_md_file(args.model, args.start, cfg, args.out, restart=args.restart, dtype=args.dtype,
-                              traj_format=args.format, write_forces=args.forces, progress=not args.quiet,
-                              velocities_from_file=args.velocities_from_file)
+            res = run_md_file(
+                args.model,
+                args.start,
+                cfg,
+                args.out,
+                restart=args.restart,
+                dtype=args.dtype,
+                traj_format=args.format,
+                write_forces=args.forces,
+                progress=not args.quiet,
+                velocities_from_file=args.velocities_from_file,
+            )
     except KeyboardInterrupt:
         print(f"painnjax md: interrupted; continue with --restart (checkpoint in {args.out})", file=sys.stderr)
         return 130
@@ -48,24 +67,38 @@ def cmd_optimize(args) -> int:
 
     res = optimize_file(args.model, args.input, args.out, fmax=args.fmax, max_steps=args.steps, dtype=args.dtype)
     state = "converged" if res.converged else "NOT converged"
-    print(f"FIRE {state} in {res.steps} steps: E = {res.energy:.6f} eV, max force {res.fmax:.4g} eV/Å "
-          f"(fmax {args.fmax}); wrote {args.out}")
+    print(
+        f"FIRE {state} in {res.steps} steps: E = {res.energy:.6f} eV, max force {res.fmax:.4g} eV/Å "
+        f"(fmax {args.fmax}); wrote {args.out}"
+    )
     return 0 if res.converged else 1
 
 
 def _add_md(sub) -> None:
-    m = sub.add_parser("md", help="molecular dynamics of a cluster (jax-md): Nosé-Hoover, NVE or Langevin, "
-                                  "replicas, checkpoints, --restart")
+    m = sub.add_parser(
+        "md",
+        help="molecular dynamics of a cluster (jax-md): Nosé-Hoover, NVE or Langevin, replicas, checkpoints, --restart",
+    )
     add_model(m)
-    m.add_argument("start", help="start structure (any ASE-readable file; its last frame) or a bundled name, e.g. SA7AM7")
+    m.add_argument(
+        "start", help="start structure (any ASE-readable file; its last frame) or a bundled name, e.g. SA7AM7"
+    )
     m.add_argument("--ensemble", default="nvt-nh", help="nvt-nh (Nosé-Hoover chain, default), nve or nvt-langevin")
-    m.add_argument("--T", "--temperature", dest="T", type=float, nargs="+", default=[300.0],
-                   help="temperature in K (NVE: of the initial velocities); several: one per replica")
+    m.add_argument(
+        "--T",
+        "--temperature",
+        dest="T",
+        type=float,
+        nargs="+",
+        default=[300.0],
+        help="temperature in K (NVE: of the initial velocities); several: one per replica",
+    )
     m.add_argument("--dt", type=float, default=0.5, help="time step in fs (default 0.5)")
     m.add_argument("--steps", type=int, required=True, help="total number of steps (a restart continues up to it)")
     m.add_argument("--out", required=True, help="output folder")
-    m.add_argument("--replicas", type=int, default=None, help="independent trajectories in one run (default: one "
-                                                                "per --T value)")
+    m.add_argument(
+        "--replicas", type=int, default=None, help="independent trajectories in one run (default: one per --T value)"
+    )
     m.add_argument("--restart", action="store_true", help="continue the run in --out from its checkpoint")
     m.add_argument("--seed", type=int, default=0, help="random seed of the initial velocities and noise")
     m.add_argument("--tau", type=float, default=100.0, help="Nosé-Hoover time constant in fs (default 100)")
@@ -77,11 +110,19 @@ def _add_md(sub) -> None:
     m.add_argument("--format", choices=["traj", "extxyz"], default="traj", help="trajectory format (default traj)")
     m.add_argument("--forces", action="store_true", help="store forces in the trajectory frames")
     add_dtype(m)
-    m.add_argument("--max-temperature", type=float, default=None,
-                   help="stop a replica above this temperature in K (default max(5 T, 2000 K))")
-    m.add_argument("--fragment-distance", type=float, default=None,
-                   help="stop a replica when atoms are farther than this (Å) from the rest of the cluster "
-                        "(default: the model's cutoff; 0: no check)")
+    m.add_argument(
+        "--max-temperature",
+        type=float,
+        default=None,
+        help="stop a replica above this temperature in K (default max(5 T, 2000 K))",
+    )
+    m.add_argument(
+        "--fragment-distance",
+        type=float,
+        default=None,
+        help="stop a replica when atoms are farther than this (Å) from the rest of the cluster "
+        "(default: the model's cutoff; 0: no check)",
+    )
     m.add_argument("--velocities-from-file", action="store_true", help="start from the velocities in the start file")
     add_quiet(m)
     m.set_defaults(func=cmd_md)
@@ -94,6 +135,8 @@ def register(sub) -> None:
     o.add_argument("input", help="structure file (any ASE-readable file; its last frame) or a bundled name")
     o.add_argument("--fmax", type=float, default=0.01, help="largest atomic force at convergence, eV/Å (default 0.01)")
     o.add_argument("--steps", type=int, default=1000, help="step limit (default 1000)")
-    o.add_argument("--out", required=True, help="file for the minimised structure (e.g. OUT.xyz, with energy and forces)")
+    o.add_argument(
+        "--out", required=True, help="file for the minimised structure (e.g. OUT.xyz, with energy and forces)"
+    )
     add_dtype(o)
     o.set_defaults(func=cmd_optimize)

@@ -14,11 +14,14 @@ def cmd_convert(args) -> int:
 
     if args.energy_unit not in ENERGY_UNITS_IN_EV:
         raise PainnjaxError(f"--energy-unit must be one of {', '.join(ENERGY_UNITS_IN_EV)}")
-    model = from_schnetpack(args.input, energy_unit=args.energy_unit,
-                            elements=atomic_numbers(args.elements, "--elements"))
+    model = from_schnetpack(
+        args.input, energy_unit=args.energy_unit, elements=atomic_numbers(args.elements, "--elements")
+    )
     path = save_model(model, args.output)
-    print(f"wrote {path}: PaiNN {model.config.n_atom_basis} features x {model.config.n_interactions} layers, "
-          f"{model.n_parameters:,} parameters, cutoff {model.config.cutoff} Å")
+    print(
+        f"wrote {path}: PaiNN {model.config.n_atom_basis} features x {model.config.n_interactions} layers, "
+        f"{model.n_parameters:,} parameters, cutoff {model.config.cutoff} Å"
+    )
     return 0
 
 
@@ -50,10 +53,14 @@ def register(sub) -> None:
     add_model(i)
     i.set_defaults(func=cmd_info)
 
-    c = sub.add_parser("check", help="energies and forces of the bundled (SA)n(AM)n clusters, with invariance "
-                                     "checks and timings")
+    c = sub.add_parser(
+        "check", help="energies and forces of the bundled (SA)n(AM)n clusters, with invariance checks and timings"
+    )
     c.add_argument("--out", default="painnjax-check", help="output folder (default painnjax-check)")
     c.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 7], help="n of (SA)n(AM)n (1 2 4 7 10 15)")
-    c.add_argument("--model", default=None,
-                   help="model file or bundled name (default: saam-gfn1; 'seeded': an untrained default-size PaiNN)")
+    c.add_argument(
+        "--model",
+        default=None,
+        help="model file or bundled name (default: saam-gfn1; 'seeded': an untrained default-size PaiNN)",
+    )
     c.set_defaults(func=cmd_check)

@@ -15,14 +15,26 @@ def cmd_train(args) -> int:
         "train": {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed},
         "data": {"monomers": args.monomers},
     }
-    train_from_files(args.data, args.config, args.out, resume=args.resume, overrides=overrides,
-                     progress=not args.quiet, committee=args.committee, stop_after=args.stop_after)
+    train_from_files(
+        args.data,
+        args.config,
+        args.out,
+        resume=args.resume,
+        overrides=overrides,
+        progress=not args.quiet,
+        committee=args.committee,
+        stop_after=args.stop_after,
+    )
     if args.committee > 1:
-        print(f"committee of {args.committee} in {args.out}/member-1 ... member-{args.committee}: "
-              f"use `painnjax evaluate` / `painnjax select` with their best.painn files")
+        print(
+            f"committee of {args.committee} in {args.out}/member-1 ... member-{args.committee}: "
+            f"use `painnjax evaluate` / `painnjax select` with their best.painn files"
+        )
     else:
-        print(f"run folder {args.out}: best.painn (lowest validation loss), metrics.csv, learning_curve.png, "
-              f"parity plots, summary.json (validation and test errors), checkpoints/")
+        print(
+            f"run folder {args.out}: best.painn (lowest validation loss), metrics.csv, learning_curve.png, "
+            f"parity plots, summary.json (validation and test errors), checkpoints/"
+        )
     return 0
 
 
@@ -38,8 +50,10 @@ def _models_and_data(first: str, rest: list[str]) -> tuple[list[str], list[str]]
         is_model = p.suffix.lower() == SUFFIX or (arg in bundled and not p.exists())
         (models if is_model else data).append(arg)
     if not data:
-        raise InputError(f"no data files given (models: {', '.join(models)}); "
-                         f"usage: painnjax evaluate MODEL [MODEL{SUFFIX} ...] DATA [DATA ...]")
+        raise InputError(
+            f"no data files given (models: {', '.join(models)}); "
+            f"usage: painnjax evaluate MODEL [MODEL{SUFFIX} ...] DATA [DATA ...]"
+        )
     return models, data
 
 
@@ -109,19 +123,33 @@ def register(sub) -> None:
     t.add_argument("--epochs", type=int, help="override [train] epochs")
     t.add_argument("--batch-size", type=int, help="override [train] batch_size")
     t.add_argument("--seed", type=int, help="override [train] seed")
-    t.add_argument("--committee", type=int, default=1, metavar="K",
-                   help="train K models (seeds seed .. seed+K-1) on the same split into --out/member-k")
+    t.add_argument(
+        "--committee",
+        type=int,
+        default=1,
+        metavar="K",
+        help="train K models (seeds seed .. seed+K-1) on the same split into --out/member-k",
+    )
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument("--stop-after", type=int, metavar="N",
-                   help="train at most N more epochs in this call (e.g. a batch job's time limit), then --resume")
+    t.add_argument(
+        "--stop-after",
+        type=int,
+        metavar="N",
+        help="train at most N more epochs in this call (e.g. a batch job's time limit), then --resume",
+    )
     add_quiet(t)
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="errors of a model (or a committee) on data: MAE, RMSE, r, force angles, "
-                                        "per composition")
+    e = sub.add_parser(
+        "evaluate", help="errors of a model (or a committee) on data: MAE, RMSE, r, force angles, per composition"
+    )
     add_model(e)
-    e.add_argument("data", nargs="+", help="ASE-readable files with total energies (and forces); further model "
-                                           "files (*.painn) here make a committee: the errors of its mean and its spread")
+    e.add_argument(
+        "data",
+        nargs="+",
+        help="ASE-readable files with total energies (and forces); further model "
+        "files (*.painn) here make a committee: the errors of its mean and its spread",
+    )
     e.add_argument("--json", help="write the metrics here (energy_mae, energy_rmse, forces_mae, forces_rmse, ...)")
     e.add_argument("--plot", help="parity plot PNG (default: next to --json)")
     e.add_argument("--batch-size", type=int, default=8)
@@ -132,8 +160,11 @@ def register(sub) -> None:
     q.add_argument("--pool", nargs="+", required=True, help="ASE-readable files of candidates (labels not needed)")
     q.add_argument("--n", type=int, required=True, help="how many structures to select")
     q.add_argument("--out", required=True, help="extxyz file for the selected structures")
-    q.add_argument("--criterion", choices=["forces", "forces_max", "energy"], default="forces",
-                   help="forces: mean per-atom force spread (default); forces_max: its max over atoms; "
-                        "energy: std of the energy")
+    q.add_argument(
+        "--criterion",
+        choices=["forces", "forces_max", "energy"],
+        default="forces",
+        help="forces: mean per-atom force spread (default); forces_max: its max over atoms; energy: std of the energy",
+    )
     q.add_argument("--batch-size", type=int, default=8)
     q.set_defaults(func=cmd_select)

@@ -13,8 +13,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -92,8 +93,9 @@ def pad_structures(ds, indices, n_slots: int, batch_size: int) -> Batch:
     return Batch(Z, R, mask, energy, forces, weight)
 
 
-def iterate_batches(ds, indices, batch_size: int, buckets: list[Bucket], rng: np.random.Generator | None = None
-                    ) -> Iterator[tuple[int, np.ndarray, Batch]]:
+def iterate_batches(
+    ds, indices, batch_size: int, buckets: list[Bucket], rng: np.random.Generator | None = None
+) -> Iterator[tuple[int, np.ndarray, Batch]]:
     """``(bucket index, structure indices, batch)`` over ``indices``; shuffled by ``rng``
     (None: in order, bucket by bucket). The indices are those of the batch's real rows."""
     indices = np.asarray(indices)

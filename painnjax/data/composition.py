@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from ase.data import chemical_symbols

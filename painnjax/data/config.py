@@ -41,11 +41,19 @@ class DataConfig:
         for key in ("energy_key", "forces_key", "delta_low_key"):
             value = getattr(self, key)
             check(value is None or isinstance(value, str), "data", key, f"must be a string, got {value!r}")
-        check(self.monomers is None or isinstance(self.monomers, (str, os.PathLike)), "data", "monomers",
-              f"must be a file or bundled set name, got {self.monomers!r}")
+        check(
+            self.monomers is None or isinstance(self.monomers, (str, os.PathLike)),
+            "data",
+            "monomers",
+            f"must be a file or bundled set name, got {self.monomers!r}",
+        )
         unit = self.energy_unit
-        check(unit in ENERGY_UNITS if isinstance(unit, str) else is_real(unit) and unit > 0, "data", "energy_unit",
-              f"unknown unit {unit!r}; known: {', '.join(ENERGY_UNITS)} (or a positive factor to eV)")
+        check(
+            unit in ENERGY_UNITS if isinstance(unit, str) else is_real(unit) and unit > 0,
+            "data",
+            "energy_unit",
+            f"unknown unit {unit!r}; known: {', '.join(ENERGY_UNITS)} (or a positive factor to eV)",
+        )
 
 
 @dataclass(frozen=True)
@@ -63,10 +71,18 @@ class SplitConfig:
         check(is_real(f) and 0.0 <= f < 1.0, "split", "valid_fraction", f"must be in [0, 1), got {f!r}")
         check(is_int(self.seed), "split", "seed", f"must be an integer, got {self.seed!r}")
         check(self.by in ("frame", "trajectory"), "split", "by", f"must be 'frame' or 'trajectory', got {self.by!r}")
-        check(is_int(self.test_largest) and self.test_largest >= 0, "split", "test_largest",
-              f"must be an integer >= 0, got {self.test_largest!r}")
+        check(
+            is_int(self.test_largest) and self.test_largest >= 0,
+            "split",
+            "test_largest",
+            f"must be an integer >= 0, got {self.test_largest!r}",
+        )
         comps = self.test_compositions
         comps = [] if comps is None else [comps] if isinstance(comps, str) else comps
-        check(isinstance(comps, (list, tuple)) and all(isinstance(c, str) for c in comps), "split",
-              "test_compositions", f"must be a list of compositions such as 'SA4AM4', got {self.test_compositions!r}")
+        check(
+            isinstance(comps, (list, tuple)) and all(isinstance(c, str) for c in comps),
+            "split",
+            "test_compositions",
+            f"must be a list of compositions such as 'SA4AM4', got {self.test_compositions!r}",
+        )
         object.__setattr__(self, "test_compositions", tuple(comps))

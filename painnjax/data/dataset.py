@@ -29,18 +29,17 @@ import copy
 import math
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 from ase.data import chemical_symbols
 
-from painnjax.errors import InputError
 from painnjax.data.composition import MOLECULES, composition_of, molecule_counts, molecule_table
+from painnjax.errors import InputError
 from painnjax.units import ENERGY_UNITS, LENGTH_UNITS
 from painnjax.validate import as_atomic_numbers, check_positions
-
 
 # --------------------------------------------------------------------------------------------
 # The dataset
@@ -95,7 +94,7 @@ class Dataset:
             f"compositions: {shown})"
         )
 
-    def subset(self, indices) -> "Dataset":
+    def subset(self, indices) -> Dataset:
         """The structures at ``indices`` (ints or a boolean mask), in that order, same reference."""
         idx = np.asarray(indices)
         if idx.dtype == bool:
@@ -119,7 +118,7 @@ class Dataset:
             reference=copy.deepcopy(self.reference),
         )
 
-    def with_energy(self, energy, reference: dict) -> "Dataset":
+    def with_energy(self, energy, reference: dict) -> Dataset:
         """The same structures and forces with new target energies and what they mean."""
         return Dataset(
             numbers=list(self.numbers),
@@ -338,8 +337,15 @@ def read_dataset(
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError("read_dataset: no files given")
-    reader = _FrameReader(energy_key, forces_key, require_forces, require_energy, delta_low_key,
-                          _energy_factor(energy_unit), _forces_factor(forces_unit, energy_unit))
+    reader = _FrameReader(
+        energy_key,
+        forces_key,
+        require_forces,
+        require_energy,
+        delta_low_key,
+        _energy_factor(energy_unit),
+        _forces_factor(forces_unit, energy_unit),
+    )
     frames = [reader.read(atoms, path, k) for path in paths for k, atoms in enumerate(_read_frames(path, format))]
 
     missing_forces = [f.where for f in frames if f.forces is None]
@@ -423,7 +429,9 @@ class _FrameReader:
         E = E - _scalar(atoms.info[delta_low_key], where, f"low-level energy {delta_low_key!r}")
         if F is not None:
             if low_forces_key in atoms.arrays:
-                F = F - _vectors(atoms.arrays[low_forces_key], len(atoms), where, f"low-level forces {low_forces_key!r}")
+                F = F - _vectors(
+                    atoms.arrays[low_forces_key], len(atoms), where, f"low-level forces {low_forces_key!r}"
+                )
             elif self.require_forces:
                 raise InputError(
                     f"{where}: no low-level forces: Δ-learning with delta_low_key={delta_low_key!r} needs the "
@@ -440,9 +448,7 @@ def _frame_structure(atoms, where: str):
     if n == 0:
         raise InputError(f"{where}: no atoms")
     Z = as_atomic_numbers(atoms.get_atomic_numbers(), source=where)
-    R = check_positions(
-        np.asarray(atoms.positions, np.float64), n, source=where, symbols=atoms.get_chemical_symbols()
-    )
+    R = check_positions(np.asarray(atoms.positions, np.float64), n, source=where, symbols=atoms.get_chemical_symbols())
     return Z, R
 
 
@@ -608,7 +614,9 @@ def subtract_element_offsets(ds: Dataset, atomref) -> Dataset:
             raise InputError(f"atomref of Z={z} is not finite ({v})")
     missing = [z for z in ds.elements if z not in table]
     if missing:
-        raise InputError(f"atomref has no value for element(s) {', '.join(f'{chemical_symbols[z]} (Z={z})' for z in missing)}")
+        raise InputError(
+            f"atomref has no value for element(s) {', '.join(f'{chemical_symbols[z]} (Z={z})' for z in missing)}"
+        )
     energy = ds.energy.copy()
     for i, Z in enumerate(ds.numbers):
         energy[i] -= sum(table[int(z)] for z in np.asarray(Z).tolist())
@@ -619,8 +627,14 @@ def subtract_element_offsets(ds: Dataset, atomref) -> Dataset:
 
 
 __all__ = [
-    "Dataset", "element_counts", "fit_element_offsets", "molecule_counts", "read_dataset", "read_monomer_references",
-    "subtract_element_offsets", "to_binding_energies",
+    "Dataset",
+    "element_counts",
+    "fit_element_offsets",
+    "molecule_counts",
+    "read_dataset",
+    "read_monomer_references",
+    "subtract_element_offsets",
+    "to_binding_energies",
 ]
 
 

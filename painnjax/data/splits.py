@@ -89,13 +89,15 @@ class Split:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Split":
+    def from_dict(cls, d: dict) -> Split:
         if not isinstance(d, dict):
             raise InputError(f"split: expected a mapping, got {type(d).__name__}")
         if d.get("format", SPLIT_FORMAT) != SPLIT_FORMAT:
             raise InputError(f"split: not a painnjax split (format {d.get('format')!r})")
         if int(d.get("version", SPLIT_VERSION)) > SPLIT_VERSION:
-            raise InputError(f"split: format version {d.get('version')} is newer than this painnjax reads ({SPLIT_VERSION})")
+            raise InputError(
+                f"split: format version {d.get('version')} is newer than this painnjax reads ({SPLIT_VERSION})"
+            )
         missing = [k for k in ("train", "valid", "test", "seed", "rule") if k not in d]
         if missing:
             raise InputError(f"split: missing field(s) {', '.join(missing)}")
@@ -120,7 +122,7 @@ class Split:
         write_json(path, self.to_dict(), indent=None)
 
     @classmethod
-    def load(cls, path) -> "Split":
+    def load(cls, path) -> Split:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: split file not found")
@@ -213,7 +215,8 @@ def make_split(
         largest = sorted(sizes, key=lambda c: (-sizes[c], c))[:test_largest]
         chosen += [c for c in largest if c not in chosen]
         rules.append(
-            f"the {test_largest} largest composition(s) by atom count ({', '.join(f'{c}: {sizes[c]} atoms' for c in largest)})"
+            f"the {test_largest} largest composition(s) by atom count "
+            f"({', '.join(f'{c}: {sizes[c]} atoms' for c in largest)})"
         )
     is_test = np.isin(comps, np.asarray(chosen, dtype=object)) if chosen else np.zeros(n, bool)
     test = np.nonzero(is_test)[0]

@@ -19,14 +19,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from painnjax.io.files import write_json
-from painnjax.units import EV_TO_KCAL_PER_MOL
-from painnjax.interfaces.calculator import PaiNNCalculator
 from painnjax.data import bundled_structure
-from painnjax.model import Model
+from painnjax.interfaces.calculator import PaiNNCalculator
+from painnjax.io.files import write_json
 from painnjax.io.modelfile import bundled_models, load_model
+from painnjax.model import Model
 from painnjax.potential import energy_and_forces, potential
-
+from painnjax.units import EV_TO_KCAL_PER_MOL
 
 DEFAULT_MODEL = "saam-gfn1"
 
@@ -84,9 +83,11 @@ def run_check(out: str | Path, sizes=(1, 2, 4, 7), model=None) -> dict:
             row["binding_energy_kcal_mol"] = (float(e) - n * (monomers["SA"] + monomers["AM"])) * EV_TO_KCAL_PER_MOL
             binding = f"  ΔE = {row['binding_energy_kcal_mol']:8.1f} kcal/mol"
         rows.append(row)
-        print(f"{row['cluster']:>8s} {row['atoms']:4d} atoms  E = {row['energy_eV']:12.5f} eV{binding}  "
-              f"E+F {row['energy_forces_ms']:8.2f} ms (compile {row['compile_s']:.1f} s)  "
-              f"|dE| rotated {row['rotation_energy_diff_eV']:.1e} eV")
+        print(
+            f"{row['cluster']:>8s} {row['atoms']:4d} atoms  E = {row['energy_eV']:12.5f} eV{binding}  "
+            f"E+F {row['energy_forces_ms']:8.2f} ms (compile {row['compile_s']:.1f} s)  "
+            f"|dE| rotated {row['rotation_energy_diff_eV']:.1e} eV"
+        )
     summary = {
         "device": str(jax.devices()[0]),
         "machine": platform.processor() or platform.machine(),

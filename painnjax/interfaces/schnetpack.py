@@ -21,10 +21,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from painnjax.nn.config import PaiNNConfig
 from painnjax.errors import ConversionError
-from painnjax.units import ENERGY_UNITS
+from painnjax.nn.config import PaiNNConfig
 from painnjax.nn.painn import init_variables
+from painnjax.units import ENERGY_UNITS
 
 # The energy units a SchNetPack model may be in (its training data's): a subset of painnjax's.
 ENERGY_UNITS_IN_EV = {k: ENERGY_UNITS[k] for k in ("eV", "meV", "kcal/mol", "kJ/mol", "Hartree", "Ha")}
@@ -109,17 +109,23 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
     if len(rep.electronic_embeddings) > 0:
         raise ConversionError(f"{where}PaiNN electronic embeddings (charge/spin) cannot be carried")
     if type(rep.embedding) is not torch.nn.Embedding:
-        raise ConversionError(f"{where}nuclear embedding {type(rep.embedding).__name__} cannot be carried (only nn.Embedding)")
+        raise ConversionError(
+            f"{where}nuclear embedding {type(rep.embedding).__name__} cannot be carried (only nn.Embedding)"
+        )
     rbf = rep.radial_basis
     if type(rbf) is not spk.nn.GaussianRBF:
         raise ConversionError(f"{where}radial basis {type(rbf).__name__} cannot be carried (only GaussianRBF)")
     offsets, widths = _np(rbf.offsets), _np(rbf.widths)
     n_rbf, rbf_cutoff = len(offsets), float(offsets[-1])
-    if not (np.allclose(offsets, np.linspace(0.0, rbf_cutoff, n_rbf), atol=1e-6)
-            and np.allclose(widths, offsets[1] - offsets[0], atol=1e-6)):
+    if not (
+        np.allclose(offsets, np.linspace(0.0, rbf_cutoff, n_rbf), atol=1e-6)
+        and np.allclose(widths, offsets[1] - offsets[0], atol=1e-6)
+    ):
         raise ConversionError(f"{where}GaussianRBF offsets/widths are not the default evenly spaced ones from 0")
     if type(rep.cutoff_fn) is not spk.nn.CosineCutoff:
-        raise ConversionError(f"{where}cutoff function {type(rep.cutoff_fn).__name__} cannot be carried (only CosineCutoff)")
+        raise ConversionError(
+            f"{where}cutoff function {type(rep.cutoff_fn).__name__} cannot be carried (only CosineCutoff)"
+        )
     cutoff = float(_np(rep.cutoff_fn.cutoff).reshape(-1)[0])
     if abs(cutoff - rbf_cutoff) > 1e-6:
         raise ConversionError(f"{where}RBF range {rbf_cutoff} Å differs from the cutoff {cutoff} Å")
@@ -137,7 +143,9 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
         raise ConversionError(f"{where}expected one Atomwise head with output_key {energy_key!r}, found {len(heads)}")
     head = heads[0]
     if head.aggregation_mode != "sum" or head.n_out != 1:
-        raise ConversionError(f"{where}Atomwise head must sum one output per atom (got {head.aggregation_mode!r}, n_out={head.n_out})")
+        raise ConversionError(
+            f"{where}Atomwise head must sum one output per atom (got {head.aggregation_mode!r}, n_out={head.n_out})"
+        )
     layers = list(head.outnet)
     for k, layer in enumerate(layers[:-1]):
         if not _is_silu(layer.activation, torch):
@@ -145,9 +153,14 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
     sizes = tuple(int(layer.out_features) for layer in layers)
     F = rep.n_atom_basis
     config = PaiNNConfig(
-        n_atom_basis=F, n_interactions=T, n_rbf=n_rbf, cutoff=cutoff,
-        shared_interactions=shared_interactions, shared_filters=bool(rep.share_filters),
-        epsilon=float(rep.mixing[0].epsilon), max_z=int(rep.embedding.num_embeddings),
+        n_atom_basis=F,
+        n_interactions=T,
+        n_rbf=n_rbf,
+        cutoff=cutoff,
+        shared_interactions=shared_interactions,
+        shared_filters=bool(rep.share_filters),
+        epsilon=float(rep.mixing[0].epsilon),
+        max_z=int(rep.embedding.num_embeddings),
         readout_hidden=None if sizes == PaiNNConfig(n_atom_basis=F).readout_sizes else sizes[:-1],
     )
 
@@ -179,7 +192,9 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
                 if p._property != energy_key:
                     continue
                 if not p.is_extensive:
-                    raise ConversionError(f"{where}AddOffsets with is_extensive=False cannot be carried (energy is extensive)")
+                    raise ConversionError(
+                        f"{where}AddOffsets with is_extensive=False cannot be carried (energy is extensive)"
+                    )
                 if p.add_mean:
                     shift += float(_np(p.mean).reshape(-1)[0])
                 if p.add_atomrefs:
@@ -188,8 +203,11 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
                 continue
             raise ConversionError(
                 f"{where}postprocessor {type(p).__name__} cannot be carried"
-                + (" (SchNetPack scales the energy after computing forces, so its forces are unscaled)"
-                   if isinstance(p, spk.transform.ScaleProperty) else "")
+                + (
+                    " (SchNetPack scales the energy after computing forces, so its forces are unscaled)"
+                    if isinstance(p, spk.transform.ScaleProperty)
+                    else ""
+                )
             )
 
     template = jax.eval_shape(lambda: init_variables(config))  # shapes only, no weights made
@@ -198,7 +216,9 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
     variables = {
         "params": {"representation": rep_params, "readout": readout},
         "constants": {
-            "scale": np.asarray(to_ev), "shift": np.asarray(shift * to_ev), "atomref": atomref * to_ev,
+            "scale": np.asarray(to_ev),
+            "shift": np.asarray(shift * to_ev),
+            "atomref": atomref * to_ev,
             # SchNetPack's own (float32) centres and widths, not recomputed ones: exact in float64.
             "representation": {"rbf_centers": offsets, "rbf_widths": widths},
         },
@@ -265,7 +285,8 @@ def to_schnetpack(model, path=None):
     try:
         variables = jax.tree_util.tree_map(
             lambda t, v: np.asarray(v).reshape(t.shape) if np.shape(v) == t.shape else _bad_shape(t, v),
-            template, model.variables,
+            template,
+            model.variables,
         )
     except (ValueError, TypeError) as exc:
         raise ConversionError(f"the painnjax weights do not match the config {c} ({exc})") from None
@@ -280,8 +301,13 @@ def to_schnetpack(model, path=None):
     atomref = np.asarray(consts["atomref"], np.float64).reshape(-1)
     centers = np.asarray(consts["representation"]["rbf_centers"], np.float64)
     widths = np.asarray(consts["representation"]["rbf_widths"], np.float64)
-    for name, value in (("scale", scale), ("shift", shift), ("atomref", atomref), ("rbf_centers", centers),
-                        ("rbf_widths", widths)):
+    for name, value in (
+        ("scale", scale),
+        ("shift", shift),
+        ("atomref", atomref),
+        ("rbf_centers", centers),
+        ("rbf_widths", widths),
+    ):
         if not np.all(np.isfinite(value)):
             raise ConversionError(f"the painnjax constant {name} is not finite")
     if np.any(widths == 0):
@@ -289,23 +315,31 @@ def to_schnetpack(model, path=None):
 
     rbf = spk.nn.GaussianRBF(n_rbf=c.n_rbf, cutoff=c.cutoff)
     rep = spk.representation.PaiNN(
-        n_atom_basis=F, n_interactions=T, radial_basis=rbf, cutoff_fn=spk.nn.CosineCutoff(c.cutoff),
-        activation=torch.nn.functional.silu, shared_interactions=c.shared_interactions,
-        shared_filters=c.shared_filters, epsilon=c.epsilon,
+        n_atom_basis=F,
+        n_interactions=T,
+        radial_basis=rbf,
+        cutoff_fn=spk.nn.CosineCutoff(c.cutoff),
+        activation=torch.nn.functional.silu,
+        shared_interactions=c.shared_interactions,
+        shared_filters=c.shared_filters,
+        epsilon=c.epsilon,
         nuclear_embedding=torch.nn.Embedding(c.max_z, F),
     )
     sizes = c.readout_sizes
     head = spk.atomistic.Atomwise(
-        n_in=F, n_out=1, n_hidden=None if c.readout_hidden is None else list(c.readout_hidden),
-        n_layers=len(sizes), aggregation_mode="sum", output_key="energy",
+        n_in=F,
+        n_out=1,
+        n_hidden=None if c.readout_hidden is None else list(c.readout_hidden),
+        n_layers=len(sizes),
+        aggregation_mode="sum",
+        output_key="energy",
     )
     postprocessors = []
     if shift != 0.0 or np.any(atomref != 0.0):
         # SchNetPack 2.1.1's AddOffsets(atomrefs=<tensor>) fails (`atomrefs or zeros` on a
         # tensor) and property_mean=tensor(0.) is silently dropped: set the buffers afterwards.
         # is_extensive=True adds mean * n_atoms, i.e. ``mean`` is painnjax's per-atom shift.
-        offsets = spk.transform.AddOffsets("energy", add_mean=True, add_atomrefs=True, is_extensive=True,
-                                           zmax=c.max_z)
+        offsets = spk.transform.AddOffsets("energy", add_mean=True, add_atomrefs=True, is_extensive=True, zmax=c.max_z)
         offsets.mean = torch.tensor([shift], dtype=torch.float64)
         offsets.atomref = torch.from_numpy(atomref.copy())
         # Nothing a datamodule brings may replace them (AtomisticModel.initialize_transforms).
@@ -343,8 +377,10 @@ def to_schnetpack(model, path=None):
         for k, layer in enumerate(layers):
             p = readout_p[f"layers_{k}"]
             if k == len(layers) - 1:  # scale folded in (in float64, then rounded once)
-                p = {"kernel": np.asarray(p["kernel"], np.float64) * scale,
-                     "bias": np.asarray(p["bias"], np.float64) * scale}
+                p = {
+                    "kernel": np.asarray(p["kernel"], np.float64) * scale,
+                    "bias": np.asarray(p["bias"], np.float64) * scale,
+                }
             _copy_dense(torch, layer, p, dtype)
     nnp.eval()
     if path is not None:

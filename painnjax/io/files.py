@@ -94,8 +94,10 @@ def complete_extxyz_end(data: bytes, path: Path) -> int:
                 raise ValueError
         except ValueError:
             line_no = data.count(b"\n", 0, pos) + 1
-            raise InputError(f"{path}: line {line_no} (after {frames} complete frames) is not the atom count of "
-                             f"an extxyz frame: not a file painnjax appends to, or damaged; fix or remove it") from None
+            raise InputError(
+                f"{path}: line {line_no} (after {frames} complete frames) is not the atom count of "
+                f"an extxyz frame: not a file painnjax appends to, or damaged; fix or remove it"
+            ) from None
         # skip count line, comment line and `count` atom lines: count + 2 newlines from pos
         q = pos
         for _ in range(count + 2):
@@ -155,8 +157,9 @@ def lock_for_writing(fh, path: Path, what: str = "") -> None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         fh.close()
-        raise InputError(f"{path}: another process is writing {what or 'to it'}; wait for it or choose another file") \
-            from None
+        raise InputError(
+            f"{path}: another process is writing {what or 'to it'}; wait for it or choose another file"
+        ) from None
 
 
 def write_extxyz_atomic(path, frames) -> Path:

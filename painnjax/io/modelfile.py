@@ -25,10 +25,10 @@ import msgpack
 import numpy as np
 from flax import serialization
 
-from painnjax.nn.config import PaiNNConfig
 from painnjax.errors import ModelFileError
 from painnjax.io.files import atomic_write
 from painnjax.model import Model
+from painnjax.nn.config import PaiNNConfig
 from painnjax.nn.painn import init_variables
 
 FORMAT = "painnjax-model"
@@ -124,9 +124,7 @@ def _check_variables(path: Path, config: PaiNNConfig, variables) -> None:
     missing = sorted(set(flat_exp) - set(flat_got))
     extra = sorted(set(flat_got) - set(flat_exp))
     if missing or extra:
-        raise ModelFileError(
-            f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})"
-        )
+        raise ModelFileError(f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {extra[:3]})")
     for k, shape in flat_exp.items():
         if tuple(flat_got[k]) != tuple(shape):
             raise ModelFileError(f"{path}: weight {k} has shape {flat_got[k]}, config implies {shape}")

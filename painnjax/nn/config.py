@@ -42,13 +42,27 @@ class PaiNNConfig:
             integer(SECTION, name, getattr(self, name), low)
         positive(SECTION, "cutoff", self.cutoff, "Å")
         for name in ("shared_interactions", "shared_filters"):
-            check(getattr(self, name) in (True, False), SECTION, name, f"must be true or false, got {getattr(self, name)!r}")
-        check(is_real(self.epsilon) and self.epsilon >= 0, SECTION, "epsilon", f"must be a number >= 0, got {self.epsilon!r}")
+            check(
+                getattr(self, name) in (True, False),
+                SECTION,
+                name,
+                f"must be true or false, got {getattr(self, name)!r}",
+            )
+        check(
+            is_real(self.epsilon) and self.epsilon >= 0,
+            SECTION,
+            "epsilon",
+            f"must be a number >= 0, got {self.epsilon!r}",
+        )
         hidden = self.readout_hidden
         if hidden is not None:
-            check(isinstance(hidden, (list, tuple))
-                  and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden),
-                  SECTION, "readout_hidden", f"must be a list of layer sizes >= 1 (or none), got {hidden!r}")
+            check(
+                isinstance(hidden, (list, tuple))
+                and all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden),
+                SECTION,
+                "readout_hidden",
+                f"must be a list of layer sizes >= 1 (or none), got {hidden!r}",
+            )
             object.__setattr__(self, "readout_hidden", tuple(int(h) for h in hidden))
 
     @property
@@ -65,6 +79,6 @@ class PaiNNConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PaiNNConfig":
+    def from_dict(cls, d: dict[str, Any]) -> PaiNNConfig:
         """From :meth:`to_dict` (or a ``[model]`` table); unknown keys are refused."""
         return from_mapping(cls, SECTION, d)

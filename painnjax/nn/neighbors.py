@@ -82,12 +82,7 @@ def within_cutoff(R, atom_mask, cutoff):
     """(N, N) bool: real atoms i != j closer than ``cutoff`` (the test every pair list uses)."""
     n = R.shape[0]
     d2 = jnp.sum((R[:, None, :] - R[None, :, :]) ** 2, axis=-1)  # (N, N)
-    return (
-        (d2 < cutoff * cutoff)
-        & ~jnp.eye(n, dtype=bool)
-        & atom_mask[:, None]
-        & atom_mask[None, :]
-    )
+    return (d2 < cutoff * cutoff) & ~jnp.eye(n, dtype=bool) & atom_mask[:, None] & atom_mask[None, :]
 
 
 def sparse_pairs(R, atom_mask, cutoff: float, capacity: int, half: bool = False):
@@ -138,9 +133,7 @@ def from_jax_md(neighbor, n_atoms: int) -> Pairs:
     fmt = neighbor.format
     if fmt == partition.NeighborListFormat.Dense:
         if idx.ndim != 2 or idx.shape[0] != n_atoms:
-            raise ValueError(
-                f"dense jax-md neighbour list has shape {idx.shape}, expected ({n_atoms}, M)"
-            )
+            raise ValueError(f"dense jax-md neighbour list has shape {idx.shape}, expected ({n_atoms}, M)")
         i = jnp.repeat(jnp.arange(n_atoms, dtype=jnp.int32), idx.shape[1])
         j = idx.reshape(-1)
     elif fmt in (partition.NeighborListFormat.Sparse, partition.NeighborListFormat.OrderedSparse):

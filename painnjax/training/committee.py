@@ -24,8 +24,9 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,8 +43,8 @@ CRITERIA = ("forces", "forces_max", "energy")
 def load_committee(models, names=None):
     """``(models, names)``: K ≥ 2 members loaded (Model objects pass through) with names for
     messages (file names by default); an :class:`InputError` for fewer than two."""
-    from painnjax.model import Model
     from painnjax.io.modelfile import load_model
+    from painnjax.model import Model
 
     models = list(models)
     if names is None:
@@ -52,8 +53,9 @@ def load_committee(models, names=None):
     if len(names) != len(models):
         raise InputError(f"{len(names)} names for {len(models)} models")
     if len(models) < 2:
-        raise InputError(f"a committee needs at least 2 models, got {len(models)}"
-                         + (f" ({names[0]})" if models else ""))
+        raise InputError(
+            f"a committee needs at least 2 models, got {len(models)}" + (f" ({names[0]})" if models else "")
+        )
     return [m if isinstance(m, Model) else load_model(m) for m in models], names
 
 
@@ -72,12 +74,15 @@ def check_committee(models, ds, names: Sequence[str]) -> None:
 
     if len(ds) == 0:
         raise InputError("the committee has no structures to predict (empty dataset)")
-    refs = [{k: v for k, v in m.metadata.get("energy_reference", {"kind": "total"}).items() if k != "trained_on"}
-            for m in models]
+    refs = [
+        {k: v for k, v in m.metadata.get("energy_reference", {"kind": "total"}).items() if k != "trained_on"}
+        for m in models
+    ]
     for name, ref in zip(names[1:], refs[1:]):
         if ref != refs[0]:
-            raise InputError(f"committee members predict different energies: {names[0]} predicts {refs[0]}, "
-                             f"{name} predicts {ref}")
+            raise InputError(
+                f"committee members predict different energies: {names[0]} predicts {refs[0]}, {name} predicts {ref}"
+            )
     present = [set(np.unique(Z).tolist()) for Z in ds.numbers]
     for model, name in zip(models, names):
         known = None if model.elements is None else set(model.elements)
@@ -216,8 +221,9 @@ def _files(ds) -> str:
     return ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
 
 
-def select_by_spread(models, ds, n: int, criterion: str = "forces", batch_size: int = 8,
-                     dtype: str = "float32", names=None) -> Selection:
+def select_by_spread(
+    models, ds, n: int, criterion: str = "forces", batch_size: int = 8, dtype: str = "float32", names=None
+) -> Selection:
     """The ``n`` structures of ``ds`` on which the K ≥ 2 ``models`` disagree most.
 
     ``criterion``: ``"forces"`` (mean over atoms of the per-atom force spread; the default),
@@ -266,14 +272,16 @@ def write_selection(path, ds, selection: Selection):
     for rank, k in enumerate(np.asarray(selection.indices).tolist()):
         atoms = Atoms(numbers=ds.numbers[k], positions=ds.positions[k])
         atoms.info.update(_restored_info(ds.info[k]))
-        atoms.info.update({
-            "pool_file": str(ds.info[k].get("source")),
-            "pool_frame": int(ds.info[k].get("frame", k)),
-            "committee_rank": rank,
-            "committee_energy_std_eV": float(stats.energy_std[k]),
-            "committee_force_spread_eV_A": float(stats.force_spread[k]),
-            "committee_force_spread_max_eV_A": float(stats.force_spread_max[k]),
-        })
+        atoms.info.update(
+            {
+                "pool_file": str(ds.info[k].get("source")),
+                "pool_frame": int(ds.info[k].get("frame", k)),
+                "committee_rank": rank,
+                "committee_energy_std_eV": float(stats.energy_std[k]),
+                "committee_force_spread_eV_A": float(stats.force_spread[k]),
+                "committee_force_spread_max_eV_A": float(stats.force_spread_max[k]),
+            }
+        )
         results = {}
         if np.isfinite(ds.energy[k]):
             results["energy"] = float(ds.energy[k])
@@ -288,15 +296,18 @@ def write_selection(path, ds, selection: Selection):
 def format_selection(ds, selection: Selection, n_models: int) -> str:
     """The selection as text: what was picked and a table of the picks, largest spread first."""
     s = selection.stats
-    lines = [f"{len(selection.indices)} of {len(ds)} structures with the largest {selection.criterion} spread "
-             f"of {n_models} models (E: std of the energy, kcal/mol; F: per-atom force spread, kcal/mol/Å)",
-             f"{'rank':>4s} {'source':>30s} {'frame':>6s} {'composition':>12s} {'E std':>9s} {'F mean':>9s} "
-             f"{'F max':>9s}"]
+    lines = [
+        f"{len(selection.indices)} of {len(ds)} structures with the largest {selection.criterion} spread "
+        f"of {n_models} models (E: std of the energy, kcal/mol; F: per-atom force spread, kcal/mol/Å)",
+        f"{'rank':>4s} {'source':>30s} {'frame':>6s} {'composition':>12s} {'E std':>9s} {'F mean':>9s} {'F max':>9s}",
+    ]
     for rank, k in enumerate(np.asarray(selection.indices).tolist()):
         info = ds.info[k]
-        lines.append(f"{rank:4d} {str(info.get('source'))[-30:]:>30s} {info.get('frame')!s:>6s} "
-                     f"{info.get('composition')!s:>12s} {s.energy_std_kcal_mol[k]:9.3f} "
-                     f"{s.force_spread_kcal_mol_A[k]:9.3f} {s.force_spread_max_kcal_mol_A[k]:9.3f}")
+        lines.append(
+            f"{rank:4d} {str(info.get('source'))[-30:]:>30s} {info.get('frame')!s:>6s} "
+            f"{info.get('composition')!s:>12s} {s.energy_std_kcal_mol[k]:9.3f} "
+            f"{s.force_spread_kcal_mol_A[k]:9.3f} {s.force_spread_max_kcal_mol_A[k]:9.3f}"
+        )
     return "\n".join(lines)
 
 
@@ -331,8 +342,9 @@ def committee_report(models, ds, batch_size: int = 8, dtype: str = "float32", na
     members = []
     for k, (model, name) in enumerate(zip(models, names)):
         r = error_report(model, ds, predictions=(energies[k], forces[k]))
-        members.append({"model": name, **{key: v for key, v in r.items()
-                                          if key != "per_composition" and not key.startswith("_")}})
+        members.append(
+            {"model": name, **{key: v for key, v in r.items() if key != "per_composition" and not key.startswith("_")}}
+        )
     refs = [_training_reference(m, ds) for m in models]
     ref = refs[0] if all(np.array_equal(r, refs[0]) for r in refs) else None
     out = prediction_errors(stats.mean_energy, stats.mean_forces, ds, ref)
@@ -361,12 +373,16 @@ def format_committee(report: dict) -> str:
     c = report["committee"]
     lines = [f"{'model':>30s} {'E MAE':>9s} {'E RMSE':>9s} {'F MAE':>9s} {'F RMSE':>9s}"]
     for row in c["per_model"]:
-        lines.append(f"{row['model'][-30:]:>30s} {row['energy_mae']:9.3f} {row['energy_rmse']:9.3f} "
-                     f"{row.get('forces_mae', float('nan')):9.3f} {row.get('forces_rmse', float('nan')):9.3f}")
-    lines.append(f"committee of {c['n_models']} models: spread (std over models) of the energy "
-                 f"{c['mean_energy_std_kcal_mol']:.3f} kcal/mol on average (max {c['max_energy_std_kcal_mol']:.3f}), "
-                 f"of the forces {c['mean_force_spread_kcal_mol_A']:.3f} kcal/mol/Å "
-                 f"(max {c['max_force_spread_kcal_mol_A']:.3f})")
+        lines.append(
+            f"{row['model'][-30:]:>30s} {row['energy_mae']:9.3f} {row['energy_rmse']:9.3f} "
+            f"{row.get('forces_mae', float('nan')):9.3f} {row.get('forces_rmse', float('nan')):9.3f}"
+        )
+    lines.append(
+        f"committee of {c['n_models']} models: spread (std over models) of the energy "
+        f"{c['mean_energy_std_kcal_mol']:.3f} kcal/mol on average (max {c['max_energy_std_kcal_mol']:.3f}), "
+        f"of the forces {c['mean_force_spread_kcal_mol_A']:.3f} kcal/mol/Å "
+        f"(max {c['max_force_spread_kcal_mol_A']:.3f})"
+    )
     lines.append("errors of the committee mean:")
     return "\n".join(lines)
 
@@ -379,7 +395,18 @@ def _pearson(a, b) -> float:
 
 
 __all__ = [
-    "CRITERIA", "CommitteeStats", "Selection", "check_committee", "committee_predict", "committee_report",
-    "format_committee", "format_selection", "load_committee",
-    "committee_stats", "rank_by_spread", "read_pool", "select_by_spread", "write_selection",
+    "CRITERIA",
+    "CommitteeStats",
+    "Selection",
+    "check_committee",
+    "committee_predict",
+    "committee_report",
+    "format_committee",
+    "format_selection",
+    "load_committee",
+    "committee_stats",
+    "rank_by_spread",
+    "read_pool",
+    "select_by_spread",
+    "write_selection",
 ]

@@ -41,29 +41,63 @@ class TrainConfig:
         S = SECTION
         positive(S, "lr", self.lr)
         for key in ("weight_decay", "lr_min"):
-            check(is_real(getattr(self, key)) and getattr(self, key) >= 0, S, key,
-                  f"must be a number >= 0, got {getattr(self, key)!r}")
-        check(is_real(self.energy_weight) and 0.0 <= self.energy_weight <= 1.0, S, "energy_weight",
-              f"must be in [0, 1], got {self.energy_weight!r}")
+            check(
+                is_real(getattr(self, key)) and getattr(self, key) >= 0,
+                S,
+                key,
+                f"must be a number >= 0, got {getattr(self, key)!r}",
+            )
+        check(
+            is_real(self.energy_weight) and 0.0 <= self.energy_weight <= 1.0,
+            S,
+            "energy_weight",
+            f"must be in [0, 1], got {self.energy_weight!r}",
+        )
         check(self.loss in ("mae", "mse"), S, "loss", f"must be 'mae' or 'mse', got {self.loss!r}")
-        for key, low in (("batch_size", 1), ("epochs", 0), ("warmup_epochs", 0), ("plateau_patience", 1),
-                         ("early_stopping", 0), ("n_devices", 0), ("max_buckets", 1)):
+        for key, low in (
+            ("batch_size", 1),
+            ("epochs", 0),
+            ("warmup_epochs", 0),
+            ("plateau_patience", 1),
+            ("early_stopping", 0),
+            ("n_devices", 0),
+            ("max_buckets", 1),
+        ):
             integer(S, key, getattr(self, key), low)
         check(is_int(self.seed), S, "seed", f"must be an integer, got {self.seed!r}")
         if self.clip_norm is not None:
             positive(S, "clip_norm", self.clip_norm)
         check(self.lr_schedule in SCHEDULES, S, "lr_schedule", f"must be one of {SCHEDULES}, got {self.lr_schedule!r}")
         check(self.lr_min <= self.lr, S, "lr_min", f"must be in [0, lr] = [0, {self.lr}], got {self.lr_min}")
-        check(is_real(self.plateau_factor) and 0.0 < self.plateau_factor < 1.0, S, "plateau_factor",
-              f"must be in (0, 1), got {self.plateau_factor!r}")
-        check(is_real(self.ema_decay) and 0.0 <= self.ema_decay < 1.0, S, "ema_decay",
-              f"must be in [0, 1) (0 = off), got {self.ema_decay!r}")
-        check(_is_float_dtype(self.dtype), S, "dtype", f"must be a floating-point type such as 'float32' or "
-              f"'float64', got {self.dtype!r}")
+        check(
+            is_real(self.plateau_factor) and 0.0 < self.plateau_factor < 1.0,
+            S,
+            "plateau_factor",
+            f"must be in (0, 1), got {self.plateau_factor!r}",
+        )
+        check(
+            is_real(self.ema_decay) and 0.0 <= self.ema_decay < 1.0,
+            S,
+            "ema_decay",
+            f"must be in [0, 1) (0 = off), got {self.ema_decay!r}",
+        )
+        check(
+            _is_float_dtype(self.dtype),
+            S,
+            "dtype",
+            f"must be a floating-point type such as 'float32' or 'float64', got {self.dtype!r}",
+        )
 
     def schedule(self) -> LRSchedule:
-        return LRSchedule(self.lr_schedule, self.lr, self.epochs, self.lr_min, self.warmup_epochs,
-                          self.plateau_patience, self.plateau_factor)
+        return LRSchedule(
+            self.lr_schedule,
+            self.lr,
+            self.epochs,
+            self.lr_min,
+            self.warmup_epochs,
+            self.plateau_patience,
+            self.plateau_factor,
+        )
 
     @property
     def uses_forces(self) -> bool:

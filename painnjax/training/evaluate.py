@@ -12,12 +12,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from painnjax.io.files import write_json
 from painnjax.data.batching import iterate_batches, make_buckets
+from painnjax.io.files import write_json
 from painnjax.potential import cast_variables
 from painnjax.training.loss import predict_batch
 from painnjax.units import EV_TO_KCAL_PER_MOL
-
 
 # One compile per (config, bucket shape, pair capacity, dtype), shared by every model of the
 # same config: the members of a committee, or repeated evaluations, compile once.
@@ -29,16 +28,18 @@ def predict(model, ds, batch_size: int = 8, dtype: str = "float32"):
     from painnjax.validate import check_species
 
     for k, Z in enumerate(ds.numbers):  # the batched path has no per-call checks of its own
-        check_species(Z, model.elements, model.config.max_z,
-                      source=f"{ds.info[k].get('source')}, frame {ds.info[k].get('frame')}")
+        check_species(
+            Z, model.elements, model.config.max_z, source=f"{ds.info[k].get('source')}, frame {ds.info[k].get('frame')}"
+        )
     buckets = make_buckets(ds, model.config.cutoff)
     variables = cast_variables(model.variables, dtype)
     energies = np.zeros(len(ds))
     forces = [None] * len(ds)
     for b, members, batch in iterate_batches(ds, np.arange(len(ds)), batch_size, buckets, rng=None):
         batch = batch._replace(R=batch.R.astype(dtype))
-        E, F = jax.device_get(_predict_batch_jit(model.module, variables, batch, model.config.cutoff,
-                                                 buckets[b].pair_capacity, True))
+        E, F = jax.device_get(
+            _predict_batch_jit(model.module, variables, batch, model.config.cutoff, buckets[b].pair_capacity, True)
+        )
         for row, k in enumerate(members):
             energies[k] = E[row]
             forces[k] = np.asarray(F[row, : ds.n_atoms[k]], np.float64)
@@ -93,8 +94,11 @@ def prediction_errors(E, F, ds, ref=None) -> dict:
 
 
 def _energy_stats(de) -> dict:
-    return {"energy_mae": float(np.mean(np.abs(de))), "energy_rmse": float(np.sqrt(np.mean(de**2))),
-            "energy_max_error": float(np.max(np.abs(de)))}
+    return {
+        "energy_mae": float(np.mean(np.abs(de))),
+        "energy_rmse": float(np.sqrt(np.mean(de**2))),
+        "energy_max_error": float(np.max(np.abs(de))),
+    }
 
 
 def _force_stats(F_pred, F_ref) -> dict:
@@ -102,9 +106,12 @@ def _force_stats(F_pred, F_ref) -> dict:
     r = np.concatenate([np.asarray(f).reshape(-1, 3) for f in F_ref])
     d = (p - r) * EV_TO_KCAL_PER_MOL
     cos = np.sum(p * r, axis=1) / np.maximum(np.linalg.norm(p, axis=1) * np.linalg.norm(r, axis=1), 1e-12)
-    return {"forces_mae": float(np.mean(np.abs(d))), "forces_rmse": float(np.sqrt(np.mean(d**2))),
-            "forces_max_error": float(np.max(np.abs(d))),
-            "forces_angle_deg": float(np.degrees(np.mean(np.arccos(np.clip(cos, -1.0, 1.0)))))}
+    return {
+        "forces_mae": float(np.mean(np.abs(d))),
+        "forces_rmse": float(np.sqrt(np.mean(d**2))),
+        "forces_max_error": float(np.max(np.abs(d))),
+        "forces_angle_deg": float(np.degrees(np.mean(np.arccos(np.clip(cos, -1.0, 1.0))))),
+    }
 
 
 def parity_plot(report: dict, path: Path, title: str = "") -> Path:
@@ -139,16 +146,21 @@ def parity_plot(report: dict, path: Path, title: str = "") -> Path:
 
 def format_report(report: dict) -> str:
     """The report as text: the overall energy (and force) errors and a per-composition table."""
-    lines = [f"{report['n_structures']} structures: energy MAE {report['energy_mae']:.3f} kcal/mol "
-             f"(RMSE {report['energy_rmse']:.3f}, max {report['energy_max_error']:.3f}, "
-             f"r = {report['energy_pearson_r']:.4f})"]
+    lines = [
+        f"{report['n_structures']} structures: energy MAE {report['energy_mae']:.3f} kcal/mol "
+        f"(RMSE {report['energy_rmse']:.3f}, max {report['energy_max_error']:.3f}, "
+        f"r = {report['energy_pearson_r']:.4f})"
+    ]
     if "forces_mae" in report:
-        lines.append(f"forces MAE {report['forces_mae']:.3f} kcal/mol/Å (RMSE {report['forces_rmse']:.3f}, "
-                     f"max {report['forces_max_error']:.3f}, mean angle {report['forces_angle_deg']:.2f}°)")
+        lines.append(
+            f"forces MAE {report['forces_mae']:.3f} kcal/mol/Å (RMSE {report['forces_rmse']:.3f}, "
+            f"max {report['forces_max_error']:.3f}, mean angle {report['forces_angle_deg']:.2f}°)"
+        )
     lines.append(f"{'composition':>12s} {'n':>6s} {'E MAE':>9s} {'F MAE':>9s}")
     for comp, row in report["per_composition"].items():
-        lines.append(f"{comp:>12s} {row['n_structures']:6d} {row['energy_mae']:9.3f} "
-                     f"{row.get('forces_mae', float('nan')):9.3f}")
+        lines.append(
+            f"{comp:>12s} {row['n_structures']:6d} {row['energy_mae']:9.3f} {row.get('forces_mae', float('nan')):9.3f}"
+        )
     return "\n".join(lines)
 
 

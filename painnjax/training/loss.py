@@ -50,8 +50,12 @@ def loss_and_sums(params, constants, module, batch: Batch, cutoff: float, capaci
     x = cfg.energy_weight
     loss = x * loss_e + (1.0 - x) * loss_f if cfg.uses_forces else loss_e
     sums = {
-        "abs_e": jnp.sum(jnp.abs(de)), "sq_e": jnp.sum(de**2), "n_e": n_e,
-        "abs_f": jnp.sum(jnp.abs(df)), "sq_f": jnp.sum(df**2), "n_f": n_f,
+        "abs_e": jnp.sum(jnp.abs(de)),
+        "sq_e": jnp.sum(de**2),
+        "n_e": n_e,
+        "abs_f": jnp.sum(jnp.abs(df)),
+        "sq_f": jnp.sum(df**2),
+        "n_f": n_f,
         "loss": loss * n_e,
     }
     return loss, sums

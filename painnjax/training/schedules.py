@@ -25,8 +25,16 @@ SCHEDULES = ("constant", "cosine", "plateau")
 class LRSchedule:
     """The learning rate of each epoch; ``observe(valid_loss)`` after each epoch drives ``plateau``."""
 
-    def __init__(self, kind: str, lr: float, epochs: int, lr_min: float = 0.0, warmup_epochs: int = 0,
-                 patience: int = 10, factor: float = 0.5):
+    def __init__(
+        self,
+        kind: str,
+        lr: float,
+        epochs: int,
+        lr_min: float = 0.0,
+        warmup_epochs: int = 0,
+        patience: int = 10,
+        factor: float = 0.5,
+    ):
         if kind not in SCHEDULES:
             raise InputError(f"lr_schedule must be one of {SCHEDULES}, got {kind!r}")
         if not 0.0 <= lr_min <= lr:

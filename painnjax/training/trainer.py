@@ -34,12 +34,12 @@ import optax
 from flax import serialization
 
 from painnjax.data.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
-from painnjax.nn.config import PaiNNConfig
 from painnjax.errors import InputError
 from painnjax.io.files import atomic_write, write_json
-from painnjax.model import Model
 from painnjax.io.modelfile import load_model, save_model
 from painnjax.io.plots import learning_curve
+from painnjax.model import Model
+from painnjax.nn.config import PaiNNConfig
 from painnjax.potential import cast_variables
 from painnjax.training.config import TrainConfig
 from painnjax.training.loss import loss_and_sums, metrics_from_sums
@@ -79,8 +79,13 @@ def _step_key(cfg: TrainConfig) -> TrainConfig:
     the rate is an argument) share one compile: a resumed run, committee members and
     active-learning rounds compile once per process.
     """
-    return TrainConfig(loss=cfg.loss, energy_weight=cfg.energy_weight, weight_decay=cfg.weight_decay,
-                       clip_norm=cfg.clip_norm, ema_decay=cfg.ema_decay)
+    return TrainConfig(
+        loss=cfg.loss,
+        energy_weight=cfg.energy_weight,
+        weight_decay=cfg.weight_decay,
+        clip_norm=cfg.clip_norm,
+        ema_decay=cfg.ema_decay,
+    )
 
 
 @partial(jax.jit, static_argnames=("module", "cutoff", "capacity", "key"))
@@ -149,14 +154,19 @@ class Trainer:
         return self.params if self.ema_params is None else self.ema_params
 
     def _static(self, b: int) -> dict:
-        return {"module": self.module, "cutoff": self.cutoff, "capacity": self.buckets[b].pair_capacity,
-                "key": _step_key(self.cfg)}
+        return {
+            "module": self.module,
+            "cutoff": self.cutoff,
+            "capacity": self.buckets[b].pair_capacity,
+            "key": _step_key(self.cfg),
+        }
 
     def step(self, b: int, batch: Batch, lr: float) -> dict:
         """One optimiser step on ``batch`` (bucket ``b``) at learning rate ``lr``."""
         lr = jnp.asarray(lr, jnp.dtype(self.cfg.dtype))
         self.params, self.opt_state, self.ema_params, sums = _train_step(
-            self.params, self.constants, self.opt_state, self.ema_params, self._device(batch), lr, **self._static(b))
+            self.params, self.constants, self.opt_state, self.ema_params, self._device(batch), lr, **self._static(b)
+        )
         return sums
 
     def evaluate_sums(self, b: int, batch: Batch) -> dict:
@@ -164,8 +174,14 @@ class Trainer:
 
     def _device(self, batch: Batch) -> Batch:
         f = jnp.dtype(self.cfg.dtype)
-        arrays = (np.asarray(batch.Z), np.asarray(batch.R, f), np.asarray(batch.atom_mask),
-                  np.asarray(batch.energy, f), np.asarray(batch.forces, f), np.asarray(batch.weight, f))
+        arrays = (
+            np.asarray(batch.Z),
+            np.asarray(batch.R, f),
+            np.asarray(batch.atom_mask),
+            np.asarray(batch.energy, f),
+            np.asarray(batch.forces, f),
+            np.asarray(batch.weight, f),
+        )
         if self._batch_sharding is None:
             return Batch(*map(jnp.asarray, arrays))
         return Batch(*(jax.device_put(a, self._batch_sharding) for a in arrays))
@@ -182,8 +198,12 @@ class Trainer:
         constants = jax.tree_util.tree_map(np.asarray, jax.device_get(self.constants))
         meta = dict(template.metadata)
         if "delta" not in reference and reference.get("kind") != "total":
-            constants = {**constants, "atomref": (constants["atomref"].astype(np.float64)
-                                                  + reference_atomref(reference, template.config.max_z))}
+            constants = {
+                **constants,
+                "atomref": (
+                    constants["atomref"].astype(np.float64) + reference_atomref(reference, template.config.max_z)
+                ),
+            }
             meta["energy_reference"] = {"kind": "total", "trained_on": reference}
         variables = {"params": jax.device_get(self.eval_params), "constants": constants}
         return Model(template.config, variables, meta)
@@ -200,8 +220,14 @@ def evaluate(trainer: Trainer, ds, indices, batch_size: int) -> dict:
     return metrics_from_sums(acc, trainer.cfg.uses_forces)
 
 
-def save_checkpoint(path: Path, trainer: Trainer, epoch: int, best: float, schedule: LRSchedule | None = None,
-                    stopper: EarlyStopping | None = None) -> None:
+def save_checkpoint(
+    path: Path,
+    trainer: Trainer,
+    epoch: int,
+    best: float,
+    schedule: LRSchedule | None = None,
+    stopper: EarlyStopping | None = None,
+) -> None:
     state = {
         "format": CHECKPOINT_FORMAT,
         "epoch": epoch,  # epochs completed
@@ -218,8 +244,9 @@ def save_checkpoint(path: Path, trainer: Trainer, epoch: int, best: float, sched
     atomic_write(path, serialization.msgpack_serialize(state))
 
 
-def load_checkpoint(path: Path, trainer: Trainer, schedule: LRSchedule | None = None,
-                    stopper: EarlyStopping | None = None) -> tuple[int, float]:
+def load_checkpoint(
+    path: Path, trainer: Trainer, schedule: LRSchedule | None = None, stopper: EarlyStopping | None = None
+) -> tuple[int, float]:
     try:
         state = serialization.msgpack_restore(path.read_bytes())
         if state.get("format") != CHECKPOINT_FORMAT:
@@ -237,8 +264,9 @@ def load_checkpoint(path: Path, trainer: Trainer, schedule: LRSchedule | None = 
     trainer.params, trainer.opt_state, trainer.ema_params = cast(params), cast(opt_state), cast(ema)
     best = float(state["best_valid_loss"])
     if schedule is not None:
-        schedule.state.update({k: (float(v) if k != "bad_epochs" else int(v))
-                               for k, v in state.get("schedule", {}).items()})
+        schedule.state.update(
+            {k: (float(v) if k != "bad_epochs" else int(v)) for k, v in state.get("schedule", {}).items()}
+        )
     if stopper is not None:
         # Checkpoints from before early stopping existed: the best epoch is not known; count from here.
         saved = state.get("early_stopping", {"best": best, "best_epoch": epoch})
@@ -262,17 +290,29 @@ def _warm_params(model, template: Model):
 
     model = load_model(model)
     if model.config != template.config:
-        raise InputError(f"warm start: the model's architecture {model.config.to_dict()} differs from the run's "
-                         f"{template.config.to_dict()}")
+        raise InputError(
+            f"warm start: the model's architecture {model.config.to_dict()} differs from the run's "
+            f"{template.config.to_dict()}"
+        )
     shapes = jax.tree_util.tree_map(np.shape, template.variables["params"])
     if jax.tree_util.tree_map(np.shape, model.variables["params"]) != shapes:
         raise InputError("warm start: the model's weights do not fit the run's architecture")
-    return jax.tree_util.tree_map(lambda t, w: np.asarray(w, np.asarray(t).dtype), template.variables["params"],
-                                  model.variables["params"])
+    return jax.tree_util.tree_map(
+        lambda t, w: np.asarray(w, np.asarray(t).dtype), template.variables["params"], model.variables["params"]
+    )
 
 
-def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: TrainConfig | None = None,
-          resume: bool = False, stop_after: int | None = None, progress: bool = True, warm_start=None) -> Model:
+def train(
+    ds,
+    split,
+    run_dir,
+    model_config: PaiNNConfig | None = None,
+    cfg: TrainConfig | None = None,
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+    warm_start=None,
+) -> Model:
     """Train a PaiNN on ``ds`` with ``split``; returns the best model (lowest validation loss).
 
     ``stop_after`` ends the process's work after that many epochs of this call (to spread a run
@@ -290,8 +330,10 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
     bad = np.nonzero(~np.isfinite(np.asarray(ds.energy, np.float64)))[0]
     if ds.reference.get("kind") == "unlabeled" or len(bad):
         k = int(bad[0]) if len(bad) else 0
-        raise InputError(f"{ds.info[k].get('source')}, frame {ds.info[k].get('frame')}: no finite energy to "
-                         f"train on ({len(bad)} such structure(s)); label the frames first")
+        raise InputError(
+            f"{ds.info[k].get('source')}, frame {ds.info[k].get('frame')}: no finite energy to "
+            f"train on ({len(bad)} such structure(s)); label the frames first"
+        )
     if len(split.train) == 0 or len(split.valid) == 0:
         raise InputError("the split needs training and validation structures")
     if ckpt.exists() and not resume:
@@ -311,15 +353,31 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
         _trim_csv(run_dir / "metrics.csv", start)  # rows of an epoch that had no checkpoint yet
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
-        config = {"model": model_config.to_dict(), "train": dataclasses.asdict(cfg),
-                  "buckets": [dataclasses.asdict(b) for b in buckets], "n_structures": len(ds.energy),
-                  "devices": [str(d) for d in trainer.devices], "energy_reference": ds.reference}
+        config = {
+            "model": model_config.to_dict(),
+            "train": dataclasses.asdict(cfg),
+            "buckets": [dataclasses.asdict(b) for b in buckets],
+            "n_structures": len(ds.energy),
+            "devices": [str(d) for d in trainer.devices],
+            "energy_reference": ds.reference,
+        }
         write_json(run_dir / "config.json", config)
         split.save(run_dir / "split.json")
 
     end = cfg.epochs if stop_after is None else min(cfg.epochs, start + stop_after)
-    columns = ["epoch", "seconds", "train_loss", "train_energy_mae", "train_forces_mae",
-               "valid_loss", "valid_energy_mae", "valid_energy_rmse", "valid_forces_mae", "valid_forces_rmse", "lr"]
+    columns = [
+        "epoch",
+        "seconds",
+        "train_loss",
+        "train_energy_mae",
+        "train_forces_mae",
+        "valid_loss",
+        "valid_energy_mae",
+        "valid_energy_rmse",
+        "valid_forces_mae",
+        "valid_forces_rmse",
+        "lr",
+    ]
     reason = "epochs" if end == cfg.epochs else "stop_after"
     if start > 0 and cfg.early_stopping and start - stopper.state["best_epoch"] >= cfg.early_stopping:
         end, reason = start, "early_stopping"  # it had stopped already
@@ -333,11 +391,19 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
             acc = _add_sums(acc, trainer.step(b, batch, lr))
         train_m = metrics_from_sums(acc, cfg.uses_forces)
         valid_m = evaluate(trainer, ds, split.valid, cfg.batch_size)
-        row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - t0, 3), "train_loss": train_m["loss"],
-               "train_energy_mae": train_m["energy_mae"], "train_forces_mae": train_m.get("forces_mae", ""),
-               "valid_loss": valid_m["loss"], "valid_energy_mae": valid_m["energy_mae"],
-               "valid_energy_rmse": valid_m["energy_rmse"], "valid_forces_mae": valid_m.get("forces_mae", ""),
-               "valid_forces_rmse": valid_m.get("forces_rmse", ""), "lr": lr}
+        row = {
+            "epoch": epoch + 1,
+            "seconds": round(time.perf_counter() - t0, 3),
+            "train_loss": train_m["loss"],
+            "train_energy_mae": train_m["energy_mae"],
+            "train_forces_mae": train_m.get("forces_mae", ""),
+            "valid_loss": valid_m["loss"],
+            "valid_energy_mae": valid_m["energy_mae"],
+            "valid_energy_rmse": valid_m["energy_rmse"],
+            "valid_forces_mae": valid_m.get("forces_mae", ""),
+            "valid_forces_rmse": valid_m.get("forces_rmse", ""),
+            "lr": lr,
+        }
         if valid_m["loss"] < best:
             best = valid_m["loss"]
             save_model(trainer.model(template), run_dir / "best.painn")
@@ -353,10 +419,14 @@ def train(ds, split, run_dir, model_config: PaiNNConfig | None = None, cfg: Trai
         if stop:
             reason = "early_stopping"
             break
-    summary = {"epochs_done": _epochs_in_csv(run_dir / "metrics.csv"), "stop_reason": reason,
-               "best_epoch": stopper.state["best_epoch"], "best_valid_loss": best,
-               "seconds_this_call": round(time.perf_counter() - t_run, 3),
-               "devices": [str(d) for d in trainer.devices]}
+    summary = {
+        "epochs_done": _epochs_in_csv(run_dir / "metrics.csv"),
+        "stop_reason": reason,
+        "best_epoch": stopper.state["best_epoch"],
+        "best_valid_loss": best,
+        "seconds_this_call": round(time.perf_counter() - t_run, 3),
+        "devices": [str(d) for d in trainer.devices],
+    }
     if (run_dir / "best.painn").exists():
         best_model = load_model(run_dir / "best.painn")
         for part in ("valid", "test"):

@@ -91,8 +91,17 @@ def read_run_config(path: str | Path | None, overrides: dict | None = None) -> R
     return RunConfig(**sections)
 
 
-def train_from_files(data_paths, config_path=None, out="run", resume: bool = False, overrides: dict | None = None,
-                     progress: bool = True, committee: int = 1, stop_after: int | None = None, warm_start=None):
+def train_from_files(
+    data_paths,
+    config_path=None,
+    out="run",
+    resume: bool = False,
+    overrides: dict | None = None,
+    progress: bool = True,
+    committee: int = 1,
+    stop_after: int | None = None,
+    warm_start=None,
+):
     """Read the data, make energies binding (or element-offset) energies, split, train.
 
     ``committee = K > 1`` trains K models on the same split into ``out/member-1`` ...
@@ -126,22 +135,47 @@ def train_from_files(data_paths, config_path=None, out="run", resume: bool = Fal
         split = Split.load(split_file)
         split.check(ds)  # the split must belong to this data
     else:
-        split = make_split(ds, valid_fraction=split_opts.valid_fraction, seed=split_opts.seed,
-                           test_compositions=list(split_opts.test_compositions) or None,
-                           test_largest=split_opts.test_largest, by=split_opts.by)
+        split = make_split(
+            ds,
+            valid_fraction=split_opts.valid_fraction,
+            seed=split_opts.seed,
+            test_compositions=list(split_opts.test_compositions) or None,
+            test_largest=split_opts.test_largest,
+            by=split_opts.by,
+        )
     if committee < 1:
         raise InputError(f"committee must be >= 1 models, got {committee}")
     warm = list(warm_start) if isinstance(warm_start, (list, tuple)) else [warm_start] * committee
     if len(warm) != committee:
         raise InputError(f"warm start: {len(warm)} models for a committee of {committee}")
     if committee == 1:
-        return train(ds, split, out, model_config, train_config, resume=resume, progress=progress,
-                     stop_after=stop_after, warm_start=warm[0])
+        return train(
+            ds,
+            split,
+            out,
+            model_config,
+            train_config,
+            resume=resume,
+            progress=progress,
+            stop_after=stop_after,
+            warm_start=warm[0],
+        )
     models = []
     for k in range(committee):
         member = dataclasses.replace(train_config, seed=train_config.seed + k)
         folder = out / f"member-{k + 1}"
         resume_k = resume and (folder / "checkpoints" / "latest.ckpt").exists()
-        models.append(train(ds, split, folder, model_config, member, resume=resume_k, progress=progress,
-                            stop_after=stop_after, warm_start=warm[k]))
+        models.append(
+            train(
+                ds,
+                split,
+                folder,
+                model_config,
+                member,
+                resume=resume_k,
+                progress=progress,
+                stop_after=stop_after,
+                warm_start=warm[k],
+            )
+        )
     return models

@@ -27,8 +27,13 @@ def test_train_small_config_trains_on_the_bundled_set(tmp_path):
     """examples/train_small.toml as the README runs it, for one epoch."""
     from painnjax.training.workflow import train_from_files
 
-    train_from_files(["saam-gfn1-small"], EXAMPLES / "train_small.toml", tmp_path / "run",
-                     overrides={"train": {"epochs": 1}}, progress=False)
+    train_from_files(
+        ["saam-gfn1-small"],
+        EXAMPLES / "train_small.toml",
+        tmp_path / "run",
+        overrides={"train": {"epochs": 1}},
+        progress=False,
+    )
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["epochs_done"] == 1
     assert summary["best_model_test"]["n_structures"] == 60  # SA4AM4 held out
@@ -54,8 +59,9 @@ def test_train_by_hand_lowers_the_loss_and_saves_a_total_energy_model(tmp_path):
     from painnjax import load_model, potential, read_dataset
 
     out = tmp_path / "by-hand.painn"
-    result = _load("train_by_hand").main(["--tiny", "--epochs", "6", "--n-structures", "32", "--buckets", "1",
-                                          "--out", str(out)])
+    result = _load("train_by_hand").main(
+        ["--tiny", "--epochs", "6", "--n-structures", "32", "--buckets", "1", "--out", str(out)]
+    )
     history = result["history"]
     assert len(history) == 6
     losses = [h["train"]["loss"] for h in history]
@@ -74,8 +80,9 @@ def test_train_by_hand_lowers_the_loss_and_saves_a_total_energy_model(tmp_path):
 def test_jaxmd_driver_keeps_temperature_finite_and_conserves_the_nose_hoover_energy():
     # skin 0 and a list sized exactly to the start: the list overflows within the first
     # chunk, so the reallocate-and-repeat path runs too.
-    result = _load("jaxmd_driver").main(["--tiny", "--steps", "200", "--chunk", "50", "--skin", "0",
-                                         "--capacity-multiplier", "1.0"])
+    result = _load("jaxmd_driver").main(
+        ["--tiny", "--steps", "200", "--chunk", "50", "--skin", "0", "--capacity-multiplier", "1.0"]
+    )
     rows = result["rows"]
     assert [r["step"] for r in rows] == [0, 50, 100, 150, 200]
     T = np.array([r["T"] for r in rows])

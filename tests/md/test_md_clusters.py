@@ -23,7 +23,9 @@ def test_build_cluster_is_one_compact_cluster_of_whole_molecules(n_sa, n_am, n_w
         name = {7: "SA", 4: "AM", 3: "W"}[len(m)]
         assert rmsd(atoms.positions[m], molecule(name).positions) < 1e-8
     # touching but not overlapping: closest atoms of different molecules at about the contact distance
-    closest = min(cdist(atoms.positions[a], atoms.positions[b]).min() for i, a in enumerate(mols) for b in mols[i + 1:])
+    closest = min(
+        cdist(atoms.positions[a], atoms.positions[b]).min() for i, a in enumerate(mols) for b in mols[i + 1 :]
+    )
     assert 1.7 < closest <= 1.8 + 1e-9
     assert len(fragments(atoms.positions, 3.0)) == 1
     # deterministic per seed, different between seeds

@@ -158,7 +158,7 @@ def test_training_gradients_are_nan_free_with_padding_at_one_point(sa1am1, sa2am
     leaves = jax.tree_util.tree_leaves(grads)
     assert all(np.isfinite(np.asarray(x)).all() for x in leaves)
     assert sum(float(jnp.sum(jnp.abs(x))) for x in leaves) > 0
-    np.testing.assert_array_equal(np.asarray(G[0, len(sa1am1):]), 0.0)
+    np.testing.assert_array_equal(np.asarray(G[0, len(sa1am1) :]), 0.0)
 
 
 def test_float32_and_float64_agree(sa2am2, small_model):
@@ -221,8 +221,9 @@ def test_the_potential_is_a_typed_frozen_value(sa2am2, small_model):
 
     from painnjax import Potential, mean_potential
 
-    energy_fn = potential(small_model, sa2am2, reference_positions=sa2am2.positions, neighbor="sparse",
-                          dtype=jnp.float64)
+    energy_fn = potential(
+        small_model, sa2am2, reference_positions=sa2am2.positions, neighbor="sparse", dtype=jnp.float64
+    )
     assert isinstance(energy_fn, Potential)
     assert energy_fn.n_atoms == len(sa2am2) and energy_fn.cutoff == small_model.config.cutoff
     np.testing.assert_array_equal(energy_fn.species, sa2am2.get_atomic_numbers())
@@ -236,8 +237,9 @@ def test_the_potential_is_a_typed_frozen_value(sa2am2, small_model):
     assert shifted.capacity == energy_fn.capacity and shifted.species is energy_fn.species
     assert float(shifted(R)) == pytest.approx(float(energy_fn(R)) + float(jnp.sum(R**2)), rel=1e-12)
     # a committee mean is a Potential with its members, fitting where all members fit
-    mean = mean_potential([small_model, small_model], sa2am2, reference_positions=sa2am2.positions,
-                          neighbor="sparse", dtype=jnp.float64)
+    mean = mean_potential(
+        [small_model, small_model], sa2am2, reference_positions=sa2am2.positions, neighbor="sparse", dtype=jnp.float64
+    )
     assert isinstance(mean, Potential) and len(mean.members) == 2
     assert float(jax.jit(mean)(R)) == pytest.approx(float(energy_fn(R)), rel=1e-12)
     assert mean.fits(sa2am2.positions) and not mean.fits(sa2am2.positions * 0.3)

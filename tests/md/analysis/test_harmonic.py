@@ -83,7 +83,10 @@ def test_diatomic_matches_analytic_frequency(x64):
     # the normal mode is the bond stretch
     bond = atoms.positions[1] - atoms.positions[0]
     mode = res.modes[0]
-    assert abs(abs(np.dot(mode[1] - mode[0], bond)) / (np.linalg.norm(mode[1] - mode[0]) * np.linalg.norm(bond)) - 1) < 1e-8
+    assert (
+        abs(abs(np.dot(mode[1] - mode[0], bond)) / (np.linalg.norm(mode[1] - mode[0]) * np.linalg.norm(bond)) - 1)
+        < 1e-8
+    )
     assert res.fmax < 1e-10
     json.dumps(res.to_dict())
 
@@ -98,9 +101,17 @@ def test_matches_ase_finite_differences(tmp_path, x64):
     from ase.optimize import BFGS
     from ase.vibrations import Vibrations
 
-    atoms = Atoms("CH3OH", positions=[
-        [0.0, 0.0, 0.0], [1.0, 0.2, 0.1], [-0.4, 1.0, 0.0], [-0.3, -0.5, 0.9],
-        [-0.5, -0.6, -1.1], [-0.1, -0.2, -1.9]])
+    atoms = Atoms(
+        "CH3OH",
+        positions=[
+            [0.0, 0.0, 0.0],
+            [1.0, 0.2, 0.1],
+            [-0.4, 1.0, 0.0],
+            [-0.3, -0.5, 0.9],
+            [-0.5, -0.6, -1.1],
+            [-0.1, -0.2, -1.9],
+        ],
+    )
     energy = morse_network(atoms.numbers)
     atoms.calc = jax_calculator(energy)
     assert BFGS(atoms, logfile=None).run(fmax=1e-7, steps=1000)

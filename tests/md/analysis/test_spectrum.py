@@ -1,4 +1,5 @@
-"""Power spectra (md.analysis.spectrum): analytic oscillator, the kinetic-energy sum rule, MD of a diatomic, files, CLI."""
+"""Power spectra (md.analysis.spectrum): analytic oscillator, the kinetic-energy sum rule, MD of a
+diatomic, files, CLI."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 from ase import Atoms
 
 from md.analysis.spectrum import power_spectrum, read_velocities, spectrum_from_files, vacf
-from painnjax.units import SPEED_OF_LIGHT_CM_PER_FS, TIME_UNIT_FS
 from painnjax.errors import InputError
+from painnjax.units import SPEED_OF_LIGHT_CM_PER_FS, TIME_UNIT_FS
 
 NU0 = 1234.5  # cm⁻¹, deliberately off the frequency grid
 
@@ -39,8 +40,13 @@ def test_absolute_normalisation_is_the_kinetic_energy(window):
     rng = np.random.default_rng(0)
     m = np.array([1.008, 15.999, 32.06])
     # three atoms, two replicas: oscillators plus noise
-    V = np.stack([oscillator_velocities(900.0 + 300 * r, frames=400, phase=r)[:, [0, 0, 0]] * rng.normal(1, 0.3, (1, 3, 3))
-                  + 0.05 * rng.normal(size=(400, 3, 3)) for r in range(2)])
+    V = np.stack(
+        [
+            oscillator_velocities(900.0 + 300 * r, frames=400, phase=r)[:, [0, 0, 0]] * rng.normal(1, 0.3, (1, 3, 3))
+            + 0.05 * rng.normal(size=(400, 3, 3))
+            for r in range(2)
+        ]
+    )
     spec = power_spectrum(V, m, 0.5, window=window, normalisation="absolute")
     ekin = 0.5 * np.mean(np.sum(m[None, None, :, None] * V**2, axis=(2, 3)))
     assert spec.n_replicas == 2 and spec.n_frames == 400
@@ -130,8 +136,16 @@ def test_diatomic_md_peak_at_the_harmonic_frequency(tmp_path, x64):
 
     atoms = Atoms("CO", positions=[[0, 0, 0], [0.0, 0.0, r0]])
     nu_h = harmonic_analysis(energy, atoms).frequencies[0]
-    cfg = MDConfig(ensemble="nve", temperature=50.0, dt=0.5, steps=2400, log_every=2, traj_every=2,
-                   checkpoint_every=2400, fragment_distance=0.0)
+    cfg = MDConfig(
+        ensemble="nve",
+        temperature=50.0,
+        dt=0.5,
+        steps=2400,
+        log_every=2,
+        traj_every=2,
+        checkpoint_every=2400,
+        fragment_distance=0.0,
+    )
     res = run_md(energy, atoms, cfg, out=tmp_path / "run", progress=False)
     assert res.stop_reason == "completed"
     traj = tmp_path / "run" / "trajectory_r000.traj"
@@ -153,10 +167,10 @@ def test_diatomic_md_peak_at_the_harmonic_frequency(tmp_path, x64):
 
 def test_cli_spectrum(tmp_path, capsys):
     from ase.io import write
+    from vib_helpers import tiny_model_file
 
     from md.analysis.harmonic import NotAMinimumWarning
     from painnjax.cli import main
-    from vib_helpers import tiny_model_file
 
     traj = tmp_path / "t.traj"
     frames = []
@@ -175,8 +189,9 @@ def test_cli_spectrum(tmp_path, capsys):
     out = tmp_path / "spec"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotAMinimumWarning)
-        rc = main(["spectrum", str(traj), str(traj), "--harmonic", str(mpath), str(tmp_path / "min.xyz"),
-                   "--out", str(out)])
+        rc = main(
+            ["spectrum", str(traj), str(traj), "--harmonic", str(mpath), str(tmp_path / "min.xyz"), "--out", str(out)]
+        )
     assert rc == 0
     for name in ("spectrum.csv", "spectrum.png", "spectrum.pdf"):
         assert (out / name).stat().st_size > 0

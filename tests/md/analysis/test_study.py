@@ -89,5 +89,14 @@ def test_demo_end_to_end_then_continued_by_the_example(tmp_path, capsys):
     assert example.main([*args, "--ps", "0.2", "--T", "250"]) == 2
     assert "other settings" in capsys.readouterr().err
     with pytest.raises(InputError, match="other settings.*temperature_K"):
-        vibrational_study("saam-gfn1", "SA1AM1", out, temperature=200.0, equilibrate=0.04, ps=0.2,
-                          fmax=0.005, progress=False, log=None)
+        vibrational_study(
+            "saam-gfn1",
+            "SA1AM1",
+            out,
+            temperature=200.0,
+            equilibrate=0.04,
+            ps=0.2,
+            fmax=0.005,
+            progress=False,
+            log=None,
+        )

@@ -7,9 +7,9 @@ import importlib
 
 import numpy as np
 import pytest
+from md_helpers import elastic_network
 
 from md import MDConfig, run_md
-from md_helpers import elastic_network
 from painnjax import InputError
 
 
@@ -25,9 +25,15 @@ from painnjax import InputError
         (dict(sy_steps=2), "[md] sy_steps: must be one of (1, 3, 5, 7)"),
         (dict(steps=15, log_every=10), "[md] steps: 15 is not a multiple of log_every (10)"),
         (dict(traj_every=25, log_every=10), "[md] traj_every: 25 is not a multiple of log_every (10)"),
-        (dict(temperature=(300.0, 400.0), replicas=3), "[md] temperature: give one temperature or one per replica (3), got 2"),
+        (
+            dict(temperature=(300.0, 400.0), replicas=3),
+            "[md] temperature: give one temperature or one per replica (3), got 2",
+        ),
         (dict(replicas=0), "[md] replicas: must be an integer >= 1"),
-        (dict(chunk_steps=30, checkpoint_every=100), "[md] chunk_steps: 30 must be a multiple of log_every (10) and divide"),
+        (
+            dict(chunk_steps=30, checkpoint_every=100),
+            "[md] chunk_steps: 30 must be a multiple of log_every (10) and divide",
+        ),
         (dict(fragment_distance=-1.0), "[md] fragment_distance: must be >= 0"),
     ],
 )
@@ -70,8 +76,17 @@ def test_run_md_refuses_a_potential_built_for_another_cluster(small_model, sa1am
         run_md(energy_fn, sa1am1, MDConfig(steps=10), progress=False)
 
 
-@pytest.mark.parametrize("module", ["md.dynamics.config", "painnjax.units", "md.dynamics.velocities", "md.dynamics.safety", "md.clusters",
-                                    "md.dynamics.integrators"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "md.dynamics.config",
+        "painnjax.units",
+        "md.dynamics.velocities",
+        "md.dynamics.safety",
+        "md.clusters",
+        "md.dynamics.integrators",
+    ],
+)
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0

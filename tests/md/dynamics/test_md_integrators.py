@@ -12,14 +12,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from ase import units as ase_units
+from md_helpers import bound_potential, elastic_network
 
 from md import MDConfig, run_md
 from md.dynamics.integrators import make_integrator
 from md.dynamics.output import frame_atoms
-from painnjax.units import TIME_UNIT_FS
 from md.dynamics.velocities import cluster_dof
-from md_helpers import bound_potential, elastic_network
 from painnjax import InputError
+from painnjax.units import TIME_UNIT_FS
 
 # Stated bound: |dE_total/dt| below 1e-4 eV/ps (9 µeV per atom per ps) for SA1AM1 with a 0.25 fs step,
 # in float32 and float64; the kinetic energy is ~0.35 eV, so that is < 0.03 % per ps.
@@ -33,8 +33,9 @@ def _drift(res):
 
 def _nve(energy_fn, atoms, dt, ps):
     steps = int(round(ps * 1000 / dt))
-    cfg = MDConfig(ensemble="nve", temperature=300.0, dt=dt, steps=steps, log_every=10, traj_every=0,
-                   checkpoint_every=steps)
+    cfg = MDConfig(
+        ensemble="nve", temperature=300.0, dt=dt, steps=steps, log_every=10, traj_every=0, checkpoint_every=steps
+    )
     res = run_md(energy_fn, atoms, cfg, progress=False)
     assert res.stop_reason == "completed" and res.steps_done == steps
     return res
@@ -64,8 +65,12 @@ def test_nve_is_second_order_in_the_time_step(sa1am1, x64):
 
 def _replica_means(res, t_min_fs):
     th = res.thermo
-    return np.array([th["temperature_K"][(th["replica"] == r) & (th["time_fs"] >= t_min_fs)].mean()
-                     for r in range(res.summary["replicas"])])
+    return np.array(
+        [
+            th["temperature_K"][(th["replica"] == r) & (th["time_fs"] >= t_min_fs)].mean()
+            for r in range(res.summary["replicas"])
+        ]
+    )
 
 
 def test_nose_hoover_temperature(small_model, sa1am1):
@@ -77,8 +82,17 @@ def test_nose_hoover_temperature(small_model, sa1am1):
     freedom would read +22 % here, more than 7 standard errors.
     """
     targets = np.array([300.0, 500.0] * 4)
-    cfg = MDConfig(ensemble="nvt-nh", temperature=tuple(targets), replicas=8, dt=0.5, steps=8000, tau=100.0,
-                   log_every=10, traj_every=0, checkpoint_every=8000)
+    cfg = MDConfig(
+        ensemble="nvt-nh",
+        temperature=tuple(targets),
+        replicas=8,
+        dt=0.5,
+        steps=8000,
+        tau=100.0,
+        log_every=10,
+        traj_every=0,
+        checkpoint_every=8000,
+    )
     res = run_md(bound_potential(small_model, sa1am1), sa1am1, cfg, progress=False)
     assert res.stop_reason == "completed"
     ratio = _replica_means(res, 1000.0) / targets  # 1 ps to equilibrate
@@ -97,8 +111,17 @@ def test_langevin_temperature(small_model, sa1am1):
     """BAOAB at 0.25 fs, eight replicas; the test as for Nose-Hoover. (At 0.5 fs BAOAB's end-of-step
     kinetic temperature reads ~2.5 % high on this stiff test cluster: an O(dt^2) property of the
     scheme, not of the units.)"""
-    cfg = MDConfig(ensemble="nvt-langevin", temperature=300.0, replicas=8, dt=0.25, steps=8000, friction=0.05,
-                   log_every=10, traj_every=0, checkpoint_every=8000)
+    cfg = MDConfig(
+        ensemble="nvt-langevin",
+        temperature=300.0,
+        replicas=8,
+        dt=0.25,
+        steps=8000,
+        friction=0.05,
+        log_every=10,
+        traj_every=0,
+        checkpoint_every=8000,
+    )
     res = run_md(bound_potential(small_model, sa1am1), sa1am1, cfg, progress=False)
     assert res.summary["temperature_dof"] == 3 * len(sa1am1)  # the noise moves and turns the cluster
     means = _replica_means(res, 500.0)

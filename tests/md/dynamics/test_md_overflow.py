@@ -10,11 +10,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from md_helpers import bound_potential
 
 from md import MDConfig, run_md
 from md.dynamics.forces import MDPotential
 from md.dynamics.output import TrajectoryWriter
-from md_helpers import bound_potential
 from painnjax import potential
 from painnjax.nn.neighbors import count_pairs
 
@@ -29,10 +29,20 @@ def test_overflow_reallocates_and_the_trajectory_is_unchanged(small_model, sa4am
     atoms.positions = com + 1.15 * (atoms.positions - com)
     start_pairs = count_pairs(atoms.positions, cutoff) // 2
 
-    cfg = MDConfig(ensemble="nve", temperature=0.0, dt=0.5, steps=100, log_every=5, traj_every=10,
-                   checkpoint_every=100, fragment_distance=0.0, max_temperature=1e5)
-    tight = run_md(energy_fn, atoms, cfg, capacity=start_pairs, out=tmp_path / "tight", write_forces=True,
-                   progress=False)
+    cfg = MDConfig(
+        ensemble="nve",
+        temperature=0.0,
+        dt=0.5,
+        steps=100,
+        log_every=5,
+        traj_every=10,
+        checkpoint_every=100,
+        fragment_distance=0.0,
+        max_temperature=1e5,
+    )
+    tight = run_md(
+        energy_fn, atoms, cfg, capacity=start_pairs, out=tmp_path / "tight", write_forces=True, progress=False
+    )
     end_pairs = count_pairs(tight.positions[0], cutoff) // 2
     assert end_pairs > start_pairs * 1.05  # the list really had to grow
     assert tight.summary["pair_reallocations"] >= 1

@@ -11,12 +11,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from md_helpers import bound_potential
 
 import md.dynamics.engine
 from md import MDConfig, run_md
 from md.dynamics.checkpoint import read_meta
 from md.dynamics.output import TrajectoryWriter, read_thermo
-from md_helpers import bound_potential
 from painnjax import InputError
 
 
@@ -27,8 +27,18 @@ def energy_f64(small_model, sa1am1):
 
 
 def _cfg(ensemble="nvt-nh", steps=400, **kw):
-    base = dict(ensemble=ensemble, temperature=350.0, dt=0.5, steps=steps, log_every=10, traj_every=50,
-                checkpoint_every=100, chunk_steps=50, replicas=2, seed=7)
+    base = dict(
+        ensemble=ensemble,
+        temperature=350.0,
+        dt=0.5,
+        steps=steps,
+        log_every=10,
+        traj_every=50,
+        checkpoint_every=100,
+        chunk_steps=50,
+        replicas=2,
+        seed=7,
+    )
     base.update(kw)
     return MDConfig(**base)
 

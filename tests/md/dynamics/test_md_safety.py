@@ -12,13 +12,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from ase.io import read
+from md_helpers import elastic_network
 
 from md import MDConfig, run_md
 from md.clusters import molecules
 from md.dynamics.output import read_thermo
 from md.dynamics.safety import fragments
 from md.dynamics.simulate import SafetyStopWarning
-from md_helpers import elastic_network
 from painnjax import InputError
 
 
@@ -37,8 +37,9 @@ def test_a_molecule_leaving_stops_the_run(sa1am1, tmp_path):
     away = sa1am1.positions[am].mean(0) - sa1am1.positions[sa].mean(0)
     momenta = np.zeros((len(sa1am1), 3))
     momenta[am] = sa1am1.get_masses()[am, None] * 0.5 * away / np.linalg.norm(away)  # 0.5 Å / 10 fs
-    cfg = MDConfig(ensemble="nve", temperature=0.0, dt=0.5, steps=1000, log_every=10, traj_every=50,
-                   checkpoint_every=500)
+    cfg = MDConfig(
+        ensemble="nve", temperature=0.0, dt=0.5, steps=1000, log_every=10, traj_every=50, checkpoint_every=500
+    )
     res, warned = _run(energy, sa1am1, cfg, out=tmp_path, momenta=momenta)
 
     assert res.stop_reason == "safety: fragmentation"
@@ -66,8 +67,7 @@ def test_non_finite_energy_stops_the_run(sa1am1, tmp_path):
 
     momenta = np.zeros((len(sa1am1), 3))
     momenta[0, 0] = sa1am1.get_masses()[0] * 0.2
-    cfg = MDConfig(ensemble="nve", temperature=0.0, dt=0.5, steps=200, log_every=2, traj_every=0,
-                   checkpoint_every=200)
+    cfg = MDConfig(ensemble="nve", temperature=0.0, dt=0.5, steps=200, log_every=2, traj_every=0, checkpoint_every=200)
     res, warned = _run(energy, sa1am1, cfg, out=tmp_path, momenta=momenta)
     assert res.stop_reason == "safety: non-finite"
     assert "non-finite" in warned[0]
@@ -77,8 +77,18 @@ def test_non_finite_energy_stops_the_run(sa1am1, tmp_path):
 
 def test_runaway_temperature_stops_one_replica_and_the_other_goes_on(sa1am1, tmp_path):
     energy = elastic_network(sa1am1.positions, k=1.0)
-    cfg = MDConfig(ensemble="nvt-langevin", temperature=(2000.0, 100.0), replicas=2, dt=0.5, steps=400,
-                   friction=0.05, log_every=10, traj_every=100, checkpoint_every=200, max_temperature=500.0)
+    cfg = MDConfig(
+        ensemble="nvt-langevin",
+        temperature=(2000.0, 100.0),
+        replicas=2,
+        dt=0.5,
+        steps=400,
+        friction=0.05,
+        log_every=10,
+        traj_every=100,
+        checkpoint_every=200,
+        max_temperature=500.0,
+    )
     res, warned = _run(energy, sa1am1, cfg, out=tmp_path, momenta=np.zeros((len(sa1am1), 3)))
     hot, cold = res.summary["replica_status"]
     assert hot["status"] == "stopped" and hot["stop_reason"] == "temperature"

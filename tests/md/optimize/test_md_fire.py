@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from ase.calculators.mixing import SumCalculator
 from ase.optimize import BFGS
+from md_helpers import ElasticNetworkCalculator, bound_potential
 
 from md import minimize
 from md.clusters import rmsd
-from md_helpers import ElasticNetworkCalculator, bound_potential
 from painnjax import InputError, PaiNNCalculator
 
 K = 3.0  # eV/Å^2: springs stiff enough that fmax = 0.01 eV/Å pins the minimum to < 0.01 Å
@@ -34,7 +34,9 @@ def test_fire_reaches_fmax_on_the_bfgs_minimum(energy_f64, small_model, sa1am1, 
 
     # ASE's BFGS on the same potential (PaiNNCalculator + the same springs), converged tightly
     atoms = sa1am1.copy()
-    atoms.calc = SumCalculator([PaiNNCalculator(small_model, dtype="float64"), ElasticNetworkCalculator(sa1am1.positions, K)])
+    atoms.calc = SumCalculator(
+        [PaiNNCalculator(small_model, dtype="float64"), ElasticNetworkCalculator(sa1am1.positions, K)]
+    )
     assert BFGS(atoms, logfile=None).run(fmax=1e-4, steps=2000)
     assert rmsd(res.positions, atoms.positions) < 0.01
     assert res.energy == pytest.approx(atoms.get_potential_energy(), abs=1e-3)

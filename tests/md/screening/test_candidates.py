@@ -11,6 +11,7 @@ from ase.io import write
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import cdist, pdist
 
+from md.clusters import TEMPLATES, molecule, rmsd
 from md.screening.candidates import (
     ION_TEMPLATES,
     composition_name,
@@ -20,7 +21,6 @@ from md.screening.candidates import (
     sphere_radius,
     template,
 )
-from md.clusters import TEMPLATES, molecule, rmsd
 from painnjax.data.composition import composition_of
 from painnjax.errors import InputError
 
@@ -32,7 +32,7 @@ def blocks(atoms, comp: dict[str, int]) -> list[tuple[str, np.ndarray]]:
     out, start = [], 0
     for name, c in comp.items():
         for _ in range(c):
-            out.append((name, atoms.positions[start:start + SIZES[name]]))
+            out.append((name, atoms.positions[start : start + SIZES[name]]))
             start += SIZES[name]
     assert start == len(atoms)
     return out
@@ -46,7 +46,7 @@ def n_components(parts, contact: float) -> int:
 
 
 def min_intermolecular(parts) -> float:
-    return min(cdist(a, b).min() for i, a in enumerate(parts) for b in parts[i + 1:])
+    return min(cdist(a, b).min() for i, a in enumerate(parts) for b in parts[i + 1 :])
 
 
 # --------------------------------------------------------------------------------------------

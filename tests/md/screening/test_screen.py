@@ -15,12 +15,12 @@ import pytest
 from ase import Atoms
 from ase.io import read
 
-from painnjax.units import KCAL_PER_MOL
-from md.screening.dedup import fingerprint, fingerprint_distance, unique_minima
 from md.optimize.fire import minimize, minimize_batch
+from md.screening.dedup import fingerprint, fingerprint_distance, unique_minima
 from md.screening.screen import screen, screen_to_folder
 from painnjax.cli import main as cli_main
 from painnjax.errors import InputError
+from painnjax.units import KCAL_PER_MOL
 
 EPS, SIGMA = 0.1, 3.0  # eV, Å
 LJ7_MINIMA = np.array([-16.505384, -15.935033, -15.593180, -15.533060])  # units of ε
@@ -76,8 +76,9 @@ def test_each_structure_stops_on_its_own():
 
 
 def test_screen_finds_the_lj7_global_minimum_and_its_known_minima(tmp_path):
-    res = screen_to_folder(lj(7), random_lj_starts(40), tmp_path / "s", keep=10, fmax=1e-3, max_steps=3000,
-                           slots=8, log=None)
+    res = screen_to_folder(
+        lj(7), random_lj_starts(40), tmp_path / "s", keep=10, fmax=1e-3, max_steps=3000, slots=8, log=None
+    )
     E = res.energies[res.ranked] / EPS
     assert abs(E[0] - LJ7_MINIMA[0]) < 1e-4  # the global minimum, found and ranked first
     for known in LJ7_MINIMA:  # every known minimum found ...
@@ -85,8 +86,13 @@ def test_screen_finds_the_lj7_global_minimum_and_its_known_minima(tmp_path):
     # ... once each: distinct minima differ in energy or structure.
     for a in range(len(E)):
         for b in range(a):
-            assert abs(E[a] - E[b]) * EPS / KCAL_PER_MOL > 0.1 or fingerprint_distance(
-                fingerprint(res.structures[res.ranked[a]]), fingerprint(res.structures[res.ranked[b]])) > 0.03
+            assert (
+                abs(E[a] - E[b]) * EPS / KCAL_PER_MOL > 0.1
+                or fingerprint_distance(
+                    fingerprint(res.structures[res.ranked[a]]), fingerprint(res.structures[res.ranked[b]])
+                )
+                > 0.03
+            )
     best = read(tmp_path / "s" / "best.extxyz", ":")
     assert len(best) == min(10, len(res.ranked))
     energies = [a.get_potential_energy() for a in best]
@@ -170,8 +176,27 @@ def test_screen_resumes_without_repeating(tmp_path, monkeypatch):
 def test_cli_screen_with_the_shipped_model(tmp_path, capsys):
     """Random SA1AM1 candidates with saam-gfn1; a committee of the model with itself has zero spread."""
     out = tmp_path / "scr"
-    code = cli_main(["screen", "saam-gfn1", "--composition", "SA1AM1", "--n", "4", "--keep", "2", "--fmax", "0.05",
-                     "--steps", "1500", "--committee", "saam-gfn1", "--out", str(out), "--quiet"])
+    code = cli_main(
+        [
+            "screen",
+            "saam-gfn1",
+            "--composition",
+            "SA1AM1",
+            "--n",
+            "4",
+            "--keep",
+            "2",
+            "--fmax",
+            "0.05",
+            "--steps",
+            "1500",
+            "--committee",
+            "saam-gfn1",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "4 candidates" in text and "distinct minima" in text
@@ -187,7 +212,9 @@ def test_bad_input(tmp_path, capsys):
     assert "charge" in capsys.readouterr().err
     assert cli_main(["screen", "saam-gfn1", "--out", str(tmp_path / "c")]) == 2
     assert "--composition" in capsys.readouterr().err
-    assert cli_main(["screen", "saam-gfn1", "--candidates", str(tmp_path / "none.xyz"), "--out", str(tmp_path / "d")]) == 2
+    assert (
+        cli_main(["screen", "saam-gfn1", "--candidates", str(tmp_path / "none.xyz"), "--out", str(tmp_path / "d")]) == 2
+    )
     assert "no such file" in capsys.readouterr().err
     with pytest.raises(InputError, match="no candidates"):
         screen(lj(7), [])

@@ -25,10 +25,10 @@ from ase.build import molecule  # noqa: E402
 from ase.io import read, write  # noqa: E402
 from tblite.ase import TBLite  # noqa: E402
 
+from painnjax.active.label import METHODS, failed_path_for, label_file  # noqa: E402
 from painnjax.cli import main as cli_main  # noqa: E402
 from painnjax.data import bundled_structure  # noqa: E402
 from painnjax.errors import InputError  # noqa: E402
-from painnjax.active.label import METHODS, failed_path_for, label_file  # noqa: E402
 from tests.conftest import POOL_FILE  # noqa: E402
 
 
@@ -123,7 +123,7 @@ def _pool_head_and_tail(tmp_path, first=3):
         starts.append(i)
         i += int(lines[i]) + 2
     chosen = starts[:first] + starts[-1:]
-    text = "".join("\n".join(lines[s:s + int(lines[s]) + 2]) + "\n" for s in chosen)
+    text = "".join("\n".join(lines[s : s + int(lines[s]) + 2]) + "\n" for s in chosen)
     path = tmp_path / "pool_subset.extxyz"
     path.write_text(text)
     return path
@@ -244,10 +244,12 @@ def test_incomplete_last_frame_is_cut_off_and_redone(inp, tmp_path, cut):
     data = out.read_bytes()
     last = data.rstrip(b"\n").split(b"\n")
     n_last = len(read(out, index=-1))
-    start = len(b"\n".join(last[:-(n_last + 2)])) + 1  # offset of the last frame's count line
-    offset = {"atom line": len(data) - 20,  # in the middle of the last atom line
-              "comment line": data.index(b"\n", start) + 30,
-              "count line": start + 1}[cut]  # "5" of "5\n"
+    start = len(b"\n".join(last[: -(n_last + 2)])) + 1  # offset of the last frame's count line
+    offset = {
+        "atom line": len(data) - 20,  # in the middle of the last atom line
+        "comment line": data.index(b"\n", start) + 30,
+        "count line": start + 1,
+    }[cut]  # "5" of "5\n"
     out.write_bytes(data[:offset])
     seen = []
     report = label_file(inp, out, progress=False, on_frame=lambda k, a: seen.append(k))
@@ -273,8 +275,11 @@ def test_output_of_other_input_is_refused(inp, tmp_path):
     frames = small_frames()
     other = tmp_path / "other.extxyz"
     write(other, [frames[1], frames[0], *frames[2:]])  # same atoms in frames 0 and 1, other positions
-    with pytest.raises(InputError, match=r"labels.extxyz, frame 0: label_index 0 has other positions than input "
-                                         r"frame 0 \(.*other.extxyz, frame 0"):
+    with pytest.raises(
+        InputError,
+        match=r"labels.extxyz, frame 0: label_index 0 has other positions than input "
+        r"frame 0 \(.*other.extxyz, frame 0",
+    ):
         label_file(other, out, progress=False)
     write(other, [frames[2], *frames[:2], frames[3]])
     with pytest.raises(InputError, match=r"labels.extxyz, frame 0: label_index 0 holds .* but input frame 0"):
@@ -379,17 +384,19 @@ def tiny_model():
 def test_delta_calculator_is_xtb_plus_network(tiny_model):
     from ase.optimize import BFGS
 
-    from painnjax.interfaces.calculator import PaiNNCalculator
     from painnjax.active.delta import DeltaCalculator
+    from painnjax.interfaces.calculator import PaiNNCalculator
     from painnjax.model import Model
 
     atoms = bundled_structure("SA1AM1")
     atoms.positions += np.random.default_rng(1).normal(0.0, 0.03, atoms.positions.shape)
     with pytest.warns(UserWarning, match="not say it was trained on a Δ target"):
         DeltaCalculator(tiny_model)
-    delta_model = Model(tiny_model.config, tiny_model.variables,
-                        {**tiny_model.metadata, "energy_reference": {"kind": "total",
-                                                                     "delta": {"high": "E_dft", "low": "E_xtb"}}})
+    delta_model = Model(
+        tiny_model.config,
+        tiny_model.variables,
+        {**tiny_model.metadata, "energy_reference": {"kind": "total", "delta": {"high": "E_dft", "low": "E_xtb"}}},
+    )
     calc = DeltaCalculator(delta_model, method="GFN2-xTB")
     e_xtb, f_xtb = direct(atoms, "GFN2-xTB")
     nn = PaiNNCalculator(delta_model)
@@ -433,8 +440,10 @@ def test_cli_label(inp, tmp_path, capsys):
     write(bad, frames[:1], format="extxyz")
     out2 = tmp_path / "two.extxyz"
     failed = tmp_path / "f.extxyz"
-    assert cli_main(["label", str(inp), str(bad), str(out2), "--failed", str(failed), "--method", "GFN2-xTB",
-                     "--quiet"]) == 1
+    assert (
+        cli_main(["label", str(inp), str(bad), str(out2), "--failed", str(failed), "--method", "GFN2-xTB", "--quiet"])
+        == 1
+    )
     cap = capsys.readouterr()
     assert "1 of 5 frames failed" in cap.err and str(failed) in cap.err
     assert sorted(labels(out2)) == [0, 1, 2, 3] and read(out2, index=0).info["level"] == "GFN2-xTB"

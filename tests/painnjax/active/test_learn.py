@@ -1,4 +1,5 @@
-"""Active learning (painnjax.active.learn), sampling (painnjax.active.sample), the committee-mean potential and warm starts.
+"""Active learning (painnjax.active.learn), sampling (painnjax.active.sample), the committee-mean
+potential and warm starts.
 
 The loop test runs on SA1AM1 (11 atoms) with tiny models: the initial data are a few
 near-minimum geometries, the fixed test set is 60 GFN1-xTB frames of 300 K MD (bundled),
@@ -47,8 +48,7 @@ def test_sample_md_writes_bare_frames(tmp_path):
 
     models = [Model.init(TINY, seed=s, elements=[1, 7, 8, 16]) for s in (0, 1)]
     cfg = MDConfig(ensemble="nvt-langevin", temperature=(200.0, 300.0), replicas=2, steps=40, dt=0.5)
-    n = sample_md(models, "SA1AM1", tmp_path / "pool.extxyz", cfg, every=10, progress=False,
-                  workdir=tmp_path / "md")
+    n = sample_md(models, "SA1AM1", tmp_path / "pool.extxyz", cfg, every=10, progress=False, workdir=tmp_path / "md")
     frames = read(tmp_path / "pool.extxyz", ":")
     assert n == len(frames) and 2 <= n <= 8  # 4 per replica unless a safety stop cut one short
     assert {a.info["replica"] for a in frames} <= {0, 1}
@@ -69,8 +69,10 @@ def test_warm_start_begins_from_the_given_weights(tmp_path):
     write(data, frames[:16])
     warm = Model.init(TINY, seed=7, elements=[1, 7, 8, 16])
     cfg = tmp_path / "c.toml"
-    cfg.write_text("[model]\nn_atom_basis = 8\nn_interactions = 1\nn_rbf = 4\n[train]\nepochs = 1\nlr = 1e-12\n"
-                   "batch_size = 8\n[split]\ntest_largest = 0\n")
+    cfg.write_text(
+        "[model]\nn_atom_basis = 8\nn_interactions = 1\nn_rbf = 4\n[train]\nepochs = 1\nlr = 1e-12\n"
+        "batch_size = 8\n[split]\ntest_largest = 0\n"
+    )
     model = train_from_files([data], cfg, tmp_path / "run", progress=False, warm_start=warm)
     a = jax.tree_util.tree_leaves(model.variables["params"])
     b = jax.tree_util.tree_leaves(warm.variables["params"])
@@ -87,8 +89,8 @@ def test_warm_start_begins_from_the_given_weights(tmp_path):
 def sa1am1_sets(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # tblite's threads only slow small clusters down
     pytest.importorskip("tblite")
-    from painnjax.data import bundled_dataset_path, bundled_structure
     from painnjax.active.label import label_file
+    from painnjax.data import bundled_dataset_path, bundled_structure
 
     pool = read(bundled_dataset_path("saam-gfn1-small"), ":")
     test = [a for a in pool if a.info.get("composition") == "SA1AM1"]
@@ -110,11 +112,22 @@ def test_one_round_adds_frames_and_lowers_the_test_error(tmp_path, sa1am1_sets):
 
     initial, test = sa1am1_sets
     cfg_file = tmp_path / "small.toml"
-    cfg_file.write_text("[model]\nn_atom_basis = 16\nn_interactions = 2\nn_rbf = 8\n"
-                        "[train]\nepochs = 200\nbatch_size = 4\nlr = 3e-3\nenergy_weight = 0.01\n"
-                        "[split]\nvalid_fraction = 0.25\n")
-    cfg = LearnConfig(rounds=1, committee=2, starts=["SA1AM1"], temperatures=[300.0, 300.0], md_steps=400, every=10,
-                      threshold=0.0, max_spread=2.0, max_add=16)
+    cfg_file.write_text(
+        "[model]\nn_atom_basis = 16\nn_interactions = 2\nn_rbf = 8\n"
+        "[train]\nepochs = 200\nbatch_size = 4\nlr = 3e-3\nenergy_weight = 0.01\n"
+        "[split]\nvalid_fraction = 0.25\n"
+    )
+    cfg = LearnConfig(
+        rounds=1,
+        committee=2,
+        starts=["SA1AM1"],
+        temperatures=[300.0, 300.0],
+        md_steps=400,
+        every=10,
+        threshold=0.0,
+        max_spread=2.0,
+        max_add=16,
+    )
     rows = learn([initial], [test], tmp_path / "al", cfg, train_config=cfg_file, progress=False, log=None)
     assert [r["round"] for r in rows] == [0, 1]
     assert rows[0]["train_frames"] == 8 and rows[1]["added"] == 16 and rows[1]["train_frames"] == 24
@@ -138,17 +151,51 @@ def test_sample_xtb_and_the_sample_command(tmp_path, monkeypatch, capsys):
     from painnjax.cli import main as cli_main
     from painnjax.io.modelfile import save_model
 
-    n = sample_xtb("SA1AM1", tmp_path / "x.extxyz", method="GFN1-xTB", temperature=300.0, steps=10, every=5,
-                   progress=False)
+    n = sample_xtb(
+        "SA1AM1", tmp_path / "x.extxyz", method="GFN1-xTB", temperature=300.0, steps=10, every=5, progress=False
+    )
     frames = read(tmp_path / "x.extxyz", ":")
     assert n == 2 and [a.info["step"] for a in frames] == [5, 10] and frames[0].info["sampled_by"] == "GFN1-xTB"
     assert np.abs(frames[1].positions - frames[0].positions).max() > 1e-3  # the atoms moved
     model = save_model(Model.init(TINY, elements=[1, 7, 8, 16]), tmp_path / "tiny.painn")
-    assert cli_main(["sample", str(model), "SA1AM1", "--T", "250", "--replicas", "2", "--steps", "20",
-                     "--every", "10", "--out", str(tmp_path / "p.extxyz"), "--quiet"]) == 0
+    assert (
+        cli_main(
+            [
+                "sample",
+                str(model),
+                "SA1AM1",
+                "--T",
+                "250",
+                "--replicas",
+                "2",
+                "--steps",
+                "20",
+                "--every",
+                "10",
+                "--out",
+                str(tmp_path / "p.extxyz"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "frames" in capsys.readouterr().out and len(read(tmp_path / "p.extxyz", ":")) >= 2
     assert cli_main(["sample", "SA1AM1", "--xtb", "GFN9-xTB", "--out", str(tmp_path / "q.extxyz")]) == 2
     assert "unknown method" in capsys.readouterr().err
-    assert cli_main(["learn", "--data", str(tmp_path / "x.extxyz"), "--test", str(tmp_path / "x.extxyz"),
-                     "--committee", "1", "--out", str(tmp_path / "al")]) == 2
+    assert (
+        cli_main(
+            [
+                "learn",
+                "--data",
+                str(tmp_path / "x.extxyz"),
+                "--test",
+                str(tmp_path / "x.extxyz"),
+                "--committee",
+                "1",
+                "--out",
+                str(tmp_path / "al"),
+            ]
+        )
+        == 2
+    )
     assert "at least 2 models" in capsys.readouterr().err

@@ -115,8 +115,10 @@ def calc(small_model):
 
 
 def test_calculator_unknown_element(calc):
-    atoms = Atoms("CH4", positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63],
-                                    [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]])
+    atoms = Atoms(
+        "CH4",
+        positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]],
+    )
     atoms.calc = calc
     with pytest.raises(InputError) as exc:
         atoms.get_potential_energy()

@@ -20,9 +20,29 @@ def model_file(small_model, tmp_path_factory):
 
 def _md(model_file, out, *extra):
     # a random model does not hold a cluster together: no fragment or temperature stops here
-    return main(["md", model_file, "SA1AM1", "--dt", "0.25", "--out", str(out), "--log-every", "10",
-                 "--traj-every", "50", "--checkpoint-every", "50", "--fragment-distance", "0",
-                 "--max-temperature", "1e6", "--quiet", *extra])
+    return main(
+        [
+            "md",
+            model_file,
+            "SA1AM1",
+            "--dt",
+            "0.25",
+            "--out",
+            str(out),
+            "--log-every",
+            "10",
+            "--traj-every",
+            "50",
+            "--checkpoint-every",
+            "50",
+            "--fragment-distance",
+            "0",
+            "--max-temperature",
+            "1e6",
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def test_md_run_outputs_and_restart(model_file, tmp_path, capsys):
@@ -42,8 +62,9 @@ def test_md_run_outputs_and_restart(model_file, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "H5NO4S (11 atoms), nvt-nh, 2 replica(s): step 100 of 100" in printed and "ns/day" in printed
 
-    assert _md(model_file, out, "--steps", "200", "--T", "300", "400", "--format", "extxyz", "--forces",
-               "--restart") == 0
+    assert (
+        _md(model_file, out, "--steps", "200", "--T", "300", "400", "--format", "extxyz", "--forces", "--restart") == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps_done"] == 200 and summary["restarted_from_step"] == 100
     th = read_thermo(out)
@@ -70,7 +91,10 @@ def test_optimize(model_file, tmp_path, capsys):
         (["--steps", "10", "--T", "-5"], "[md] temperature: must be a finite number >= 0 K, got -5.0"),
         (["--steps", "10", "--chain-length", "1"], "[md] chain_length: must be an integer >= 2"),
         (["--steps", "10", "--ensemble", "npt"], "[md] ensemble: must be one of nvt-nh, nve, nvt-langevin"),
-        (["--steps", "10", "--T", "300", "400", "--replicas", "3"], "[md] temperature: give one temperature or one per replica (3)"),
+        (
+            ["--steps", "10", "--T", "300", "400", "--replicas", "3"],
+            "[md] temperature: give one temperature or one per replica (3)",
+        ),
     ],
 )
 def test_md_bad_options(model_file, tmp_path, capsys, args, message):
@@ -85,8 +109,13 @@ def test_md_and_optimize_bad_files(model_file, tmp_path, capsys):
     assert f"painnjax md: error: {missing}: no such file" in capsys.readouterr().err
 
     methane = tmp_path / "CH4.xyz"
-    write(methane, Atoms("CH4", positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63],
-                                            [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]]))
+    write(
+        methane,
+        Atoms(
+            "CH4",
+            positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]],
+        ),
+    )
     assert main(["md", model_file, str(methane), "--steps", "10", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert f"{methane}: atom 0: element C (Z=6) is not known to this model (it knows H, N, O, S)" in err

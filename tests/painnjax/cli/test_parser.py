@@ -29,4 +29,5 @@ def test_unknown_command_names_the_commands_in_order(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.split("choose from")[1]
     assert [err.index(name) for name in ("convert-schnetpack", "info", "train")] == sorted(
-        err.index(name) for name in ("convert-schnetpack", "info", "train"))
+        err.index(name) for name in ("convert-schnetpack", "info", "train")
+    )

@@ -12,10 +12,20 @@ from painnjax.errors import InputError
 
 
 def test_defaults_are_those_of_the_run_config():
-    assert dataclasses.asdict(DataConfig()) == {"energy_key": "", "forces_key": "", "energy_unit": "eV",
-                                                "monomers": "", "delta_low_key": ""}
-    assert dataclasses.asdict(SplitConfig()) == {"valid_fraction": 0.1, "seed": 42, "by": "frame", "test_largest": 0,
-                                                 "test_compositions": ()}
+    assert dataclasses.asdict(DataConfig()) == {
+        "energy_key": "",
+        "forces_key": "",
+        "energy_unit": "eV",
+        "monomers": "",
+        "delta_low_key": "",
+    }
+    assert dataclasses.asdict(SplitConfig()) == {
+        "valid_fraction": 0.1,
+        "seed": 42,
+        "by": "frame",
+        "test_largest": 0,
+        "test_compositions": (),
+    }
 
 
 def test_values_are_kept_or_normalised():
@@ -26,20 +36,28 @@ def test_values_are_kept_or_normalised():
     assert SplitConfig(valid_fraction=0, by="trajectory").valid_fraction == 0
 
 
-@pytest.mark.parametrize("cls, section, values, message", [
-    (DataConfig, "data", {"energy_unit": "kcal"}, r"\[data\] energy_unit: unknown unit 'kcal'; known: eV"),
-    (DataConfig, "data", {"energy_unit": -1.0}, r"\[data\] energy_unit: unknown unit -1.0"),
-    (DataConfig, "data", {"energy_key": 3}, r"\[data\] energy_key: must be a string, got 3"),
-    (DataConfig, "data", {"monomers": 1}, r"\[data\] monomers: must be a file"),
-    (SplitConfig, "split", {"valid_fraction": 1.0}, r"\[split\] valid_fraction: must be in \[0, 1\), got 1.0"),
-    (SplitConfig, "split", {"valid_fraction": "0.1"}, r"\[split\] valid_fraction: must be in \[0, 1\)"),
-    (SplitConfig, "split", {"by": "composition"}, r"\[split\] by: must be 'frame' or 'trajectory', got 'composition'"),
-    (SplitConfig, "split", {"test_largest": -1}, r"\[split\] test_largest: must be an integer >= 0, got -1"),
-    (SplitConfig, "split", {"seed": 1.5}, r"\[split\] seed: must be an integer, got 1.5"),
-    (SplitConfig, "split", {"test_compositions": [1]}, r"\[split\] test_compositions: must be a list"),
-    (DataConfig, "data", {"energy_keys": "E"}, r"\[data\] has unknown key\(s\) energy_keys; known: energy_key, "),
-    (SplitConfig, "split", {"valid": 0.2}, r"\[split\] has unknown key\(s\) valid; known: valid_fraction, "),
-])
+@pytest.mark.parametrize(
+    "cls, section, values, message",
+    [
+        (DataConfig, "data", {"energy_unit": "kcal"}, r"\[data\] energy_unit: unknown unit 'kcal'; known: eV"),
+        (DataConfig, "data", {"energy_unit": -1.0}, r"\[data\] energy_unit: unknown unit -1.0"),
+        (DataConfig, "data", {"energy_key": 3}, r"\[data\] energy_key: must be a string, got 3"),
+        (DataConfig, "data", {"monomers": 1}, r"\[data\] monomers: must be a file"),
+        (SplitConfig, "split", {"valid_fraction": 1.0}, r"\[split\] valid_fraction: must be in \[0, 1\), got 1.0"),
+        (SplitConfig, "split", {"valid_fraction": "0.1"}, r"\[split\] valid_fraction: must be in \[0, 1\)"),
+        (
+            SplitConfig,
+            "split",
+            {"by": "composition"},
+            r"\[split\] by: must be 'frame' or 'trajectory', got 'composition'",
+        ),
+        (SplitConfig, "split", {"test_largest": -1}, r"\[split\] test_largest: must be an integer >= 0, got -1"),
+        (SplitConfig, "split", {"seed": 1.5}, r"\[split\] seed: must be an integer, got 1.5"),
+        (SplitConfig, "split", {"test_compositions": [1]}, r"\[split\] test_compositions: must be a list"),
+        (DataConfig, "data", {"energy_keys": "E"}, r"\[data\] has unknown key\(s\) energy_keys; known: energy_key, "),
+        (SplitConfig, "split", {"valid": 0.2}, r"\[split\] has unknown key\(s\) valid; known: valid_fraction, "),
+    ],
+)
 def test_bad_value_or_unknown_key_names_section_and_key(cls, section, values, message):
     with pytest.raises(InputError, match=message):
         from_mapping(cls, section, values)

@@ -318,7 +318,9 @@ def test_unit_conversion(tmp_path):
 def test_delta_learning(tmp_path):
     F_hi, F_lo = RNG.normal(size=(3, 3)), RNG.normal(size=(3, 3))
     frames = [
-        _frame(*WATER, info={"E_hi": -76.4 - 0.1 * k, "E_lo": -5.1 + 0.01 * k}, arrays={"F_hi": F_hi, "E_lo_forces": F_lo})
+        _frame(
+            *WATER, info={"E_hi": -76.4 - 0.1 * k, "E_lo": -5.1 + 0.01 * k}, arrays={"F_hi": F_hi, "E_lo_forces": F_lo}
+        )
         for k in range(3)
     ]
     path = tmp_path / "delta.extxyz"
@@ -369,8 +371,13 @@ def test_binding_energies_synthetic(tmp_path):
     assert b.energy.tolist() == [-881.0 + 600.0 + 130.0 + 150.0]
     assert b.reference["monomers"] == {"SA": -600.0, "AM": -130.0, "W": -150.0}
     # a structure that is no sum of molecules
-    bad = Dataset([np.array([6, 8], np.int32)], [np.zeros((2, 3))], np.array([-1.0]), None,
-                  [{"source": "y.xyz", "frame": 7, "composition": "CO"}])
+    bad = Dataset(
+        [np.array([6, 8], np.int32)],
+        [np.zeros((2, 3))],
+        np.array([-1.0]),
+        None,
+        [{"source": "y.xyz", "frame": 7, "composition": "CO"}],
+    )
     with pytest.raises(InputError, match=r"y.xyz, frame 7.*cannot be split"):
         to_binding_energies(bad, mono)
     with pytest.raises(InputError, match="no monomer"):
@@ -414,8 +421,13 @@ def test_fit_element_offsets_recovers_known_values():
         Z = np.repeat(np.array(list(truth), np.int32), counts)
         numbers.append(Z)
         energy.append(sum(truth[int(z)] for z in Z))
-    ds = Dataset(numbers, [np.zeros((len(z), 3)) for z in numbers], np.asarray(energy), None,
-                 [{"source": "synthetic", "frame": i, "composition": "x"} for i in range(40)])
+    ds = Dataset(
+        numbers,
+        [np.zeros((len(z), 3)) for z in numbers],
+        np.asarray(energy),
+        None,
+        [{"source": "synthetic", "frame": i, "composition": "x"} for i in range(40)],
+    )
     e = fit_element_offsets(ds)
     for z, v in truth.items():
         assert abs(e[z] - v) < 1e-8
@@ -437,10 +449,14 @@ def test_fit_element_offsets_recovers_known_values():
 
 def test_dataset_subset():
     numbers = [np.array([1] * (k + 1), np.int32) for k in range(5)]
-    ds = Dataset(numbers, [np.arange(3 * (k + 1), dtype=float).reshape(-1, 3) * 1.0 for k in range(5)],
-                 np.arange(5.0), [np.zeros((k + 1, 3)) for k in range(5)],
-                 [{"source": "s", "frame": k, "composition": f"H{k + 1}"} for k in range(5)],
-                 reference={"kind": "binding", "monomers": {"SA": -1.0}, "monomer_file": "m"})
+    ds = Dataset(
+        numbers,
+        [np.arange(3 * (k + 1), dtype=float).reshape(-1, 3) * 1.0 for k in range(5)],
+        np.arange(5.0),
+        [np.zeros((k + 1, 3)) for k in range(5)],
+        [{"source": "s", "frame": k, "composition": f"H{k + 1}"} for k in range(5)],
+        reference={"kind": "binding", "monomers": {"SA": -1.0}, "monomer_file": "m"},
+    )
     sub = ds.subset([3, 0, 3])
     assert sub.energy.tolist() == [3.0, 0.0, 3.0] and sub.n_atoms.tolist() == [4, 1, 4]
     assert [d["frame"] for d in sub.info] == [3, 0, 3]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from painnjax.data.dataset import Dataset, read_dataset
-from painnjax.errors import InputError
 from painnjax.data.splits import Split, make_split
+from painnjax.errors import InputError
 
 SA = [16, 8, 8, 8, 8, 1, 1]
 AM = [7, 1, 1, 1]
@@ -21,16 +21,23 @@ def synthetic(trajectories: dict[str, tuple[int, int, int]]) -> Dataset:
     for name, (n_sa, n_am, n_frames) in trajectories.items():
         for k in range(n_frames):
             numbers.append(np.asarray(SA * n_sa + AM * n_am, np.int32))
-            info.append({"source": "synthetic.extxyz", "frame": len(info), "name": name,
-                         "composition": f"SA{n_sa}AM{n_am}"})
-    return Dataset(numbers, [np.zeros((len(z), 3)) for z in numbers], -np.arange(len(numbers), dtype=float),
-                   None, info)
+            info.append(
+                {"source": "synthetic.extxyz", "frame": len(info), "name": name, "composition": f"SA{n_sa}AM{n_am}"}
+            )
+    return Dataset(numbers, [np.zeros((len(z), 3)) for z in numbers], -np.arange(len(numbers), dtype=float), None, info)
 
 
 TRAJ = {
-    "a_1sa1am": (1, 1, 30), "b_1sa1am": (1, 1, 30), "a_2sa2am": (2, 2, 40), "b_2sa2am": (2, 2, 40),
-    "a_3sa3am": (3, 3, 40), "a_1sa": (1, 0, 10), "a_4sa3am": (4, 3, 20), "a_3sa4am": (3, 4, 20),
-    "a_4sa4am": (4, 4, 25), "b_4sa4am": (4, 4, 25),
+    "a_1sa1am": (1, 1, 30),
+    "b_1sa1am": (1, 1, 30),
+    "a_2sa2am": (2, 2, 40),
+    "b_2sa2am": (2, 2, 40),
+    "a_3sa3am": (3, 3, 40),
+    "a_1sa": (1, 0, 10),
+    "a_4sa3am": (4, 3, 20),
+    "a_3sa4am": (3, 4, 20),
+    "a_4sa4am": (4, 4, 25),
+    "b_4sa4am": (4, 4, 25),
 }
 
 

@@ -35,7 +35,8 @@ def test_calculator_float64_equals_pure_potential(x64, small_model, sa2am2):
     atoms = sa2am2.copy()
     atoms.calc = PaiNNCalculator(small_model, dtype="float64")
     e_ref, F_ref = energy_and_forces(potential(small_model, sa2am2, dtype=jnp.float64))(
-        jnp.asarray(sa2am2.positions, jnp.float64))
+        jnp.asarray(sa2am2.positions, jnp.float64)
+    )
     assert atoms.get_potential_energy() == pytest.approx(float(e_ref), rel=1e-12)
     assert rel_err(atoms.get_forces(), F_ref) < 1e-12
 

@@ -38,14 +38,27 @@ DEFAULT = dict(n_atom_basis=128, n_interactions=5, n_rbf=20)
 SMALL = dict(n_atom_basis=32, n_interactions=3, n_rbf=10)
 
 
-def build_schnetpack(n_atom_basis, n_interactions, n_rbf, cutoff=CUTOFF, seed=0, perturb=True,
-                     radial_basis=None, representation=None, postprocessors=None, **painn_kwargs):
+def build_schnetpack(
+    n_atom_basis,
+    n_interactions,
+    n_rbf,
+    cutoff=CUTOFF,
+    seed=0,
+    perturb=True,
+    radial_basis=None,
+    representation=None,
+    postprocessors=None,
+    **painn_kwargs,
+):
     """A SchNetPack NeuralNetworkPotential: PaiNN + Atomwise energy + Forces, CastTo64 + AddOffsets."""
     torch.manual_seed(seed)
     rbf = radial_basis or spk.nn.GaussianRBF(n_rbf=n_rbf, cutoff=cutoff)
     rep = representation or spk.representation.PaiNN(
-        n_atom_basis=n_atom_basis, n_interactions=n_interactions, radial_basis=rbf,
-        cutoff_fn=spk.nn.CosineCutoff(cutoff), **painn_kwargs,
+        n_atom_basis=n_atom_basis,
+        n_interactions=n_interactions,
+        radial_basis=rbf,
+        cutoff_fn=spk.nn.CosineCutoff(cutoff),
+        **painn_kwargs,
     )
     # SchNetPack 2.1.1's AddOffsets(atomrefs=tensor) crashes; set the buffers afterwards.
     offsets = spk.transform.AddOffsets("energy", add_mean=True, add_atomrefs=True)
@@ -54,8 +67,10 @@ def build_schnetpack(n_atom_basis, n_interactions, n_rbf, cutoff=CUTOFF, seed=0,
     nnp = spk.model.NeuralNetworkPotential(
         representation=rep,
         input_modules=[spk.atomistic.PairwiseDistances()],
-        output_modules=[spk.atomistic.Atomwise(n_in=n_atom_basis, output_key="energy"),
-                        spk.atomistic.Forces(energy_key="energy", force_key="forces")],
+        output_modules=[
+            spk.atomistic.Atomwise(n_in=n_atom_basis, output_key="energy"),
+            spk.atomistic.Forces(energy_key="energy", force_key="forces"),
+        ],
         postprocessors=[spk.transform.CastTo64(), offsets] if postprocessors is None else postprocessors,
     )
     if perturb:
@@ -122,8 +137,14 @@ def structures(frames, start_cluster):
 
 @pytest.mark.parametrize(
     "hyper",
-    [DEFAULT, SMALL, dict(SMALL, shared_filters=True), dict(SMALL, shared_interactions=True),
-     dict(SMALL, shared_interactions=True, shared_filters=True), dict(n_atom_basis=16, n_interactions=2, n_rbf=8)],
+    [
+        DEFAULT,
+        SMALL,
+        dict(SMALL, shared_filters=True),
+        dict(SMALL, shared_interactions=True),
+        dict(SMALL, shared_interactions=True, shared_filters=True),
+        dict(n_atom_basis=16, n_interactions=2, n_rbf=8),
+    ],
     ids=["default", "small", "shared_filters", "shared_interactions", "shared_both", "tiny"],
 )
 def test_parameter_count_matches_schnetpack(hyper):
@@ -192,10 +213,12 @@ def test_energy_unit_kcal_per_mol_gives_ev(converted, frames, x64):
     nnp, _ = converted("small", SMALL, "float64")
     model = from_schnetpack(nnp, energy_unit="kcal/mol")
     atoms = frames[0]
-    (e, F), = painnjax_energy_forces(model, [atoms], jnp.float64)
+    ((e, F),) = painnjax_energy_forces(model, [atoms], jnp.float64)
     e_kcal, F_kcal = schnetpack_energy_forces(nnp, atoms, torch.float64)
     assert e == pytest.approx(e_kcal * KCAL_PER_MOL_IN_EV, rel=1e-6)
-    np.testing.assert_allclose(F, F_kcal * KCAL_PER_MOL_IN_EV, rtol=0, atol=1e-6 * np.abs(F_kcal).max() * KCAL_PER_MOL_IN_EV)
+    np.testing.assert_allclose(
+        F, F_kcal * KCAL_PER_MOL_IN_EV, rtol=0, atol=1e-6 * np.abs(F_kcal).max() * KCAL_PER_MOL_IN_EV
+    )
     assert "kcal/mol" in model.metadata["source"]
 
 
@@ -213,12 +236,13 @@ def test_convert_cli_round_trip(converted, frames, tmp_path, capsys):
     assert model.elements == tuple(ELEMENTS)
     assert model.config == direct.config
     # The file holds exactly the weights of the in-memory conversion ...
-    for (k, a), (_, b) in zip(jax.tree_util.tree_leaves_with_path(direct.variables),
-                              jax.tree_util.tree_leaves_with_path(model.variables)):
+    for (k, a), (_, b) in zip(
+        jax.tree_util.tree_leaves_with_path(direct.variables), jax.tree_util.tree_leaves_with_path(model.variables)
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=str(k))
     # ... and gives SchNetPack's energy.
     atoms = frames[1]
-    (e_file, _), = painnjax_energy_forces(model, [atoms], jnp.float32)
+    ((e_file, _),) = painnjax_energy_forces(model, [atoms], jnp.float32)
     e_ref, _ = schnetpack_energy_forces(nnp, atoms, torch.float32)
     assert abs(e_file - e_ref) < 1e-4 * abs(e_ref)
     # `info` reports the converted model.
@@ -252,9 +276,12 @@ def _scale_property_model():
 
 
 def _schnet_model():
-    rep = spk.representation.SchNet(n_atom_basis=8, n_interactions=1,
-                                    radial_basis=spk.nn.GaussianRBF(n_rbf=4, cutoff=CUTOFF),
-                                    cutoff_fn=spk.nn.CosineCutoff(CUTOFF))
+    rep = spk.representation.SchNet(
+        n_atom_basis=8,
+        n_interactions=1,
+        radial_basis=spk.nn.GaussianRBF(n_rbf=4, cutoff=CUTOFF),
+        cutoff_fn=spk.nn.CosineCutoff(CUTOFF),
+    )
     return build_schnetpack(**TINY, representation=rep, perturb=False)
 
 

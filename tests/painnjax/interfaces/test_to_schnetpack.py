@@ -19,9 +19,9 @@ pytest.importorskip("torch")
 
 import painnjax
 from painnjax import ConversionError, Model, PaiNNConfig, energy_and_forces, from_schnetpack, potential
+from painnjax.data import bundled_structure
 from painnjax.interfaces.calculator import PaiNNCalculator
 from painnjax.interfaces.schnetpack import import_schnetpack, to_schnetpack
-from painnjax.data import bundled_structure
 
 try:
     torch, spk = import_schnetpack()
@@ -135,8 +135,13 @@ def test_round_trip_through_from_schnetpack(models, variant):
     flat_got = dict(jax.tree_util.tree_leaves_with_path(back.variables))
     assert len(flat_exp) == len(flat_got)
     for k, v in flat_exp:
-        np.testing.assert_allclose(np.asarray(flat_got[k], np.float64), np.asarray(v, np.float64),
-                                   rtol=1e-6, atol=1e-7, err_msg=jax.tree_util.keystr(k))
+        np.testing.assert_allclose(
+            np.asarray(flat_got[k], np.float64),
+            np.asarray(v, np.float64),
+            rtol=1e-6,
+            atol=1e-7,
+            err_msg=jax.tree_util.keystr(k),
+        )
 
 
 def test_mismatched_weights_are_refused():
@@ -157,8 +162,10 @@ def test_saam_gfn1_through_spk_calculator(tmp_path, monkeypatch):
     atoms = bundled_structure("SA1AM1")
     spk_atoms, jax_atoms = atoms.copy(), atoms.copy()
     spk_atoms.calc = spk.interfaces.SpkCalculator(
-        str(path), neighbor_list=spk.transform.ASENeighborList(cutoff=CUTOFF),
-        energy_unit="eV", position_unit="Angstrom",
+        str(path),
+        neighbor_list=spk.transform.ASENeighborList(cutoff=CUTOFF),
+        energy_unit="eV",
+        position_unit="Angstrom",
     )
     jax_atoms.calc = PaiNNCalculator("saam-gfn1")
     e, F = spk_atoms.get_potential_energy(), spk_atoms.get_forces()

@@ -10,17 +10,20 @@ from painnjax.errors import InputError
 from painnjax.nn.config import PaiNNConfig
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n_atom_basis": 0}, r"\[model\] n_atom_basis: must be an integer >= 1, got 0"),
-    ({"n_interactions": 2.5}, r"\[model\] n_interactions: must be an integer >= 1, got 2.5"),
-    ({"n_rbf": 1}, r"\[model\] n_rbf: must be an integer >= 2, got 1"),
-    ({"max_z": True}, r"\[model\] max_z: must be an integer >= 1, got True"),
-    ({"cutoff": -1.0}, r"\[model\] cutoff: must be a finite number > 0 Å, got -1.0"),
-    ({"cutoff": "5"}, r"\[model\] cutoff: must be a finite number > 0 Å"),
-    ({"shared_filters": "yes"}, r"\[model\] shared_filters: must be true or false"),
-    ({"epsilon": -1e-8}, r"\[model\] epsilon: must be a number >= 0"),
-    ({"readout_hidden": (16, 0)}, r"\[model\] readout_hidden: must be a list of layer sizes >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_atom_basis": 0}, r"\[model\] n_atom_basis: must be an integer >= 1, got 0"),
+        ({"n_interactions": 2.5}, r"\[model\] n_interactions: must be an integer >= 1, got 2.5"),
+        ({"n_rbf": 1}, r"\[model\] n_rbf: must be an integer >= 2, got 1"),
+        ({"max_z": True}, r"\[model\] max_z: must be an integer >= 1, got True"),
+        ({"cutoff": -1.0}, r"\[model\] cutoff: must be a finite number > 0 Å, got -1.0"),
+        ({"cutoff": "5"}, r"\[model\] cutoff: must be a finite number > 0 Å"),
+        ({"shared_filters": "yes"}, r"\[model\] shared_filters: must be true or false"),
+        ({"epsilon": -1e-8}, r"\[model\] epsilon: must be a number >= 0"),
+        ({"readout_hidden": (16, 0)}, r"\[model\] readout_hidden: must be a list of layer sizes >= 1"),
+    ],
+)
 def test_bad_model_values_name_the_section_and_key(kwargs, message):
     with pytest.raises(InputError, match=message):
         PaiNNConfig(**kwargs)

@@ -21,8 +21,7 @@ def _pairs_within(R: np.ndarray, cutoff: float, mask=None) -> set[tuple[int, int
     n = len(R)
     mask = np.ones(n, bool) if mask is None else np.asarray(mask)
     d = np.linalg.norm(R[:, None, :] - R[None, :, :], axis=-1)
-    return {(i, j) for i in range(n) for j in range(n)
-            if i != j and mask[i] and mask[j] and d[i, j] < cutoff}
+    return {(i, j) for i in range(n) for j in range(n) if i != j and mask[i] and mask[j] and d[i, j] < cutoff}
 
 
 def _masked_pairs(p: Pairs) -> set[tuple[int, int]]:
@@ -142,7 +141,9 @@ def test_potential_accepts_pairs_and_sparse_mode(cluster, small_model):
     atoms = cluster["atoms"]
     R = cluster["R"]
     e_ref, F_ref = cluster["ref"]
-    sparse_fn = potential(small_model, atoms, neighbor="sparse", capacity=count_pairs(R, CUTOFF) + 10, dtype=jnp.float64)
+    sparse_fn = potential(
+        small_model, atoms, neighbor="sparse", capacity=count_pairs(R, CUTOFF) + 10, dtype=jnp.float64
+    )
     assert sparse_fn.neighbor_mode == "sparse"
     e, F = energy_and_forces(sparse_fn)(R)
     assert abs(float(e) - float(e_ref)) <= TOL * abs(float(e_ref))

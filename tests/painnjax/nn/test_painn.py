@@ -11,8 +11,8 @@ import pytest
 from conftest import SMALL, rel_err, rotation
 
 from painnjax import PaiNNConfig, count_parameters, energy, energy_and_forces, potential
-from painnjax.nn.painn import init_variables
 from painnjax.nn.neighbors import all_pairs
+from painnjax.nn.painn import init_variables
 
 TIGHT = 1e-10  # float64: invariances hold to rounding
 
@@ -136,8 +136,12 @@ def test_energy_offsets_enter_as_documented(x64, sa2am2, small_model):
     v = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float64), small_model.variables)
 
     def with_offsets(scale, shift, atomref):
-        off = {**v["constants"], "scale": jnp.asarray(scale, jnp.float64), "shift": jnp.asarray(shift, jnp.float64),
-               "atomref": jnp.asarray(atomref, jnp.float64)}
+        off = {
+            **v["constants"],
+            "scale": jnp.asarray(scale, jnp.float64),
+            "shift": jnp.asarray(shift, jnp.float64),
+            "atomref": jnp.asarray(atomref, jnp.float64),
+        }
         return {"params": v["params"], "constants": off}
 
     e_of = jax.jit(lambda variables: energy(module, variables, Z, R, mask, pairs))
@@ -210,8 +214,12 @@ def test_model_n_parameters_counts_params_only(small_model):
 
 @pytest.mark.parametrize(
     "kwargs, word",
-    [({"n_rbf": 1}, "n_rbf"), ({"n_atom_basis": 0}, "n_atom_basis"), ({"cutoff": -1.0}, "cutoff"),
-     ({"n_interactions": 2.5}, "n_interactions")],
+    [
+        ({"n_rbf": 1}, "n_rbf"),
+        ({"n_atom_basis": 0}, "n_atom_basis"),
+        ({"cutoff": -1.0}, "cutoff"),
+        ({"n_interactions": 2.5}, "n_interactions"),
+    ],
 )
 def test_config_rejects_bad_hyperparameters(kwargs, word):
     with pytest.raises(ValueError, match=word):

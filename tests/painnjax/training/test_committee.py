@@ -15,11 +15,18 @@ from conftest import SMALL, perturbed_model
 
 from painnjax import InputError, Model, PaiNNConfig, save_model
 from painnjax.cli import main
-from painnjax.training.committee import (
-    CommitteeStats, Selection, committee_predict, committee_report, committee_stats, rank_by_spread, read_pool,
-    select_by_spread, write_selection,
-)
 from painnjax.data.dataset import Dataset, read_dataset
+from painnjax.training.committee import (
+    CommitteeStats,
+    Selection,
+    committee_predict,
+    committee_report,
+    committee_stats,
+    rank_by_spread,
+    read_pool,
+    select_by_spread,
+    write_selection,
+)
 from painnjax.training.evaluate import error_report, predict
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
@@ -144,8 +151,11 @@ def test_members_may_differ_in_size_cutoff_and_elements(base, pool):
 
 def test_a_member_that_lacks_an_element_is_named(base, pool):
     no_f = Model(base.config, base.variables, {**base.metadata, "elements": [1, 7, 8, 16]})
-    with pytest.raises(InputError, match=r"committee member b\.painn lacks an element of a structure: "
-                                         r"pool\.extxyz, frame 2: atom \d+: element F \(Z=9\) is not known"):
+    with pytest.raises(
+        InputError,
+        match=r"committee member b\.painn lacks an element of a structure: "
+        r"pool\.extxyz, frame 2: atom \d+: element F \(Z=9\) is not known",
+    ):
         committee_predict([base, no_f], pool, names=["a.painn", "b.painn"])
     with pytest.raises(InputError, match=r"committee member model 1 lacks an element"):
         select_by_spread([base, no_f], pool, 2)
@@ -188,10 +198,18 @@ def test_write_selection_keeps_labels_and_provenance(tmp_path, sa1am1):
     ds = read_pool(src)
     assert ds.reference == {"kind": "total"} and ds.forces is not None
     S = len(ds)
-    stats = CommitteeStats(2, np.zeros(S), np.array([0.1, 0.3, 0.2]), [np.zeros((11, 3))] * S,
-                           [np.zeros(11)] * S, np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0]))
-    out = write_selection(tmp_path / "sel" / "out.extxyz", ds, Selection(np.array([2, 0]), np.array([3.0, 1.0]),
-                                                                        "forces", stats))
+    stats = CommitteeStats(
+        2,
+        np.zeros(S),
+        np.array([0.1, 0.3, 0.2]),
+        [np.zeros((11, 3))] * S,
+        [np.zeros(11)] * S,
+        np.array([1.0, 2.0, 3.0]),
+        np.array([4.0, 5.0, 6.0]),
+    )
+    out = write_selection(
+        tmp_path / "sel" / "out.extxyz", ds, Selection(np.array([2, 0]), np.array([3.0, 1.0]), "forces", stats)
+    )
     got = ase.io.read(out, index=":")
     assert [a.info["pool_frame"] for a in got] == [2, 0]
     for a, k in zip(got, (2, 0)):

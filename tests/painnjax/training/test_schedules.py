@@ -48,13 +48,16 @@ def test_early_stopping_counts_epochs_since_the_best():
     assert not any(never.observe(e, 1.0) for e in range(1, 50))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"kind": "linear"}, "lr_schedule must be one of"),
-    ({"lr_min": 2.0}, "lr_min"),
-    ({"patience": 0}, "plateau_patience"),
-    ({"factor": 1.5}, "plateau_factor"),
-    ({"warmup_epochs": -1}, "warmup_epochs"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"kind": "linear"}, "lr_schedule must be one of"),
+        ({"lr_min": 2.0}, "lr_min"),
+        ({"patience": 0}, "plateau_patience"),
+        ({"factor": 1.5}, "plateau_factor"),
+        ({"warmup_epochs": -1}, "warmup_epochs"),
+    ],
+)
 def test_bad_schedule_options_are_named(kwargs, match):
     args = {"kind": "plateau", "lr": 1.0, "epochs": 10, **kwargs}
     with pytest.raises(InputError, match=match):

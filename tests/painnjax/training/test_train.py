@@ -14,10 +14,10 @@ from painnjax import InputError, PaiNNConfig, load_model, potential
 from painnjax.data.batching import make_buckets, pad_structures
 from painnjax.data.dataset import Dataset
 from painnjax.data.splits import Split
-from painnjax.units import EV_TO_KCAL_PER_MOL
 from painnjax.training.config import TrainConfig
 from painnjax.training.loss import loss_and_sums, metrics_from_sums
 from painnjax.training.trainer import train
+from painnjax.units import EV_TO_KCAL_PER_MOL
 
 TINY = PaiNNConfig(n_atom_basis=16, n_interactions=2, n_rbf=8)
 # Compiled once per shape (module, cutoff, capacity and config are static), not run op by op.
@@ -56,8 +56,15 @@ def test_loss_equals_hand_computed_value(tiny_set):
     batch = pad_structures(tiny_set, idx, n_slots, batch_size=4)  # one weight-0 filler
     buckets = make_buckets(tiny_set, TINY.cutoff, max_buckets=1)
     v = model.variables
-    loss, sums = loss_and_sums_jit(v["params"], v["constants"], model.module, jax.tree_util.tree_map(jnp.asarray, batch),
-                               TINY.cutoff, buckets[0].pair_capacity, cfg)
+    loss, sums = loss_and_sums_jit(
+        v["params"],
+        v["constants"],
+        model.module,
+        jax.tree_util.tree_map(jnp.asarray, batch),
+        TINY.cutoff,
+        buckets[0].pair_capacity,
+        cfg,
+    )
     abs_e, abs_f, n_f = [], 0.0, 0
     for k in idx:
         fn = potential(model, tiny_set.numbers[k])
@@ -73,8 +80,15 @@ def test_loss_equals_hand_computed_value(tiny_set):
     assert m["energy_mae"] == pytest.approx(np.mean(abs_e) * EV_TO_KCAL_PER_MOL, rel=1e-5)
     assert m["forces_mae"] == pytest.approx(abs_f / n_f * EV_TO_KCAL_PER_MOL, rel=1e-5)
     # Energies only: x = 1 gives the energy MAE alone.
-    loss_e, _ = loss_and_sums_jit(v["params"], v["constants"], model.module, jax.tree_util.tree_map(jnp.asarray, batch),
-                              TINY.cutoff, buckets[0].pair_capacity, TrainConfig(energy_weight=1.0))
+    loss_e, _ = loss_and_sums_jit(
+        v["params"],
+        v["constants"],
+        model.module,
+        jax.tree_util.tree_map(jnp.asarray, batch),
+        TINY.cutoff,
+        buckets[0].pair_capacity,
+        TrainConfig(energy_weight=1.0),
+    )
     assert float(loss_e) == pytest.approx(np.mean(abs_e), rel=1e-5)
 
 
@@ -103,11 +117,15 @@ def _rows(path):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("options", [
-    {},
-    {"lr_schedule": "plateau", "plateau_patience": 1, "ema_decay": 0.9},
-    {"lr_schedule": "cosine", "warmup_epochs": 1, "lr_min": 1e-5},
-], ids=["paper", "plateau+ema", "cosine+warmup"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"lr_schedule": "plateau", "plateau_patience": 1, "ema_decay": 0.9},
+        {"lr_schedule": "cosine", "warmup_epochs": 1, "lr_min": 1e-5},
+    ],
+    ids=["paper", "plateau+ema", "cosine+warmup"],
+)
 def test_resume_continues_bit_for_bit_in_float64(tiny_set, tmp_path, options):
     cfg = TrainConfig(epochs=3, batch_size=2, lr=1e-3, dtype="float64", **options)
     with jax.enable_x64(True):
@@ -122,13 +140,15 @@ def test_resume_continues_bit_for_bit_in_float64(tiny_set, tmp_path, options):
     assert _rows(tmp_path / "a" / "metrics.csv") == _rows(tmp_path / "b" / "metrics.csv")
     assert len(_rows(tmp_path / "a" / "metrics.csv")) == 3
     assert [float(r["lr"]) for r in _rows(tmp_path / "a" / "metrics.csv")] == [
-        cfg.schedule().lr_for(e) for e in range(3)] or options.get("lr_schedule") == "plateau"
+        cfg.schedule().lr_for(e) for e in range(3)
+    ] or options.get("lr_schedule") == "plateau"
     best = load_model(tmp_path / "b" / "best.painn")
     assert best.metadata["energy_reference"] == {"kind": "total"}
 
 
 def test_step_is_optax_adamw_at_the_epochs_rate_and_ema_averages_it(tiny_set):
-    """The unit-rate AdamW scaled by ``lr`` in the step equals ``optax.adamw(lr)``, and the moving average is decay * old + (1 - decay) * new after every step."""
+    """The unit-rate AdamW scaled by ``lr`` in the step equals ``optax.adamw(lr)``, and the
+    moving average is decay * old + (1 - decay) * new after every step."""
     import optax
 
     from painnjax import Model
@@ -147,8 +167,11 @@ def test_step_is_optax_adamw_at_the_epochs_rate_and_ema_averages_it(tiny_set):
         for b, _, batch in list(iterate_batches(tiny_set, np.arange(4), 2, buckets, rng=None)):
             trainer.step(b, batch, lr=3e-3)
             jb = jax.tree_util.tree_map(jnp.asarray, batch)
-            grads = jax.grad(lambda p: loss_and_sums_jit(p, constants, model.module, jb, TINY.cutoff,
-                                                         buckets[b].pair_capacity, cfg)[0])(params)
+            grads = jax.grad(
+                lambda p: loss_and_sums_jit(p, constants, model.module, jb, TINY.cutoff, buckets[b].pair_capacity, cfg)[
+                    0
+                ]
+            )(params)
             updates, ref_state = ref_opt.update(grads, ref_state, params)
             params = optax.apply_updates(params, updates)
             ema = jax.tree_util.tree_map(lambda a, p: 0.8 * a + 0.2 * p, ema, params)
@@ -161,8 +184,9 @@ def test_step_is_optax_adamw_at_the_epochs_rate_and_ema_averages_it(tiny_set):
     assert trainer.eval_params is trainer.ema_params
     with jax.enable_x64(True):
         saved = trainer.model(model).params
-    np.testing.assert_array_equal(np.asarray(jax.tree_util.tree_leaves(saved)[0]),
-                                  np.asarray(jax.tree_util.tree_leaves(trainer.ema_params)[0]))
+    np.testing.assert_array_equal(
+        np.asarray(jax.tree_util.tree_leaves(saved)[0]), np.asarray(jax.tree_util.tree_leaves(trainer.ema_params)[0])
+    )
 
 
 def test_trainers_that_differ_only_in_schedule_share_one_compiled_step(tiny_set):
@@ -176,9 +200,11 @@ def test_trainers_that_differ_only_in_schedule_share_one_compiled_step(tiny_set)
     buckets = make_buckets(tiny_set, TINY.cutoff, max_buckets=1)
     b, _, batch = next(iter(iterate_batches(tiny_set, np.arange(2), 2, buckets, rng=None)))
     sizes = []
-    for cfg in (TrainConfig(batch_size=2, lr=1e-3, epochs=3, seed=1),
-                TrainConfig(batch_size=2, lr=5e-4, epochs=9, seed=2, lr_schedule="cosine"),
-                TrainConfig(batch_size=2, lr=1e-3, energy_weight=0.5)):
+    for cfg in (
+        TrainConfig(batch_size=2, lr=1e-3, epochs=3, seed=1),
+        TrainConfig(batch_size=2, lr=5e-4, epochs=9, seed=2, lr_schedule="cosine"),
+        TrainConfig(batch_size=2, lr=1e-3, energy_weight=0.5),
+    ):
         Trainer(model, cfg, buckets).step(b, batch, cfg.lr)
         sizes.append(_train_step._cache_size())
     assert sizes[1] == sizes[0]  # same loss and optimiser: the compiled step is reused
@@ -189,9 +215,8 @@ def test_early_stopping_ends_the_run_where_the_metrics_say(tiny_set, tmp_path, m
     """Validation losses scripted 3, 2, 2.5, 1.9, 2.0, 2.1, 1.0, ...: with patience 2 the run
     stops after epoch 6 (best epoch 4), keeps the best model, says why, draws its plots, and a
     resumed run does no more epochs."""
-    import json
-
     import importlib
+    import json
 
     train_module = importlib.import_module("painnjax.training.trainer")
 
@@ -281,8 +306,18 @@ def test_train_command_on_real_frames_with_binding_energies(shared_data, tmp_pat
         "[split]\nvalid_fraction = 0.2\nseed = 7\n"
     )
     out = tmp_path / "run"
-    args = ["train", "--data", str(data), "--config", str(config), "--out", str(out),
-            "--monomers", str(shared_data / "saam_gfn1" / "monomers_gfn1.extxyz"), "--quiet"]
+    args = [
+        "train",
+        "--data",
+        str(data),
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--monomers",
+        str(shared_data / "saam_gfn1" / "monomers_gfn1.extxyz"),
+        "--quiet",
+    ]
     assert main(args) == 0
     for name in ("config.json", "split.json", "metrics.csv", "best.painn", "checkpoints/latest.ckpt"):
         assert (out / name).is_file(), name
@@ -297,9 +332,11 @@ def test_train_command_on_real_frames_with_binding_energies(shared_data, tmp_pat
     from painnjax import Model, molecule_counts, read_monomer_references
 
     monomers = read_monomer_references(shared_data / "saam_gfn1" / "monomers_gfn1.extxyz")
-    bare = Model(model.config, {**model.variables, "constants": {**model.variables["constants"],
-                                                                   "atomref": np.zeros(model.config.max_z)}},
-                 model.metadata)
+    bare = Model(
+        model.config,
+        {**model.variables, "constants": {**model.variables["constants"], "atomref": np.zeros(model.config.max_z)}},
+        model.metadata,
+    )
     atoms = frames[-1]
     counts = molecule_counts(atoms.numbers)
     with jax.enable_x64(True):
@@ -469,16 +506,31 @@ def test_train_committee_then_evaluate_it(shared_data, tmp_path):
     data = tmp_path / "frames.extxyz"
     ase.io.write(data, frames)
     config = tmp_path / "run.toml"
-    config.write_text("[model]\nn_atom_basis = 16\nn_interactions = 2\nn_rbf = 8\n"
-                      "[train]\nepochs = 1\nbatch_size = 4\nlr = 1e-3\nseed = 7\nmax_buckets = 1\n[split]\nvalid_fraction = 0.25\n")
+    config.write_text(
+        "[model]\nn_atom_basis = 16\nn_interactions = 2\nn_rbf = 8\n"
+        "[train]\nepochs = 1\nbatch_size = 4\nlr = 1e-3\nseed = 7\nmax_buckets = 1\n[split]\nvalid_fraction = 0.25\n"
+    )
     out = tmp_path / "committee"
-    assert main(["train", "--data", str(data), "--config", str(config), "--out", str(out), "--committee", "2",
-                 "--quiet"]) == 0
+    assert (
+        main(["train", "--data", str(data), "--config", str(config), "--out", str(out), "--committee", "2", "--quiet"])
+        == 0
+    )
     seeds = [json.loads((out / f"member-{k}" / "config.json").read_text())["train"]["seed"] for k in (1, 2)]
     assert seeds == [7, 8]
     assert (out / "member-1" / "split.json").read_text() == (out / "member-2" / "split.json").read_text()
     report = tmp_path / "eval.json"
-    assert main(["evaluate", str(out / "member-1" / "best.painn"), str(out / "member-2" / "best.painn"), str(data),
-                 "--json", str(report)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(out / "member-1" / "best.painn"),
+                str(out / "member-2" / "best.painn"),
+                str(data),
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     c = json.loads(report.read_text())["committee"]
     assert c["n_models"] == 2 and c["mean_force_spread_kcal_mol_A"] > 0
