@@ -21,6 +21,8 @@ import numbers
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+import numpy as np
+
 from painnjax.errors import InputError
 
 C = TypeVar("C")
@@ -38,8 +40,8 @@ def check(ok: Any, section: str, key: str, message: str) -> None:
 
 
 def is_int(value) -> bool:
-    """A Python integer (not a bool)."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer, Python's or numpy's (not a bool)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def is_real(value) -> bool:
