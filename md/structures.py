@@ -15,23 +15,31 @@ import jax
 import jax.numpy as jnp
 
 from painnjax.errors import InputError
-from painnjax.validate import check_positions
+from painnjax.validate import check_free_cluster, check_positions, format_hint, free_cluster
 
 DTYPES = ("float32", "float64")
 
 
-def read_structure(path_or_name):
-    """An ``ase.Atoms`` from a file (its last frame) or a bundled structure name; ``info["source"]`` names it."""
+def read_structure(path_or_name, *, ignore_cell: bool = False):
+    """An ``ase.Atoms`` from a file (its last frame) or a bundled structure name; ``info["source"]`` names it.
+
+    A periodic frame is an :class:`InputError` (the models are for free clusters) unless
+    ``ignore_cell``, which drops its cell and pbc (:func:`painnjax.validate.free_cluster`).
+    """
     from ase.io import read
 
     from painnjax.data import bundled_structure, bundled_structures
 
     p = Path(path_or_name)
+    where = str(path_or_name)
     if p.is_file():
+        where = f"{p}, last frame"
         try:
             atoms = read(p)
         except Exception as exc:  # noqa: BLE001 - ASE raises many kinds for a bad file
-            raise InputError(f"{p}: cannot read a structure from this file ({type(exc).__name__}: {exc})") from None
+            raise InputError(
+                f"{p}: cannot read a structure from this file ({type(exc).__name__}: {exc}){format_hint(p)}"
+            ) from None
         if isinstance(atoms, list):  # pragma: no cover - read() without index gives one frame
             atoms = atoms[-1]
     elif p.exists():
@@ -43,8 +51,7 @@ def read_structure(path_or_name):
     if len(atoms) == 0:
         raise InputError(f"{path_or_name}: the file holds no atoms")
     atoms.info["source"] = str(path_or_name)
-    atoms.pbc = False
-    return atoms
+    return free_cluster(atoms, where, ignore_cell=ignore_cell)
 
 
 def build_potential(model, atoms, dtype: str = "float32"):
@@ -52,6 +59,7 @@ def build_potential(model, atoms, dtype: str = "float32"):
     from painnjax.potential import potential
 
     source = atoms.info.get("source")
+    check_free_cluster(atoms, source)
     check_positions(atoms.positions, len(atoms), source=source, symbols=atoms.get_chemical_symbols())
     try:
         return potential(model, atoms, reference_positions=atoms.positions, dtype=jnp.dtype(dtype))

@@ -1,7 +1,8 @@
 """MD and minimisation from files: what ``painnjax md`` and ``painnjax optimize`` call.
 
 Both read a model (a file or a bundled model name) and a structure (any ASE-readable file,
-its last frame, or a bundled structure name such as ``SA7AM7``), check them, and call
+its last frame, or a bundled structure name such as ``SA7AM7``; a periodic frame is an error
+unless ``ignore_cell``), check them, and call
 :func:`md.dynamics.simulate.run_md` or :func:`md.optimize.fire.minimize`. Problems with the inputs are
 :class:`~painnjax.errors.InputError` naming the file.
 
@@ -32,15 +33,18 @@ def run_md_file(
     write_forces: bool = False,
     progress: bool = True,
     velocities_from_file: bool = False,
+    ignore_cell: bool = False,
 ):
-    """:func:`md.dynamics.simulate.run_md` for a model file and a start structure file; results in ``out``."""
+    """:func:`md.dynamics.simulate.run_md` for a model file and a start structure file; results in ``out``.
+
+    ``ignore_cell``: a periodic start frame is run as a free cluster (else an error)."""
     from md.dynamics.simulate import run_md
-    from painnjax.io.modelfile import load_model
+    from painnjax.io.modelfile import load_model, model_identity
 
     config.check()
     with precision(dtype):
         m = load_model(model)
-        atoms = read_structure(start)
+        atoms = read_structure(start, ignore_cell=ignore_cell)
         energy_fn = build_potential(m, atoms, dtype)
         momenta = None
         if velocities_from_file:
@@ -59,6 +63,8 @@ def run_md_file(
             progress=progress,
             momenta=momenta,
             summary_extra=extra,
+            model_id=model_identity(m),  # a restart with another model is refused
+            model_name=extra["model"],
         )
 
 
@@ -78,8 +84,18 @@ def format_md_summary(summary: dict) -> str:
     )
 
 
-def optimize_file(model, inp, out, *, fmax: float = 0.01, max_steps: int = 1000, dtype: str = "float32"):
-    """FIRE-minimise the structure in ``inp`` and write it (with energy and forces) to ``out``."""
+def optimize_file(
+    model,
+    inp,
+    out,
+    *,
+    fmax: float = 0.01,
+    max_steps: int = 1000,
+    dtype: str = "float32",
+    ignore_cell: bool = False,
+):
+    """FIRE-minimise the structure in ``inp`` and write it (with energy and forces) to ``out``;
+    ``ignore_cell``: a periodic frame is minimised as a free cluster (else an error)."""
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io import write
 
@@ -88,7 +104,7 @@ def optimize_file(model, inp, out, *, fmax: float = 0.01, max_steps: int = 1000,
 
     with precision(dtype):
         m = load_model(model)
-        atoms = read_structure(inp)
+        atoms = read_structure(inp, ignore_cell=ignore_cell)
         energy_fn = build_potential(m, atoms, dtype)
         res = minimize(energy_fn, atoms, fmax=fmax, max_steps=max_steps)
     result = atoms.copy()

@@ -42,6 +42,7 @@ import numpy as np
 
 from painnjax import units
 from painnjax.errors import InputError
+from painnjax.validate import check_free_cluster
 
 
 class NotAMinimumWarning(UserWarning):
@@ -154,6 +155,7 @@ def harmonic_analysis(
     imaginary_threshold: float = 10.0,
     linear_tol: float = 1e-6,
     hessian_batch: int = 8,
+    ignore_cell: bool = False,
 ) -> HarmonicResult:
     """Harmonic frequencies (cm⁻¹) and normal modes of ``atoms`` with ``energy_fn`` (eV, Å).
 
@@ -166,8 +168,11 @@ def harmonic_analysis(
             is minimised only to a finite ``fmax``).
         linear_tol: relative singular-value threshold that decides linearity.
         hessian_batch: Hessian columns computed together (memory grows with it).
+        ignore_cell: analyse periodic ``atoms`` as a free cluster (cell and pbc not used);
+            without it they are an :class:`InputError` (the models are for free clusters).
     """
     if hasattr(atoms, "get_positions"):
+        check_free_cluster(atoms, atoms.info.get("source"), ignore_cell=ignore_cell)
         R = np.asarray(atoms.get_positions(), np.float64)
         m = np.asarray(atoms.get_masses() if masses is None else masses, np.float64)
     else:
@@ -249,14 +254,17 @@ def harmonic_analysis(
     return res
 
 
-def harmonic_file(model, structure, *, dtype: str = "float64", imaginary_threshold: float = 10.0) -> HarmonicResult:
-    """:func:`harmonic_analysis` of a structure file (or bundled name) with a model file (or bundled name)."""
+def harmonic_file(
+    model, structure, *, dtype: str = "float64", imaginary_threshold: float = 10.0, ignore_cell: bool = False
+) -> HarmonicResult:
+    """:func:`harmonic_analysis` of a structure file (or bundled name) with a model file (or bundled name);
+    ``ignore_cell``: a periodic frame is read as a free cluster (else an error)."""
     from md.structures import build_potential, precision, read_structure
     from painnjax.io.modelfile import load_model
 
     with precision(dtype):
         m = load_model(model)
-        atoms = read_structure(structure)
+        atoms = read_structure(structure, ignore_cell=ignore_cell)
         energy_fn = build_potential(m, atoms, dtype)
         return harmonic_analysis(energy_fn, atoms, imaginary_threshold=imaginary_threshold)
 

@@ -80,47 +80,55 @@ def vibrational_study(
         dt: MD time step, fs. fmax: FIRE convergence, eV/Å. replicas: independent MD runs
             (different velocities) averaged in the spectrum.
         log: where one-line progress reports go (``None``: nowhere).
+
+    ``out`` is locked for the call (a second study into it at the same time is refused), and
+    ``study.json`` records the model's identity: continuing with another model is refused.
     """
     from md.structures import read_structure
+    from painnjax.io.files import lock_run_folder
+    from painnjax.io.modelfile import model_identity
 
     say = log or (lambda *a, **k: None)
     _check_numbers(temperature, ps, dt, fmax, equilibrate)
     start = read_structure(structure)  # a bad name or file fails here, before anything is written
+    model_id = model_identity(model)  # and a bad model here
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "model": str(model),
-        "structure": str(structure),
-        "temperature_K": float(temperature),
-        "dt_fs": float(dt),
-        "fmax_eV_per_A": float(fmax),
-        "seed": int(seed),
-        "replicas": int(replicas),
-    }
-    rec = _Record(out / STUDY_FILE, _read_record(out, settings))
-    rec.data["settings"] = {**settings, "ps": float(ps), "equilibrate_ps": float(equilibrate)}
-    rec.save()
+    with lock_run_folder(out, "a vibrational study"):  # the MD locks out/md as well
+        out.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "model": str(model),
+            "structure": str(structure),
+            "temperature_K": float(temperature),
+            "dt_fs": float(dt),
+            "fmax_eV_per_A": float(fmax),
+            "seed": int(seed),
+            "replicas": int(replicas),
+            "model_id": model_id,
+        }
+        rec = _Record(out / STUDY_FILE, _read_record(out, settings))
+        rec.data["settings"] = {**settings, "ps": float(ps), "equilibrate_ps": float(equilibrate)}
+        rec.save()
 
-    minimum_path = out / "minimum.xyz"
-    res = _minimum_stage(model, structure, minimum_path, fmax, max_fire_steps, rec, say)
-    harm, freqs = _harmonic_stage(model, minimum_path, out / "harmonic.json", rec, say)
-    cfg = _md_config(temperature, ps, dt, replicas, seed)
-    md_out = out / "md"
-    s = _md_stage(model, minimum_path, md_out, cfg, progress, rec, say)
-    spec, plots = _spectrum_stage(
-        out, md_out, structure, start, temperature, equilibrate, replicas, freqs, max_frequency, rec, say
-    )
-    return StudyResult(
-        out=out,
-        minimum=res,
-        harmonic=harm,
-        frequencies=freqs,
-        md_summary=s,
-        spectrum=spec,
-        plots=plots,
-        record=rec.data,
-    )
+        minimum_path = out / "minimum.xyz"
+        res = _minimum_stage(model, structure, minimum_path, fmax, max_fire_steps, rec, say)
+        harm, freqs = _harmonic_stage(model, minimum_path, out / "harmonic.json", rec, say)
+        cfg = _md_config(temperature, ps, dt, replicas, seed)
+        md_out = out / "md"
+        s = _md_stage(model, minimum_path, md_out, cfg, progress, rec, say)
+        spec, plots = _spectrum_stage(
+            out, md_out, structure, start, temperature, equilibrate, replicas, freqs, max_frequency, rec, say
+        )
+        return StudyResult(
+            out=out,
+            minimum=res,
+            harmonic=harm,
+            frequencies=freqs,
+            md_summary=s,
+            spectrum=spec,
+            plots=plots,
+            record=rec.data,
+        )
 
 
 @dataclass
@@ -156,7 +164,11 @@ def _read_record(out: Path, settings: dict) -> dict:
         except (OSError, ValueError) as exc:
             raise InputError(f"{record_path}: cannot read the study record ({exc}); choose another folder") from None
         old = record.get("settings", {})
-        changed = [k for k in _FIXED if old.get(k) != settings[k]]
+        from painnjax.io.modelfile import check_same_model
+
+        check_same_model(old.get("model_id"), old.get("model"), settings["model_id"], settings["model"], record_path)
+        fixed = [k for k in _FIXED if k != "model" or "model_id" not in old]  # the identity decides, not the name
+        changed = [k for k in fixed if old.get(k) != settings[k]]
         if changed:
             shown = ", ".join(f"{k} {old.get(k)!r} -> {settings[k]!r}" for k in changed)
             raise InputError(f"{out} holds a study with other settings ({shown}); choose another folder")

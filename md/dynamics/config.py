@@ -1,7 +1,11 @@
 """What an MD run does, as data: :class:`MDConfig` (frozen), checked when built.
 
 A bad option raises :class:`~painnjax.errors.InputError` naming ``[md]`` and the option
-(:mod:`painnjax.config`); :meth:`MDConfig.check` checks again and returns the config.
+(:mod:`painnjax.config`); :meth:`MDConfig.check` checks again and returns the config. Every
+value is checked, also those the ensemble does not use; an option the ensemble ignores
+(``tau`` or ``friction`` with ``nve``, say) set to anything but its default gives an
+:class:`UnusedOptionWarning`. ``None`` for a thermostat option (``tau``, ``chain_length``,
+``chain_steps``, ``sy_steps``, ``friction``) means its default, as when it is not given.
 
 Units at this edge are the field's: time step and thermostat time in fs, temperatures in K,
 friction in 1/fs. :mod:`painnjax.units` converts them to jax-md's units in one place.
@@ -15,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 from painnjax.config import check, from_mapping, integer, is_int, is_real, positive
@@ -25,6 +30,13 @@ S = "md"  # the section name in error messages
 ENSEMBLES = ("nvt-nh", "nve", "nvt-langevin")
 #: Suzuki-Yoshida orders jax-md implements for the Nosé-Hoover chain
 SY_ORDERS = (1, 3, 5, 7)
+#: the thermostat options, and those of them each ensemble uses (it ignores the others)
+THERMOSTAT_OPTIONS = ("tau", "chain_length", "chain_steps", "sy_steps", "friction")
+USED_BY = {"nvt-nh": ("tau", "chain_length", "chain_steps", "sy_steps"), "nve": (), "nvt-langevin": ("friction",)}
+
+
+class UnusedOptionWarning(UserWarning):
+    """An option was set to a value other than its default, and the chosen ensemble does not use it."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,9 @@ class MDConfig:
         replicas: number of independent trajectories; ``temperature`` may list one per replica.
         seed: random seed; replica r draws its velocities (and Langevin noise) from
             ``fold_in(PRNGKey(seed), r)``.
-        tau: Nosé-Hoover chain time constant (fs).
+        tau: Nosé-Hoover chain time constant (fs). This and the other thermostat options
+            (``chain_length``, ``chain_steps``, ``sy_steps``, ``friction``) are checked
+            whatever the ensemble; ``None`` gives the default.
         chain_length: Nosé-Hoover chain length, at least 2 (jax-md's chain of 1 is wrong).
         chain_steps, sy_steps: Nosé-Hoover sub-steps and Suzuki-Yoshida order (1, 3, 5, 7).
         friction: Langevin collision rate (1/fs); 0.01/fs is a 100 fs relaxation time.
@@ -81,7 +95,11 @@ class MDConfig:
         if isinstance(t, (list, tuple)):
             check(all(is_real(x) for x in t), S, "temperature", f"must be numbers (K), got {t!r}")
             object.__setattr__(self, "temperature", tuple(float(x) for x in t))
+        for f in dataclasses.fields(self):
+            if f.name in THERMOSTAT_OPTIONS and getattr(self, f.name) is None:
+                object.__setattr__(self, f.name, f.default)
         self._validate()
+        self._warn_unused()
 
     def check(self) -> MDConfig:
         """The config, checked again (it was checked when built); raises :class:`InputError`."""
@@ -112,19 +130,23 @@ class MDConfig:
                 f"{self.ensemble} needs a temperature > 0 K, got {T!r}",
             )
         check(is_int(self.seed), S, "seed", f"must be an integer, got {self.seed!r}")
-        if self.ensemble == "nvt-nh":
-            positive(S, "tau", self.tau, "fs")
-            check(
-                is_int(self.chain_length) and self.chain_length >= 2,
-                S,
-                "chain_length",
-                f"must be an integer >= 2, got {self.chain_length!r}: jax-md's Nosé-Hoover chain of length 1 "
-                "reads past the end of the chain (wrong dynamics)",
-            )
-            integer(S, "chain_steps", self.chain_steps, 1)
-            check(self.sy_steps in SY_ORDERS, S, "sy_steps", f"must be one of {SY_ORDERS}, got {self.sy_steps!r}")
-        if self.ensemble == "nvt-langevin":
-            positive(S, "friction", self.friction, "1/fs")
+        # the thermostat options: checked whatever the ensemble (one that ignores them warns)
+        positive(S, "tau", self.tau, "fs")
+        check(
+            is_int(self.chain_length) and self.chain_length >= 2,
+            S,
+            "chain_length",
+            f"must be an integer >= 2, got {self.chain_length!r}: jax-md's Nosé-Hoover chain of length 1 "
+            "reads past the end of the chain (wrong dynamics)",
+        )
+        integer(S, "chain_steps", self.chain_steps, 1)
+        check(
+            is_int(self.sy_steps) and self.sy_steps in SY_ORDERS,
+            S,
+            "sy_steps",
+            f"must be one of {SY_ORDERS}, got {self.sy_steps!r}",
+        )
+        positive(S, "friction", self.friction, "1/fs")
         integer(S, "log_every", self.log_every, 1)
         integer(S, "traj_every", self.traj_every, 0)
         integer(S, "checkpoint_every", self.checkpoint_every, 1)
@@ -150,6 +172,19 @@ class MDConfig:
         check(
             fd is None or (is_real(fd) and fd >= 0), S, "fragment_distance", f"must be >= 0 Å (0: no check), got {fd!r}"
         )
+
+    def _warn_unused(self) -> None:
+        """An :class:`UnusedOptionWarning` for each thermostat option the ensemble ignores, unless at its default."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        for name in THERMOSTAT_OPTIONS:
+            value = getattr(self, name)
+            if name not in USED_BY[self.ensemble] and value != defaults[name]:
+                users = " and ".join(e for e, used in USED_BY.items() if name in used)
+                warnings.warn(
+                    f"[{S}] {name}: {self.ensemble} ignores {name} (set to {value!r}; only {users} uses it)",
+                    UnusedOptionWarning,
+                    stacklevel=4,  # _warn_unused <- __post_init__ <- __init__ <- the caller
+                )
 
     def temperatures(self, replicas: int | None = None) -> tuple[float, ...]:
         """The target temperature of each replica (K)."""

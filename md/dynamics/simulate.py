@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,14 @@ from md.dynamics import output
 from md.dynamics.config import MDConfig
 from md.dynamics.engine import Engine, Records
 from md.dynamics.forces import MDPotential
+from md.dynamics.resources import check_run_memory
 from md.dynamics.safety import check_frame, formula, fragments
 from painnjax.errors import InputError
+from painnjax.io.files import lock_run_folder
+from painnjax.io.modelfile import check_same_model
 from painnjax.potential import Potential
 from painnjax.units import KB_EV, kelvin_to_kT, ns_per_day
-from painnjax.validate import as_atomic_numbers, check_positions
+from painnjax.validate import as_atomic_numbers, check_free_cluster, check_positions
 
 
 class SafetyStopWarning(RuntimeWarning):
@@ -54,7 +58,9 @@ class MDResult:
     """What :func:`run_md` returns (files in ``out`` hold the same and more).
 
     Attributes:
-        steps_done: the step the run reached.
+        steps_done: the step the run reached: the last step with a good record (after a
+            safety stop of every replica, the last good record before the stop, not the end of
+            the chunk the stop came in).
         stop_reason: ``"completed"``, ``"interrupted"``, or ``"safety: <kind>"`` when every
             replica was stopped by a check (kinds: non-finite, temperature, fragmentation).
         summary: the contents of ``summary.json``.
@@ -79,10 +85,6 @@ def _species_and_positions(atoms, energy_fn):
         raise InputError("atoms must be an ase.Atoms (species, positions and masses of the cluster)")
     source = atoms.info.get("source") if hasattr(atoms, "info") else None
     Z = as_atomic_numbers(atoms, source=source)
-    if getattr(atoms, "pbc", np.zeros(3)).any():
-        raise InputError(
-            f"{source + ': ' if source else ''}periodic boundary conditions are not supported (clusters only)"
-        )
     R = check_positions(atoms.positions, len(Z), source=source, symbols=atoms.get_chemical_symbols())
     own = energy_fn.species if isinstance(energy_fn, Potential) else None
     if own is not None and not np.array_equal(np.asarray(own), Z):
@@ -237,8 +239,8 @@ class _Run:
                 text += f"; last good frame (step {good['step']}) saved to {path}"
         self.status[r].update(entry)
         self.messages.append(text)
-        # stacklevel: _stop <- process <- _run_chunks <- run_md <- the caller of run_md
-        warnings.warn(text, SafetyStopWarning, stacklevel=5)
+        # stacklevel: _stop <- process <- _run_chunks <- _run_md <- run_md <- the caller of run_md
+        warnings.warn(text, SafetyStopWarning, stacklevel=6)
 
     def meta(self, step: int, capacity) -> dict:
         return {
@@ -280,6 +282,9 @@ def run_md(
     pairs: str = "auto",
     masses=None,
     summary_extra: dict | None = None,
+    model_id: str | None = None,
+    model_name: str | None = None,
+    ignore_cell: bool = False,
 ) -> MDResult:
     """Run ``config.steps`` steps of MD of the cluster ``atoms`` with ``energy_fn`` (eV, Å).
 
@@ -302,11 +307,29 @@ def run_md(
         pairs: ``"auto"``, ``"sparse"`` or ``"own"`` (see :meth:`md.dynamics.forces.MDPotential.wrap`).
         masses: (N,) amu instead of ``atoms.get_masses()``.
         summary_extra: more entries for ``summary.json`` (e.g. the model file).
+        model_id, model_name: the identity (:func:`painnjax.io.modelfile.model_identity`) and
+            name of the model behind ``energy_fn``, kept in the checkpoint: a restart with
+            another model is refused (an old checkpoint without one is continued with a warning).
+        ignore_cell: run periodic ``atoms`` as a free cluster (cell and pbc not used); without
+            it they are an :class:`InputError` (the models are for free clusters).
+
+    ``out`` is locked for the run (:func:`painnjax.io.files.lock_run_folder`): a second run
+    into the same folder at the same time is refused.
     """
     wall0 = time.perf_counter()
     config.check()
     cfg = config
+    check_free_cluster(atoms, getattr(atoms, "info", {}).get("source"), ignore_cell=ignore_cell)
     s = _prepare(energy_fn, atoms, cfg, traj_format, masses, capacity, pairs, restart)
+    s.model_id, s.model_name = model_id, model_name
+    if model_id is not None:
+        summary_extra = {**(summary_extra or {}), "model_id": model_id}
+    with nullcontext() if out is None else lock_run_folder(out, "an MD run"):
+        return _run_md(s, cfg, out, restart, traj_format, write_forces, progress, momenta, summary_extra, wall0)
+
+
+def _run_md(s, cfg: MDConfig, out, restart, traj_format, write_forces, progress, momenta, summary_extra, wall0):
+    """:func:`run_md` once its inputs are checked and its folder is locked."""
     run = _Run(
         cfg,
         s.engine,
@@ -356,6 +379,8 @@ class _Setup:
     dtype: Any
     symbols: list
     fragment_distance: float
+    model_id: str | None = None  # the model's identity, kept in checkpoints
+    model_name: str | None = None
 
 
 @dataclass
@@ -390,6 +415,8 @@ class _Checkpointer:
                 dtype=str(s.dtype),
                 traj_format=self.traj_format,
             )
+            if s.model_id is not None:
+                meta.update(model_id=s.model_id, model=s.model_name)
             ckpt.save_checkpoint(self.path, state, meta)
 
 
@@ -400,6 +427,8 @@ def _prepare(energy_fn, atoms, cfg: MDConfig, traj_format, masses, capacity, pai
     Z, R0 = _species_and_positions(atoms, energy_fn)
     n = len(Z)
     masses = _masses(atoms, masses, n)
+    # before anything is allocated for the replicas: refuse what cannot fit (stacklevel: run_md's caller)
+    check_run_memory(energy_fn, R0, cfg, capacity, pairs, stacklevel=3)
     R0s = np.broadcast_to(R0, (cfg.replicas, n, 3))
     pot, engine, dtype = _build_engine(energy_fn, cfg, R0, R0s, masses, capacity, pairs)
     fragment_distance = cfg.fragment_distance
@@ -460,6 +489,7 @@ def _resume(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, ckpt_path, traj_
     template = s.engine.state_shape(s.R0s, kT, keys)
     state, meta = ckpt.load_checkpoint(ckpt_path, template)
     _check_restart(meta, cfg, s.Z, s.masses, s.dtype, traj_format, ckpt_path)
+    check_same_model(meta.get("model_id"), meta.get("model"), s.model_id, s.model_name, ckpt_path)
     step = int(meta["step"])
     run.restore(meta)
     if meta.get("capacity") is not None:
@@ -533,7 +563,7 @@ def _finish(
         s.dtype,
         s.Z,
         s.symbols,
-        loop.step,
+        _steps_reached(run, loop.step),
         loop.steps_session,
         loop.run_seconds,
         time.perf_counter() - wall0,
@@ -561,13 +591,28 @@ def _final_stop_reason(run: _Run, stop_reason, step: int, steps: int):
     return stop_reason
 
 
+def _steps_reached(run: _Run, step: int) -> int:
+    """The last step the run has a good record of: ``step`` (where the chunks got to) when a replica
+    is not stopped, else the latest last good step of the stopped ones (a stop mid-chunk does not
+    count the rest of the chunk, which was computed but thrown away)."""
+    reached = [step if st["status"] != "stopped" else int(st.get("last_good_step", 0)) for st in run.status]
+    return max(reached, default=step)
+
+
 def _result(loop: _Loop, stop_reason, summary, run: _Run, R0) -> MDResult:
     """The :class:`MDResult`: each replica's last good frame (the start where none), records, final state."""
     positions = np.stack([g["position"] if g is not None else R0 for g in run.last_good])
     velocities = np.stack([g["velocity"] if g is not None else np.zeros_like(R0) for g in run.last_good])
     thermo = {c: np.asarray(v) for c, v in run.rows.items()}
     return MDResult(
-        loop.step, stop_reason, summary, positions, velocities, thermo, jax.device_get(loop.state), run.messages
+        _steps_reached(run, loop.step),
+        stop_reason,
+        summary,
+        positions,
+        velocities,
+        thermo,
+        jax.device_get(loop.state),
+        run.messages,
     )
 
 

@@ -28,7 +28,7 @@ from jax_md import minimize as jmd_minimize
 from md.dynamics.engine import OVERFLOW_GROWTH, _where_active, shared_cache
 from md.dynamics.forces import MDPotential
 from painnjax.errors import InputError
-from painnjax.validate import as_atomic_numbers, check_positions
+from painnjax.validate import as_atomic_numbers, check_free_cluster, check_positions
 
 
 @dataclass
@@ -90,6 +90,7 @@ def minimize(
     chunk_steps: int = 200,
     capacity: int | None = None,
     pairs: str = "auto",
+    ignore_cell: bool = False,
 ) -> MinimizeResult:
     """Minimise the energy of ``atoms`` (``ase.Atoms`` or positions (N, 3) Å) with FIRE.
 
@@ -100,10 +101,13 @@ def minimize(
         maxstep: largest displacement of one step (Å, norm over all atoms; ASE's FIRE).
         dt_start, dt_max: FIRE time steps (ASE/jax-md time units, ~10.18 fs).
         chunk_steps: steps per jitted call at most.
+        ignore_cell: minimise periodic ``atoms`` as a free cluster (cell and pbc not used);
+            without it they are an :class:`InputError` (the models are for free clusters).
     """
     _check_settings(fmax, max_steps, maxstep, dt_start, dt_max, least_steps=0)
     if hasattr(atoms, "get_positions"):
         source = atoms.info.get("source")
+        check_free_cluster(atoms, source, ignore_cell=ignore_cell)
         Z = as_atomic_numbers(atoms, source=source)
         R0 = check_positions(atoms.positions, len(Z), source=source, symbols=atoms.get_chemical_symbols())
     else:

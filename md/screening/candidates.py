@@ -391,11 +391,13 @@ def random_candidates(
 # Reading
 
 
-def read_candidates(path) -> list:
+def read_candidates(path, *, ignore_cell: bool = False) -> list:
     """Every frame of a structure file (extxyz, xyz, traj, ... anything ``ase.io.read`` reads)
     as a candidate: ``info["candidate"]`` = frame index, ``info["source"]`` = the path, and
     ``info["composition"]`` (if the frame has none) from :func:`painnjax.data.dataset.composition_of`
-    or else the Hill formula. Frames may differ in composition; clusters, so ``pbc`` is off.
+    or else the Hill formula. Frames may differ in composition. The models are for free
+    clusters: a periodic frame is an error unless ``ignore_cell``, which drops its cell and pbc
+    (:func:`painnjax.validate.free_cluster`).
 
     Raises :class:`InputError`, naming the file (and frame, and atoms), for a missing, empty or
     unreadable file, a frame without atoms, non-finite positions, or two atoms closer than
@@ -405,6 +407,7 @@ def read_candidates(path) -> list:
     from scipy.spatial.distance import pdist
 
     from painnjax.data.composition import composition_of
+    from painnjax.validate import format_hint, free_cluster
 
     p = Path(path)
     if not p.exists():
@@ -416,7 +419,9 @@ def read_candidates(path) -> list:
     try:
         frames = read(p, index=":")
     except Exception as exc:  # noqa: BLE001 - ASE raises many kinds for a bad file
-        raise InputError(f"{p}: cannot read structures from this file ({type(exc).__name__}: {exc})") from None
+        raise InputError(
+            f"{p}: cannot read structures from this file ({type(exc).__name__}: {exc}){format_hint(p)}"
+        ) from None
     if not isinstance(frames, list):  # pragma: no cover - index=":" gives a list
         frames = [frames]
     if not frames:
@@ -425,6 +430,7 @@ def read_candidates(path) -> list:
         where = f"{p}, frame {k}"
         if len(atoms) == 0:
             raise InputError(f"{where}: no atoms")
+        free_cluster(atoms, where, ignore_cell=ignore_cell)
         R = np.asarray(atoms.positions, np.float64)
         bad = ~np.isfinite(R).all(axis=1)
         if bad.any():
@@ -444,5 +450,4 @@ def read_candidates(path) -> list:
             atoms.info["composition"] = composition_of(atoms.numbers) or atoms.get_chemical_formula(mode="hill")
         atoms.info["candidate"] = k
         atoms.info["source"] = str(path)
-        atoms.pbc = False
     return frames

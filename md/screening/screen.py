@@ -324,8 +324,10 @@ def screen_to_folder(
     **kwargs,
 ) -> ScreenResult:
     """:func:`screen` with its results in ``out``; see the module doc. ``description`` names the
-    candidates (e.g. ``"SA4AM4 n=1000 seed=0"``): a resumed screen must have the same one."""
-    from painnjax.io.files import ExtxyzAppender, atomic_write, extxyz_text, write_extxyz_atomic, write_json
+    candidates (e.g. ``"SA4AM4 n=1000 seed=0"``): a resumed screen must have the same one, and
+    the same model (its identity is kept in ``screen.json``). ``out`` is locked for the call: a
+    second screen into it at the same time is refused."""
+    from painnjax.io.files import lock_run_folder
 
     say = log or (lambda *a, **k: None)
     if not (isinstance(keep, int) and keep >= 1):
@@ -338,6 +340,26 @@ def screen_to_folder(
         "max_steps": int(kwargs.get("max_steps", 2000)),
         "dtype": kwargs.get("dtype", "float32"),
     }
+    model_id = _model_id(model)
+    if model_id is not None:
+        settings["model_id"] = model_id
+    with lock_run_folder(out, "a screen"):  # one process at a time in the folder
+        return _screen_to_folder(model, candidates, out, settings, keep, resume, plot, say, kwargs)
+
+
+def _model_id(model) -> str | None:
+    """The identity of a painnjax model (file, bundled name or ``Model``); None for an energy function."""
+    from painnjax.io.modelfile import model_identity
+    from painnjax.model import Model
+
+    return model_identity(model) if isinstance(model, (str, Path, Model)) else None
+
+
+def _screen_to_folder(model, candidates, out: Path, settings: dict, keep, resume, plot, say, kwargs) -> ScreenResult:
+    """:func:`screen_to_folder` once its folder is locked."""
+    from painnjax.io.files import ExtxyzAppender, atomic_write, extxyz_text, write_extxyz_atomic, write_json
+    from painnjax.io.modelfile import check_same_model
+
     partial = out / PARTIAL_FILE
     done = {}
     if (out / SCREEN_FILE).exists() or partial.exists():
@@ -348,7 +370,14 @@ def screen_to_folder(
         old = {}
         if (out / SCREEN_FILE).exists():
             old = json.loads((out / SCREEN_FILE).read_text()).get("settings", {})
-        changed = [k for k in _FIXED if k in old and old[k] != settings[k]]
+        fixed = _FIXED
+        if old and "model_id" in settings:  # the model's identity decides, not how it was named
+            check_same_model(
+                old.get("model_id"), old.get("model"), settings["model_id"], settings["model"], out / SCREEN_FILE
+            )
+            if "model_id" in old:
+                fixed = tuple(k for k in _FIXED if k != "model")
+        changed = [k for k in fixed if k in old and old[k] != settings[k]]
         if changed:
             shown = ", ".join(f"{k} {old[k]!r} -> {settings[k]!r}" for k in changed)
             raise InputError(f"{out} holds a screen with other settings ({shown}); choose another folder")

@@ -16,6 +16,11 @@ Output frames keep the input frame's atoms, ``info`` and per-atom arrays, plus
 Charge and spin: ``info["charge"]`` (default 0) and ``info["uhf"]``, the number of unpaired
 electrons (default 0: singlet; or ``info["multiplicity"]`` = uhf + 1), per frame.
 
+Periodic frames: the models are for free clusters, so a frame with any ``pbc`` True is an
+error naming file and frame, before any single point, unless ``ignore_cell=True``
+(``painnjax label --ignore-cell``): its cell and pbc are then dropped and xTB computes the free
+cluster, as every other command reads such a frame.
+
 Failures: a frame whose SCF fails (tblite raises, e.g. not converged in ``max_iterations``, an
 impossible spin) or gives a non-finite energy or forces is written to the failure file
 (default: ``out`` with the suffix ``.failed.extxyz``) with ``info["label_error"]`` = the
@@ -133,8 +138,12 @@ def _charge_and_spin(info: dict, where: str) -> tuple[float, int]:
     return charge, int(value)
 
 
-def read_inputs(paths) -> list[_Frame]:
-    """Every frame of ``paths`` (one path or several), checked: errors name file and frame."""
+def read_inputs(paths, *, ignore_cell: bool = False) -> list[_Frame]:
+    """Every frame of ``paths`` (one path or several), checked: errors name file and frame.
+
+    A periodic frame is an error (xTB would compute a periodic energy, which a model of free
+    clusters must not learn) unless ``ignore_cell``: then its cell and pbc are dropped and xTB
+    computes it as a free cluster (:func:`painnjax.validate.free_cluster`)."""
     from painnjax.data.dataset import _read_frames
     from painnjax.validate import as_atomic_numbers, check_positions
 
@@ -145,7 +154,7 @@ def read_inputs(paths) -> list[_Frame]:
         raise InputError("no input files given")
     frames = []
     for path in paths:
-        for k, atoms in enumerate(_read_frames(path)):
+        for k, atoms in enumerate(_read_frames(path, ignore_cell=ignore_cell)):
             where = f"{path}, frame {k}"
             if len(atoms) == 0:
                 raise InputError(f"{where}: no atoms")
@@ -158,8 +167,6 @@ def read_inputs(paths) -> list[_Frame]:
             check_positions(
                 np.asarray(atoms.positions, np.float64), len(atoms), source=where, symbols=atoms.get_chemical_symbols()
             )
-            if atoms.pbc.any() and abs(atoms.cell.volume) < 1e-6:
-                raise InputError(f"{where}: periodic ({atoms.pbc.tolist()}) without a cell; clusters need pbc=F")
             charge, uhf = _charge_and_spin(atoms.info, where)
             frames.append(_Frame(atoms, str(path), k, charge, uhf))
     return frames
@@ -367,6 +374,7 @@ def label_file(
     electronic_temperature: float = 300.0,
     max_iterations: int = 250,
     on_frame: Callable | None = None,
+    ignore_cell: bool = False,
 ) -> LabelReport:
     """Energies (eV) and forces (eV/Å) of every frame of ``inp`` with tblite, appended to ``out``.
 
@@ -382,13 +390,16 @@ def label_file(
         retry_failed: label the frames in ``failed`` again (those that succeed leave it).
         progress: a tqdm progress bar.
         accuracy, electronic_temperature (K), max_iterations: tblite settings (its defaults).
+        ignore_cell: label periodic frames as free clusters (cell and pbc dropped, xTB called
+            without them); without it a periodic frame is an error before any single point.
         on_frame: called ``on_frame(label_index, atoms)`` after each frame is written, with the
             output frame (labels as its calculator's results, or ``info["label_error"]``).
 
     Raises:
         InputError: a missing, unreadable or empty input file, a frame without atoms, with
-            non-finite or overlapping positions, a bad charge or spin (naming file and frame),
-            an unknown method, tblite not installed, or an ``out`` holding other frames.
+            non-finite or overlapping positions, a bad charge or spin, a periodic frame without
+            ``ignore_cell`` (naming file and frame), an unknown method, tblite not installed,
+            or an ``out`` holding other frames.
     """
     method = check_method(method)
     TBLite = tblite_calculator_class()
@@ -412,7 +423,7 @@ def label_file(
     if out.resolve() == failed.resolve():
         raise InputError(f"{out}: the output and the failure file must differ")
 
-    inputs = read_inputs(paths)
+    inputs = read_inputs(paths, ignore_cell=ignore_cell)
     report = LabelReport(out, failed, method, len(inputs))
     writer, fail_writer = ExtxyzAppender(out, "labels to it"), ExtxyzAppender(failed, "labels to it")
     try:

@@ -236,14 +236,27 @@ def learn(
         out: the run folder (continued when it holds a run of this loop).
         cfg: :class:`LearnConfig`. train_config: the training config file (model size,
             epochs, learning rate, data section), as ``painnjax train --config`` takes it.
+
+    ``out`` is locked for the call: a second process learning into it at the same time is
+    refused. Each round records its committee's identity; a round continued with another
+    committee than the one the last round finished with is refused.
     """
-    from painnjax.active.label import label_file
-    from painnjax.data.dataset import read_dataset
-    from painnjax.training.committee import Selection, committee_predict, committee_stats, read_pool, write_selection
+    from painnjax.io.files import lock_run_folder
 
     cfg = cfg or LearnConfig()
     say = log or (lambda *a, **k: None)
     out = Path(out)
+    with lock_run_folder(out, "an active-learning run"):  # sampling and training lock their subfolders
+        return _learn(initial_data, test_data, out, cfg, train_config, progress, say)
+
+
+def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, progress: bool, say) -> list[dict]:
+    """:func:`learn` once its folder is locked."""
+    from painnjax.active.label import label_file
+    from painnjax.data.dataset import read_dataset
+    from painnjax.io.modelfile import check_same_model, model_identity
+    from painnjax.training.committee import Selection, committee_predict, committee_stats, read_pool, write_selection
+
     out.mkdir(parents=True, exist_ok=True)
     settings = {
         "config": cfg.to_dict(),
@@ -280,7 +293,15 @@ def learn(
         if r > 0:
             # 1-3: sample with the last committee, pick where it disagrees, label.
             prev = out / f"round-{r - 1}" / "committee"
-            models = models or _best_models(prev, cfg.committee)
+            if models is None:  # the committee the last round finished with, not another
+                models = _best_models(prev, cfg.committee)
+                check_same_model(
+                    rows[-1].get("committee_model_id"),
+                    f"{prev} (round {r - 1})",
+                    model_identity(models),
+                    f"{prev} now",
+                    prev.parent / ROUND_FILE,
+                )
             pool_files = []
             for i, start in enumerate(cfg.starts):
                 pool = folder / f"pool-{i}.extxyz"
@@ -337,6 +358,7 @@ def learn(
             warm = models or _best_models(out / f"round-{r - 1}" / "committee", cfg.committee)
         _train_round(data_files, train_config, folder / "committee", cfg, warm, progress)
         models = _best_models(folder / "committee", cfg.committee)
+        row["committee_model_id"] = model_identity(models)
         row["train_seconds"] = time.perf_counter() - t2
         # 5: the report.
         row["train_frames"] = int(sum(_count_frames(f) for f in data_files))

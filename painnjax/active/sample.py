@@ -64,6 +64,7 @@ def sample_md(
     restart: bool = False,
     dtype: str = "float32",
     progress: bool = True,
+    ignore_cell: bool = False,
 ) -> int:
     """NN MD from ``start`` with one model or the mean of several; every ``every``-th frame to ``out``.
 
@@ -74,15 +75,18 @@ def sample_md(
         config: an :class:`md.MDConfig` (ensemble, temperatures, replicas, steps, dt);
             its ``traj_every`` is set to ``every``.
         every: steps between sampled frames. equilibrate: steps left out at the start.
-        workdir: where the MD runs (default: ``OUT`` without suffix + ``_md``).
+        workdir: where the MD runs (default: ``OUT`` without suffix + ``_md``); locked for the
+            call (a second sampling into it at the same time is refused).
+        restart: continue the MD in ``workdir``; refused when its checkpoint was written with
+            other models.
+        ignore_cell: a periodic start frame is run as a free cluster (else an error).
     Returns the number of frames written.
     """
     import dataclasses
 
-    from md.dynamics.output import trajectory_path
-    from md.dynamics.simulate import run_md
     from md.structures import precision, read_structure
-    from painnjax.potential import mean_potential
+    from painnjax.io.files import lock_run_folder
+    from painnjax.io.modelfile import load_model
 
     if not (isinstance(every, int) and every >= 1):
         raise InputError(f"every must be an integer >= 1 (steps), got {every!r}")
@@ -92,12 +96,29 @@ def sample_md(
     cfg = dataclasses.replace(config, **sampling_intervals(every, config.log_every, config.checkpoint_every))
     out = Path(out)
     workdir = Path(workdir) if workdir is not None else out.with_name(out.stem + "_md")
+    names = [str(m) if not hasattr(m, "config") else "(model in memory)" for m in models]
     with precision(dtype):
-        atoms = read_structure(start)
-        import jax.numpy as jnp
+        # a bad start or model fails here, before the work folder is made
+        atoms = read_structure(start, ignore_cell=ignore_cell)
+        models = [load_model(m) for m in models]
+    with lock_run_folder(workdir, "sampling MD"):  # for the MD and the frames it gives
+        return _sample_md(models, names, atoms, start, out, cfg, workdir, equilibrate, restart, dtype, progress)
 
+
+def _sample_md(models, names, atoms, start, out: Path, cfg, workdir: Path, equilibrate, restart, dtype, progress):
+    """:func:`sample_md` once its inputs are read and its work folder is locked."""
+    import jax.numpy as jnp
+    from ase.io import read
+
+    from md.dynamics.output import trajectory_path
+    from md.dynamics.simulate import run_md
+    from md.structures import precision
+    from painnjax.io.modelfile import model_identity
+    from painnjax.potential import mean_potential
+
+    label = "mean of " + ", ".join(names) if len(names) > 1 else names[0]
+    with precision(dtype):
         energy_fn = mean_potential(models, atoms, reference_positions=atoms.positions, dtype=jnp.dtype(dtype))
-        names = [str(m) if not hasattr(m, "config") else "(model in memory)" for m in models]
         run_md(
             energy_fn,
             atoms,
@@ -106,11 +127,10 @@ def sample_md(
             restart=restart,
             progress=progress,
             summary_extra={"models": names, "start": str(start)},
+            model_id=model_identity(models),  # a restart with other models is refused
+            model_name=label,
         )
-    from ase.io import read
-
     frames = []
-    label = "mean of " + ", ".join(names) if len(names) > 1 else names[0]
     for r in range(cfg.replicas):
         path = trajectory_path(workdir, r, "traj")
         if not path.exists():
@@ -150,10 +170,12 @@ def sample_xtb(
     seed: int = 0,
     equilibrate: int = 0,
     progress: bool = True,
+    ignore_cell: bool = False,
 ) -> int:
     """Langevin MD at xTB (tblite through ASE) from ``start``; every ``every``-th step to ``out``.
 
     ``dt`` in fs, ``friction`` in 1/fs (the shared data set's settings: 1 fs, 0.02 fs⁻¹).
+    ``ignore_cell``: a periodic start frame is run as a free cluster (else an error).
     Returns the number of frames written.
     """
     from ase import units
@@ -169,7 +191,7 @@ def sample_xtb(
             raise InputError(f"{name} must be a finite number > 0, got {value!r}")
     if not (isinstance(steps, int) and steps >= 1 and isinstance(every, int) and every >= 1):
         raise InputError(f"steps and every must be integers >= 1, got {steps!r} and {every!r}")
-    atoms = read_structure(start)
+    atoms = read_structure(start, ignore_cell=ignore_cell)
     atoms.calc = tblite_calculator_class()(method=check_method(method), verbosity=0)
     rng = np.random.default_rng(seed)
     thermalize_momenta(atoms, temperature, rng=rng)

@@ -13,6 +13,7 @@ stays quick.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from painnjax.cli import active, analysis, dynamics, models, screening, training
@@ -41,6 +42,11 @@ COMMANDS = (
 )
 
 
+# A file-system error on one of these is a path the user gave that cannot be used: bad input
+# (every command checks its output paths first; this catches what changes under a running job).
+PATH_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="painnjax", description="PaiNN potentials in JAX for molecular clusters")
     sub = p.add_subparsers(dest="command", required=True)
@@ -59,3 +65,8 @@ def main(argv=None) -> int:
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         return 0
+    except OSError as exc:
+        if exc.errno not in PATH_ERRNOS or exc.filename is None:
+            raise
+        print(f"painnjax {args.command}: error: {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2

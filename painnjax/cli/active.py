@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from painnjax.cli.common import add_quiet
+from painnjax.cli.common import add_ignore_cell, add_quiet
 from painnjax.errors import InputError
 
 ENSEMBLES = ["nvt-nh", "nvt-langevin", "nve"]
@@ -22,13 +22,23 @@ def _one_omp_thread() -> None:
 def cmd_label(args) -> int:
     _one_omp_thread()
     from painnjax.active.label import label_file
+    from painnjax.io.files import check_writable
 
     if len(args.files) < 2:
         raise InputError("give the input file(s) and then the output file: painnjax label IN [IN ...] OUT")
     *inputs, out = args.files
+    check_writable(out, "output file")
+    if args.failed:
+        check_writable(args.failed, "--failed file")
     try:
         report = label_file(
-            inputs, out, method=args.method, failed=args.failed, retry_failed=args.retry_failed, progress=not args.quiet
+            inputs,
+            out,
+            method=args.method,
+            failed=args.failed,
+            retry_failed=args.retry_failed,
+            progress=not args.quiet,
+            ignore_cell=args.ignore_cell,
         )
     except KeyboardInterrupt:
         print(
@@ -65,6 +75,7 @@ def _sample_xtb(args) -> int:
         seed=args.seed,
         equilibrate=args.equilibrate,
         progress=not args.quiet,
+        ignore_cell=args.ignore_cell,
     )
 
 
@@ -95,10 +106,14 @@ def _sample_md(args) -> int:
         equilibrate=args.equilibrate,
         restart=args.restart,
         progress=not args.quiet,
+        ignore_cell=args.ignore_cell,
     )
 
 
 def cmd_sample(args) -> int:
+    from painnjax.io.files import check_writable
+
+    check_writable(args.out, "--out file")
     n = _sample_xtb(args) if args.xtb else _sample_md(args)
     print(f"wrote {n} frames to {Path(args.out)} (positions only: label them with painnjax label)")
     return 0
@@ -107,7 +122,9 @@ def cmd_sample(args) -> int:
 def cmd_learn(args) -> int:
     _one_omp_thread()
     from painnjax.active.learn import LearnConfig, format_rounds, learn
+    from painnjax.io.files import check_writable
 
+    check_writable(args.out, "--out folder", folder=True)
     cfg = LearnConfig(
         rounds=args.rounds,
         committee=args.committee,
@@ -147,6 +164,7 @@ def _add_label(sub) -> None:
     lb.add_argument("--method", default="GFN1-xTB", help="GFN1-xTB (default), GFN2-xTB or IPEA1-xTB")
     lb.add_argument("--failed", help="file for frames whose SCF failed (default: OUT with suffix .failed.extxyz)")
     lb.add_argument("--retry-failed", action="store_true", help="label the frames that failed before again")
+    add_ignore_cell(lb)
     add_quiet(lb)
     lb.set_defaults(func=cmd_label)
 
@@ -177,6 +195,7 @@ def _add_sample(sub) -> None:
     sa.add_argument("--equilibrate", type=int, default=0, help="steps left out at the start (default 0)")
     sa.add_argument("--seed", type=int, default=0)
     sa.add_argument("--restart", action="store_true", help="continue the NN MD in OUT's _md folder")
+    add_ignore_cell(sa)
     add_quiet(sa, help=None)
     sa.set_defaults(func=cmd_sample)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from painnjax.cli.common import add_dtype, add_model, add_quiet, comma_list
+from painnjax.cli.common import add_dtype, add_ignore_cell, add_model, add_quiet, comma_list
 
 
 def cmd_demo(args) -> int:
     from md.analysis.study import vibrational_study
+    from painnjax.io.files import check_writable
 
+    check_writable(args.out, "--out folder", folder=True)
     vibrational_study(
         args.model,
         args.structure,
@@ -28,8 +30,17 @@ def cmd_harmonic(args) -> int:
         harmonic_file,
         write_frequencies,
     )
+    from painnjax.io.files import check_writable
 
-    res = harmonic_file(args.model, args.structure, dtype=args.dtype, imaginary_threshold=args.imaginary_threshold)
+    if args.json:  # before the Hessian is computed, not after
+        check_writable(args.json, "--json file")
+    res = harmonic_file(
+        args.model,
+        args.structure,
+        dtype=args.dtype,
+        imaginary_threshold=args.imaginary_threshold,
+        ignore_cell=args.ignore_cell,
+    )
     print(format_frequencies(res))
     if args.json:
         write_frequencies(res, args.json)
@@ -39,7 +50,9 @@ def cmd_harmonic(args) -> int:
 
 def cmd_spectrum(args) -> int:
     from md.analysis.spectrum import spectrum_from_files, write_spectrum_folder
+    from painnjax.io.files import check_writable
 
+    check_writable(args.out, "--out folder", folder=True)
     spec = spectrum_from_files(
         args.traj,
         elements=comma_list(args.elements),
@@ -103,6 +116,7 @@ def _add_harmonic(sub) -> None:
         default=10.0,
         help="warn about imaginary frequencies beyond this (cm-1, default 10)",
     )
+    add_ignore_cell(h)
     h.set_defaults(func=cmd_harmonic)
 
 

@@ -20,6 +20,17 @@ def add_quiet(p: argparse.ArgumentParser, help: str | None = "no progress bar") 
     p.add_argument("--quiet", action="store_true", help=help)
 
 
+def add_ignore_cell(p: argparse.ArgumentParser) -> None:
+    """``--ignore-cell``: the one rule for periodic input. Without it a frame with pbc is an error
+    (the models are for free clusters); with it the cell and pbc are dropped."""
+    p.add_argument(
+        "--ignore-cell",
+        action="store_true",
+        help="read periodic frames (pbc true) as free clusters, cell and pbc dropped "
+        "(default: such a frame is an error; the models are for free clusters)",
+    )
+
+
 def comma_list(text: str | None) -> list[str] | None:
     """``"H, N,O"`` -> ``["H", "N", "O"]``; None for no text."""
     if not text:

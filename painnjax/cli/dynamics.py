@@ -4,30 +4,45 @@ from __future__ import annotations
 
 import sys
 
-from painnjax.cli.common import add_dtype, add_model, add_quiet
+from painnjax.cli.common import add_dtype, add_ignore_cell, add_model, add_quiet
 
 
 def _md_config(args):
-    from md.dynamics.config import MDConfig
+    """The run's MDConfig; options the ensemble ignores but were set are reported as warnings.
+
+    ``--tau``, ``--chain-length`` and ``--friction`` are None when not given: MDConfig fills in
+    its defaults and warns only about values given for an ensemble that does not use them.
+    """
+    import warnings
+
+    from md.dynamics.config import MDConfig, UnusedOptionWarning
 
     temps = args.T[0] if len(args.T) == 1 else tuple(args.T)
     replicas = args.replicas if args.replicas is not None else max(len(args.T), 1)
-    return MDConfig(
-        ensemble=args.ensemble,
-        temperature=temps,
-        dt=args.dt,
-        steps=args.steps,
-        replicas=replicas,
-        seed=args.seed,
-        tau=args.tau,
-        chain_length=args.chain_length,
-        friction=args.friction,
-        log_every=args.log_every,
-        traj_every=args.traj_every,
-        checkpoint_every=args.checkpoint_every,
-        max_temperature=args.max_temperature,
-        fragment_distance=args.fragment_distance,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnusedOptionWarning)
+        cfg = MDConfig(
+            ensemble=args.ensemble,
+            temperature=temps,
+            dt=args.dt,
+            steps=args.steps,
+            replicas=replicas,
+            seed=args.seed,
+            tau=args.tau,
+            chain_length=args.chain_length,
+            friction=args.friction,
+            log_every=args.log_every,
+            traj_every=args.traj_every,
+            checkpoint_every=args.checkpoint_every,
+            max_temperature=args.max_temperature,
+            fragment_distance=args.fragment_distance,
+        )
+    for w in caught:
+        if issubclass(w.category, UnusedOptionWarning):
+            print(f"painnjax md: warning: {w.message}", file=sys.stderr)
+        else:  # not ours: as it would have come
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return cfg
 
 
 def cmd_md(args) -> int:
@@ -35,8 +50,10 @@ def cmd_md(args) -> int:
 
     from md.dynamics.simulate import SafetyStopWarning
     from md.workflow import format_md_summary, run_md_file
+    from painnjax.io.files import check_writable
 
     cfg = _md_config(args)
+    check_writable(args.out, "--out folder", folder=True)  # before the run, not after its first chunk
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SafetyStopWarning)  # printed below, once
@@ -51,6 +68,7 @@ def cmd_md(args) -> int:
                 write_forces=args.forces,
                 progress=not args.quiet,
                 velocities_from_file=args.velocities_from_file,
+                ignore_cell=args.ignore_cell,
             )
     except KeyboardInterrupt:
         print(f"painnjax md: interrupted; continue with --restart (checkpoint in {args.out})", file=sys.stderr)
@@ -64,8 +82,18 @@ def cmd_md(args) -> int:
 
 def cmd_optimize(args) -> int:
     from md.workflow import optimize_file
+    from painnjax.io.files import check_writable
 
-    res = optimize_file(args.model, args.input, args.out, fmax=args.fmax, max_steps=args.steps, dtype=args.dtype)
+    check_writable(args.out, "--out file")
+    res = optimize_file(
+        args.model,
+        args.input,
+        args.out,
+        fmax=args.fmax,
+        max_steps=args.steps,
+        dtype=args.dtype,
+        ignore_cell=args.ignore_cell,
+    )
     state = "converged" if res.converged else "NOT converged"
     print(
         f"FIRE {state} in {res.steps} steps: E = {res.energy:.6f} eV, max force {res.fmax:.4g} eV/Å "
@@ -101,9 +129,10 @@ def _add_md(sub) -> None:
     )
     m.add_argument("--restart", action="store_true", help="continue the run in --out from its checkpoint")
     m.add_argument("--seed", type=int, default=0, help="random seed of the initial velocities and noise")
-    m.add_argument("--tau", type=float, default=100.0, help="Nosé-Hoover time constant in fs (default 100)")
-    m.add_argument("--chain-length", type=int, default=3, help="Nosé-Hoover chain length, >= 2 (default 3)")
-    m.add_argument("--friction", type=float, default=0.01, help="Langevin friction in 1/fs (default 0.01)")
+    # None when not given: MDConfig's defaults; a value the ensemble ignores gives a warning
+    m.add_argument("--tau", type=float, default=None, help="Nosé-Hoover time constant in fs (default 100)")
+    m.add_argument("--chain-length", type=int, default=None, help="Nosé-Hoover chain length, >= 2 (default 3)")
+    m.add_argument("--friction", type=float, default=None, help="Langevin friction in 1/fs (default 0.01)")
     m.add_argument("--log-every", type=int, default=10, help="steps between thermo records and checks (default 10)")
     m.add_argument("--traj-every", type=int, default=100, help="steps between trajectory frames (default 100; 0: none)")
     m.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints (default 1000)")
@@ -124,6 +153,7 @@ def _add_md(sub) -> None:
         "(default: the model's cutoff; 0: no check)",
     )
     m.add_argument("--velocities-from-file", action="store_true", help="start from the velocities in the start file")
+    add_ignore_cell(m)
     add_quiet(m)
     m.set_defaults(func=cmd_md)
 
@@ -139,4 +169,5 @@ def register(sub) -> None:
         "--out", required=True, help="file for the minimised structure (e.g. OUT.xyz, with energy and forces)"
     )
     add_dtype(o)
+    add_ignore_cell(o)
     o.set_defaults(func=cmd_optimize)

@@ -10,12 +10,17 @@ from painnjax.errors import PainnjaxError
 
 def cmd_convert(args) -> int:
     from painnjax.interfaces.schnetpack import ENERGY_UNITS_IN_EV, from_schnetpack
+    from painnjax.io.files import check_writable
     from painnjax.io.modelfile import save_model
 
+    check_writable(args.output, "output model file")
     if args.energy_unit not in ENERGY_UNITS_IN_EV:
         raise PainnjaxError(f"--energy-unit must be one of {', '.join(ENERGY_UNITS_IN_EV)}")
     model = from_schnetpack(
-        args.input, energy_unit=args.energy_unit, elements=atomic_numbers(args.elements, "--elements")
+        args.input,
+        energy_unit=args.energy_unit,
+        elements=atomic_numbers(args.elements, "--elements"),
+        trust_pickle=args.trust_pickle,
     )
     path = save_model(model, args.output)
     print(
@@ -36,17 +41,33 @@ def cmd_info(args) -> int:
 
 def cmd_check(args) -> int:
     from painnjax.interfaces.check import run_check
+    from painnjax.io.files import check_writable
 
+    check_writable(args.out, "--out folder", folder=True)
     run_check(args.out, sizes=args.sizes, model=args.model)
     return 0
 
 
 def register(sub) -> None:
-    c = sub.add_parser("convert-schnetpack", help="carry a SchNetPack PaiNN model into a painnjax model file")
+    c = sub.add_parser(
+        "convert-schnetpack",
+        help="carry a SchNetPack PaiNN model into a painnjax model file",
+        description="Carry a SchNetPack PaiNN model into a painnjax model file. The .pt file is read "
+        "with torch.load(weights_only=True): it may name only the SchNetPack and torch classes of a "
+        "convertible PaiNN model, so a crafted file cannot run code; a file naming other classes is "
+        "refused, naming them. --trust-pickle reads a file you trust with full unpickling.",
+    )
     c.add_argument("input", help="torch.save'd schnetpack NeuralNetworkPotential (.pt)")
     c.add_argument("output", help="painnjax model file to write (.painn)")
     c.add_argument("--energy-unit", default="eV", help="energy unit of the SchNetPack model (default eV)")
     c.add_argument("--elements", help="elements the model was trained on, e.g. H,N,O,S (default: any)")
+    c.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="read the .pt file with full unpickling (torch.load weights_only=False), which runs any code "
+        "the file holds: only for a file you made or whose source you trust (default: only the classes "
+        "of a SchNetPack PaiNN model are allowed)",
+    )
     c.set_defaults(func=cmd_convert)
 
     i = sub.add_parser("info", help="print a model's config, parameter count and metadata")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from painnjax.cli.common import add_dtype, add_model, add_quiet
+from painnjax.cli.common import add_dtype, add_ignore_cell, add_model, add_quiet
 from painnjax.errors import InputError
 
 
@@ -22,13 +22,15 @@ def _candidates(args):
         name = composition_name(args.composition)
         candidates = random_candidates(args.composition, args.n, seed=args.seed)
         return candidates, f"{name} n={args.n} seed={args.seed}"
-    candidates = read_candidates(args.candidates)
+    candidates = read_candidates(args.candidates, ignore_cell=args.ignore_cell)
     return candidates, f"{args.candidates} ({len(candidates)} frames)"
 
 
 def cmd_screen(args) -> int:
     from md.screening.screen import screen_to_folder
+    from painnjax.io.files import check_writable
 
+    check_writable(args.out, "--out folder", folder=True)
     candidates, description = _candidates(args)
     print(f"screening {description} with {args.model}")
     res = screen_to_folder(
@@ -62,6 +64,7 @@ def register(sub) -> None:
         help="random candidates of this cluster, e.g. SA4AM4, SA2AM2W2, SA3B1AM2AH1 (B = HSO4-, AH = NH4+)",
     )
     sc.add_argument("--candidates", help="or: every frame of this structure file (extxyz, xyz, traj, ...)")
+    add_ignore_cell(sc)
     sc.add_argument("--n", type=int, default=1000, help="random candidates (default 1000)")
     sc.add_argument("--seed", type=int, default=0, help="seed of the random candidates (default 0)")
     sc.add_argument("--keep", type=int, default=20, help="distinct minima written to OUT/best.extxyz (default 20)")

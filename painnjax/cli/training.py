@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from painnjax.cli.common import add_model, add_quiet
+from painnjax.cli.common import add_ignore_cell, add_model, add_quiet
 from painnjax.errors import InputError
 
 
 def cmd_train(args) -> int:
+    from painnjax.io.files import check_writable
     from painnjax.training.workflow import train_from_files
 
+    check_writable(args.out, "--out folder", folder=True)
     overrides = {
         "train": {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed},
-        "data": {"monomers": args.monomers},
+        "data": {"monomers": args.monomers, "ignore_cell": args.ignore_cell or None},  # None: the config's
     }
     train_from_files(
         args.data,
@@ -57,6 +59,15 @@ def _models_and_data(first: str, rest: list[str]) -> tuple[list[str], list[str]]
     return models, data
 
 
+def _check_outputs(*outputs) -> None:
+    """Refuse output files (path, what) that cannot be written before any work; None: not asked for."""
+    from painnjax.io.files import check_writable
+
+    for path, what in outputs:
+        if path is not None:
+            check_writable(path, what)
+
+
 def cmd_evaluate(args) -> int:
     from painnjax.data.dataset import read_dataset
     from painnjax.io.modelfile import load_model
@@ -67,6 +78,8 @@ def cmd_evaluate(args) -> int:
         write_report,
     )
 
+    plot = Path(args.plot) if args.plot else Path(args.json).with_suffix(".png") if args.json else None
+    _check_outputs((args.json, "--json file"), (plot, "--plot file"))
     models, data = _models_and_data(args.model, args.data)
     if len(models) > 1:
         from painnjax.training.committee import (
@@ -76,20 +89,19 @@ def cmd_evaluate(args) -> int:
         )
 
         committee, names = load_committee(models)
-        ds = read_dataset(data, require_forces=False)
+        ds = read_dataset(data, require_forces=False, ignore_cell=args.ignore_cell)
         report = committee_report(committee, ds, batch_size=args.batch_size, names=names)
         print(format_committee(report))
         title = f"committee of {report['committee']['n_models']} models"
     else:
         model = load_model(args.model)
-        ds = read_dataset(data, require_forces=False)
+        ds = read_dataset(data, require_forces=False, ignore_cell=args.ignore_cell)
         report = error_report(model, ds, batch_size=args.batch_size)
         title = str(args.model)
     print(format_report(report))
     if args.json:
         write_report(report, args.json)
         print(f"wrote {args.json}")
-    plot = Path(args.plot) if args.plot else Path(args.json).with_suffix(".png") if args.json else None
     if plot is not None:
         parity_plot(report, plot, title=title)
         print(f"wrote {plot}")
@@ -105,8 +117,9 @@ def cmd_select(args) -> int:
         write_selection,
     )
 
+    _check_outputs((args.out, "--out file"))
     models, names = load_committee(args.models)  # before reading the pool: fail fast
-    pool = read_pool(args.pool)
+    pool = read_pool(args.pool, ignore_cell=args.ignore_cell)
     sel = select_by_spread(models, pool, args.n, criterion=args.criterion, batch_size=args.batch_size, names=names)
     path = write_selection(args.out, pool, sel)
     print(format_selection(pool, sel, len(models)))
@@ -137,6 +150,7 @@ def register(sub) -> None:
         metavar="N",
         help="train at most N more epochs in this call (e.g. a batch job's time limit), then --resume",
     )
+    add_ignore_cell(t)
     add_quiet(t)
     t.set_defaults(func=cmd_train)
 
@@ -153,6 +167,7 @@ def register(sub) -> None:
     e.add_argument("--json", help="write the metrics here (energy_mae, energy_rmse, forces_mae, forces_rmse, ...)")
     e.add_argument("--plot", help="parity plot PNG (default: next to --json)")
     e.add_argument("--batch-size", type=int, default=8)
+    add_ignore_cell(e)
     e.set_defaults(func=cmd_evaluate)
 
     q = sub.add_parser("select", help="query by committee: the N structures of a pool the models disagree on most")
@@ -167,4 +182,5 @@ def register(sub) -> None:
         help="forces: mean per-atom force spread (default); forces_max: its max over atoms; energy: std of the energy",
     )
     q.add_argument("--batch-size", type=int, default=8)
+    add_ignore_cell(q)
     q.set_defaults(func=cmd_select)

@@ -29,6 +29,8 @@ class DataConfig:
         monomers: a monomer file (or bundled set): train on binding energies against it;
             ``""``: per-element energy offsets fitted to the data.
         delta_low_key: Δ-learning against ``atoms.info[delta_low_key]``; ``""``: off.
+        ignore_cell: read periodic frames as free clusters (cell and pbc dropped); False: a
+            periodic frame is an error (the models are for free clusters).
     """
 
     energy_key: str = ""
@@ -36,8 +38,11 @@ class DataConfig:
     energy_unit: str = "eV"
     monomers: str = ""
     delta_low_key: str = ""
+    ignore_cell: bool = False
 
     def __post_init__(self):
+        ignore = self.ignore_cell
+        check(isinstance(ignore, bool), "data", "ignore_cell", f"must be true or false, got {ignore!r}")
         for key in ("energy_key", "forces_key", "delta_low_key"):
             value = getattr(self, key)
             check(value is None or isinstance(value, str), "data", key, f"must be a string, got {value!r}")

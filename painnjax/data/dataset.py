@@ -39,7 +39,7 @@ from ase.data import chemical_symbols
 from painnjax.data.composition import MOLECULES, composition_of, molecule_counts, molecule_table
 from painnjax.errors import InputError
 from painnjax.units import ENERGY_UNITS, LENGTH_UNITS
-from painnjax.validate import as_atomic_numbers, check_positions
+from painnjax.validate import as_atomic_numbers, check_positions, format_hint, free_cluster
 
 # --------------------------------------------------------------------------------------------
 # The dataset
@@ -192,7 +192,9 @@ def _plain(value):
     return value
 
 
-def _read_frames(path: Path, format: str | None = None) -> list:
+def _read_frames(path: Path, format: str | None = None, ignore_cell: bool = False) -> list:
+    """Every frame of ``path`` (or of a bundled dataset of that name), each a free cluster
+    (:func:`painnjax.validate.free_cluster`: a periodic frame is an error unless ``ignore_cell``)."""
     from ase.io import read
 
     if not path.exists():
@@ -208,12 +210,13 @@ def _read_frames(path: Path, format: str | None = None) -> list:
     try:
         frames = read(path, index=":", format=format)
     except Exception as err:
-        raise InputError(f"{path}: cannot be read: {type(err).__name__}: {err}") from None
+        hint = format_hint(path, format, takes_format=True)
+        raise InputError(f"{path}: cannot be read: {type(err).__name__}: {err}{hint}") from None
     if not isinstance(frames, list):
         frames = [frames]
     if not frames:
         raise InputError(f"{path}: no frames in file")
-    return frames
+    return [free_cluster(atoms, f"{path}, frame {k}", ignore_cell=ignore_cell) for k, atoms in enumerate(frames)]
 
 
 def _calc_result(atoms, key: str):
@@ -299,6 +302,7 @@ def read_dataset(
     require_energy: bool = True,
     delta_low_key: str | None = None,
     format: str | None = None,
+    ignore_cell: bool = False,
 ) -> Dataset:
     """Read structures, energies and forces from one or more ASE-readable files.
 
@@ -326,7 +330,11 @@ def read_dataset(
     not train on it). A malformed energy is still an error.
 
     Composition: ``atoms.info["composition"]`` if present, else :func:`composition_of`, else
-    the Hill formula. Cell and periodicity are ignored: structures are isolated clusters.
+    the Hill formula.
+
+    Periodic frames: the models are for free clusters, so a frame with any ``pbc`` True is an
+    :class:`InputError` naming file and frame, unless ``ignore_cell=True``, which drops its cell
+    and pbc and reads it as a free cluster (:func:`painnjax.validate.free_cluster`).
 
     Raises :class:`InputError`, naming file, frame and field, for a missing, empty or unreadable
     file, a frame without energy (or forces, when required), non-finite energy, forces or
@@ -346,7 +354,11 @@ def read_dataset(
         _energy_factor(energy_unit),
         _forces_factor(forces_unit, energy_unit),
     )
-    frames = [reader.read(atoms, path, k) for path in paths for k, atoms in enumerate(_read_frames(path, format))]
+    frames = [
+        reader.read(atoms, path, k)
+        for path in paths
+        for k, atoms in enumerate(_read_frames(path, format, ignore_cell=ignore_cell))
+    ]
 
     missing_forces = [f.where for f in frames if f.forces is None]
     if missing_forces and len(missing_forces) < len(frames):
@@ -478,16 +490,22 @@ def _read_reference(unlabeled: bool, energy_key: str | None, delta_low_key: str 
 
 
 def read_monomer_references(
-    path, molecules: Mapping[str, str] = MOLECULES, *, energy_key: str | None = None, energy_unit="eV"
+    path,
+    molecules: Mapping[str, str] = MOLECULES,
+    *,
+    energy_key: str | None = None,
+    energy_unit="eV",
+    ignore_cell: bool = False,
 ) -> dict[str, float]:
     """Energies (eV) of the monomers in ``path``, by name of ``molecules`` (e.g. ``{"SA": ..., "AM": ...}``).
 
     A frame is a monomer when its atoms are exactly one molecule's formula; other frames are
     ignored. When several frames have the same formula, the lowest energy is taken (the
-    minimum). Energy as in :func:`read_dataset` (calculator result or ``atoms.info[energy_key]``).
+    minimum). Energy as in :func:`read_dataset` (calculator result or ``atoms.info[energy_key]``);
+    periodic frames as there (``ignore_cell``).
     """
     path = Path(path)
-    frames = _read_frames(path)
+    frames = _read_frames(path, ignore_cell=ignore_cell)
     factor = _energy_factor(energy_unit)
     table = molecule_table(molecules)
     found: dict[str, float] = {}
@@ -517,13 +535,15 @@ def to_binding_energies(
     *,
     energy_key: str | None = None,
     energy_unit="eV",
+    ignore_cell: bool = False,
 ) -> Dataset:
     """Binding energies ΔE = E − Σ_m n_m·E(m) with monomer energies from ``monomer_path``.
 
     The energies in ``ds`` must be total energies at the same level as the monomer file (not a
     Δ-learning or offset-subtracted set). Forces are unchanged. Raises :class:`InputError`
     naming the monomer file and the structure (file, frame) when a structure holds a molecule
-    type that the monomer file lacks, or cannot be split into whole molecules.
+    type that the monomer file lacks, or cannot be split into whole molecules. Periodic
+    monomer frames as in :func:`read_dataset` (``ignore_cell``).
     """
     if ds.reference.get("kind") != "total" or "delta" in ds.reference:
         raise InputError(
@@ -531,7 +551,9 @@ def to_binding_energies(
             f"(make binding energies before subtracting anything else)"
         )
     monomer_path = Path(monomer_path)
-    monomers = read_monomer_references(monomer_path, molecules, energy_key=energy_key, energy_unit=energy_unit)
+    monomers = read_monomer_references(
+        monomer_path, molecules, energy_key=energy_key, energy_unit=energy_unit, ignore_cell=ignore_cell
+    )
     cache: dict[tuple, dict[str, int]] = {}
     energy = ds.energy.copy()
     used: set[str] = set()

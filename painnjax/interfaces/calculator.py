@@ -21,7 +21,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from painnjax.errors import InputError
 from painnjax.io.modelfile import load_model
 from painnjax.potential import energy_and_forces, potential
-from painnjax.validate import check_positions
+from painnjax.validate import check_free_cluster, check_positions
 
 
 class PaiNNCalculator(Calculator):
@@ -30,13 +30,16 @@ class PaiNNCalculator(Calculator):
     Args:
         model: model file, bundled model name, or :class:`painnjax.Model`.
         dtype: ``"float32"`` (default) or ``"float64"`` (needs ``jax.enable_x64``).
+        ignore_cell: treat periodic atoms as a free cluster (cell and pbc not used); without
+            it periodic atoms are an :class:`InputError` (the models are for free clusters).
     """
 
     implemented_properties = ["energy", "free_energy", "forces"]
 
-    def __init__(self, model, dtype: str = "float32", **kwargs):
+    def __init__(self, model, dtype: str = "float32", ignore_cell: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.model = load_model(model)
+        self.ignore_cell = bool(ignore_cell)
         self.dtype = jnp.dtype(dtype)
         self._fns: dict[tuple[int, ...], tuple] = {}
 
@@ -55,8 +58,7 @@ class PaiNNCalculator(Calculator):
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        if atoms.pbc.any():
-            raise InputError("PaiNNCalculator models isolated clusters; periodic boundary conditions are not supported")
+        check_free_cluster(atoms, "PaiNNCalculator", ignore_cell=self.ignore_cell)
         numbers = atoms.get_atomic_numbers()
         R = check_positions(atoms.positions, len(numbers), symbols=atoms.get_chemical_symbols())
         fn = self._function(numbers, R)

@@ -7,6 +7,10 @@ embeddings), one ``Atomwise`` energy head with sum aggregation, ``Forces``, and 
 postprocessors ``CastTo32``/``CastTo64``/``AddOffsets``. Anything else is refused with a
 :class:`~painnjax.errors.ConversionError` naming the part.
 
+A file is read with ``torch.load(weights_only=True)`` and may name only the classes of those
+parts (:func:`allowed_globals`), so a crafted file cannot run code; ``trust_pickle=True`` (the
+command line's ``--trust-pickle``) reads a file you trust with full unpickling.
+
 Energies are stored in eV: a model trained in kcal/mol (SchNetPack's calculator default) is
 converted by scaling its readout and offsets with ``energy_unit``.
 
@@ -16,6 +20,8 @@ The reverse, :func:`to_schnetpack`, builds such a SchNetPack model from a painnj
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 
 import jax
@@ -65,7 +71,97 @@ def _is_silu(act, torch) -> bool:
     return act is torch.nn.functional.silu or isinstance(act, torch.nn.SiLU)
 
 
-def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energy_key: str = "energy"):
+def allowed_globals(torch, spk) -> list:
+    """The classes and functions a ``.pt`` file may name when read without ``trust_pickle``.
+
+    Exactly the parts :func:`from_schnetpack` can carry over (and the torch containers,
+    initialisers and activation they are built from). Unpickling calls what a file names, so a
+    file naming anything else is refused before any of it runs.
+    """
+    painn = spk.representation.painn
+    return [
+        spk.model.NeuralNetworkPotential,
+        spk.atomistic.PairwiseDistances,
+        spk.atomistic.Strain,
+        spk.atomistic.Atomwise,
+        spk.atomistic.Forces,
+        spk.representation.PaiNN,
+        painn.PaiNNInteraction,
+        painn.PaiNNMixing,
+        spk.nn.GaussianRBF,
+        spk.nn.CosineCutoff,
+        spk.nn.Dense,
+        spk.transform.CastTo32,
+        spk.transform.CastTo64,
+        spk.transform.AddOffsets,
+        torch.nn.ModuleList,
+        torch.nn.ModuleDict,
+        torch.nn.Sequential,
+        torch.nn.Embedding,
+        torch.nn.Identity,
+        torch.nn.Linear,
+        torch.nn.SiLU,
+        torch.nn.functional.silu,
+        torch.nn.init.xavier_uniform_,
+        torch.nn.init.zeros_,
+    ]
+
+
+def _refused_globals(torch, path: Path, message: str) -> list[str]:
+    """The names a refused ``.pt`` file needs beyond the allowed ones (all of them if torch can list them)."""
+    try:
+        names = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # a legacy (non-zip) file, or an older torch: the first name from the message
+        names = []
+    if not names:
+        m = re.search(r"GLOBAL (\S+) was not an allowed global|Unsupported global: GLOBAL (\S+)", message)
+        m = m or re.search(r"(?:unsupported GLOBAL|unrecognized function) (\S+)", message)
+        names = [next(g for g in m.groups() if g)] if m else []
+    return names
+
+
+def load_schnetpack_file(path, trust_pickle: bool = False):
+    """``torch.load`` a SchNetPack model file, by default without running code from it.
+
+    Without ``trust_pickle`` the file is read with ``weights_only=True`` and may name only the
+    classes of :func:`allowed_globals`; any other is refused with a :class:`ConversionError`
+    that names it. ``trust_pickle=True`` is plain ``torch.load(weights_only=False)``: it runs
+    whatever the file's pickle calls, so only for files you made or whose source you trust.
+    """
+    torch, spk = import_schnetpack()
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such file")
+    trust = "--trust-pickle (from_schnetpack(..., trust_pickle=True))"
+    try:
+        with torch.serialization.safe_globals(allowed_globals(torch, spk)):
+            if trust_pickle:
+                return torch.load(path, map_location="cpu", weights_only=False)
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True)
+            except pickle.UnpicklingError as exc:
+                names = _refused_globals(torch, path, str(exc))
+                if not names:  # no refused name: damaged, not a torch file, or torch's legacy format
+                    detail = str(exc).split("WeightsUnpickler error:")[-1].strip().split("\n")[0]
+                    raise ConversionError(
+                        f"{path}: cannot be read by torch.load with weights_only=True ({detail}); a model "
+                        f"file in torch's legacy format whose source you trust can be read with {trust}"
+                    ) from None
+    except ConversionError:
+        raise
+    except Exception as exc:
+        raise ConversionError(f"{path}: cannot be read by torch.load ({type(exc).__name__}: {exc})") from None
+    which = "which is not" if len(names) == 1 else "which are not"
+    raise ConversionError(
+        f"{path}: not loaded: the file names {', '.join(names)}, {which} part of a SchNetPack PaiNN model "
+        "that painnjax can carry over, and reading a .pt file calls what it names (a crafted file can run "
+        f"any code). If you made this file or trust its source, convert it with {trust}"
+    )
+
+
+def from_schnetpack(
+    model_or_path, energy_unit: str = "eV", elements=None, energy_key: str = "energy", trust_pickle: bool = False
+):
     """A :class:`painnjax.Model` with the weights of a SchNetPack PaiNN.
 
     Args:
@@ -73,6 +169,9 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
         energy_unit: the unit of the SchNetPack model's energies (``"eV"``, ``"kcal/mol"``, ...).
         elements: atomic numbers the model was trained on (for input checks); None = any.
         energy_key: the ``output_key`` of the energy ``Atomwise`` head.
+        trust_pickle: read a file with full unpickling (``torch.load(weights_only=False)``),
+            which runs any code the file holds. By default a file may name only the SchNetPack
+            and torch classes of a convertible PaiNN model (:func:`allowed_globals`); others are refused.
     """
     from painnjax.model import Model
 
@@ -80,14 +179,8 @@ def from_schnetpack(model_or_path, energy_unit: str = "eV", elements=None, energ
     source = "SchNetPack model"
     nnp = model_or_path
     if isinstance(model_or_path, (str, os.PathLike)):
-        path = Path(model_or_path)
-        source = str(path)
-        if not path.is_file():
-            raise ConversionError(f"{path}: no such file")
-        try:
-            nnp = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise ConversionError(f"{path}: cannot be read by torch.load ({type(exc).__name__}: {exc})") from None
+        source = str(model_or_path)
+        nnp = load_schnetpack_file(model_or_path, trust_pickle=trust_pickle)
     where = f"{source}: "
     if isinstance(nnp, dict):
         raise ConversionError(

@@ -3,19 +3,29 @@
 - :func:`atomic_write`: a whole file via a temporary file and ``os.replace``;
   :func:`write_json`: JSON the same way (the one JSON writer: numpy scalars and arrays become
   numbers and lists, paths strings).
+- :func:`check_writable`: refuses an output file or folder that cannot be written, before the
+  work starts (every command checks its outputs with it).
 - :class:`ExtxyzAppender` (with :func:`extxyz_text` and :func:`lock_for_writing`): results
   appended one whole frame per write and flush, the file locked against a second writer;
   :func:`complete_extxyz_end` finds where the last complete frame ends, so a resumed job can
   cut off a frame that a kill left half-written. ``painnjax label`` and ``painnjax screen``
   keep their results this way.
+- :func:`lock_run_folder`: an exclusive OS lock (``flock``) on a run folder for the whole run,
+  so a second process writing into the same folder is refused rather than interleaving files
+  (md, train, screen, sample, learn and the vibrational study take it). The kernel drops the
+  lock when its process ends, however it ends: a killed run never blocks its restart.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
 import tempfile
+import threading
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +77,43 @@ def _json_default(x):
 def write_json(path: str | os.PathLike, obj, *, indent: int | None = 2) -> Path:
     """``obj`` as JSON (UTF-8, trailing newline) at ``path``, written atomically."""
     return atomic_write(path, json.dumps(obj, indent=indent, default=_json_default, ensure_ascii=False) + "\n")
+
+
+def check_writable(path: str | os.PathLike, what: str = "output", *, folder: bool = False) -> Path:
+    """Refuse an output path that cannot be written, before the work starts; returns it as a Path.
+
+    ``folder=True``: ``path`` is a folder to write into (made later when missing); otherwise a
+    file (written or replaced later). Nothing is left behind: the nearest folder on the way to
+    ``path`` that exists must be a folder in which a temporary file can be made (and is deleted
+    again), and what is at ``path`` already must be of the right kind (and, for a file,
+    writable). This catches a parent that is a file, a read-only file system and missing
+    permissions (which do not stop root). Raises :class:`~painnjax.errors.InputError` naming
+    ``path``, ``what`` (e.g. ``"--out folder"``) and the reason.
+    """
+    path = Path(path)
+
+    def refuse(reason: str):
+        raise InputError(f"{path}: cannot write the {what} there: {reason}")
+
+    if path.is_dir():
+        if not folder:
+            refuse("it is a folder")
+    elif path.exists():
+        if folder:
+            refuse("it is a file, not a folder")
+        if not os.access(path, os.W_OK):
+            refuse("the file is read-only")
+    base = path if folder else path.parent
+    while not base.exists() and base.parent != base:  # the nearest part that exists
+        base = base.parent
+    if not base.is_dir():
+        refuse(f"{base} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=base):
+            pass
+    except OSError as exc:
+        refuse(f"cannot create a file in {base} ({exc.strerror or exc})")
+    return path
 
 
 def complete_extxyz_end(data: bytes, path: Path) -> int:
@@ -148,18 +195,93 @@ class ExtxyzAppender:
             self.fh = None
 
 
-def lock_for_writing(fh, path: Path, what: str = "") -> None:
+def _try_lock(fd: int, path: Path, what: str) -> bool:
+    """An exclusive, non-blocking ``flock`` on ``fd``: False when another open file holds it.
+
+    A file system without locks (some network mounts) gives a warning and True: the work goes
+    on unprotected rather than never starting. The kernel releases the lock when the file is
+    closed or its process ends, also by SIGKILL, so there are no stale locks to clean up.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
-        return
+        return True
     try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        warnings.warn(
+            f"{path}: cannot lock it ({exc.strerror or exc}); nothing keeps a second process from writing "
+            f"{what or 'to it'} at the same time",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return True
+
+
+def lock_for_writing(fh, path: Path, what: str = "") -> None:
+    """Lock the open file ``fh`` (at ``path``) against a second writer, or close it and refuse."""
+    if not _try_lock(fh.fileno(), path, what):
         fh.close()
         raise InputError(
             f"{path}: another process is writing {what or 'to it'}; wait for it or choose another file"
         ) from None
+
+
+LOCK_FILE = ".painnjax.lock"
+_held = threading.local()  # per thread: {resolved folder: fd} of the run folders it holds
+
+
+@contextmanager
+def lock_run_folder(path: str | os.PathLike, what: str = "a run"):
+    """Hold an exclusive OS lock on the run folder ``path`` (created if missing) for the block.
+
+    The lock is an ``flock`` on ``path/.painnjax.lock`` (the file stays; it records the pid of
+    the last holder). A second process (or thread) asking for a folder that is held gets an
+    :class:`~painnjax.errors.InputError` naming the folder. Nested use in one thread is fine:
+    a command that calls another in the folder it holds (``sample`` runs ``md`` in its work
+    folder) takes it again without waiting, and only the outermost block releases it.
+    ``what`` names the work in the messages, e.g. ``"an MD run"``. Yields the folder's path.
+    """
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot be made a run folder ({exc.strerror or exc})") from None
+    key = folder.resolve()
+    held = getattr(_held, "folders", None)
+    if held is None:
+        held = _held.folders = {}
+    if key in held:  # held by an outer block of this thread, which also releases it
+        yield folder
+        return
+    lock_path = folder / LOCK_FILE
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot write in this folder ({exc.strerror or exc})") from None
+    try:
+        if not _try_lock(fd, lock_path, what):
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            raise InputError(
+                f"{folder}: another painnjax process is writing this folder"
+                f"{f' ({holder})' if holder else ''}; wait for it to end or choose another folder"
+            )
+        try:  # who holds it, for the message a second process gets
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}: {what}\n".encode(), 0)
+        except OSError:
+            pass
+    except BaseException:
+        os.close(fd)
+        raise
+    held[key] = fd
+    try:
+        yield folder
+    finally:
+        del held[key]
+        os.close(fd)  # releases the lock
 
 
 def write_extxyz_atomic(path, frames) -> Path:

@@ -1,8 +1,12 @@
 """A trained model as one file: config + weights + constants (energy offsets, radial basis) + units + provenance.
 
-File layout (msgpack): ``{"header": {...}, "variables": <flax msgpack bytes>, "sha256": hex}``.
-The header holds ``format`` ("painnjax-model"), ``format_version``, ``config`` and
-``metadata``; the checksum covers the weights, so a truncated or altered file is refused.
+File layout (msgpack): ``{"header": {...}, "variables": <flax msgpack bytes>, "sha256": hex,
+"sha256_all": hex}``. The header holds ``format`` ("painnjax-model"), ``format_version``,
+``painnjax_version``, ``config`` and ``metadata``. ``sha256`` is the digest of the weights;
+``sha256_all`` (format version 2) is the digest of the whole content, the canonical
+serialisation of the header (keys sorted at every level) followed by the weights, so a
+truncated file or one with any altered byte of header or weights is refused. Files of format
+version 1 (weights-only checksum) still load, with a :class:`ModelFileWarning`.
 Energies of a model are always eV and lengths Å (converters fold other units in).
 
 Example:
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -32,8 +37,32 @@ from painnjax.nn.config import PaiNNConfig
 from painnjax.nn.painn import init_variables
 
 FORMAT = "painnjax-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: "sha256_all" covers header and weights; 1: "sha256" covers the weights only
 SUFFIX = ".painn"
+
+
+class ModelFileWarning(UserWarning):
+    """A model file loads but is not fully protected (format version 1: the header has no checksum)."""
+
+
+def _canonical(obj):
+    """``obj`` with the keys of every dict sorted (a fixed order for the checksum)."""
+    if isinstance(obj, dict):
+        items = sorted(obj.items(), key=lambda kv: (type(kv[0]).__name__, repr(kv[0])))
+        return {k: _canonical(v) for k, v in items}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    return obj
+
+
+def _content_digest(header: dict, weights: bytes) -> str:
+    """sha256 of the header (as read back from the file, keys sorted) followed by the weights.
+
+    A msgpack object delimits itself, so the two parts cannot be shifted into each other.
+    """
+    h = hashlib.sha256(msgpack.packb(_canonical(header), use_bin_type=True))
+    h.update(weights)
+    return h.hexdigest()
 
 
 def _bundled_dir() -> Path:
@@ -65,16 +94,20 @@ def save_model(model: Model, path: str | os.PathLike) -> Path:
     from painnjax._version import __version__
 
     weights = serialization.msgpack_serialize(jax.device_get(model.variables))
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "painnjax_version": __version__,
+        "config": model.config.to_dict(),
+        "metadata": model.metadata,
+    }
+    # The digest is taken over the header as the reader will see it (tuples read back as lists).
+    stored = msgpack.unpackb(msgpack.packb(header, use_bin_type=True), raw=False, strict_map_key=False)
     payload = {
-        "header": {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "painnjax_version": __version__,
-            "config": model.config.to_dict(),
-            "metadata": model.metadata,
-        },
+        "header": header,
         "variables": weights,
         "sha256": hashlib.sha256(weights).hexdigest(),
+        "sha256_all": _content_digest(stored, weights),
     }
     return atomic_write(path, msgpack.packb(payload, use_bin_type=True))
 
@@ -85,8 +118,9 @@ def load_model(name_or_path: str | os.PathLike) -> Model:
         return name_or_path
     path = resolve_model_path(name_or_path)
     try:
+        # ValueError includes UnicodeDecodeError; TypeError: a damaged map whose key became a map or list.
         payload = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
-    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, UnicodeDecodeError) as exc:
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: not a painnjax model file (unreadable: {exc})") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a folder, expected a painnjax model file") from None
@@ -103,7 +137,8 @@ def load_model(name_or_path: str | os.PathLike) -> Model:
         )
     weights = payload.get("variables")
     if not isinstance(weights, bytes) or hashlib.sha256(weights).hexdigest() != payload.get("sha256"):
-        raise ModelFileError(f"{path}: the weights are corrupt (checksum mismatch)")
+        raise ModelFileError(f"{path}: the weights are altered or damaged: checksum mismatch")
+    _check_content(path, version, payload, header, weights)
     try:
         config = PaiNNConfig.from_dict(header["config"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -111,6 +146,27 @@ def load_model(name_or_path: str | os.PathLike) -> Model:
     variables = serialization.msgpack_restore(weights)
     _check_variables(path, config, variables)
     return Model(config, variables, header.get("metadata") or {})
+
+
+def _check_content(path: Path, version: int, payload: dict, header: dict, weights: bytes) -> None:
+    """The whole-content checksum must match; a version-1 file without one loads with a warning."""
+    digest = payload.get("sha256_all")
+    if digest is None and version == 1:
+        warnings.warn(
+            f"{path}: model file of format version 1, whose checksum covers only the weights: an altered "
+            "header (config, metadata) would go unnoticed. Re-save it to protect it: "
+            "painnjax.save_model(painnjax.load_model(path), path)",
+            ModelFileWarning,
+            stacklevel=3,
+        )
+        return
+    if not isinstance(digest, str):
+        raise ModelFileError(f"{path}: altered or damaged: no checksum over the header (sha256_all is missing)")
+    if _content_digest(header, weights) != digest:
+        raise ModelFileError(
+            f"{path}: altered or damaged: checksum mismatch (the header, i.e. format, config or metadata, "
+            "differs from what was saved)"
+        )
 
 
 def _check_variables(path: Path, config: PaiNNConfig, variables) -> None:
@@ -128,3 +184,72 @@ def _check_variables(path: Path, config: PaiNNConfig, variables) -> None:
     for k, shape in flat_exp.items():
         if tuple(flat_got[k]) != tuple(shape):
             raise ModelFileError(f"{path}: weight {k} has shape {flat_got[k]}, config implies {shape}")
+
+
+def model_identity(model) -> str:
+    """What a model computes, as ``"sha256:<hex>"``: a hash of its config, weights and metadata.
+
+    The same for a model in memory and for that model saved and read back (weights are hashed
+    leaf by leaf in key order, with their dtype and shape). A file path or bundled name is read
+    first. A list or tuple of models (a committee whose mean drives MD) gets one identity of the
+    members in order. Run folders record it so that a restart with another model is refused.
+    """
+    import json
+
+    if isinstance(model, (list, tuple)):
+        if len(model) == 1:
+            return model_identity(model[0])
+        h = hashlib.sha256(b"painnjax-committee\0")
+        for m in model:
+            h.update(model_identity(m).encode() + b"\0")
+        return "sha256:" + h.hexdigest()
+    model = load_model(model)
+    h = hashlib.sha256(b"painnjax-model\0")
+    head = {"config": model.config.to_dict(), "metadata": model.metadata}
+    h.update(json.dumps(head, sort_keys=True, default=_json_value).encode() + b"\0")
+    for key, leaf in jax.tree_util.tree_leaves_with_path(jax.device_get(model.variables)):
+        x = np.ascontiguousarray(np.asarray(leaf))
+        h.update(f"{jax.tree_util.keystr(key)} {x.dtype.str} {x.shape}\0".encode())
+        h.update(x.tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def _json_value(x):
+    if isinstance(x, np.generic):
+        return x.item()
+    if hasattr(x, "__array__"):
+        return np.asarray(x).tolist()
+    return str(x)
+
+
+def check_same_model(recorded: str | None, recorded_name, model_id: str | None, name, where) -> None:
+    """Refuse to continue a run recorded with model ``recorded`` with another one (``model_id``).
+
+    ``recorded`` None (a run folder from before painnjax recorded models): a warning that the
+    model cannot be checked. ``model_id`` None (an energy function with no model): nothing to
+    check. ``where`` is the file holding the record (for the messages).
+    """
+    import warnings
+
+    from painnjax.errors import InputError
+
+    if model_id is None:
+        return
+    if recorded is None:
+        warnings.warn(
+            f"{where}: written before painnjax recorded the model of a run; cannot check that it is "
+            f"continued with the same model as before ({name})",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
+    if recorded != model_id:
+        raise InputError(
+            f"{where}: the run was made with model {recorded_name} ({_short(recorded)}), this call uses "
+            f"{name} ({_short(model_id)}): continuing would mix two potentials; use the same model or "
+            "another folder"
+        )
+
+
+def _short(identity: str) -> str:
+    return identity[: len("sha256:") + 12]

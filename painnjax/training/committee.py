@@ -200,12 +200,13 @@ def rank_by_spread(spread, n: int) -> np.ndarray:
     return np.lexsort((np.arange(len(spread)), -spread))[:n]
 
 
-def read_pool(paths, format: str | None = None):
+def read_pool(paths, format: str | None = None, ignore_cell: bool = False):
     """Structures to select from: every frame of ``paths``, with or without energies/forces.
 
     :func:`painnjax.data.dataset.read_dataset` with ``require_energy=False, require_forces=False``:
     frames are checked as there (errors name file and frame), ``info[k]`` keeps ``source``
-    and ``frame``, and labels are kept where every frame has them.
+    and ``frame``, and labels are kept where every frame has them; a periodic frame is an
+    error unless ``ignore_cell`` (then read as a free cluster).
     """
     import warnings
 
@@ -213,7 +214,7 @@ def read_pool(paths, format: str | None = None):
 
     with warnings.catch_warnings():  # a pool missing some forces is normal, not worth a warning
         warnings.filterwarnings("ignore", message=".*structures have no forces")
-        return read_dataset(paths, require_energy=False, require_forces=False, format=format)
+        return read_dataset(paths, require_energy=False, require_forces=False, format=format, ignore_cell=ignore_cell)
 
 
 def _files(ds) -> str:

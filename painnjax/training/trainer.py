@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import time
 from functools import partial
 from pathlib import Path
@@ -35,7 +36,7 @@ from flax import serialization
 
 from painnjax.data.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
 from painnjax.errors import InputError
-from painnjax.io.files import atomic_write, write_json
+from painnjax.io.files import atomic_write, lock_run_folder, write_json
 from painnjax.io.modelfile import load_model, save_model
 from painnjax.io.plots import learning_curve
 from painnjax.model import Model
@@ -336,10 +337,16 @@ def train(
         )
     if len(split.train) == 0 or len(split.valid) == 0:
         raise InputError("the split needs training and validation structures")
-    if ckpt.exists() and not resume:
-        raise InputError(f"{run_dir} already holds a run; resume it or choose another folder")
     if resume and not ckpt.exists():
         raise InputError(f"{run_dir}: no checkpoint to resume from ({ckpt} is missing)")
+    with lock_run_folder(run_dir, "a training run"):  # one process at a time in a run folder
+        return _train(ds, split, run_dir, ckpt, model_config, cfg, resume, stop_after, progress, warm_start)
+
+
+def _train(ds, split, run_dir: Path, ckpt: Path, model_config, cfg, resume, stop_after, progress, warm_start) -> Model:
+    """:func:`train` once its inputs are checked and its folder is locked."""
+    if ckpt.exists() and not resume:
+        raise InputError(f"{run_dir} already holds a run; resume it or choose another folder")
 
     template = initial_model(ds, split, model_config, cfg)
     if warm_start is not None and not resume:
@@ -409,8 +416,10 @@ def train(
             save_model(trainer.model(template), run_dir / "best.painn")
         schedule.observe(valid_m["loss"])
         stop = stopper.observe(epoch + 1, valid_m["loss"])
-        save_checkpoint(ckpt, trainer, epoch + 1, best, schedule, stopper)
+        # The epoch's row first, then its checkpoint: a kill in between leaves a row of an
+        # epoch without a checkpoint, which a resume trims and computes again (never a lost row).
         _append_csv(run_dir / "metrics.csv", columns, row)
+        save_checkpoint(ckpt, trainer, epoch + 1, best, schedule, stopper)
         if time.perf_counter() - last_plot > PLOT_EVERY_SECONDS or epoch + 1 == end or stop:
             learning_curve(run_dir / "metrics.csv", run_dir / "learning_curve.png", title=str(run_dir.name))
             last_plot = time.perf_counter()
@@ -483,26 +492,38 @@ def _epochs_in_csv(path: Path) -> int:
         return sum(1 for _ in csv.DictReader(f))
 
 
+CSV_LINE_END = "\n"  # every row of metrics.csv, before and after a resume (csv's default is \r\n)
+
+
 def _append_csv(path: Path, columns, row) -> None:
     new = not path.exists()
     with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns)
+        w = csv.DictWriter(f, fieldnames=columns, lineterminator=CSV_LINE_END)
         if new:
             w.writeheader()
         w.writerow(row)
 
 
 def _trim_csv(path: Path, last_epoch: int) -> None:
+    """Keep the rows of the epochs up to ``last_epoch`` (those with a checkpoint), one line ending throughout."""
     if not path.exists():
         return
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-        columns = rows[0].keys() if rows else None
-    if columns is None:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        columns = reader.fieldnames
+    if not columns:
         return
-    kept = [r for r in rows if int(r["epoch"]) <= last_epoch]
-    text = [",".join(columns)] + [",".join(r[c] for c in columns) for r in kept]
-    atomic_write(path, ("\n".join(text) + "\n").encode())
+
+    def kept(r) -> bool:
+        complete = None not in r and all(r.get(c) is not None for c in columns)  # not cut short by a kill
+        return complete and r["epoch"].isdigit() and int(r["epoch"]) <= last_epoch
+
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=columns, lineterminator=CSV_LINE_END)
+    w.writeheader()
+    w.writerows(r for r in rows if kept(r))
+    atomic_write(path, text.getvalue().encode())
 
 
 def _progress(it, enabled: bool, total: int):

@@ -11,6 +11,7 @@ reference study's defaults (PaiNN 128/5/20/5 Å, AdamW 1e-4, batch 2, x = 0.01):
     energy_key = ""               # "" = the calculator's energy
     energy_unit = "eV"
     monomers = "monomers.extxyz"  # binding energies against these; "" = per-element offsets
+    ignore_cell = false           # true: periodic frames read as free clusters (else an error)
     [split]                       # painnjax.data.config.SplitConfig
     valid_fraction = 0.1
     seed = 42
@@ -113,6 +114,7 @@ def train_from_files(
     """
     from painnjax.data.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
     from painnjax.data.splits import Split, make_split
+    from painnjax.io.files import lock_run_folder
     from painnjax.training.trainer import train
 
     cfg = read_run_config(config_path, overrides)
@@ -124,9 +126,10 @@ def train_from_files(
         energy_unit=data.energy_unit,
         require_forces=train_config.uses_forces,
         delta_low_key=data.delta_low_key or None,
+        ignore_cell=data.ignore_cell,
     )
     if data.monomers:
-        ds = to_binding_energies(ds, data.monomers)
+        ds = to_binding_energies(ds, data.monomers, ignore_cell=data.ignore_cell)
     else:
         ds = subtract_element_offsets(ds, fit_element_offsets(ds, model_config.max_z))
     out = Path(out)
@@ -161,21 +164,22 @@ def train_from_files(
             warm_start=warm[0],
         )
     models = []
-    for k in range(committee):
-        member = dataclasses.replace(train_config, seed=train_config.seed + k)
-        folder = out / f"member-{k + 1}"
-        resume_k = resume and (folder / "checkpoints" / "latest.ckpt").exists()
-        models.append(
-            train(
-                ds,
-                split,
-                folder,
-                model_config,
-                member,
-                resume=resume_k,
-                progress=progress,
-                stop_after=stop_after,
-                warm_start=warm[k],
+    with lock_run_folder(out, "a committee's training"):  # and train locks each member's folder
+        for k in range(committee):
+            member = dataclasses.replace(train_config, seed=train_config.seed + k)
+            folder = out / f"member-{k + 1}"
+            resume_k = resume and (folder / "checkpoints" / "latest.ckpt").exists()
+            models.append(
+                train(
+                    ds,
+                    split,
+                    folder,
+                    model_config,
+                    member,
+                    resume=resume_k,
+                    progress=progress,
+                    stop_after=stop_after,
+                    warm_start=warm[k],
+                )
             )
-        )
     return models

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import pytest
 
-from md.dynamics.config import MDConfig
+from md.dynamics.config import MDConfig, UnusedOptionWarning
 from painnjax.errors import InputError
 
 
@@ -40,3 +41,45 @@ def test_md_config_is_frozen_and_replace_checks_again():
     assert dataclasses.replace(cfg, steps=200).steps == 200
     with pytest.raises(InputError, match=r"^\[md\] steps: 205 is not a multiple of log_every \(10\)"):
         dataclasses.replace(cfg, steps=205)
+
+
+@pytest.mark.parametrize(
+    "ensemble, key, value, message",
+    [
+        ("nve", "tau", -5.0, "must be a finite number > 0 fs, got -5.0"),
+        ("nve", "friction", -1.0, "must be a finite number > 0 1/fs, got -1.0"),
+        ("nvt-langevin", "chain_length", 1, "must be an integer >= 2, got 1"),
+        ("nvt-nh", "friction", 0.0, "must be a finite number > 0 1/fs, got 0.0"),
+        ("nve", "sy_steps", 4, "must be one of (1, 3, 5, 7), got 4"),
+    ],
+)
+def test_every_thermostat_option_is_checked_whatever_the_ensemble(ensemble, key, value, message):
+    with pytest.raises(InputError) as exc:
+        MDConfig(ensemble=ensemble, **{key: value})
+    assert str(exc.value).startswith(f"[md] {key}: {message}")
+
+
+@pytest.mark.parametrize(
+    "ensemble, key, value, used_by",
+    [
+        ("nve", "friction", 0.02, "nvt-langevin"),
+        ("nve", "tau", 50.0, "nvt-nh"),
+        ("nvt-langevin", "tau", 50.0, "nvt-nh"),
+    ],
+)
+def test_an_option_the_ensemble_ignores_warns(ensemble, key, value, used_by):
+    with pytest.warns(UnusedOptionWarning) as caught:
+        MDConfig(ensemble=ensemble, **{key: value})
+    assert len(caught) == 1
+    assert str(caught[0].message) == f"[md] {key}: {ensemble} ignores {key} (set to {value!r}; only {used_by} uses it)"
+    assert caught[0].filename == __file__  # points at the caller
+
+
+def test_defaults_and_none_do_not_warn_and_none_is_the_default():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnusedOptionWarning)
+        cfg = MDConfig(ensemble="nve", tau=None, chain_length=None, friction=None)
+        MDConfig(ensemble="nvt-langevin", friction=0.05)  # used: no warning
+        MDConfig(ensemble="nvt-nh", tau=50.0, chain_length=4)
+        dataclasses.replace(MDConfig(ensemble="nvt-nh", tau=50.0), steps=200)
+    assert (cfg.tau, cfg.chain_length, cfg.friction) == (100.0, 3, 0.01) == (MDConfig.tau, MDConfig.chain_length, 0.01)

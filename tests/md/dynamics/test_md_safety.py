@@ -6,6 +6,7 @@ replica with a message naming step and time, save its last good frame, and let o
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import jax.numpy as jnp
@@ -19,6 +20,7 @@ from md.clusters import molecules
 from md.dynamics.output import read_thermo
 from md.dynamics.safety import fragments
 from md.dynamics.simulate import SafetyStopWarning
+from md.workflow import format_md_summary
 from painnjax import InputError
 
 
@@ -111,3 +113,25 @@ def test_a_fragmented_start_is_refused(sa1am1):
     energy = elastic_network(atoms.positions)
     with pytest.raises(InputError, match=r"apart.xyz: the start structure is not one cluster: H3N \(4 atoms\)"):
         run_md(energy, atoms, MDConfig(steps=10), progress=False)
+
+
+def test_a_stop_mid_chunk_reports_the_last_good_step_not_the_chunk_end(sa1am1, tmp_path):
+    # one chunk of 400 steps; the energy turns NaN a few steps in: steps_done is the last good record
+    springs = elastic_network(sa1am1.positions, k=1.0)
+    x_max = sa1am1.positions[0, 0] + 0.05
+
+    def energy(R, **unused_kwargs):
+        return springs(R) + 0.0 * jnp.log(x_max - R[0, 0])
+
+    momenta = np.zeros((len(sa1am1), 3))
+    momenta[0, 0] = sa1am1.get_masses()[0] * 0.2
+    cfg = MDConfig(ensemble="nve", temperature=0.0, dt=0.5, steps=400, log_every=2, traj_every=0, checkpoint_every=400)
+    assert cfg.records_per_chunk() * cfg.log_every == 400
+    res, _ = _run(energy, sa1am1, cfg, out=tmp_path, momenta=momenta)
+    status = res.summary["replica_status"][0]
+    last = status["last_good_step"]
+    assert res.stop_reason == "safety: non-finite" and last == status["stop_step"] - 2 < 398
+    assert res.steps_done == res.summary["steps_done"] == last
+    assert res.summary["time_ps"] == pytest.approx(last * 0.5 / 1000)
+    assert json.loads((tmp_path / "summary.json").read_text())["steps_done"] == last
+    assert f"step {last} of 400 ({last * 0.5 / 1000:g} ps)" in format_md_summary(res.summary)

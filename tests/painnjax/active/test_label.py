@@ -210,6 +210,33 @@ def test_bad_input_names_file_and_frame(tmp_path):
     assert not out.exists()
 
 
+def test_periodic_frame_refused_before_any_single_point_or_labelled_as_free_cluster(tmp_path, monkeypatch, capsys):
+    """The rule of every command: a frame with pbc is an error (xTB would give a periodic energy
+    that a model of free clusters must not learn), unless --ignore-cell: then xTB gets no cell."""
+    import painnjax.active.label as label_module
+
+    boxed = molecule("NH3")
+    boxed.cell, boxed.pbc = [6.0, 6.0, 6.0], True
+    inp = tmp_path / "boxed.extxyz"
+    write(inp, [molecule("NH3"), boxed])
+    out = tmp_path / "labels.extxyz"
+    calls = []
+    real = label_module._single_point
+    monkeypatch.setattr(label_module, "_single_point", lambda *a: calls.append(a) or real(*a))
+    with pytest.raises(InputError, match=rf"{inp}, frame 1: periodic boundary conditions are not supported"):
+        label_file(inp, out, progress=False)
+    assert cli_main(["label", str(inp), str(out), "--quiet"]) == 2
+    assert "--ignore-cell" in capsys.readouterr().err
+    assert calls == [] and not out.exists()
+    assert cli_main(["label", str(inp), str(out), "--ignore-cell", "--quiet"]) == 0
+    e_free, f_free = direct(read(inp, index=0))
+    assert direct(read(inp, index=1))[0] != pytest.approx(e_free, abs=1e-6)  # periodic xTB differs
+    for atoms in read(out, index=":"):
+        assert not atoms.pbc.any() and atoms.cell.volume == 0
+        assert atoms.get_potential_energy() == pytest.approx(e_free, abs=1e-10)
+        np.testing.assert_allclose(atoms.get_forces(), f_free, atol=1e-8)
+
+
 # --------------------------------------------------------------------------------------------
 # Resume
 

@@ -18,6 +18,7 @@ def test_defaults_are_those_of_the_run_config():
         "energy_unit": "eV",
         "monomers": "",
         "delta_low_key": "",
+        "ignore_cell": False,
     }
     assert dataclasses.asdict(SplitConfig()) == {
         "valid_fraction": 0.1,
@@ -43,6 +44,7 @@ def test_values_are_kept_or_normalised():
         (DataConfig, "data", {"energy_unit": -1.0}, r"\[data\] energy_unit: unknown unit -1.0"),
         (DataConfig, "data", {"energy_key": 3}, r"\[data\] energy_key: must be a string, got 3"),
         (DataConfig, "data", {"monomers": 1}, r"\[data\] monomers: must be a file"),
+        (DataConfig, "data", {"ignore_cell": "yes"}, r"\[data\] ignore_cell: must be true or false, got 'yes'"),
         (SplitConfig, "split", {"valid_fraction": 1.0}, r"\[split\] valid_fraction: must be in \[0, 1\), got 1.0"),
         (SplitConfig, "split", {"valid_fraction": "0.1"}, r"\[split\] valid_fraction: must be in \[0, 1\)"),
         (

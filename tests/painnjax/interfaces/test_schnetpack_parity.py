@@ -8,6 +8,8 @@ converted with ``from_schnetpack`` and compared on real SA-AM clusters from ../s
 from __future__ import annotations
 
 import json
+import os
+import shlex
 
 import jax
 import jax.numpy as jnp
@@ -310,7 +312,13 @@ def test_unconvertible_parts_through_cli(part, tmp_path, capsys):
     out = tmp_path / "out.painn"
     assert cli_main(["convert-schnetpack", str(pt), str(out)]) == 2
     err = capsys.readouterr().err
-    assert "error:" in err and part in err
+    # Read without trust, the file may not name the part's class: refused, naming it.
+    assert "error:" in err and part in err and "--trust-pickle" in err
+    assert not out.exists()
+    # Trusted, it is read in full and the conversion names the part it cannot carry.
+    assert cli_main(["convert-schnetpack", str(pt), str(out), "--trust-pickle"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and part in err and "not loaded" not in err
     assert not out.exists()
 
 
@@ -340,3 +348,62 @@ def test_unknown_energy_unit_is_refused(tmp_path, capsys):
     torch.save(nnp, pt)
     assert cli_main(["convert-schnetpack", str(pt), str(tmp_path / "o.painn"), "--energy-unit", "furlongs"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- no code runs from a .pt file
+
+
+class _RunsCode:
+    """Unpickling this calls ``func(*args)``: what a crafted .pt file does to its reader."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def _crafted(how: str, marker):
+    if how == "exec":
+        return _RunsCode(exec, f"open({str(marker)!r}, 'w').write('ran')")
+    return _RunsCode(os.system, f"touch {shlex.quote(str(marker))}")
+
+
+@pytest.mark.parametrize("how", ["exec", "os.system"])
+def test_crafted_pickle_is_refused_and_runs_nothing(how, tmp_path, capsys):
+    marker = tmp_path / "marker"
+    pt = tmp_path / "crafted.pt"
+    torch.save(_crafted(how, marker), pt)
+    refused = r"crafted.pt: not loaded: the file names \S*(exec|system).*--trust-pickle"
+    with pytest.raises(ConversionError, match=refused):
+        from_schnetpack(pt)
+    out = tmp_path / "out.painn"
+    assert cli_main(["convert-schnetpack", str(pt), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "crafted.pt" in err and "--trust-pickle" in err
+    assert not marker.exists() and not out.exists()
+    # The test has teeth: trusted, the file is unpickled in full and its code runs.
+    with pytest.raises(ConversionError, match="expected a schnetpack.model.NeuralNetworkPotential"):
+        from_schnetpack(pt, trust_pickle=True)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("variant", ["tiny", "shared-float64"])
+def test_schnetpack_model_file_converts_without_trust(variant, tmp_path, capsys):
+    """An ordinary SchNetPack model file needs only allowed classes: read without --trust-pickle."""
+    extra = dict(shared_interactions=True, shared_filters=True) if variant != "tiny" else {}
+    nnp = build_schnetpack(**TINY, **extra)
+    if variant != "tiny":
+        nnp = nnp.double()
+    pt = tmp_path / "model.pt"
+    torch.save(nnp, pt)
+    direct, from_file = from_schnetpack(nnp), from_schnetpack(pt)
+    assert from_file.config == direct.config
+    for (k, a), (_, b) in zip(
+        jax.tree_util.tree_leaves_with_path(direct.variables), jax.tree_util.tree_leaves_with_path(from_file.variables)
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=str(k))
+    out = tmp_path / "model.painn"
+    assert cli_main(["convert-schnetpack", str(pt), str(out)]) == 0
+    assert "parameters" in capsys.readouterr().out
+    assert load_model(out).config == direct.config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from painnjax import Model, ModelFileError, energy_and_forces, load_model, potential, save_model
-from painnjax.io.modelfile import FORMAT_VERSION
+from painnjax.io.modelfile import FORMAT_VERSION, ModelFileWarning, _content_digest
 
 
 @pytest.fixture(scope="module")
@@ -118,9 +119,13 @@ def test_file_of_another_format_is_refused(tmp_path, content):
         load_model(bad)
 
 
-def _rewrite_header(saved, tmp_path, name, **changes):
+def _rewrite_header(saved, tmp_path, name, reseal=False, **changes):
+    """A copy of ``saved`` with header entries changed; ``reseal``: with a matching checksum, as
+    if written so on purpose (to reach the checks behind the checksum)."""
     payload = msgpack.unpackb(saved.read_bytes(), raw=False)
     payload["header"].update(changes)
+    if reseal:
+        payload["sha256_all"] = _content_digest(payload["header"], payload["variables"])
     out = tmp_path / name
     out.write_bytes(msgpack.packb(payload, use_bin_type=True))
     return out
@@ -140,10 +145,14 @@ def test_newer_format_version_is_refused(tmp_path, saved):
 def test_config_that_does_not_match_weights_is_refused(tmp_path, saved, small_model):
     config = dict(small_model.config.to_dict(), n_atom_basis=small_model.config.n_atom_basis * 2)
     bad = _rewrite_header(saved, tmp_path, "mismatch.painn", config=config)
+    with pytest.raises(ModelFileError, match="altered or damaged: checksum mismatch"):
+        load_model(bad)
+    # Behind the checksum, a config that does not fit the weights or has unknown keys is refused too.
+    bad = _rewrite_header(saved, tmp_path, "mismatch.painn", reseal=True, config=config)
     with pytest.raises(ModelFileError, match="config|shape"):
         load_model(bad)
     unknown = dict(small_model.config.to_dict(), n_atoms_basis=3)
-    bad = _rewrite_header(saved, tmp_path, "unknown.painn", config=unknown)
+    bad = _rewrite_header(saved, tmp_path, "unknown.painn", reseal=True, config=unknown)
     with pytest.raises(ModelFileError, match="n_atoms_basis"):
         load_model(bad)
 
@@ -157,6 +166,134 @@ def test_changed_weights_with_stale_checksum_are_refused(tmp_path, saved):
     bad.write_bytes(msgpack.packb(payload, use_bin_type=True))
     with pytest.raises(ModelFileError, match="corrupt|checksum"):
         load_model(bad)
+
+
+# ---------------------------------------------------------------- the checksum covers the header
+
+
+def _header_flip(blob: bytes, marker: bytes, offset: int, xor: int) -> bytes:
+    """``blob`` with the byte ``offset`` after the (unique) ``marker`` xor-ed with ``xor``."""
+    assert blob.count(marker) == 1, marker
+    i = blob.index(marker) + offset
+    out = bytearray(blob)
+    out[i] ^= xor
+    return bytes(out)
+
+
+# One flipped bit each, as in the issue: the cutoff 5.0 becomes 2.5 Å (exponent byte of the
+# float64 0x4014... -> 0x4004...), the element N (7) becomes C (6), the version 2 becomes 3.
+HEADER_FLIPS = {
+    "cutoff": (b"\xa6cutoff\xcb", 9, 0x10, lambda h: h["config"]["cutoff"] == 2.5),
+    "element": (b"\xa8elements\x94\x01\x07", 11, 0x01, lambda h: h["metadata"]["elements"] == [1, 6, 8, 16]),
+    "format_version": (b"\xaeformat_version\x02", 15, 0x03, lambda h: h["format_version"] == 1),
+}
+
+
+@pytest.mark.parametrize("what", sorted(HEADER_FLIPS))
+def test_flipped_header_byte_is_refused(tmp_path, saved, what):
+    marker, offset, xor, changed = HEADER_FLIPS[what]
+    blob = _header_flip(saved.read_bytes(), marker, offset, xor)
+    # The flip yields a well-formed file with a plausible header: only the checksum can tell.
+    assert changed(msgpack.unpackb(blob, raw=False)["header"])
+    bad = tmp_path / f"{what}.painn"
+    bad.write_bytes(blob)
+    with pytest.raises(ModelFileError, match=rf"{bad.name}: altered or damaged: checksum mismatch"):
+        load_model(bad)
+
+
+def test_every_single_bit_flip_of_the_header_is_refused(tmp_path, saved):
+    blob = saved.read_bytes()
+    end = blob.index(b"\xa9variables")  # the header is written first
+    bad = tmp_path / "flip.painn"
+    for i in range(end):
+        out = bytearray(blob)
+        out[i] ^= 1 << (i % 8)  # every bit position, across the bytes
+        bad.write_bytes(bytes(out))
+        with pytest.raises(ModelFileError, match="flip.painn"):
+            load_model(bad)
+
+
+def test_weights_resealed_with_their_own_checksum_are_refused(tmp_path, saved):
+    """Changed weights with a matching weights checksum still fail the whole-content one."""
+    import hashlib
+
+    payload = msgpack.unpackb(saved.read_bytes(), raw=False)
+    weights = bytearray(payload["variables"])
+    weights[len(weights) // 3] ^= 0x01
+    payload["variables"] = bytes(weights)
+    payload["sha256"] = hashlib.sha256(payload["variables"]).hexdigest()
+    bad = tmp_path / "resealed.painn"
+    bad.write_bytes(msgpack.packb(payload, use_bin_type=True))
+    with pytest.raises(ModelFileError, match="resealed.painn: altered or damaged: checksum mismatch"):
+        load_model(bad)
+
+
+def test_new_file_without_whole_content_checksum_is_refused(tmp_path, saved):
+    payload = msgpack.unpackb(saved.read_bytes(), raw=False)
+    assert payload["header"]["format_version"] == FORMAT_VERSION == 2
+    del payload["sha256_all"]
+    bad = tmp_path / "stripped.painn"
+    bad.write_bytes(msgpack.packb(payload, use_bin_type=True))
+    with pytest.raises(ModelFileError, match="stripped.painn: altered or damaged"):
+        load_model(bad)
+
+
+def _write_version_1(model, path):
+    """The layout of format version 1, as painnjax wrote it before: the checksum covers the weights."""
+    import hashlib
+
+    from flax import serialization
+
+    weights = serialization.msgpack_serialize(jax.device_get(model.variables))
+    header = {
+        "format": "painnjax-model",
+        "format_version": 1,
+        "painnjax_version": "0.1.0",
+        "config": model.config.to_dict(),
+        "metadata": model.metadata,
+    }
+    payload = {"header": header, "variables": weights, "sha256": hashlib.sha256(weights).hexdigest()}
+    path.write_bytes(msgpack.packb(payload, use_bin_type=True))
+    return path
+
+
+def test_version_1_file_loads_with_a_warning_and_resaves_protected(tmp_path, small_model, sa1am1):
+    old = _write_version_1(small_model, tmp_path / "old.painn")
+    with pytest.warns(ModelFileWarning, match=r"old.painn: .*version 1.*Re-save it"):
+        loaded = load_model(old)
+    assert loaded.config == small_model.config and loaded.metadata == small_model.metadata
+    for (_, x), (_, y) in zip(_leaves(small_model.variables), _leaves(loaded.variables)):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    # Its weights stay protected as before ...
+    with pytest.raises(ModelFileError, match="checksum"):
+        load_model(_rewrite_weights_byte(old, tmp_path / "old-bad.painn"))
+    # ... and re-saving protects the header too, with the same weights bytes.
+    new = save_model(loaded, tmp_path / "new.painn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ModelFileWarning)
+        again = load_model(new)
+    a, b = (msgpack.unpackb(p.read_bytes(), raw=False) for p in (old, new))
+    assert a["variables"] == b["variables"] and a["sha256"] == b["sha256"]
+    assert b["header"]["format_version"] == 2 and "sha256_all" in b
+    assert again.config == small_model.config
+
+
+def _rewrite_weights_byte(src, dst):
+    payload = msgpack.unpackb(src.read_bytes(), raw=False)
+    weights = bytearray(payload["variables"])
+    weights[len(weights) // 2] ^= 0x01
+    payload["variables"] = bytes(weights)
+    dst.write_bytes(msgpack.packb(payload, use_bin_type=True))
+    return dst
+
+
+def test_shipped_model_is_protected_by_the_whole_content_checksum():
+    """saam-gfn1 is written in the current format: it loads without a warning."""
+    from painnjax.io.modelfile import resolve_model_path
+
+    payload = msgpack.unpackb(resolve_model_path("saam-gfn1").read_bytes(), raw=False)
+    assert payload["header"]["format_version"] == FORMAT_VERSION
+    assert payload["sha256_all"] == _content_digest(payload["header"], payload["variables"])
 
 
 def test_missing_path_is_refused(tmp_path):

@@ -268,6 +268,29 @@ def test_run_folder_errors(tiny_set, tmp_path):
         train(tiny_set, _split(), tmp_path / "run", TINY, cfg, resume=True, progress=False)
 
 
+def test_metrics_row_is_written_before_the_checkpoint_and_every_line_ends_in_lf(tiny_set, tmp_path, monkeypatch):
+    """A kill between an epoch's row and its checkpoint loses nothing (the row is trimmed and
+    computed again on resume), and metrics.csv has one line ending before and after a resume."""
+    import importlib
+
+    train_module = importlib.import_module("painnjax.training.trainer")
+    cfg = TrainConfig(epochs=2, batch_size=2)
+    train(tiny_set, _split(), tmp_path, TINY, cfg, stop_after=1, progress=False)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies while saving epoch 2's checkpoint
+
+    with monkeypatch.context() as m:
+        m.setattr(train_module, "save_checkpoint", killed)
+        with pytest.raises(KeyboardInterrupt):
+            train(tiny_set, _split(), tmp_path, TINY, cfg, resume=True, progress=False)
+    assert [r["epoch"] for r in _rows(tmp_path / "metrics.csv")] == ["1", "2"]  # the row came first
+    train(tiny_set, _split(), tmp_path, TINY, cfg, resume=True, progress=False)
+    data = (tmp_path / "metrics.csv").read_bytes()
+    assert b"\r" not in data and data.endswith(b"\n")
+    assert [r["epoch"] for r in _rows(tmp_path / "metrics.csv")] == ["1", "2"]  # epoch 2 trimmed and redone once
+
+
 def test_forces_required_when_training_on_forces(tiny_set, tmp_path):
     no_forces = Dataset(tiny_set.numbers, tiny_set.positions, tiny_set.energy, None, tiny_set.info)
     with pytest.raises(InputError, match="needs a dataset with forces"):
