@@ -11,7 +11,8 @@ Public API (each a small module with one job):
   cluster, R replicas in one jitted call, trajectory/thermo output, checkpoints and exact
   restart, safety stops. :class:`MDResult` is what it returns.
 - :func:`minimize` (:mod:`md.optimize.fire`): FIRE to an ASE-like ``fmax`` (eV/Å);
-  :func:`minimize_batch`: many structures at once, each to its own convergence.
+  :func:`minimize_batch` (:mod:`md.optimize.batch`): many structures at once with FIRE or L-BFGS,
+  each to its own convergence.
 - :func:`md.screening.screen.screen` (module :mod:`md.screening.screen`): configurational screening: candidates
   (:mod:`md.screening.candidates`: random rigid-molecule clusters of a composition, or a file) minimised
   in batches, duplicates removed (:mod:`md.screening.dedup`), ranked (``painnjax screen``).
@@ -41,7 +42,7 @@ _EXPORTS = {
     "MDResult": "md.dynamics.simulate",
     "minimize": "md.optimize.fire",
     "MinimizeResult": "md.optimize.fire",
-    "minimize_batch": "md.optimize.fire",
+    "minimize_batch": "md.optimize.batch",
     "random_candidates": "md.screening.candidates",
     "harmonic_analysis": "md.analysis.harmonic",
     "HarmonicResult": "md.analysis.harmonic",

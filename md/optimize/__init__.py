@@ -1,1 +1,2 @@
-"""Minimisation: FIRE to an ASE-like ``fmax``, one structure or a batch (:mod:`.fire`)."""
+"""Minimisation: FIRE to an ASE-like ``fmax`` for one structure (:mod:`.fire`); many at once with FIRE or
+L-BFGS (:mod:`.batch`, :mod:`.lbfgs`)."""
