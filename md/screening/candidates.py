@@ -306,6 +306,7 @@ def random_candidates(
     density: float = 1.5,
     tries: int = 64,
     max_attempts: int = 400,
+    first: int = 0,
 ) -> list:
     """``n`` random starting structures (``ase.Atoms``) of a cluster, seeded and reproducible.
 
@@ -324,17 +325,20 @@ def random_candidates(
     room the radius grows by 5 %. After ``max_attempts`` the request is deemed impossible and an
     :class:`InputError` says why. Candidate ``k`` uses the key ``fold_in(PRNGKey(seed), k)``
     (and ``fold_in(that, attempt)`` per attempt), so it does not depend on ``n``: the first 10
-    of ``n=100`` are the candidates of ``n=10``. Each is centred at its centre of mass;
-    ``info`` holds ``"composition"`` (canonical name), ``"candidate"`` (k) and ``"seed"``.
+    of ``n=100`` are the candidates of ``n=10``. ``first`` makes candidates ``first`` ...
+    ``first + n - 1`` (the same as those of a call with ``first=0`` and ``first + n``
+    candidates, without the ones before). Each is centred at its centre of mass; ``info``
+    holds ``"composition"`` (canonical name), ``"candidate"`` (k) and ``"seed"``.
     """
     import jax
     from ase import Atoms
 
     counts = _as_composition(composition)
     name = composition_name(counts)
-    for what, v in (("n", n), ("tries", tries), ("max_attempts", max_attempts)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (0 if what == "n" else 1):
-            raise InputError(f"{what} must be a whole number >= {0 if what == 'n' else 1}, got {v!r}")
+    for what, v in (("n", n), ("tries", tries), ("max_attempts", max_attempts), ("first", first)):
+        low = 0 if what in ("n", "first") else 1
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise InputError(f"{what} must be a whole number >= {low}, got {v!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
         raise InputError(f"seed must be a whole number in [0, 2**32), got {seed!r}")
     for what, v in (("min_distance", min_distance), ("contact", contact), ("density", density)):
@@ -355,7 +359,7 @@ def random_candidates(
     out = []
     with jax.enable_x64(True):
         key0 = jax.random.PRNGKey(int(seed))
-        for k in range(int(n)):
+        for k in range(int(first), int(first) + int(n)):
             key_k = jax.random.fold_in(key0, k)
             radius, crowded, disconnected, stuck = radius0, 0, 0, 0
             for attempt in range(int(max_attempts)):
