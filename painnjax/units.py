@@ -8,7 +8,9 @@
   (Å per time unit) is what ``ase.Atoms.set_velocities`` expects, and a friction in 1/fs becomes
   1/time unit by multiplying with :data:`TIME_UNIT_FS`. Temperatures enter as k_B T in eV.
 - Vibrations: wavenumbers in cm⁻¹ (:data:`INVCM_EV`, :data:`HBAR_OMEGA_EV`,
-  :data:`SPEED_OF_LIGHT_CM_PER_FS`).
+  :data:`SPEED_OF_LIGHT_CM_PER_FS`); SI constants for the ideal-gas partition functions of
+  thermochemistry (:data:`PLANCK_J_S`, :data:`KB_J_PER_K`, :data:`SPEED_OF_LIGHT_M_PER_S`,
+  :data:`AMU_KG`).
 
 Example:
     >>> round(fs_to_internal(0.5), 6)           # a 0.5 fs step in jax-md time units
@@ -59,6 +61,16 @@ INVCM_EV = _u.invcm
 HBAR_OMEGA_EV = _u._hbar * 1e10 / math.sqrt(_u._e * _u._amu)
 #: speed of light in cm/fs
 SPEED_OF_LIGHT_CM_PER_FS = _u._c * 100.0 * 1e-15
+
+# SI values (ASE's CODATA set), for the ideal-gas partition functions of thermochemistry
+#: Planck constant h, J s
+PLANCK_J_S = _u._hplanck
+#: Boltzmann constant, J/K
+KB_J_PER_K = _u._k
+#: speed of light, m/s
+SPEED_OF_LIGHT_M_PER_S = _u._c
+#: atomic mass unit, kg
+AMU_KG = _u._amu
 
 
 def fs_to_internal(dt_fs: float) -> float:

@@ -15,6 +15,10 @@ Eigenvalues ``λ`` (eV / Å² / amu) become frequencies as in ASE's ``Vibrations
 eigenvalue gives an imaginary frequency, reported as a negative number ``-sqrt(|λ|)``; when a
 frequency lies below ``-imaginary_threshold`` cm⁻¹ a :class:`NotAMinimumWarning` is issued.
 
+Several structures of the same atoms (frames of one composition) are analysed together by
+:func:`harmonic_analysis_batch`: the derivative function (:func:`derivatives_fn`: energy,
+gradient and Hessian in one compilation) is ``jax.vmap``-ed over the structures.
+
 Run in float64 (``with jax.enable_x64(True):``, a potential built with ``dtype=jnp.float64``):
 in float32 the Hessian of a painnjax potential is only good to a few cm⁻¹.
 
@@ -147,30 +151,35 @@ def hessian(energy_fn: Callable, positions) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-def harmonic_analysis(
-    energy_fn: Callable,
-    atoms,
-    *,
-    masses=None,
-    imaginary_threshold: float = 10.0,
-    linear_tol: float = 1e-6,
-    hessian_batch: int = 8,
-    ignore_cell: bool = False,
-) -> HarmonicResult:
-    """Harmonic frequencies (cm⁻¹) and normal modes of ``atoms`` with ``energy_fn`` (eV, Å).
+def derivatives_fn(energy_fn: Callable, n_atoms: int, *, hessian_batch: int = 8) -> Callable:
+    """The derivatives of ``energy_fn`` as one function of the flat positions, to ``jax.jit`` or ``jax.vmap``.
 
-    Args:
-        energy_fn: a painnjax potential or any JAX function ``energy_fn(R) -> E``.
-        atoms: ``ase.Atoms`` (positions, masses) or positions (N, 3) Å with ``masses`` given.
-        masses: (N,) amu instead of ``atoms.get_masses()``.
-        imaginary_threshold: warn (:class:`NotAMinimumWarning`) when a frequency is below
-            ``-imaginary_threshold`` cm⁻¹ (small imaginary values come from a structure that
-            is minimised only to a finite ``fmax``).
-        linear_tol: relative singular-value threshold that decides linearity.
-        hessian_batch: Hessian columns computed together (memory grows with it).
-        ignore_cell: analyse periodic ``atoms`` as a free cluster (cell and pbc not used);
-            without it they are an :class:`InputError` (the models are for free clusters).
+    Returns ``derivatives(x) -> (E, g, H)`` for ``x`` (3N,) Å: the energy (eV), its gradient
+    (3N,) and the Cartesian Hessian (3N, 3N), eV/Å², forward-over-reverse a few columns
+    (``hessian_batch``) at a time: all 3N at once would hold 3N copies of the model's per-pair
+    intermediates (~37 GB for SA7AM7). Not jitted: ``jax.jit(derivatives)`` for one structure,
+    ``jax.jit(jax.vmap(derivatives))`` for a batch of structures of the same atoms
+    (:func:`harmonic_analysis_batch`).
     """
+    n = int(n_atoms)
+
+    def flat(x):
+        return energy_fn(x.reshape(n, 3))
+
+    grad = jax.grad(flat)
+
+    def derivatives(x):  # one compilation for energy, gradient and Hessian
+        e, g = jax.value_and_grad(flat)(x)
+        hvp = lambda v: jax.jvp(grad, (x,), (v,))[1]  # noqa: E731
+        H = jax.lax.map(hvp, jnp.eye(x.shape[0], dtype=x.dtype), batch_size=hessian_batch)
+        return e, g, H
+
+    return derivatives
+
+
+def _checked_input(atoms, masses, ignore_cell: bool, where: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (N, 3) and masses (N,) of ``atoms`` (an ``ase.Atoms`` or positions), checked."""
+    prefix = f"{where}: " if where else ""
     if hasattr(atoms, "get_positions"):
         check_free_cluster(atoms, atoms.info.get("source"), ignore_cell=ignore_cell)
         R = np.asarray(atoms.get_positions(), np.float64)
@@ -178,41 +187,33 @@ def harmonic_analysis(
     else:
         R = np.asarray(atoms, np.float64)
         if masses is None:
-            raise InputError("masses are needed when positions are given without an ase.Atoms")
+            raise InputError(f"{prefix}masses are needed when positions are given without an ase.Atoms")
         m = np.asarray(masses, np.float64)
     if R.ndim != 2 or R.shape[1] != 3 or len(R) < 2:
-        raise InputError(f"positions must be (N, 3) with N >= 2, got shape {R.shape}")
+        raise InputError(f"{prefix}positions must be (N, 3) with N >= 2, got shape {R.shape}")
     if m.shape != (len(R),) or not np.all(np.isfinite(m)) or np.any(m <= 0):
-        raise InputError(f"masses must be {len(R)} finite numbers > 0")
+        raise InputError(f"{prefix}masses must be {len(R)} finite numbers > 0")
     if not np.all(np.isfinite(R)):
-        raise InputError("positions hold non-finite values")
+        raise InputError(f"{prefix}positions hold non-finite values")
+    return R, m
+
+
+def _check_threshold(imaginary_threshold) -> None:
     if not (np.isfinite(imaginary_threshold) and imaginary_threshold >= 0):
         raise InputError(f"imaginary_threshold must be a finite number >= 0, got {imaginary_threshold!r}")
+
+
+def _analyse(R, m, e, g, H, *, imaginary_threshold: float, linear_tol: float, where: str | None = None):
+    """:class:`HarmonicResult` from the energy, gradient and Hessian at ``R``; warns about imaginary modes."""
+    prefix = f"{where}: " if where else ""
     n = len(R)
-    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-
-    def flat(x):
-        return energy_fn(x.reshape(n, 3))
-
-    grad = jax.grad(flat)
-
-    @jax.jit
-    def derivatives(x):  # one compilation for energy, gradient and Hessian
-        e, g = jax.value_and_grad(flat)(x)
-        # jax.hessian's forward-over-reverse, a few columns at a time: all 3N at once would
-        # hold 3N copies of the model's per-pair intermediates (~37 GB for SA7AM7).
-        hvp = lambda v: jax.jvp(grad, (x,), (v,))[1]  # noqa: E731
-        H = jax.lax.map(hvp, jnp.eye(x.shape[0], dtype=x.dtype), batch_size=hessian_batch)
-        return e, g, H
-
-    e, g, H = derivatives(jnp.asarray(R.reshape(-1), dtype))
     g = np.asarray(g, np.float64)
     H = np.asarray(H, np.float64)
     H = 0.5 * (H + H.T)
     if not (np.isfinite(float(e)) and np.all(np.isfinite(g))):
-        raise InputError("the energy or its gradient is not finite at this structure")
+        raise InputError(f"{prefix}the energy or its gradient is not finite at this structure")
     if not np.all(np.isfinite(H)):
-        raise InputError("the Hessian is not finite at this structure")
+        raise InputError(f"{prefix}the Hessian is not finite at this structure")
 
     inv_sq = 1.0 / np.sqrt(np.repeat(m, 3))
     Hmw = H * inv_sq[:, None] * inv_sq[None, :]
@@ -246,12 +247,116 @@ def harmonic_analysis(
     if bad.size:
         shown = ", ".join(f"{x:.1f}" for x in bad)
         warnings.warn(
-            f"{bad.size} imaginary frequenc{'y' if bad.size == 1 else 'ies'} ({shown} cm-1, shown negative): "
+            f"{prefix}{bad.size} imaginary frequenc{'y' if bad.size == 1 else 'ies'} ({shown} cm-1, shown negative): "
             f"the structure is not a minimum (a saddle point, or not minimised; max force {res.fmax:.3g} eV/Å)",
             NotAMinimumWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return res
+
+
+def harmonic_analysis(
+    energy_fn: Callable,
+    atoms,
+    *,
+    masses=None,
+    imaginary_threshold: float = 10.0,
+    linear_tol: float = 1e-6,
+    hessian_batch: int = 8,
+    ignore_cell: bool = False,
+) -> HarmonicResult:
+    """Harmonic frequencies (cm⁻¹) and normal modes of ``atoms`` with ``energy_fn`` (eV, Å).
+
+    Args:
+        energy_fn: a painnjax potential or any JAX function ``energy_fn(R) -> E``.
+        atoms: ``ase.Atoms`` (positions, masses) or positions (N, 3) Å with ``masses`` given.
+        masses: (N,) amu instead of ``atoms.get_masses()``.
+        imaginary_threshold: warn (:class:`NotAMinimumWarning`) when a frequency is below
+            ``-imaginary_threshold`` cm⁻¹ (small imaginary values come from a structure that
+            is minimised only to a finite ``fmax``).
+        linear_tol: relative singular-value threshold that decides linearity.
+        hessian_batch: Hessian columns computed together (memory grows with it).
+        ignore_cell: analyse periodic ``atoms`` as a free cluster (cell and pbc not used);
+            without it they are an :class:`InputError` (the models are for free clusters).
+    """
+    R, m = _checked_input(atoms, masses, ignore_cell)
+    _check_threshold(imaginary_threshold)
+    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    derivatives = jax.jit(derivatives_fn(energy_fn, len(R), hessian_batch=hessian_batch))
+    e, g, H = derivatives(jnp.asarray(R.reshape(-1), dtype))
+    return _analyse(R, m, e, g, H, imaginary_threshold=imaginary_threshold, linear_tol=linear_tol)
+
+
+def harmonic_analysis_batch(
+    energy_fn: Callable,
+    structures,
+    *,
+    imaginary_threshold: float = 10.0,
+    linear_tol: float = 1e-6,
+    hessian_batch: int = 8,
+    batch_size: int = 8,
+    ignore_cell: bool = False,
+    names=None,
+) -> list[HarmonicResult]:
+    """:func:`harmonic_analysis` of several structures of the same atoms, their Hessians batched.
+
+    The derivative function of :func:`derivatives_fn` is compiled once, ``jax.vmap``-ed over
+    ``batch_size`` structures at a time (the last batch padded with copies, so one
+    compilation serves all); each result equals :func:`harmonic_analysis` of that structure
+    alone (up to round-off). Memory grows with ``batch_size * hessian_batch``.
+
+    Args:
+        energy_fn: one potential valid for every structure (a painnjax potential sized to
+            the structure with the most pairs, or any JAX function).
+        structures: ``ase.Atoms`` with the same atomic numbers in the same order.
+        names: one label per structure for the messages (default ``structure k``).
+        imaginary_threshold, linear_tol, hessian_batch, ignore_cell: as in :func:`harmonic_analysis`.
+    """
+    structures = list(structures)
+    if not structures:
+        return []
+    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
+        raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    _check_threshold(imaginary_threshold)
+    names = [f"structure {k}" for k in range(len(structures))] if names is None else list(names)
+    if len(names) != len(structures):
+        raise InputError(f"{len(names)} names for {len(structures)} structures")
+    first = np.asarray(structures[0].numbers)
+    inputs = []
+    for atoms, name in zip(structures, names):
+        if not np.array_equal(np.asarray(atoms.numbers), first):
+            raise InputError(
+                f"{name}: its atoms ({atoms.get_chemical_formula()}) differ from those of {names[0]} "
+                f"({structures[0].get_chemical_formula()}); a batch holds structures of the same atoms"
+            )
+        inputs.append(_checked_input(atoms, None, ignore_cell, where=name))
+    n = len(first)
+    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    batch = min(batch_size, len(structures))
+    derivatives = jax.jit(jax.vmap(derivatives_fn(energy_fn, n, hessian_batch=hessian_batch)))
+    X = np.stack([R.reshape(-1) for R, _ in inputs])
+    results = []
+    for start in range(0, len(X), batch):
+        chunk = X[start : start + batch]
+        pad = batch - len(chunk)
+        if pad:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)])
+        E, G, H = (np.asarray(a) for a in derivatives(jnp.asarray(chunk, dtype)))
+        for j in range(batch - pad):
+            R, m = inputs[start + j]
+            results.append(
+                _analyse(
+                    R,
+                    m,
+                    E[j],
+                    G[j],
+                    H[j],
+                    imaginary_threshold=imaginary_threshold,
+                    linear_tol=linear_tol,
+                    where=names[start + j],
+                )
+            )
+    return results
 
 
 def harmonic_file(

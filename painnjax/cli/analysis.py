@@ -1,4 +1,5 @@
-"""Vibrational analysis commands: ``demo`` (the whole study), ``harmonic`` (frequencies) and ``spectrum`` (of MD)."""
+"""Vibrational analysis commands: ``demo`` (the whole study), ``harmonic`` (frequencies), ``thermo`` (free
+energies) and ``spectrum`` (of MD)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,45 @@ def cmd_harmonic(args) -> int:
     if args.json:
         write_frequencies(res, args.json)
         print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_thermo(args) -> int:
+    from md.analysis.thermo import (
+        check_conditions,
+        format_thermo,
+        thermo_of_file,
+        write_dh_ds_table,
+        write_thermo,
+    )
+    from painnjax.errors import InputError
+    from painnjax.io.files import check_writable
+
+    # settings and output paths before any Hessian is computed
+    check_conditions(args.T, args.p, symmetry_number=args.symmetry_number, qh_cutoff=args.qh_cutoff)
+    if args.table and args.no_binding:
+        raise InputError("--table holds the binding free energies: it cannot be written with --no-binding")
+    check_writable(args.json, "--json file")
+    if args.table:
+        check_writable(args.table, "--table file")
+    res = thermo_of_file(
+        args.model,
+        args.structures,
+        args.T,
+        pressure=args.p,
+        quasi_harmonic=not args.rrho,
+        qh_cutoff=args.qh_cutoff,
+        symmetry_number=args.symmetry_number,
+        with_binding=not args.no_binding,
+        dtype=args.dtype,
+        ignore_cell=args.ignore_cell,
+    )
+    print(format_thermo(res))
+    write_thermo(args.json, res.structures, bindings=res.bindings, monomers=res.monomers, settings=res.settings)
+    print(f"wrote {args.json}")
+    if args.table:
+        write_dh_ds_table(args.table, res.structures, res.bindings)
+        print(f"wrote {args.table}")
     return 0
 
 
@@ -120,6 +160,54 @@ def _add_harmonic(sub) -> None:
     h.set_defaults(func=cmd_harmonic)
 
 
+def _add_thermo(sub) -> None:
+    t = sub.add_parser(
+        "thermo",
+        help="free energies (ideal gas, rigid rotor, quasi-harmonic oscillator) of minimised structures "
+        "and their binding free energies from the model's own monomers",
+    )
+    add_model(t)
+    t.add_argument(
+        "structures", help="minimised structures: every frame of this file (any ASE-readable file) is computed"
+    )
+    t.add_argument("--T", type=float, nargs="+", default=[298.15], metavar="T", help="temperatures, K (default 298.15)")
+    t.add_argument("--p", type=float, default=101325.0, help="pressure, Pa (default 101325, 1 atm)")
+    t.add_argument(
+        "--rrho",
+        action="store_true",
+        help="plain rigid rotor / harmonic oscillator (default: quasi-harmonic soft modes, Grimme's entropy "
+        "and Head-Gordon's enthalpy)",
+    )
+    t.add_argument(
+        "--qh-cutoff", type=float, default=100.0, help="quasi-harmonic damping frequency w0, cm-1 (default 100)"
+    )
+    t.add_argument(
+        "--symmetry-number",
+        type=int,
+        default=1,
+        help="rotational symmetry number of the structures (default 1, C1 clusters)",
+    )
+    t.add_argument(
+        "--json",
+        required=True,
+        help="write the results here: settings, monomers, and per structure E, ZPE, frequencies, "
+        "H, S, G and dH, dS, dG at each T",
+    )
+    t.add_argument(
+        "--table",
+        help="also write a plain-text table of dH (kcal/mol), dS (cal/(mol K)) and dG (kcal/mol) "
+        "per structure and T, as cluster-kinetics codes (ACDC) read them",
+    )
+    t.add_argument(
+        "--no-binding",
+        action="store_true",
+        help="no binding free energies (no monomer references; for structures not made of SA, AM and W)",
+    )
+    add_dtype(t, default="float64")
+    add_ignore_cell(t)
+    t.set_defaults(func=cmd_thermo)
+
+
 def _add_spectrum(sub) -> None:
     s = sub.add_parser(
         "spectrum",
@@ -149,4 +237,5 @@ def _add_spectrum(sub) -> None:
 def register(sub) -> None:
     _add_demo(sub)
     _add_harmonic(sub)
+    _add_thermo(sub)
     _add_spectrum(sub)
