@@ -1,15 +1,20 @@
 #!/usr/bin/env python
-"""Screening throughput: structures minimised per second, painnjax batched FIRE vs ASE FIRE + SchNetPack.
+"""Screening throughput: structures minimised per second and force calls per structure, painnjax batched
+L-BFGS and FIRE vs ASE FIRE/BFGS + SchNetPack.
 
 Both codes minimise the same random candidates (``md.screening.candidates.random_candidates``: rigid
 molecules at random orientations in a sphere, seeded) with the same weights, to the same
 force criterion (ASE's: every atomic force below ``--fmax``) and step cap:
 
-  painnjax    ``md.screening.screen.screen(model, candidates, fmax=..., max_steps=..., slots=...)``: FIRE
-              (jax-md, ASE's parameters) in jitted chunks, ``slots`` structures at once (vmap;
-              default 1 on a CPU, 256 on a GPU), then duplicate removal and ranking. Compiling
-              is done by an untimed call on one candidate first and reported apart.
-  SchNetPack  a loop over the candidates of ``ase.optimize.FIRE(atoms).run(fmax, steps)`` with
+  painnjax    ``md.screening.screen.screen(model, candidates, fmax=..., max_steps=..., slots=...,
+              optimizer=...)`` for each of ``--optimizers`` (default ``lbfgs,fire``): optax's L-BFGS
+              with a zoom line search, or FIRE (jax-md, ASE's parameters), in jitted chunks,
+              ``slots`` structures at once (vmap; default 1 on a CPU, 256 on a GPU), then duplicate
+              removal and ranking. Compiling is done by an untimed call on one candidate first
+              and reported apart. Force calls per structure (first included) are reported as
+              mean, median, 90th percentile and maximum, with the share not converged.
+  SchNetPack  a loop over the candidates of ``ase.optimize.FIRE(atoms).run(fmax, steps)`` (or
+              ``--ase-optimizer BFGS``) with
   + ASE       ``schnetpack.interfaces.SpkCalculator`` (``ASENeighborList``) on the model that
               ``painnjax.interfaces.schnetpack.to_schnetpack`` makes of the same painnjax model.
 
@@ -61,8 +66,19 @@ from painnjax.units import KCAL_PER_MOL  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
-def run_painnjax(model, candidates, args) -> dict:
-    from md.optimize.fire import minimize_batch
+def _calls_stats(calls, converged) -> dict:
+    calls = np.asarray(calls, np.float64)
+    return {
+        "force_calls_mean": float(calls.mean()),
+        "force_calls_median": float(np.median(calls)),
+        "force_calls_p90": float(np.percentile(calls, 90)),
+        "force_calls_max": float(calls.max()),
+        "unconverged_share": float(1.0 - np.mean(converged)),
+    }
+
+
+def run_painnjax(model, candidates, args, optimizer: str) -> dict:
+    from md.optimize.batch import minimize_batch
     from md.structures import build_potential
 
     # Compile once, untimed, on one candidate: screen() then reuses the compiled chunk
@@ -74,21 +90,26 @@ def run_painnjax(model, candidates, args) -> dict:
         fmax=args.fmax,
         max_steps=5,
         slots=args.slots,
+        method=optimizer,
     )
     m = CpuMonitor()
     t0 = time.perf_counter()
-    res = screen(energy_fn, candidates, fmax=args.fmax, max_steps=args.max_steps, slots=args.slots)
+    res = screen(energy_fn, candidates, fmax=args.fmax, max_steps=args.max_steps, slots=args.slots, optimizer=optimizer)
     wall = time.perf_counter() - t0
     return {
+        "optimizer": optimizer,
         "wall_seconds": wall,
         "compile_seconds_warmup": warm.compile_seconds,
         "compile_seconds_in_run": res.compile_seconds,
         "run_seconds": res.seconds,
         "structures_per_second": len(candidates) / res.seconds,
         "steps": res.steps.tolist(),
+        "force_calls": res.force_calls.tolist(),
+        **_calls_stats(res.force_calls, res.converged),
         "converged": res.converged.tolist(),
         "energies_eV": res.energies.tolist(),
         "fire_steps_per_second": float(res.steps.sum()) / res.seconds,
+        "force_calls_per_second": float(res.force_calls.sum()) / res.seconds,
         "distinct_minima": len(res.ranked),
         "other_processes_cores_busy": m.other_cores_busy(),
     }
@@ -132,7 +153,9 @@ def _counting(calc):
 
 
 def run_schnetpack(model, candidates, args, torch, spk, cached: bool) -> dict:
-    from ase.optimize import FIRE
+    from ase.optimize import BFGS, FIRE
+
+    ase_opt = {"FIRE": FIRE, "BFGS": BFGS}[args.ase_optimizer]
 
     from painnjax.interfaces.schnetpack import to_schnetpack
 
@@ -160,13 +183,14 @@ def run_schnetpack(model, candidates, args, torch, spk, cached: bool) -> dict:
         for atoms in candidates:
             a = atoms.copy()
             a.calc = calc
-            opt = FIRE(a, logfile=None)
+            opt = ase_opt(a, logfile=None)
             ok = opt.run(fmax=args.fmax, steps=args.max_steps)
             steps.append(int(opt.nsteps))
             conv.append(bool(ok))
             energies.append(float(a.get_potential_energy()))
         wall = time.perf_counter() - t0
     return {
+        "ase_optimizer": args.ase_optimizer,
         "run_seconds": wall,
         "structures_per_second": len(candidates) / wall,
         "steps": steps,
@@ -176,6 +200,7 @@ def run_schnetpack(model, candidates, args, torch, spk, cached: bool) -> dict:
         "torch_threads": torch.get_num_threads(),
         "cached": cached,
         "schnetpack_calls_per_step": calls[0] / max(sum(steps), 1),
+        **_calls_stats(np.asarray(steps) + 1, conv),
         "other_processes_cores_busy": m.other_cores_busy(),
     }
 
@@ -208,6 +233,10 @@ def main(argv=None) -> int:
     p.add_argument(
         "--slots", type=int, default=None, help="painnjax structures at once (default: 1 on CPU, 256 on GPU)"
     )
+    p.add_argument(
+        "--optimizers", default="lbfgs,fire", help="painnjax minimisers, comma-separated (default lbfgs,fire)"
+    )
+    p.add_argument("--ase-optimizer", choices=("FIRE", "BFGS"), default="FIRE", help="ASE's minimiser (default FIRE)")
     p.add_argument("--torch-threads", type=int, default=None, help="torch threads (default: torch's own)")
     p.add_argument("--no-schnetpack", action="store_true")
     p.add_argument("--no-cached", action="store_true", help="skip the SchNetPack run with a once-per-step cache")
@@ -251,16 +280,35 @@ def main(argv=None) -> int:
         if rel > args.rtol:
             print(f"energies differ by more than {args.rtol}: not the same potential", file=sys.stderr)
             status = 1
-    jx = run_painnjax(model, candidates, args)
-    result["painnjax"] = jx
-    print(
-        f"painnjax:   {jx['structures_per_second']:.3f} structures/s, {jx['fire_steps_per_second']:.1f} FIRE steps/s, "
-        f"mean {np.mean(jx['steps']):.0f} steps, {sum(jx['converged'])}/{args.n} converged "
-        f"(compile {jx['compile_seconds_warmup']:.1f} s, apart)"
-    )
+    runs = {}
+    for optimizer in [o.strip() for o in args.optimizers.split(",") if o.strip()]:
+        jx = run_painnjax(model, candidates, args, optimizer)
+        runs[optimizer] = jx
+        result[f"painnjax_{optimizer}"] = jx
+        print(
+            f"painnjax {optimizer}: {jx['structures_per_second']:.3f} structures/s, force calls per structure mean "
+            f"{jx['force_calls_mean']:.0f}, median {jx['force_calls_median']:.0f}, 90% {jx['force_calls_p90']:.0f}, "
+            f"max {jx['force_calls_max']:.0f}; {sum(jx['converged'])}/{args.n} converged "
+            f"(compile {jx['compile_seconds_warmup']:.1f} s, apart)"
+        )
+    if "lbfgs" in runs and "fire" in runs:
+        lb, fi = runs["lbfgs"], runs["fire"]
+        result["fire_over_lbfgs"] = {
+            "force_calls_mean": fi["force_calls_mean"] / lb["force_calls_mean"],
+            "structures_per_second": lb["structures_per_second"] / fi["structures_per_second"],
+            "note": "FIRE's calls are capped at max_steps + 1 for unconverged structures: a lower bound",
+        }
+        dE = (np.asarray(lb["energies_eV"]) - np.asarray(fi["energies_eV"])) / KCAL_PER_MOL
+        d_low = np.min(lb["energies_eV"]) - np.min(fi["energies_eV"])
+        print(
+            f"FIRE / L-BFGS force calls per structure: {result['fire_over_lbfgs']['force_calls_mean']:.2f}x "
+            f"(FIRE capped at {args.max_steps} steps, {int(np.sum(~np.asarray(fi['converged'])))} unconverged); "
+            f"L-BFGS structures/s {result['fire_over_lbfgs']['structures_per_second']:.2f}x FIRE's; final energy "
+            f"L-BFGS - FIRE per start: median {np.median(dE):+.2f}, kcal/mol, lowest minimum {d_low:+.4f} eV"
+        )
+    jx = next(iter(runs.values()))
     if torch is not None:
         k = args.n if args.n_schnetpack is None else min(args.n_schnetpack, args.n)
-        ej = np.asarray(jx["energies_eV"][:k])
         for key, cached in (("schnetpack_ase", False), ("schnetpack_ase_cached", True)):
             if cached and args.no_cached:
                 continue
@@ -268,19 +316,21 @@ def main(argv=None) -> int:
             result[key] = sp
             label = "SchNetPack, once per step" if cached else "SchNetPack (SpkCalculator as it is)"
             print(
-                f"{label}: {sp['structures_per_second']:.3f} structures/s, {sp['fire_steps_per_second']:.1f} FIRE "
-                f"steps/s, {sp['schnetpack_calls_per_step']:.2f} model calls per step, mean {np.mean(sp['steps']):.0f} "
-                f"steps, {sum(sp['converged'])}/{k} converged (torch threads {sp['torch_threads']})"
+                f"{label} + ASE {args.ase_optimizer}: {sp['structures_per_second']:.3f} structures/s, "
+                f"{sp['fire_steps_per_second']:.1f} steps/s, {sp['schnetpack_calls_per_step']:.2f} model calls per "
+                f"step, mean {np.mean(sp['steps']):.0f} steps, {sum(sp['converged'])}/{k} converged "
+                f"(torch threads {sp['torch_threads']})"
             )
-            same = np.abs(ej - np.asarray(sp["energies_eV"])) / KCAL_PER_MOL < 0.1
-            sp["same_minimum_share"] = float(same.mean())
-            sp["ratio_structures_per_second"] = jx["structures_per_second"] / sp["structures_per_second"]
-            sp["ratio_fire_steps_per_second"] = jx["fire_steps_per_second"] / sp["fire_steps_per_second"]
-            print(
-                f"  ratio painnjax / this: {sp['ratio_structures_per_second']:.2f}x structures/s, "
-                f"{sp['ratio_fire_steps_per_second']:.2f}x FIRE steps/s; same final energy (0.1 kcal/mol) "
-                f"for {int(same.sum())}/{k} starts"
-            )
+            for name, run in runs.items():
+                ej = np.asarray(run["energies_eV"][:k])
+                same = np.abs(ej - np.asarray(sp["energies_eV"])) / KCAL_PER_MOL < 0.1
+                sp[f"same_minimum_share_{name}"] = float(same.mean())
+                sp[f"ratio_structures_per_second_{name}"] = run["structures_per_second"] / sp["structures_per_second"]
+                print(
+                    f"  painnjax {name} / this: {sp[f'ratio_structures_per_second_{name}']:.2f}x structures/s; "
+                    f"same final energy (0.1 kcal/mol) for {int(same.sum())}/{k} starts; lowest final energy "
+                    f"{np.min(ej):.4f} vs {np.min(sp['energies_eV']):.4f} eV"
+                )
     out = Path(args.out) if args.out else HERE / "results" / f"bench_screen_{device_tag()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,3 +1,4 @@
-"""Analysis of minima and trajectories: harmonic frequencies (:mod:`.harmonic`), power spectra
+"""Analysis of minima and trajectories: harmonic frequencies (:mod:`.harmonic`), free energies
+(:mod:`.thermo`) and a screen's minima ranked by them (:mod:`.ranking`), power spectra
 (:mod:`.spectrum`) and the vibrational study that chains minimum, Hessian, MD and spectrum
 (:mod:`.study`)."""

@@ -1,2 +1,4 @@
-"""Configurational screening: random candidates of a composition (:mod:`.candidates`), duplicate
-removal (:mod:`.dedup`), and batched minimisation with ranking (:mod:`.screen`)."""
+"""Configurational screening: random candidates of a composition (:mod:`.candidates`), in all its
+protonation states (:mod:`.protonation`), or grown from a smaller cluster's minima
+(:mod:`.growth`); duplicate removal (:mod:`.dedup`); refinement of the lowest minima by
+perturbation (:mod:`.refine`); and batched minimisation with ranking (:mod:`.screen`)."""

@@ -2,8 +2,8 @@
 
 :func:`screen` takes candidates (from :func:`md.screening.candidates.random_candidates` or
 :func:`md.screening.candidates.read_candidates`), groups them by atom list (one compile per group),
-minimises each group with the batched FIRE of :func:`md.optimize.fire.minimize_batch` (each structure
-to its own convergence), removes duplicate minima (:mod:`md.screening.dedup`: energy window plus a
+minimises each group with the batched L-BFGS (default) or FIRE of :func:`md.optimize.batch.minimize_batch`
+(each structure to its own convergence), removes duplicate minima (:mod:`md.screening.dedup`: energy window plus a
 rotation- and permutation-invariant fingerprint) and ranks the distinct converged minima by
 energy. Structures that did not converge are reported, never ranked. With a committee of
 further models, the spread of their energies and forces on the kept minima flags the ones the
@@ -14,6 +14,10 @@ model is unsure about.
 ``resume=True``; at the end it writes ``best.extxyz`` (the lowest ``keep`` distinct minima,
 lowest first, energies readable by ASE), ``summary.csv`` (every candidate), ``energies.png``
 (histogram of final energies) and ``screen.json``.
+
+Every minimised structure carries its protonation state (:mod:`md.screening.protonation`):
+``info["state"]`` that of its start (the candidate's ``"state"``, else detected), and
+``info["final_state"]`` that of the minimum (protons may move back while it is minimised).
 
 Example:
     >>> from md.screening.candidates import random_candidates
@@ -36,9 +40,11 @@ from painnjax.errors import InputError
 from painnjax.units import KCAL_PER_MOL
 
 SCREEN_FILE = "screen.json"
+#: the refinement stage after the candidates (:mod:`md.screening.refine`): rounds of top x moves new candidates
+REFINE_DEFAULTS = {"rounds": 3, "top": 4, "moves": 4, "seed": 0, "angle": 60.0, "shift": 0.5}
 PARTIAL_FILE = "minimised.extxyz"
 # Settings that define a screen: a resumed screen must use the same.
-_FIXED = ("model", "candidates", "fmax_eV_per_A", "max_steps", "dtype")
+_FIXED = ("model", "candidates", "fmax_eV_per_A", "max_steps", "dtype", "optimizer", "refine")
 
 
 @dataclass
@@ -47,8 +53,9 @@ class ScreenResult:
 
     Attributes:
         structures: minimised structures (``ase.Atoms``; the energy in a single-point
-            calculator) with ``info`` fmax, steps, converged, duplicate_of, composition.
-        energies (eV), fmax (eV/Å), steps, converged: per candidate.
+            calculator) with ``info`` fmax, steps, converged, duplicate_of, composition, state
+            (protonation state of the start) and final_state (of the minimum).
+        energies (eV), fmax (eV/Å), steps, converged, force_calls: per candidate.
         same_as: index of the lower candidate each one duplicates (its own index if distinct).
         ranked: indices of the distinct converged minima, lowest energy first (per composition
             when the candidates have several: then by energy within each, compositions apart).
@@ -65,14 +72,26 @@ class ScreenResult:
     ranked: np.ndarray
     energy_spread: np.ndarray
     force_spread: np.ndarray
+    force_calls: np.ndarray | None = None
     seconds: float = 0.0
     compile_seconds: float = 0.0
     resumed: int = 0
     groups: list = field(default_factory=list)
+    given: int = 0  # candidates given; those after them came from the refinement
 
     @property
     def compositions(self) -> list[str]:
         return [a.info.get("composition", a.get_chemical_formula()) for a in self.structures]
+
+    @property
+    def states(self) -> list[str]:
+        """Protonation state of each start (:func:`md.screening.protonation.detect_state` names)."""
+        return [str(a.info["state"]) for a in self.structures]
+
+    @property
+    def final_states(self) -> list[str]:
+        """Protonation state of each minimised structure."""
+        return [str(a.info["final_state"]) for a in self.structures]
 
     def relative_kcal_mol(self) -> np.ndarray:
         """Energies relative to the lowest converged minimum of the same composition, kcal/mol."""
@@ -125,6 +144,8 @@ def screen(
     tolerance: float = 0.03,
     committee=(),
     dtype: str = "float32",
+    optimizer: str = "lbfgs",
+    refine: dict | bool | None = None,
     done: dict | None = None,
     on_done: Callable | None = None,
     progress: bool = False,
@@ -135,64 +156,110 @@ def screen(
         model: a painnjax model (file, bundled name or ``Model``), or any ``energy_fn(R)`` in eV
             (then all candidates must have its atoms).
         candidates: a list of ``ase.Atoms``.
-        fmax: FIRE convergence, eV/Å. max_steps: per structure; beyond it, not converged.
+        fmax: convergence, eV/Å (largest atomic force). max_steps: FIRE steps or L-BFGS iterations per
+            structure; beyond it, not converged.
+        optimizer: ``"lbfgs"`` (default; several times fewer force calls) or ``"fire"``
+            (:func:`md.optimize.batch.minimize_batch`).
         slots: structures minimised at once per group (default 1 on a CPU, 256 on a GPU:
-            :func:`md.optimize.fire.minimize_batch`).
+            :func:`md.optimize.batch.minimize_batch`).
         keep: how many of the ranked minima get committee spreads (default all).
         energy_window (kcal/mol), tolerance (Å): duplicates (:func:`md.screening.dedup.unique_minima`).
         committee: further models; the spread of all models' energies and forces on the kept
             minima is reported (``energy_spread``, ``force_spread``).
-        done: results already known, ``{index: (positions, energy, fmax, steps, converged)}``
+        refine: the refinement of the lowest minima by perturbation (:mod:`md.screening.refine`),
+            after the candidates: True for :data:`REFINE_DEFAULTS` (3 rounds of 4 x 4; what
+            ``painnjax screen`` runs), a dict of ``"rounds"``, ``"top"``, ``"moves"``, ``"seed"``
+            over those (and ``"angle"`` (degrees), ``"shift"`` (Å), the perturbation's size), or
+            None/False (default) for none. Its candidates follow the given ones
+            (indices from ``len(candidates)``) and are ranked with them.
+        done: results already known, ``{index: (positions, energy, fmax, steps, converged[, force_calls])}``
             (a resumed screen): those candidates are not minimised again.
         on_done: called ``on_done(index, atoms)`` with each minimised structure as it finishes.
     """
-    from md.optimize.fire import minimize_batch
+    from md.optimize.batch import minimize_batch
     from md.structures import precision
 
     candidates = list(candidates)
     if not candidates:
         raise InputError("no candidates to screen")
     done = dict(done or {})
-    n = len(candidates)
+    n_random = len(candidates)
+    refine = _refine_settings(refine)
+    if refine is not None and not (isinstance(refine["rounds"], int) and refine["rounds"] >= 0):
+        raise InputError(f"refine rounds must be a whole number >= 0, got {refine['rounds']!r}")
     with precision(dtype):
         energy_for = _energy_for(model, dtype)
         results: dict[int, tuple] = dict(done)
+        energy_fns: dict[tuple, Callable] = {}  # one per atom list: compiled once for every stage
         t0 = time.perf_counter()
         compile_s = 0.0
-        groups = _groups(candidates)
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=n, initial=len(done), unit="structure", desc="screen", dynamic_ncols=True)
-        try:
-            for group in groups:
-                todo = [k for k in group if k not in results]
+            bar = tqdm(total=len(candidates), initial=len(done), unit="structure", desc="screen", dynamic_ncols=True)
+
+        def minimise(indices) -> float:
+            """Minimise the candidates ``indices`` not yet done, group by group; the compile seconds."""
+            spent = 0.0
+            for group in _groups([candidates[k] for k in indices]):
+                todo = [indices[i] for i in group if indices[i] not in results]
                 if not todo:
                     continue
-                energy_fn = energy_for(candidates[todo[0]])
+                key = tuple(int(z) for z in candidates[todo[0]].numbers)
+                if key not in energy_fns:
+                    energy_fns[key] = energy_for(candidates[todo[0]])
 
-                def finished(i, R, e, f, s, c, todo=todo):
+                def finished(i, R, e, f, s, c, n_calls, todo=todo):
                     k = todo[i]
-                    results[k] = (R, e, f, s, c)
+                    results[k] = (R, e, f, s, c, n_calls)
                     if on_done is not None:
                         on_done(k, _minimised(candidates[k], results[k]))
                     if bar is not None:
                         bar.update(1)
 
                 res = minimize_batch(
-                    energy_fn,
+                    energy_fns[key],
                     np.stack([candidates[k].positions for k in todo]),
                     fmax=fmax,
                     max_steps=max_steps,
                     slots=slots,
                     on_done=finished,
+                    method=optimizer,
                 )
-                compile_s += res.compile_seconds
+                spent += res.compile_seconds
+            return spent
+
+        try:
+            compile_s += minimise(list(range(n_random)))
+            for round_ in range(refine["rounds"] if refine is not None else 0):
+                from md.screening.refine import refine_candidates
+
+                so_far = [_minimised(candidates[k], results[k]) for k in range(len(candidates))]
+                new = refine_candidates(
+                    so_far,
+                    [results[k][1] for k in range(len(candidates))],
+                    [bool(results[k][4]) for k in range(len(candidates))],
+                    round_=round_,
+                    start=len(candidates),
+                    top=refine["top"],
+                    moves=refine["moves"],
+                    seed=refine["seed"],
+                    angle=refine["angle"],
+                    shift=refine["shift"],
+                    energy_window=energy_window,
+                    tolerance=tolerance,
+                )
+                candidates.extend(new)
+                if bar is not None:
+                    bar.total += len(new)
+                    bar.refresh()
+                compile_s += minimise(list(range(len(candidates) - len(new), len(candidates))))
         finally:
             if bar is not None:
                 bar.close()
         seconds = time.perf_counter() - t0 - compile_s
+    n = len(candidates)
 
     structures = [_minimised(candidates[k], results[k]) for k in range(n)]
     E = np.array([results[k][1] for k in range(n)], np.float64)
@@ -226,20 +293,28 @@ def screen(
         ranked,
         e_spread,
         f_spread,
+        force_calls=np.array([results[k][5] if len(results[k]) > 5 else -1 for k in range(n)], np.int64),
         seconds=seconds,
         compile_seconds=compile_s,
         resumed=len(done),
-        groups=groups,
+        groups=_groups(candidates),
+        given=n_random,
     )
 
 
 def _minimised(candidate, result):
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    R, e, f, s, c = result
+    from md.screening.protonation import detect_state
+
+    R, e, f, s, c = result[:5]
     atoms = candidate.copy()
     atoms.positions = np.asarray(R, np.float64)
     atoms.info.update(fmax=float(f), steps=int(s), converged=bool(c))
+    if len(result) > 5:
+        atoms.info["force_calls"] = int(result[5])
+    atoms.info["state"] = str(candidate.info["state"]) if "state" in candidate.info else detect_state(candidate)[1]
+    atoms.info["final_state"] = detect_state(atoms)[1]
     atoms.calc = SinglePointCalculator(atoms, energy=float(e))  # what ASE reads back as the energy
     return atoms
 
@@ -299,7 +374,7 @@ def _read_partial(path: Path, n: int) -> dict[int, tuple]:
     done = {}
     for atoms in frames:
         k = int(atoms.info.get("candidate_index", -1))
-        if not 0 <= k < n:
+        if not 0 <= k:
             raise InputError(f"{path}: a structure without a valid candidate_index; start a new screen")
         done[k] = (
             atoms.positions.copy(),
@@ -307,6 +382,7 @@ def _read_partial(path: Path, n: int) -> dict[int, tuple]:
             float(atoms.info["fmax"]),
             int(atoms.info["steps"]),
             bool(atoms.info["converged"]),
+            int(atoms.info.get("force_calls", -1)),
         )
     return done
 
@@ -339,6 +415,8 @@ def screen_to_folder(
         "fmax_eV_per_A": float(kwargs.get("fmax", 0.01)),
         "max_steps": int(kwargs.get("max_steps", 2000)),
         "dtype": kwargs.get("dtype", "float32"),
+        "optimizer": kwargs.get("optimizer", "lbfgs"),
+        "refine": _refine_settings(kwargs.get("refine")),
     }
     model_id = _model_id(model)
     if model_id is not None:
@@ -377,6 +455,8 @@ def _screen_to_folder(model, candidates, out: Path, settings: dict, keep, resume
             )
             if "model_id" in old:
                 fixed = tuple(k for k in _FIXED if k != "model")
+        if old:
+            old.setdefault("optimizer", "fire")  # screens before L-BFGS came were FIRE screens
         changed = [k for k in fixed if k in old and old[k] != settings[k]]
         if changed:
             shown = ", ".join(f"{k} {old[k]!r} -> {settings[k]!r}" for k in changed)
@@ -392,7 +472,18 @@ def _screen_to_folder(model, candidates, out: Path, settings: dict, keep, resume
     def append(k, atoms):
         a = atoms.copy()
         a.calc = atoms.calc
-        a.info = {key: a.info[key] for key in ("fmax", "steps", "converged", "composition") if key in a.info}
+        kept = (
+            "fmax",
+            "steps",
+            "converged",
+            "composition",
+            "state",
+            "final_state",
+            "parent",
+            "refine_round",
+            "force_calls",
+        )
+        a.info = {key: a.info[key] for key in kept if key in a.info}
         a.info["candidate_index"] = k
         log_file.append(extxyz_text(a, f"{partial}, candidate {k}"))
 
@@ -419,7 +510,7 @@ def _screen_to_folder(model, candidates, out: Path, settings: dict, keep, resume
     rank_of = {int(k): r for r, k in enumerate(res.ranked)}
     lines = [
         "candidate,composition,energy_eV,relative_kcal_mol,converged,steps,fmax_eV_per_A,duplicate_of,rank,"
-        "energy_spread_kcal_mol,force_spread_eV_per_A"
+        "energy_spread_kcal_mol,force_spread_eV_per_A,state,final_state,force_calls,parent,refine_round"
     ]
     for k in range(len(res.energies)):
         lines.append(
@@ -436,6 +527,11 @@ def _screen_to_folder(model, candidates, out: Path, settings: dict, keep, resume
                     str(rank_of.get(k, "")),
                     _fmt(res.energy_spread[k] / KCAL_PER_MOL),
                     _fmt(res.force_spread[k]),
+                    res.states[k],
+                    res.final_states[k],
+                    str(res.force_calls[k]) if res.force_calls[k] >= 0 else "",
+                    str(res.structures[k].info.get("parent", "")),
+                    str(res.structures[k].info.get("refine_round", "")),
                 ]
             )
         )
@@ -445,6 +541,9 @@ def _screen_to_folder(model, candidates, out: Path, settings: dict, keep, resume
         "settings": settings,
         "finished": True,
         "candidates": len(res.energies),
+        "given_candidates": res.given,
+        "refinement_candidates": len(res.energies) - res.given,
+        "lowest_from_refinement": bool(len(res.ranked) and res.ranked[0] >= res.given),
         "converged": int(res.converged.sum()),
         "not_converged": int((~res.converged).sum()),
         "duplicates": n_dup,
@@ -456,17 +555,77 @@ def _screen_to_folder(model, candidates, out: Path, settings: dict, keep, resume
         "compile_seconds": res.compile_seconds,
         "structures_per_second": res.structures_per_second,
         "mean_steps": float(res.steps.mean()),
+        "mean_force_calls": _mean_known(res.force_calls),
+        "states": _state_counts(res, rel),
+        "lowest_state": res.final_states[res.ranked[0]] if len(res.ranked) else None,
     }
     write_json(out / SCREEN_FILE, summary)
     if plot:
         plot_energies(res, out / "energies.png")
     say(_table(res, rel, keep))
+    made = (
+        f" ({res.given} given + {len(res.energies) - res.given} from refinement)"
+        if res.given < len(res.energies)
+        else ""
+    )
     say(
-        f"{summary['candidates']} candidates: {summary['converged']} converged, {summary['not_converged']} not "
+        f"{summary['candidates']} candidates{made}: {summary['converged']} converged, {summary['not_converged']} not "
         f"(in unconverged.extxyz, not ranked), {n_dup} duplicates, {summary['distinct_minima']} distinct minima; "
         f"{res.structures_per_second:.2f} structures/s (+{res.compile_seconds:.1f} s compile); wrote {out}/best.extxyz"
     )
+    for line in _lowest_states(res):
+        say(line)
     return res
+
+
+def _refine_settings(refine) -> dict | None:
+    """The refinement a screen runs (None: no refinement), as recorded in ``screen.json``."""
+    if refine is None or refine is False:
+        return None
+    if refine is True:
+        return dict(REFINE_DEFAULTS)
+    if not isinstance(refine, dict) or set(refine) - set(REFINE_DEFAULTS):
+        raise InputError(f"refine must be True, False, None or a dict of {', '.join(REFINE_DEFAULTS)}; got {refine!r}")
+    return dict(REFINE_DEFAULTS, **refine)
+
+
+def _mean_known(calls) -> float | None:
+    """Mean force calls per structure where known (-1: not recorded), or None."""
+    known = calls[calls >= 0]
+    return float(known.mean()) if known.size else None
+
+
+def _state_counts(res: ScreenResult, rel) -> dict:
+    """Per start state: candidates, converged, and the lowest relative energy (kcal/mol) of its minima."""
+    out = {}
+    states = np.asarray(res.states)
+    for state in dict.fromkeys(res.states):
+        sel = states == state
+        ok = sel & res.converged & np.isfinite(rel)
+        out[state] = {
+            "candidates": int(sel.sum()),
+            "converged": int((sel & res.converged).sum()),
+            "lowest_relative_kcal_mol": float(rel[ok].min()) if ok.any() else None,
+        }
+    return out
+
+
+def _lowest_states(res: ScreenResult) -> list[str]:
+    """``"lowest minimum: state SA0B2AM0AH2 (2 proton transfers; candidate 5, started as ...)"``, one line
+    per composition."""
+    from md.screening.protonation import OTHER, detect_state
+
+    comps = res.compositions
+    lowest = {}
+    for k in res.ranked:
+        lowest.setdefault(comps[k], int(k))
+    lines = []
+    for comp, k in lowest.items():
+        n_ah, state = detect_state(res.structures[k])
+        what = "not SA, B, AM, AH and W" if state == OTHER else f"{n_ah} proton transfer{'s' if n_ah != 1 else ''}"
+        of = f" of {comp}" if len(lowest) > 1 else ""
+        lines.append(f"lowest minimum{of}: state {state} ({what}; candidate {k}, started as {res.states[k]})")
+    return lines
 
 
 def _model_label(model) -> str:
@@ -487,11 +646,15 @@ def _table(res: ScreenResult, rel, keep: int) -> str:
     rows = [
         f"{'rank':>4s} {'cand.':>6s} {'composition':>12s} {'E (eV)':>14s} {'ΔE (kcal/mol)':>14s} {'steps':>6s}"
         + ("  E spread (kcal/mol)" if np.isfinite(res.energy_spread).any() else "")
+        + "  state (start -> minimum, if it moved)"
     ]
     for r, k in enumerate(res.ranked[:keep]):
         spread = f"  {res.energy_spread[k] / KCAL_PER_MOL:19.2f}" if np.isfinite(res.energy_spread[k]) else ""
+        start, final = res.states[k], res.final_states[k]
+        state = final if start == final else f"{start} -> {final}"
         rows.append(
             f"{r:4d} {k:6d} {res.compositions[k]:>12s} {res.energies[k]:14.5f} {rel[k]:14.2f} {res.steps[k]:6d}{spread}"
+            f"  {state}"
         )
     return "\n".join(rows)
 

@@ -2,28 +2,76 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from painnjax.cli.common import add_dtype, add_ignore_cell, add_model, add_quiet
 from painnjax.errors import InputError
 
 
 def _candidates(args):
-    """The candidates ``--composition`` or ``--candidates`` asks for, and a description of them."""
-    from md.screening.candidates import (
-        composition_name,
-        random_candidates,
-        read_candidates,
-    )
+    """The candidates ``--composition`` or ``--candidates`` asks for, and a description of them.
 
+    A neutral composition (SA, AM, W) screens its proton-transfer states (``--transfers``, default
+    all) in equal shares; one that gives its ions (B, AH) is one state. A file's frames get the
+    state :func:`md.screening.protonation.detect_state` finds in them."""
+    from md.screening.candidates import composition_name, parse_composition, read_candidates
+    from md.screening.protonation import detect_state, protonation_states, state_candidates
+
+    if args.rank_by == "G":  # the conditions before the screen, not after it
+        from md.analysis.thermo import check_conditions
+
+        check_conditions(args.T, args.p, qh_cutoff=args.qh_cutoff)
+    for name in ("refine_rounds", "refine_top", "refine_moves"):
+        low = 0 if name == "refine_rounds" else 1
+        if getattr(args, name) < low:
+            raise InputError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(args, name)}")
+    if args.grow_from is not None:
+        return _grown(args)
+    if args.add is not None:
+        raise InputError("--add needs --grow-from FILE (the minima the molecule is added to)")
     if (args.composition is None) == (args.candidates is None):
         raise InputError("give either --composition (random candidates) or --candidates FILE, not both")
     if args.composition is not None:
         if args.n < 1:
             raise InputError(f"--n must be >= 1, got {args.n}")
-        name = composition_name(args.composition)
-        candidates = random_candidates(args.composition, args.n, seed=args.seed)
-        return candidates, f"{name} n={args.n} seed={args.seed}"
+        counts = parse_composition(args.composition)
+        name = composition_name(counts)
+        transfers = "all" if args.transfers is None else args.transfers
+        states = protonation_states(counts, transfers)
+        candidates = state_candidates(counts, args.n, seed=args.seed, transfers=transfers)
+        description = f"{name} n={args.n} seed={args.seed}"
+        if "B" not in counts and "AH" not in counts:  # the transfers chosen, "all" when every state is
+            every = len(states) == len(protonation_states(counts))
+            description += " transfers=" + ("all" if every else ",".join(str(k) for k, _ in states))
+        return candidates, description
+    if args.transfers is not None:
+        raise InputError("--transfers goes with --composition; frames of --candidates keep the state they are in")
     candidates = read_candidates(args.candidates, ignore_cell=args.ignore_cell)
+    for atoms in candidates:  # the state of the frame itself, not one a former screen noted
+        atoms.info["state"] = detect_state(atoms)[1]
     return candidates, f"{args.candidates} ({len(candidates)} frames)"
+
+
+def _grown(args):
+    """Growth candidates: ``--add MOLECULE`` on the minima in ``--grow-from FILE``."""
+    from md.screening.candidates import read_candidates
+    from md.screening.growth import grown_candidates
+
+    if args.composition is not None or args.candidates is not None:
+        raise InputError("--grow-from makes its own candidates: leave out --composition and --candidates")
+    if args.add is None:
+        raise InputError("--grow-from needs --add SA, AM or W (the molecule added to each minimum)")
+    if args.transfers is not None:
+        raise InputError("--transfers goes with --composition; grown candidates keep their parents' states")
+    if args.n < 1:
+        raise InputError(f"--n must be >= 1, got {args.n}")
+    parents = read_candidates(args.grow_from, ignore_cell=args.ignore_cell)
+    candidates = grown_candidates(parents, args.add, args.n, seed=args.seed)
+    name = candidates[0].info["composition"]
+    return (
+        candidates,
+        f"{name} grown from {args.grow_from} ({len(parents)} minima) + {args.add.upper()} n={args.n} seed={args.seed}",
+    )
 
 
 def cmd_screen(args) -> int:
@@ -33,6 +81,9 @@ def cmd_screen(args) -> int:
     check_writable(args.out, "--out folder", folder=True)
     candidates, description = _candidates(args)
     print(f"screening {description} with {args.model}")
+    shares = Counter(str(a.info.get("state")) for a in candidates)
+    if len(shares) > 1:
+        print("protonation states: " + ", ".join(f"{state} {n}" for state, n in shares.items()))
     res = screen_to_folder(
         args.model,
         candidates,
@@ -47,29 +98,71 @@ def cmd_screen(args) -> int:
         tolerance=args.tolerance,
         committee=args.committee or (),
         dtype=args.dtype,
+        optimizer=args.optimizer,
+        refine=False
+        if args.refine_rounds == 0
+        else {"rounds": args.refine_rounds, "top": args.refine_top, "moves": args.refine_moves, "seed": args.seed},
         progress=not args.quiet,
     )
-    return 0 if len(res.ranked) else 1
+    if not len(res.ranked):
+        return 1
+    if args.rank_by == "G":
+        from md.analysis.ranking import rank_screen_by_g
+
+        ranking = rank_screen_by_g(
+            args.model, args.out, args.T, pressure=args.p, quasi_harmonic=not args.rrho, qh_cutoff=args.qh_cutoff
+        )
+        print("wrote " + ", ".join(str(f) for f in ranking.files))
+    return 0
 
 
 def register(sub) -> None:
     sc = sub.add_parser(
         "screen",
         help="configurational screening: many candidate structures minimised at once "
-        "(batched FIRE), duplicates removed, the lowest kept",
+        "(batched L-BFGS or FIRE), duplicates removed, the lowest kept",
     )
     add_model(sc)
     sc.add_argument(
         "--composition",
         help="random candidates of this cluster, e.g. SA4AM4, SA2AM2W2, SA3B1AM2AH1 (B = HSO4-, AH = NH4+)",
     )
+    sc.add_argument(
+        "--transfers",
+        help="proton-transfer states of a neutral --composition screened, in equal shares: 'all' (default: "
+        "SA2AM2 -> SA2AM2, SA1B1AM1AH1, SA0B2AM0AH2), '0' (neutral molecules only) or a list like '1,2'",
+    )
     sc.add_argument("--candidates", help="or: every frame of this structure file (extxyz, xyz, traj, ...)")
+    sc.add_argument(
+        "--grow-from",
+        metavar="FILE",
+        help="or: growth moves: candidates made by adding --add to the minima in FILE (e.g. a smaller "
+        "cluster's best.extxyz), an equal share each",
+    )
+    sc.add_argument("--add", metavar="MOLECULE", help="the molecule a growth move adds: SA, AM or W")
     add_ignore_cell(sc)
     sc.add_argument("--n", type=int, default=1000, help="random candidates (default 1000)")
     sc.add_argument("--seed", type=int, default=0, help="seed of the random candidates (default 0)")
     sc.add_argument("--keep", type=int, default=20, help="distinct minima written to OUT/best.extxyz (default 20)")
-    sc.add_argument("--fmax", type=float, default=0.01, help="FIRE convergence, eV/Å (default 0.01)")
-    sc.add_argument("--steps", type=int, default=2000, help="FIRE steps per structure at most (default 2000)")
+    sc.add_argument(
+        "--optimizer",
+        choices=("lbfgs", "fire"),
+        default="lbfgs",
+        help="minimiser: L-BFGS with a line search (default; several times fewer force calls) or FIRE",
+    )
+    sc.add_argument(
+        "--refine-rounds",
+        type=int,
+        default=3,
+        help="rounds of refinement after the candidates: new candidates made by turning and shifting one molecule "
+        "of the lowest minima so far (default 3; 0: none)",
+    )
+    sc.add_argument("--refine-top", type=int, default=4, help="lowest distinct minima refined per round (default 4)")
+    sc.add_argument("--refine-moves", type=int, default=4, help="new candidates per refined minimum (default 4)")
+    sc.add_argument("--fmax", type=float, default=0.01, help="convergence: largest atomic force, eV/Å (default 0.01)")
+    sc.add_argument(
+        "--steps", type=int, default=2000, help="L-BFGS iterations or FIRE steps per structure at most (default 2000)"
+    )
     sc.add_argument(
         "--slots",
         type=int,
@@ -90,6 +183,21 @@ def register(sub) -> None:
         nargs="+",
         metavar="MODEL",
         help="further models: their energy/force spread on the kept minima flags uncertain ones",
+    )
+    sc.add_argument(
+        "--rank-by",
+        choices=("E", "G"),
+        default="E",
+        help="E: electronic energy (default); G: also rank the kept minima by Gibbs free energy at the first --T "
+        "(float64 Hessians; OUT/ranked_by_G.csv, best_by_G.extxyz, thermo.json, dH_dS.txt)",
+    )
+    sc.add_argument(
+        "--T", type=float, nargs="+", default=[298.15], help="temperatures for --rank-by G, K (default 298.15)"
+    )
+    sc.add_argument("--p", type=float, default=101325.0, help="pressure for --rank-by G, Pa (default 101325)")
+    sc.add_argument("--rrho", action="store_true", help="--rank-by G with the plain RRHO (no quasi-harmonic modes)")
+    sc.add_argument(
+        "--qh-cutoff", type=float, default=100.0, help="quasi-harmonic cutoff for --rank-by G, cm-1 (default 100)"
     )
     add_dtype(sc)
     sc.add_argument("--out", required=True, help="output folder")

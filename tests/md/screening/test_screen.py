@@ -1,8 +1,7 @@
-"""Screening (md.screening.screen, md.screening.dedup, md.optimize.fire.minimize_batch, ``painnjax screen``).
+"""Screening (md.screening.screen, md.screening.dedup, md.optimize.batch.minimize_batch, ``painnjax screen``).
 
-The known-answer test is a Lennard-Jones cluster of 7 atoms, whose minima are textbook values
-(Doye & Wales; the Cambridge Cluster Database): global minimum -16.505384 ε (pentagonal
-bipyramid), then -15.935 ε (capped octahedron), -15.593 ε and -15.533 ε.
+The known-answer test is a Lennard-Jones cluster of 7 atoms (``lj_helpers``), whose minima are
+textbook values.
 """
 
 from __future__ import annotations
@@ -14,37 +13,15 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.io import read
+from lj_helpers import EPS, LJ7_MINIMA, lj, random_lj_starts
 
-from md.optimize.fire import minimize, minimize_batch
+from md.optimize.batch import minimize_batch
+from md.optimize.fire import minimize
 from md.screening.dedup import fingerprint, fingerprint_distance, unique_minima
 from md.screening.screen import screen, screen_to_folder
 from painnjax.cli import main as cli_main
 from painnjax.errors import InputError
 from painnjax.units import KCAL_PER_MOL
-
-EPS, SIGMA = 0.1, 3.0  # eV, Å
-LJ7_MINIMA = np.array([-16.505384, -15.935033, -15.593180, -15.533060])  # units of ε
-
-
-def lj(n):
-    i, j = np.triu_indices(n, k=1)
-
-    def energy(R, **unused_kwargs):
-        s6 = (SIGMA / jnp.linalg.norm(R[i] - R[j], axis=-1)) ** 6
-        return jnp.sum(4.0 * EPS * (s6 * s6 - s6))
-
-    return energy
-
-
-def random_lj_starts(n_structures, n_atoms=7, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < n_structures:
-        R = rng.uniform(-3.5, 3.5, (n_atoms, 3))
-        d = np.linalg.norm(R[:, None] - R[None], axis=-1) + 9 * np.eye(n_atoms)
-        if d.min() > 2.8:
-            out.append(Atoms(f"Ar{n_atoms}", positions=R))
-    return out
 
 
 def test_batched_fire_equals_one_at_a_time():
@@ -192,6 +169,12 @@ def test_cli_screen_with_the_shipped_model(tmp_path, capsys):
             "1500",
             "--committee",
             "saam-gfn1",
+            "--refine-rounds",
+            "1",
+            "--refine-top",
+            "1",
+            "--refine-moves",
+            "2",
             "--out",
             str(out),
             "--quiet",
@@ -199,10 +182,27 @@ def test_cli_screen_with_the_shipped_model(tmp_path, capsys):
     )
     assert code == 0
     text = capsys.readouterr().out
-    assert "4 candidates" in text and "distinct minima" in text
+    assert "6 candidates (4 given + 2 from refinement)" in text and "distinct minima" in text
+    assert "transfers=all" in text and "protonation states: SA1AM1 2, SA0B1AM0AH1 2" in text
+    assert "lowest minimum: state " in text
     best = read(out / "best.extxyz", ":")
     assert 1 <= len(best) <= 2 and best[0].get_chemical_formula() == "H5NO4S"
     assert best[0].info["energy_spread_kcal_mol"] < 1e-3 and best[0].info["force_spread_eV_per_A"] < 1e-5
+    # --rank-by G checks its conditions before any structure is minimised
+    bad = [
+        "screen",
+        "saam-gfn1",
+        "--composition",
+        "SA1AM1",
+        "--rank-by",
+        "G",
+        "--T",
+        "-5",
+        "--out",
+        str(tmp_path / "g"),
+    ]
+    assert cli_main(bad) == 2 and not (tmp_path / "g").exists()
+    assert "temperature" in capsys.readouterr().err
 
 
 def test_bad_input(tmp_path, capsys):
@@ -216,6 +216,14 @@ def test_bad_input(tmp_path, capsys):
         cli_main(["screen", "saam-gfn1", "--candidates", str(tmp_path / "none.xyz"), "--out", str(tmp_path / "d")]) == 2
     )
     assert "no such file" in capsys.readouterr().err
+    bad_transfers = [
+        (["--composition", "SA2AM2", "--transfers", "3"], r"allowed 0 ... 2"),
+        (["--composition", "B2AH2", "--transfers", "1"], "already gives its ions"),
+        (["--candidates", str(tmp_path / "none.xyz"), "--transfers", "0"], "--transfers goes with --composition"),
+    ]
+    for i, (flags, message) in enumerate(bad_transfers):
+        assert cli_main(["screen", "saam-gfn1", *flags, "--out", str(tmp_path / f"t{i}")]) == 2
+        assert message in capsys.readouterr().err
     with pytest.raises(InputError, match="no candidates"):
         screen(lj(7), [])
     with pytest.raises(InputError, match="slots"):
@@ -244,3 +252,43 @@ def test_mixed_compositions_are_screened_and_ranked_apart():
     for c in ("SA1AM0", "SA0AM1"):
         assert np.nanmin(rel[comps == c]) == 0.0
     assert res.energies[comps == "SA1AM0"].max() < res.energies[comps == "SA0AM1"].min()  # H2SO4 far below NH3
+
+
+def test_protonation_states_are_reported(tmp_path):
+    """Both states of SA1AM1 in one group; an energy whose one minimum is the ion pair: the neutral start
+    ends there (state -> final_state), duplicates are found across states, and a resume reports the same."""
+    from md.screening.protonation import state_candidates
+
+    starts = state_candidates("SA1AM1", 2, seed=0)  # neutral, ion pair
+    target = jnp.asarray(starts[1].positions)
+
+    def bowl(R, **unused_kwargs):
+        return 0.5 * jnp.sum((R - target) ** 2)
+
+    lines = []
+    # FIRE: which of the two equal minima is lower by round-off (the one kept) is FIRE's, as below
+    kw = dict(keep=5, fmax=1e-3, max_steps=2000, slots=2, plot=False, log=lines.append, optimizer="fire")
+    res = screen_to_folder(bowl, starts, tmp_path / "s", **kw)
+    assert len(res.groups) == 1 and res.converged.all()
+    assert res.states == ["SA1AM1", "SA0B1AM0AH1"] and res.final_states == ["SA0B1AM0AH1"] * 2
+    assert res.same_as.tolist() == [1, 1] and res.ranked.tolist() == [1]  # one minimum, reached from both states
+    assert "  SA0B1AM0AH1" in lines[0] and lines[-1].startswith("lowest minimum: state SA0B1AM0AH1 (1 proton transfer;")
+    table = (tmp_path / "s" / "summary.csv").read_text()
+    rows = [r.split(",") for r in table.splitlines()]
+    i = rows[0].index("state")
+    assert rows[0][i : i + 2] == ["state", "final_state"] and rows[0][8] == "rank"
+    assert [r[i : i + 2] for r in rows[1:]] == [["SA1AM1", "SA0B1AM0AH1"], ["SA0B1AM0AH1", "SA0B1AM0AH1"]]
+    summary = json.loads((tmp_path / "s" / "screen.json").read_text())
+    assert summary["lowest_state"] == "SA0B1AM0AH1"
+    neutral = summary["states"]["SA1AM1"]
+    assert neutral["candidates"] == neutral["converged"] == 1 and abs(neutral["lowest_relative_kcal_mol"]) < 1e-3
+    assert summary["states"]["SA0B1AM0AH1"] == {"candidates": 1, "converged": 1, "lowest_relative_kcal_mol": 0.0}
+    (best,) = read(tmp_path / "s" / "best.extxyz", ":")
+    assert best.info["state"] == best.info["final_state"] == "SA0B1AM0AH1"
+    partial = read(tmp_path / "s" / "minimised.extxyz", ":")
+    assert sorted((a.info["state"], a.info["final_state"]) for a in partial) == sorted(
+        zip(res.states, res.final_states)
+    )
+    again = screen_to_folder(bowl, starts, tmp_path / "s", resume=True, **kw)  # all from minimised.extxyz
+    assert again.resumed == 2 and again.states == res.states and again.final_states == res.final_states
+    assert (tmp_path / "s" / "summary.csv").read_text() == table
