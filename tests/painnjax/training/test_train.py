@@ -404,7 +404,8 @@ def test_evaluate_matches_the_potential_and_hand_computed_errors(shared_data, tm
     from painnjax.cli import main
     from painnjax.training.evaluate import error_report
 
-    frames = ase.io.read(shared_data / "saam_gfn1" / "train_pool_300K.extxyz", index="100:1500:70")
+    # 10 frames of several sizes (each size compiles its own single-structure reference)
+    frames = ase.io.read(shared_data / "saam_gfn1" / "train_pool_300K.extxyz", index="100:1500:140")
     data = tmp_path / "frames.extxyz"
     ase.io.write(data, frames)
     model = Model.init(TINY, seed=5, elements=[1, 7, 8, 16])
