@@ -45,6 +45,11 @@ def formula(symbols: Sequence[str], atoms: np.ndarray) -> str:
     return "".join(f"{el}{counts[el] if counts[el] > 1 else ''}" for el in sorted(counts))
 
 
+def lost_fragments(R, distance: float, symbols: Sequence[str]) -> list[str]:
+    """Formulas of the groups that are apart from the largest one (e.g. ``["H3N"]`` for a lost ammonia)."""
+    return [formula(symbols, g) for g in fragments(R, distance)[1:]]
+
+
 def _atom_list(atoms: np.ndarray) -> str:
     if len(atoms) == 1:
         return f"atom {atoms[0]}"

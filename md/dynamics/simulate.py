@@ -36,7 +36,7 @@ from md.dynamics.config import MDConfig
 from md.dynamics.engine import Engine, Records
 from md.dynamics.forces import MDPotential
 from md.dynamics.resources import check_run_memory
-from md.dynamics.safety import check_frame, formula, fragments
+from md.dynamics.safety import check_frame, formula, fragments, lost_fragments
 from painnjax.errors import InputError
 from painnjax.io.files import lock_run_folder
 from painnjax.io.modelfile import check_same_model
@@ -169,7 +169,10 @@ class _Run:
                 if bad is not None:
                     if first:
                         raise InputError(f"the start structure fails a safety check: {bad[1]}")
-                    self._stop(r, int(step), *bad)
+                    lost = None
+                    if bad[0] == "fragmentation":
+                        lost = lost_fragments(rec.position[r, j], self.fragment_distance, self.symbols)
+                    self._stop(r, int(step), *bad, fragments=lost)
                     break
                 n_good += 1
                 self.last_good[r] = {
@@ -219,7 +222,7 @@ class _Run:
             forces=good["force"] if self.write_forces else None,
         )
 
-    def _stop(self, r, step, kind, message):
+    def _stop(self, r, step, kind, message, fragments=None):
         time_fs = step * self.cfg.dt
         good = self.last_good[r]
         text = f"replica {r} stopped at step {step} (t = {time_fs:g} fs): {message}"
@@ -230,6 +233,8 @@ class _Run:
             "stop_time_fs": time_fs,
             "message": message,
         }
+        if fragments is not None:  # the formulas of the groups that left (largest group kept out)
+            entry["fragments"] = fragments
         if good is not None:
             entry["last_good_step"] = good["step"]
             if self.out is not None:

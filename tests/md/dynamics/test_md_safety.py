@@ -47,6 +47,7 @@ def test_a_molecule_leaving_stops_the_run(sa1am1, tmp_path):
     assert res.stop_reason == "safety: fragmentation"
     status = res.summary["replica_status"][0]
     assert status["status"] == "stopped" and status["stop_reason"] == "fragmentation"
+    assert status["fragments"] == ["H3N"]  # what left, for evaporation statistics
     step = status["stop_step"]
     assert 50 < step < 1000 and res.steps_done < 1000
     assert status["stop_time_fs"] == step * 0.5
