@@ -55,14 +55,19 @@ def read_structure(path_or_name, *, ignore_cell: bool = False):
 
 
 def build_potential(model, atoms, dtype: str = "float32"):
-    """The painnjax potential for ``atoms`` (sized to its pairs); element errors name the file."""
-    from painnjax.potential import potential
+    """The painnjax potential for ``atoms`` (sized to its pairs); element errors name the file.
+
+    A list of models gives their committee mean (:func:`painnjax.potential.mean_potential`)."""
+    from painnjax.potential import mean_potential, potential
 
     source = atoms.info.get("source")
     check_free_cluster(atoms, source)
     check_positions(atoms.positions, len(atoms), source=source, symbols=atoms.get_chemical_symbols())
+    kwargs = dict(reference_positions=atoms.positions, dtype=jnp.dtype(dtype))
     try:
-        return potential(model, atoms, reference_positions=atoms.positions, dtype=jnp.dtype(dtype))
+        if isinstance(model, (list, tuple)):
+            return mean_potential(model, atoms, **kwargs)
+        return potential(model, atoms, **kwargs)
     except InputError as exc:
         raise InputError(f"{source}: {exc}" if source else str(exc)) from None
 

@@ -34,10 +34,15 @@ def run_md_file(
     progress: bool = True,
     velocities_from_file: bool = False,
     ignore_cell: bool = False,
+    committee=None,
+    devices: int | None = None,
 ):
     """:func:`md.dynamics.simulate.run_md` for a model file and a start structure file; results in ``out``.
 
-    ``ignore_cell``: a periodic start frame is run as a free cluster (else an error)."""
+    ``ignore_cell``: a periodic start frame is run as a free cluster (else an error).
+    ``committee``: more models (files or bundled names); the run follows the mean of ``model``
+    and these, and records the committee's spreads. ``devices``: local devices for the replicas
+    (None: all)."""
     from md.dynamics.simulate import run_md
     from painnjax.io.modelfile import load_model, model_identity
 
@@ -45,6 +50,8 @@ def run_md_file(
     with precision(dtype):
         m = load_model(model)
         atoms = read_structure(start, ignore_cell=ignore_cell)
+        if committee:
+            m = [m] + [load_model(c) for c in committee]
         energy_fn = build_potential(m, atoms, dtype)
         momenta = None
         if velocities_from_file:
@@ -52,6 +59,8 @@ def run_md_file(
                 raise InputError(f"{start}: the file holds no velocities (momenta)")
             momenta = atoms.get_momenta()
         extra = {"model": str(model) if not hasattr(model, "config") else "(in memory)", "start": str(start)}
+        if committee:
+            extra["committee"] = [str(c) if not hasattr(c, "config") else "(in memory)" for c in committee]
         return run_md(
             energy_fn,
             atoms,
@@ -65,6 +74,7 @@ def run_md_file(
             summary_extra=extra,
             model_id=model_identity(m),  # a restart with another model is refused
             model_name=extra["model"],
+            devices=devices,
         )
 
 

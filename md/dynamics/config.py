@@ -69,7 +69,18 @@ class MDConfig:
             ``max(5 T, 2000 K)``.
         fragment_distance: stop a replica when a group of atoms is farther than this (Å)
             from all other atoms (a molecule has left the cluster); default the potential's
-            cutoff (5 Å when it has none); 0 switches the check off.
+            cutoff (5 Å when it has none); 0 switches the check off. With a wall the default
+            is 0 (the wall keeps molecules near; fragments are not stops).
+        wall_radius: radius (Å) of a flat-bottom spherical wall around the centre of mass
+            (:mod:`md.dynamics.wall`); None: no wall.
+        wall_k: the wall's force constant (eV/Å²).
+        exchange_every: steps between replica-exchange attempts (a multiple of ``log_every``;
+            0: none). Needs two or more replicas at increasing temperatures and a thermostat
+            (:mod:`md.dynamics.exchange`).
+        max_spread: with a committee, stop a replica whose largest atomic force spread exceeds
+            this (eV/Å); its last frame below it is kept. None: no limit.
+        collect_above: with a committee, write every recorded frame whose largest atomic force
+            spread exceeds this (eV/Å) to ``uncertain.extxyz`` for labelling. None: none.
     """
 
     ensemble: str = "nvt-nh"
@@ -89,6 +100,11 @@ class MDConfig:
     chunk_steps: int | None = None
     max_temperature: float | None = None
     fragment_distance: float | None = None
+    wall_radius: float | None = None
+    wall_k: float = 1.0
+    exchange_every: int = 0
+    max_spread: float | None = None
+    collect_above: float | None = None
 
     def __post_init__(self):
         t = self.temperature
@@ -172,6 +188,33 @@ class MDConfig:
         check(
             fd is None or (is_real(fd) and fd >= 0), S, "fragment_distance", f"must be >= 0 Å (0: no check), got {fd!r}"
         )
+        if self.wall_radius is not None:
+            positive(S, "wall_radius", self.wall_radius, "Å")
+        positive(S, "wall_k", self.wall_k, "eV/Å²")
+        for name in ("max_spread", "collect_above"):
+            if getattr(self, name) is not None:
+                positive(S, name, getattr(self, name), "eV/Å")
+        integer(S, "exchange_every", self.exchange_every, 0)
+        if self.exchange_every:
+            check(
+                self.exchange_every % self.log_every == 0,
+                S,
+                "exchange_every",
+                f"{self.exchange_every} is not a multiple of log_every ({self.log_every})",
+            )
+            check(
+                self.ensemble != "nve",
+                S,
+                "exchange_every",
+                "replica exchange needs a thermostat (nvt-nh or nvt-langevin), not nve",
+            )
+            T = self.temperatures()
+            check(
+                self.replicas >= 2 and len(set(T)) == len(T) and list(T) == sorted(T),
+                S,
+                "exchange_every",
+                f"replica exchange needs two or more replicas at increasing temperatures, got {list(T)} K",
+            )
 
     def _warn_unused(self) -> None:
         """An :class:`UnusedOptionWarning` for each thermostat option the ensemble ignores, unless at its default."""

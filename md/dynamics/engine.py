@@ -27,21 +27,30 @@ import jax.numpy as jnp
 import numpy as np
 
 from md.dynamics.config import MDConfig
+from md.dynamics.exchange import exchange_key, swap_neighbours
 from md.dynamics.forces import MDPotential
 from md.dynamics.integrators import make_integrator
 from md.dynamics.velocities import kinetic_energy
+from md.dynamics.wall import SphericalWall
+from painnjax.devices import batch_sharding, shard_batch
 
 
 class Records(NamedTuple):
-    """Arrays (R, B, ...) of one chunk: replica, record. ``max_pairs`` is (B,) over active replicas."""
+    """Arrays (R, B, ...) of one chunk: replica, record. ``max_pairs`` is (B,) over active replicas.
+
+    ``extra`` holds (R, B) arrays of the run's features, by name: ``e_wall`` (eV) with a wall;
+    ``e_std`` (eV), ``f_spread`` and ``f_spread_max`` (eV/Å) with a committee; ``walker``,
+    ``x_attempted`` and ``x_accepted`` (entry r: the pair r, r + 1) under replica exchange.
+    """
 
     position: np.ndarray  # (R, B, N, 3) Å
     velocity: np.ndarray  # (R, B, N, 3) Å / ASE time unit
     force: np.ndarray  # (R, B, N, 3) eV/Å
-    e_pot: np.ndarray  # (R, B) eV
+    e_pot: np.ndarray  # (R, B) eV, the model's (without the wall)
     e_kin: np.ndarray  # (R, B) eV
     conserved: np.ndarray  # (R, B) eV (NaN for Langevin)
     max_pairs: np.ndarray  # (B,) int
+    extra: dict = {}
 
 
 #: on overflow the list is sized for this many times the largest count seen (plus the usual
@@ -77,11 +86,19 @@ class Engine:
         masses: (N,) amu.
         dtype: float32 or float64 (the potential's dtype).
         capacity: pair capacity (unordered pairs) to start with, if the list is managed here.
+        devices: local devices to spread the replicas over (None: all; 1: one). The largest
+            number of them that divides the replicas is used (:func:`painnjax.devices.batch_sharding`).
+
+    The config's wall (``wall_radius``, ``wall_k``) is added to the energy; a committee
+    potential (``potential.members``) gets its spreads recorded; ``exchange_every`` swaps
+    configurations between neighbouring temperatures (:mod:`md.dynamics.exchange`).
     """
 
-    def __init__(self, potential: MDPotential, cfg: MDConfig, masses, dtype, capacity: int | None = None):
+    def __init__(self, potential: MDPotential, cfg: MDConfig, masses, dtype, capacity: int | None = None, devices=None):
         self.potential = potential
+        self.sharding = batch_sharding(cfg.replicas, devices)
         self.cfg = cfg
+        self.wall = None if cfg.wall_radius is None else SphericalWall(float(cfg.wall_radius), float(cfg.wall_k))
         self.dtype = jnp.dtype(dtype)
         self.masses = jnp.asarray(masses, self.dtype)
         self.capacity = capacity
@@ -104,26 +121,56 @@ class Engine:
             self.buffer,
             potential.cutoff,
             potential.n_atoms,
+            None if self.wall is None else (self.wall.radius, self.wall.k),
+            len(potential.members),
+            c.exchange_every,
+            c.seed if c.exchange_every else None,
         )
 
     # -- building blocks -------------------------------------------------------------------
     def _parts(self, capacity):
         key = ("parts", capacity)
         if key not in self._cache:
-            energy = self.potential.energy(capacity)
+            model = self.potential.energy(capacity)
+            wall, masses = self.wall, self.masses
+            energy = model if wall is None else (lambda R, **kw: model(R) + wall.energy(R, masses))
             integ = make_integrator(energy, self.potential.n_atoms, self.cfg)
+            committee = self.potential.committee(capacity) if self.potential.members else None
 
             def observe(state, e, kT):
+                """The record of a state whose energy (the integrator's: model + wall) is ``e``."""
                 ke = kinetic_energy(state.momentum, state.mass)
                 v = state.momentum / state.mass
-                return state.position, v, state.force, e, ke, integ.conserved(state, e, kT)
+                extra, e_model = {}, e
+                if wall is not None:
+                    extra["e_wall"] = wall.energy(state.position, masses)
+                    e_model = e - extra["e_wall"]
+                if committee is not None:
+                    E, F = committee(state.position)
+                    atom = jnp.linalg.norm(jnp.std(F, axis=0), axis=-1)  # (N,) as painnjax.training.committee
+                    extra.update(e_std=jnp.std(E), f_spread=jnp.mean(atom), f_spread_max=jnp.max(atom))
+                base = (state.position, v, state.force, e_model, ke, integ.conserved(state, e, kT))
+                return base, extra
 
             self._cache[key] = (energy, integ, observe)
         return self._cache[key]
 
+    @property
+    def n_devices(self) -> int:
+        """How many devices the replicas are spread over."""
+        return 1 if self.sharding is None else self.sharding.mesh.size
+
     def _compile(self, key, fn, *args):
         shapes = jax.tree_util.tree_map(lambda x: (jnp.shape(x), jnp.result_type(x)), args)
-        key = (key, self._key, str(jax.tree_util.tree_structure(args)), str(shapes), jax.config.jax_enable_x64)
+        placement = None if self.sharding is None else tuple(d.id for d in self.sharding.mesh.devices.flat)
+        key = (
+            key,
+            self._key,
+            str(jax.tree_util.tree_structure(args)),
+            str(shapes),
+            jax.config.jax_enable_x64,
+            placement,
+        )
         if key not in self._compiled:
             t0 = time.perf_counter()
             self._compiled[key] = jax.jit(fn).lower(*args).compile()
@@ -153,6 +200,8 @@ class Engine:
             fn = jax.vmap(lambda k, R, t, m, P: integ.init(k, R, m, t, momenta=P), in_axes=(0, 0, 0, None, 0))
             args = (keys, positions, kT, self.masses, jnp.asarray(momenta, self.dtype))
         name = "init" if momenta is None else "init_momenta"
+        # every argument but the masses (the same for all replicas) has the replica axis first
+        args = (*shard_batch(args[:3], self.sharding), args[3], *shard_batch(args[4:], self.sharding))
         return self._compile((name, self.capacity), fn, *args)(*args)
 
     def state_shape(self, positions, kT, keys):
@@ -169,51 +218,108 @@ class Engine:
         log_every = self.cfg.log_every
         buffer = self.buffer
 
+        def start_state(state, start):
+            """The state with its force (when ``start``: new, force not yet evaluated) and its energy."""
+            e_shape = jax.eval_shape(energy, state.position)
+            return jax.lax.cond(start, integ.with_force, lambda s: (s, jnp.zeros(e_shape.shape, e_shape.dtype)), state)
+
+        def advance(state, kT):
+            """``log_every`` steps; the most pairs within the cutoff after any of them."""
+
+            def step(_, c):
+                s, most = c
+                s = integ.step(s, kT)
+                return s, jnp.maximum(most, count(s.position))
+
+            return jax.lax.fori_loop(0, log_every, step, (state, jnp.zeros((), jnp.int32)))
+
+        def empty(rec0):
+            return jax.tree_util.tree_map(lambda x: jnp.zeros((buffer,) + x.shape, x.dtype), rec0)
+
         def one(state, kT, n_records, start):
             # start: the state is new (force not yet evaluated); also report it as a record.
-            e_shape = jax.eval_shape(energy, state.position)
-            state, e0 = jax.lax.cond(
-                start, integ.with_force, lambda s: (s, jnp.zeros(e_shape.shape, e_shape.dtype)), state
-            )
+            state, e0 = start_state(state, start)
             rec0 = observe(state, e0, kT)
-            bufs = tuple(jnp.zeros((buffer,) + x.shape, x.dtype) for x in rec0) + (jnp.zeros(buffer, jnp.int32),)
+            bufs = (empty(rec0), jnp.zeros(buffer, jnp.int32))
 
             def record(i, carry):
                 state, bufs = carry
-
-                def step(_, c):
-                    s, most = c
-                    s = integ.step(s, kT)
-                    return s, jnp.maximum(most, count(s.position))
-
-                state, most = jax.lax.fori_loop(0, log_every, step, (state, jnp.zeros((), jnp.int32)))
-                rec = observe(state, energy(state.position), kT) + (most,)
-                bufs = tuple(b.at[i].set(x) for b, x in zip(bufs, rec))
+                state, most = advance(state, kT)
+                rec = (observe(state, energy(state.position), kT), most)
+                bufs = jax.tree_util.tree_map(lambda b, x: b.at[i].set(x), bufs, rec)
                 return state, bufs
 
             state, bufs = jax.lax.fori_loop(0, n_records, record, (state, bufs))
             return state, bufs, rec0
 
-        def chunk(state, kT, active, n_records, start):
+        def chunk(state, kT, active, n_records, start, first_record, walker):
             if kT.shape[0] == 1:  # one replica: no vmap (XLA:CPU is slow on batches of one in float32)
                 squeeze = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)  # noqa: E731
                 expand = lambda tree: jax.tree_util.tree_map(lambda x: x[None], tree)  # noqa: E731
                 new, bufs, rec0 = expand(one(squeeze(state), kT[0], n_records, start))
             else:
                 new, bufs, rec0 = jax.vmap(one, in_axes=(0, 0, None, None))(state, kT, n_records, start)
+            return new, bufs, rec0
+
+        def chunk_exchange(state, kT, active, n_records, start, first_record, walker):
+            """As ``chunk``, all replicas advanced together so that they can swap at exchange steps."""
+            every = self.cfg.exchange_every // log_every  # records between exchanges
+            seed = self.cfg.seed
+            state, e0 = jax.vmap(start_state, in_axes=(0, None))(state, start)
+            rec0 = jax.vmap(observe)(state, e0, kT)
+            R = kT.shape[0]
+            flags = jnp.zeros(R, bool)
+            rec0 = (rec0[0], {**rec0[1], "walker": walker, "x_attempted": flags, "x_accepted": flags})
+            bufs = (empty(rec0), jnp.zeros((buffer, R), jnp.int32))
+
+            def record(i, carry):
+                state, bufs, walker = carry
+                state, most = jax.vmap(advance)(state, kT)
+                e = jax.vmap(energy)(state.position)
+                number = first_record + i + 1  # records since step 0
+                x = number // every  # exchanges since step 0
+
+                def exchange(args):
+                    state, e, walker = args
+                    return swap_neighbours(state, e, kT, walker, exchange_key(seed, x), x % 2, active)
+
+                def skip(args):
+                    state, e, walker = args
+                    return type(swapped_shape)(state, e, walker, flags, flags)
+
+                swapped_shape = jax.eval_shape(exchange, (state, e, walker))
+                out = jax.lax.cond(number % every == 0, exchange, skip, (state, e, walker))
+                base, extra = jax.vmap(observe)(out.state, out.e_pot, kT)
+                extra = {**extra, "walker": out.walker, "x_attempted": out.attempted, "x_accepted": out.accepted}
+                bufs = jax.tree_util.tree_map(lambda b, v: b.at[i].set(v), bufs, ((base, extra), most))
+                return out.state, bufs, out.walker
+
+            state, bufs, _ = jax.lax.fori_loop(0, n_records, record, (state, bufs, walker))
+            # to the layout of ``chunk``: (R, B, ...)
+            bufs = jax.tree_util.tree_map(lambda b: jnp.swapaxes(b, 0, 1), bufs)
+            return state, bufs, rec0
+
+        body = chunk_exchange if self.cfg.exchange_every else chunk
+
+        def run(state, kT, active, n_records, start, first_record, walker):
+            new, ((base, extra), most), rec0 = body(state, kT, active, n_records, start, first_record, walker)
             new = _where_active(active, new, state)
-            most = jnp.max(jnp.where(active[:, None], bufs[-1], 0), axis=0)
-            return new, Records(*bufs[:-1], max_pairs=most), rec0
+            most = jnp.max(jnp.where(active[:, None], most, 0), axis=0)
+            return new, Records(*base, max_pairs=most, extra=extra), rec0
 
-        return chunk
+        return run
 
-    def run(self, state, kT, active, n_records: int, start: bool = False):
+    def run(self, state, kT, active, n_records: int, start: bool = False, first_record: int = 0, walker=None):
         """Advance the active replicas by ``n_records * log_every`` steps; inactive ones stay as they are.
 
         Returns ``(state, records, start_record)``: host arrays of the first ``n_records``
         records, and with ``start=True`` (the first call after :meth:`init`, which also
         evaluates the initial forces) a record (R, 1, ...) of the initial state, else None.
         A chunk that overflowed the pair list is run again with a larger one.
+
+        Under replica exchange, ``first_record`` is the number of records before this chunk
+        (the step over ``log_every``: it says when exchanges fall) and ``walker`` (R,) which
+        configuration each replica holds; the records' ``extra["walker"]`` carries it on.
         """
         if not 0 <= n_records <= self.buffer:
             raise ValueError(f"n_records must be in 0..{self.buffer}, got {n_records}")
@@ -221,13 +327,17 @@ class Engine:
         active = jnp.asarray(active, bool)
         n = jnp.asarray(n_records, jnp.int32)
         first = jnp.asarray(bool(start))
+        offset = jnp.asarray(first_record, jnp.int32)
+        walker = jnp.arange(kT.shape[0], dtype=jnp.int32) if walker is None else jnp.asarray(walker, jnp.int32)
         while True:
             capacity = self.capacity
-            args = (state, kT, active, n, first)
+            args = shard_batch((state, kT, active, n, first, offset, walker), self.sharding)
             fn = self._compile(("chunk", capacity), lambda *a: self._chunk_fn(capacity)(*a), *args)
             new, rec, rec0 = fn(*args)
             rec = Records(
-                *(np.asarray(x)[:, :n_records] for x in rec[:-1]), max_pairs=np.asarray(rec.max_pairs)[:n_records]
+                *(np.asarray(x)[:, :n_records] for x in rec[:6]),
+                max_pairs=np.asarray(rec.max_pairs)[:n_records],
+                extra={k: np.asarray(v)[:, :n_records] for k, v in rec.extra.items()},
             )
             most = int(rec.max_pairs.max()) if n_records else 0
             if capacity is not None and most > capacity:
@@ -236,7 +346,12 @@ class Engine:
                 continue  # the same chunk again, from the same start state
             start_rec = None
             if start:
-                start_rec = Records(*(np.asarray(x)[:, None] for x in rec0), max_pairs=np.zeros(1, np.int64))
+                base, extra = rec0
+                start_rec = Records(
+                    *(np.asarray(x)[:, None] for x in base),
+                    max_pairs=np.zeros(1, np.int64),
+                    extra={k: np.asarray(v)[:, None] for k, v in extra.items()},
+                )
             return new, rec, start_rec
 
     def _grow_to(self, n_pairs: int, grow: float = 1.0) -> None:

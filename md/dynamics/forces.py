@@ -43,12 +43,15 @@ class MDPotential:
         n_atoms: atoms in the cluster.
         cutoff: pair-list cutoff (Å) when the list is managed here, else None.
         capacity_hint: the potential's own sparse capacity in unordered pairs, if any.
+        members: the energy functions of a committee whose mean ``energy_fn`` is
+            (:func:`painnjax.potential.mean_potential`), else ``()``.
     """
 
     energy_fn: Callable
     n_atoms: int
     cutoff: float | None = None
     capacity_hint: int | None = None
+    members: tuple = ()
 
     @classmethod
     def wrap(cls, energy_fn: Callable, n_atoms: int, pairs: str = "auto") -> MDPotential:
@@ -75,7 +78,14 @@ class MDPotential:
         else:
             raise ValueError(f"pairs must be 'auto', 'sparse' or 'own', got {pairs!r}")
         cap = energy_fn.capacity if mode == "sparse" else None
-        return cls(energy_fn, int(n_atoms), float(cutoff) if managed else None, None if cap is None else int(cap) // 2)
+        members = tuple(energy_fn.members) if typed else ()
+        return cls(
+            energy_fn,
+            int(n_atoms),
+            float(cutoff) if managed else None,
+            None if cap is None else int(cap) // 2,
+            members if len(members) > 1 else (),
+        )
 
     @property
     def managed(self) -> bool:
@@ -99,6 +109,22 @@ class MDPotential:
             return fn(R, neighbor=pairs)
 
         return energy
+
+    def committee(self, capacity: int | None) -> Callable:
+        """``committee(R) -> (E, F)``: each member's energy (K,) eV and forces (K, N, 3) eV/Å, on one pair list."""
+        if not self.members:
+            raise ValueError("the potential is not a committee (it has no members)")
+        members, n, cutoff = self.members, self.n_atoms, self.cutoff
+        mask = jnp.ones(n, bool)
+
+        def committee(R):
+            kwargs = {}
+            if self.managed:
+                kwargs["neighbor"], _ = sparse_pairs(jax.lax.stop_gradient(R), mask, cutoff, capacity, half=True)
+            outs = [jax.value_and_grad(lambda x, m=m: m(x, **kwargs))(R) for m in members]
+            return jnp.stack([e for e, _ in outs]), -jnp.stack([g for _, g in outs])
+
+        return committee
 
     def count(self, R) -> jnp.ndarray:
         """Unordered pairs within the cutoff (0 when the list is not managed here); jit-able."""

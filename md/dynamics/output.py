@@ -5,7 +5,13 @@
   forces; ``atoms.info`` holds ``step``, ``time_fs``, ``replica``, ``temperature_K``.
 - ``thermo.csv``: ``step, time_fs, replica, temperature_K, e_pot_eV, e_kin_eV, e_total_eV,
   conserved_eV`` every ``log_every`` steps (conserved: the NVE total energy or the
-  Nosé-Hoover chain's conserved quantity; empty for Langevin).
+  Nosé-Hoover chain's conserved quantity; empty for Langevin), then the columns of the run's
+  features (:data:`EXTRA_COLUMNS`): ``e_wall_eV`` with a wall (``e_pot_eV`` is the model's
+  energy; ``e_total_eV`` and ``conserved_eV`` include the wall), ``e_std_eV``,
+  ``f_spread_eV_A`` and ``f_spread_max_eV_A`` with a committee, ``walker`` under replica
+  exchange.
+- ``uncertain.extxyz``: with a committee and ``collect_above``, the frames whose largest atomic
+  force spread is above it (for labelling).
 - ``last_good_r000.extxyz``: the last frame that passed the safety checks of a stopped replica;
   ``final_r000.extxyz``: the last frame of each replica.
 - ``summary.json``: speed, compile time, temperatures, steps done, stop reason.
@@ -145,50 +151,85 @@ class TrajectoryWriter:
         return len(frames)
 
 
-def thermo_rows(steps, times, replica: int, temperatures, e_pot, e_kin, conserved) -> list[str]:
+#: columns a run adds when it has the feature: the wall's energy, the committee's spreads
+#: (:mod:`painnjax.training.committee`'s definitions), and under replica exchange the walker
+#: (the replica the configuration at this temperature started as).
+EXTRA_COLUMNS = {
+    "e_wall": "e_wall_eV",
+    "e_std": "e_std_eV",
+    "f_spread": "f_spread_eV_A",
+    "f_spread_max": "f_spread_max_eV_A",
+    "walker": "walker",
+}
+INTEGER_COLUMNS = ("step", "replica", "walker")
+
+
+def thermo_columns(extra=()) -> tuple[str, ...]:
+    """The columns of a run's ``thermo.csv``: the base ones, then those of ``extra`` (keys of :data:`EXTRA_COLUMNS`)."""
+    return THERMO_COLUMNS + tuple(EXTRA_COLUMNS[k] for k in EXTRA_COLUMNS if k in extra)
+
+
+def _cell(value) -> str:
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    return "" if not math.isfinite(value) else f"{value:.10g}"
+
+
+def thermo_rows(
+    steps, times, replica: int, temperatures, e_pot, e_kin, conserved, e_total=None, extra=None
+) -> list[str]:
+    """CSV lines, one per record; ``extra`` maps :data:`EXTRA_COLUMNS` keys to per-record values
+    (written in that order); ``e_total`` defaults to ``e_pot + e_kin``."""
+    extra = extra or {}
+    keys = [k for k in EXTRA_COLUMNS if k in extra]
     rows = []
-    for s, t, T, ep, ek, c in zip(steps, times, temperatures, e_pot, e_kin, conserved):
-        cons = "" if not math.isfinite(c) else f"{c:.10g}"
-        rows.append(f"{int(s)},{t:.6g},{replica},{T:.6g},{ep:.10g},{ek:.10g},{ep + ek:.10g},{cons}\n")
+    for j, (s, t, T, ep, ek, c) in enumerate(zip(steps, times, temperatures, e_pot, e_kin, conserved)):
+        et = ep + ek if e_total is None else e_total[j]
+        more = "".join("," + _cell(extra[k][j]) for k in keys)
+        rows.append(f"{int(s)},{t:.6g},{replica},{T:.6g},{ep:.10g},{ek:.10g},{et:.10g},{_cell(c)}{more}\n")
     return rows
 
 
-def append_thermo(out: Path, rows: list[str]) -> None:
+def append_thermo(out: Path, rows: list[str], columns=THERMO_COLUMNS) -> None:
     path = Path(out) / THERMO_FILE
     new = not path.exists()
     with open(path, "a") as f:
         if new:
-            f.write(",".join(THERMO_COLUMNS) + "\n")
+            f.write(",".join(columns) + "\n")
         f.writelines(rows)
         f.flush()
         os.fsync(f.fileno())
 
 
-def truncate_thermo(out: Path, step: int) -> None:
+def truncate_thermo(out: Path, step: int, columns=THERMO_COLUMNS) -> None:
     """Drop thermo rows after ``step`` (and a half-written last line)."""
     path = Path(out) / THERMO_FILE
     if not path.exists():
         return
     lines = path.read_text().splitlines(keepends=True)
-    keep = [lines[0]] if lines and lines[0].startswith("step,") else [",".join(THERMO_COLUMNS) + "\n"]
+    header = lines[0] if lines and lines[0].startswith("step,") else ",".join(columns) + "\n"
+    n_cols = len(header.rstrip("\n").split(","))
+    keep = [header]
     for line in lines[1:]:
         parts = line.rstrip("\n").split(",")
-        if line.endswith("\n") and len(parts) == len(THERMO_COLUMNS) and parts[0].isdigit() and int(parts[0]) <= step:
+        if line.endswith("\n") and len(parts) == n_cols and parts[0].isdigit() and int(parts[0]) <= step:
             keep.append(line)
     atomic_write(path, "".join(keep))
 
 
 def read_thermo(out) -> dict[str, np.ndarray]:
-    """The thermo log as columns (``conserved_eV`` NaN where empty)."""
+    """The thermo log as columns, named as in its header (NaN where a cell is empty)."""
     path = Path(out) / THERMO_FILE
-    lines = path.read_text().splitlines()[1:]
-    cols = {c: [] for c in THERMO_COLUMNS}
-    for line in lines:
-        for c, v in zip(THERMO_COLUMNS, line.split(",")):
+    lines = path.read_text().splitlines()
+    names = lines[0].split(",") if lines and lines[0].startswith("step,") else list(THERMO_COLUMNS)
+    cols = {c: [] for c in names}
+    for line in lines[1:]:
+        for c, v in zip(names, line.split(",")):
             cols[c].append(float(v) if v else math.nan)
     out = {c: np.asarray(v) for c, v in cols.items()}
-    for c in ("step", "replica"):
-        out[c] = out[c].astype(np.int64)
+    for c in INTEGER_COLUMNS:
+        if c in out:
+            out[c] = out[c].astype(np.int64)
     return out
 
 

@@ -50,7 +50,10 @@ class SafetyStopWarning(RuntimeWarning):
 
 
 # Options that may change between a run and its restart.
-RESTART_MAY_CHANGE = ("steps", "chunk_steps", "max_temperature", "fragment_distance")
+RESTART_MAY_CHANGE = ("steps", "chunk_steps", "max_temperature", "fragment_distance", "max_spread", "collect_above")
+
+#: where a run with a committee and ``collect_above`` writes its uncertain frames
+UNCERTAIN_FILE = "uncertain.extxyz"
 
 
 @dataclass
@@ -62,7 +65,8 @@ class MDResult:
             safety stop of every replica, the last good record before the stop, not the end of
             the chunk the stop came in).
         stop_reason: ``"completed"``, ``"interrupted"``, or ``"safety: <kind>"`` when every
-            replica was stopped by a check (kinds: non-finite, temperature, fragmentation).
+            replica was stopped by a check (kinds: non-finite, temperature, fragmentation,
+            uncertainty).
         summary: the contents of ``summary.json``.
         positions, velocities: (R, N, 3) of each replica's last good frame (Å, Å/ASE time).
         thermo: this session's records as columns (see :data:`md.dynamics.output.THERMO_COLUMNS`).
@@ -102,7 +106,10 @@ def _keys(seed: int, replicas: int):
 
 
 def _check_restart(meta: dict, cfg: MDConfig, Z, masses, dtype, traj_format, path) -> None:
-    old = dict(meta["config"])
+    import dataclasses
+
+    # options newer than the checkpoint count as their defaults
+    old = {f.name: f.default for f in dataclasses.fields(MDConfig)} | dict(meta["config"])
     new = cfg.to_dict()
     diff = [k for k in new if k not in RESTART_MAY_CHANGE and old.get(k) != new[k]]
     if diff:
@@ -123,6 +130,20 @@ class _Run:
 
     def __init__(self, cfg, engine, Z, symbols, out, traj_format, write_forces, fragment_distance):
         self.cfg, self.engine, self.Z, self.symbols = cfg, engine, Z, symbols
+        features = []
+        if engine.wall is not None:
+            features.append("e_wall")
+        if engine.potential.members:
+            features += ["e_std", "f_spread", "f_spread_max"]
+        if cfg.exchange_every:
+            features.append("walker")
+        self.features = tuple(features)
+        self.columns = output.thermo_columns(self.features)
+        self.walker = np.arange(cfg.replicas)
+        self.x_attempts = np.zeros(max(cfg.replicas - 1, 0), np.int64)
+        self.x_accepts = np.zeros(max(cfg.replicas - 1, 0), np.int64)
+        self.n_collected = 0
+        self.max_spread_seen = [0.0] * cfg.replicas
         self.out, self.traj_format, self.write_forces = out, traj_format, write_forces
         self.fragment_distance = fragment_distance
         self.R = cfg.replicas
@@ -134,11 +155,16 @@ class _Run:
         self.sum_T = np.zeros(self.R)
         self.n_T = np.zeros(self.R, np.int64)
         self.last_good: list[dict | None] = [None] * self.R
-        self.rows = {c: [] for c in output.THERMO_COLUMNS}
+        self.rows = {c: [] for c in self.columns}
         self.messages: list[str] = []
         self.writers = (
             [output.TrajectoryWriter(output.trajectory_path(out, r, traj_format), traj_format) for r in range(self.R)]
             if out is not None
+            else None
+        )
+        self.collector = (
+            output.TrajectoryWriter(Path(out) / UNCERTAIN_FILE, "extxyz")
+            if out is not None and cfg.collect_above is not None
             else None
         )
 
@@ -154,6 +180,12 @@ class _Run:
         dt = self.cfg.dt
         thermo_lines = []
         frames = [[] for _ in range(self.R)]
+        collected = []
+        extra = {k: rec.extra[k] for k in self.features}
+        if "x_attempted" in rec.extra and not first:
+            self.x_attempts += rec.extra["x_attempted"][:-1].sum(axis=1)
+            self.x_accepts += rec.extra["x_accepted"][:-1].sum(axis=1)
+            self.walker = np.asarray(rec.extra["walker"][:, -1]) if len(steps) else self.walker
         for r in np.flatnonzero(active):
             T = self.temperature(rec.e_kin[r])
             n_good = 0
@@ -166,6 +198,12 @@ class _Run:
                     self.fragment_distance,
                     self.symbols,
                 )
+                if bad is None and "f_spread_max" in extra:
+                    spread = float(extra["f_spread_max"][r, j])
+                    self.max_spread_seen[r] = max(self.max_spread_seen[r], spread)
+                    if self.collector is not None and spread > self.cfg.collect_above:
+                        collected.append(self._atoms(r, self._good(rec, r, j, step, T), spreads=(extra, r, j)))
+                    bad = self._too_uncertain(spread)
                 if bad is not None:
                     if first:
                         raise InputError(f"the start structure fails a safety check: {bad[1]}")
@@ -175,14 +213,7 @@ class _Run:
                     self._stop(r, int(step), *bad, fragments=lost)
                     break
                 n_good += 1
-                self.last_good[r] = {
-                    "step": int(step),
-                    "position": rec.position[r, j],
-                    "velocity": rec.velocity[r, j],
-                    "force": rec.force[r, j],
-                    "e_pot": float(rec.e_pot[r, j]),
-                    "temperature": float(T[j]),
-                }
+                self.last_good[r] = self._good(rec, r, j, step, T)
                 if not first:
                     self.sum_T[r] += T[j]
                     self.n_T[r] += 1
@@ -199,18 +230,53 @@ class _Run:
                 rec.e_pot[r, :n_good] + rec.e_kin[r, :n_good],
                 rec.conserved[r, :n_good],
             )
-            for c, v in zip(output.THERMO_COLUMNS, cols):
+            ex = {k: v[r, :n_good] for k, v in extra.items()}
+            e_total = rec.e_pot[r, :n_good] + rec.e_kin[r, :n_good] + ex.get("e_wall", 0.0)
+            cols = cols[:6] + (e_total,) + cols[7:] + tuple(ex[k] for k in output.EXTRA_COLUMNS if k in ex)
+            for c, v in zip(self.columns, cols):
                 self.rows[c].extend(np.asarray(v).tolist())
             thermo_lines += output.thermo_rows(
-                s, s * dt, r, T[:n_good], rec.e_pot[r, :n_good], rec.e_kin[r, :n_good], rec.conserved[r, :n_good]
+                s,
+                s * dt,
+                r,
+                T[:n_good],
+                rec.e_pot[r, :n_good],
+                rec.e_kin[r, :n_good],
+                rec.conserved[r, :n_good],
+                e_total=e_total,
+                extra=ex,
             )
         if self.out is not None:
-            output.append_thermo(self.out, sorted(thermo_lines, key=lambda line: int(line.split(",", 1)[0])))
+            lines = sorted(thermo_lines, key=lambda line: int(line.split(",", 1)[0]))
+            output.append_thermo(self.out, lines, self.columns)
             for r, fr in enumerate(frames):
                 self.writers[r].write(fr)
+            if self.collector is not None:
+                self.collector.write(sorted(collected, key=lambda a: (a.info["step"], a.info["replica"])))
+                self.n_collected += len(collected)
 
-    def _atoms(self, r, good):
-        return output.frame_atoms(
+    def _good(self, rec: Records, r: int, j: int, step, T) -> dict:
+        """Replica ``r``'s record ``j`` (at ``step``) as a last-good frame."""
+        return {
+            "step": int(step),
+            "position": rec.position[r, j],
+            "velocity": rec.velocity[r, j],
+            "force": rec.force[r, j],
+            "e_pot": float(rec.e_pot[r, j]),
+            "temperature": float(T[j]),
+        }
+
+    def _too_uncertain(self, spread: float):
+        """The safety stop of a frame whose largest atomic force spread is above ``max_spread``, else None."""
+        limit = self.cfg.max_spread
+        if limit is None or spread <= limit:
+            return None
+        return "uncertainty", (
+            f"the committee's largest atomic force spread {spread:.3g} eV/Å exceeds max_spread ({limit:g} eV/Å)"
+        )
+
+    def _atoms(self, r, good, spreads=None):
+        atoms = output.frame_atoms(
             self.Z,
             good["position"],
             good["velocity"],
@@ -221,6 +287,11 @@ class _Run:
             good["temperature"],
             forces=good["force"] if self.write_forces else None,
         )
+        if spreads is not None:  # (extra, r, j): the committee's spreads of the frame
+            extra, r_, j = spreads
+            for k in ("e_std", "f_spread", "f_spread_max"):
+                atoms.info[output.EXTRA_COLUMNS[k]] = float(extra[k][r_, j])
+        return atoms
 
     def _stop(self, r, step, kind, message, fragments=None):
         time_fs = step * self.cfg.dt
@@ -254,6 +325,11 @@ class _Run:
             "status": self.status,
             "sum_T": self.sum_T.tolist(),
             "n_T": self.n_T.tolist(),
+            "walker": self.walker.tolist(),
+            "exchange_attempts": self.x_attempts.tolist(),
+            "exchange_accepts": self.x_accepts.tolist(),
+            "n_collected": self.n_collected,
+            "max_spread_seen": list(self.max_spread_seen),
             "last_good": [
                 None
                 if g is None
@@ -266,6 +342,11 @@ class _Run:
         self.status = [dict(s) for s in meta["status"]]
         self.sum_T = np.asarray(meta["sum_T"], np.float64)
         self.n_T = np.asarray(meta["n_T"], np.int64)
+        self.walker = np.asarray(meta.get("walker", self.walker), np.int64)
+        self.x_attempts = np.asarray(meta.get("exchange_attempts", self.x_attempts), np.int64)
+        self.x_accepts = np.asarray(meta.get("exchange_accepts", self.x_accepts), np.int64)
+        self.n_collected = int(meta.get("n_collected", 0))
+        self.max_spread_seen = list(meta.get("max_spread_seen", self.max_spread_seen))
         self.last_good = [
             None if g is None else {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in g.items()}
             for g in meta["last_good"]
@@ -290,6 +371,7 @@ def run_md(
     model_id: str | None = None,
     model_name: str | None = None,
     ignore_cell: bool = False,
+    devices: int | None = None,
 ) -> MDResult:
     """Run ``config.steps`` steps of MD of the cluster ``atoms`` with ``energy_fn`` (eV, Å).
 
@@ -317,6 +399,9 @@ def run_md(
             another model is refused (an old checkpoint without one is continued with a warning).
         ignore_cell: run periodic ``atoms`` as a free cluster (cell and pbc not used); without
             it they are an :class:`InputError` (the models are for free clusters).
+        devices: local devices to spread the replicas over (None: all of them; 1: one). The
+            largest number of them that divides the number of replicas is used; the
+            trajectories are those of one device (:mod:`painnjax.devices`).
 
     ``out`` is locked for the run (:func:`painnjax.io.files.lock_run_folder`): a second run
     into the same folder at the same time is refused.
@@ -325,7 +410,7 @@ def run_md(
     config.check()
     cfg = config
     check_free_cluster(atoms, getattr(atoms, "info", {}).get("source"), ignore_cell=ignore_cell)
-    s = _prepare(energy_fn, atoms, cfg, traj_format, masses, capacity, pairs, restart)
+    s = _prepare(energy_fn, atoms, cfg, traj_format, masses, capacity, pairs, restart, devices)
     s.model_id, s.model_name = model_id, model_name
     if model_id is not None:
         summary_extra = {**(summary_extra or {}), "model_id": model_id}
@@ -425,7 +510,7 @@ class _Checkpointer:
             ckpt.save_checkpoint(self.path, state, meta)
 
 
-def _prepare(energy_fn, atoms, cfg: MDConfig, traj_format, masses, capacity, pairs, restart) -> _Setup:
+def _prepare(energy_fn, atoms, cfg: MDConfig, traj_format, masses, capacity, pairs, restart, devices=None) -> _Setup:
     """Check the inputs and build the engine; a new run must start from one cluster."""
     if traj_format not in output.TRAJ_FORMATS:
         raise InputError(f"trajectory format must be one of {', '.join(output.TRAJ_FORMATS)}, got {traj_format!r}")
@@ -435,10 +520,18 @@ def _prepare(energy_fn, atoms, cfg: MDConfig, traj_format, masses, capacity, pai
     # before anything is allocated for the replicas: refuse what cannot fit (stacklevel: run_md's caller)
     check_run_memory(energy_fn, R0, cfg, capacity, pairs, stacklevel=3)
     R0s = np.broadcast_to(R0, (cfg.replicas, n, 3))
-    pot, engine, dtype = _build_engine(energy_fn, cfg, R0, R0s, masses, capacity, pairs)
+    pot, engine, dtype = _build_engine(energy_fn, cfg, R0, R0s, masses, capacity, pairs, devices)
     fragment_distance = cfg.fragment_distance
+    if fragment_distance is None and cfg.wall_radius is not None:
+        fragment_distance = 0.0  # the wall keeps molecules near: a fragment is not a stop
     if fragment_distance is None:
         fragment_distance = pot.cutoff or (energy_fn.cutoff if isinstance(energy_fn, Potential) else 5.0)
+    source = atoms.info.get("source")
+    if engine.wall is not None and not restart:
+        engine.wall.check_start(R0, masses, source)
+    if not pot.members and (cfg.max_spread is not None or cfg.collect_above is not None):
+        given = "max_spread" if cfg.max_spread is not None else "collect_above"
+        raise InputError(f"[md] {given}: needs a committee (two or more models, --committee) to measure a spread")
     symbols = atoms.get_chemical_symbols()
     if not restart:
         _check_one_cluster(atoms, R0, symbols, fragment_distance)
@@ -453,14 +546,14 @@ def _masses(atoms, masses, n: int) -> np.ndarray:
     return masses
 
 
-def _build_engine(energy_fn, cfg: MDConfig, R0, R0s, masses, capacity, pairs):
+def _build_engine(energy_fn, cfg: MDConfig, R0, R0s, masses, capacity, pairs, devices=None):
     """The wrapped potential, the :class:`Engine` and the run's dtype (that of the potential)."""
     pot = MDPotential.wrap(energy_fn, len(R0), pairs)
     cap0 = pot.initial_capacity(R0s, capacity)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
         dtype = jnp.dtype(jax.eval_shape(pot.energy(cap0), jnp.asarray(R0, jnp.float32)).dtype)
-    return pot, Engine(pot, cfg, masses, dtype, cap0), dtype
+    return pot, Engine(pot, cfg, masses, dtype, cap0, devices), dtype
 
 
 def _check_one_cluster(atoms, R0, symbols, fragment_distance) -> None:
@@ -499,8 +592,8 @@ def _resume(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, ckpt_path, traj_
     run.restore(meta)
     if meta.get("capacity") is not None:
         s.engine.capacity = max(int(meta["capacity"]), s.engine.capacity or 0)
-    output.truncate_thermo(out, step)
-    for w in run.writers:
+    output.truncate_thermo(out, step, run.columns)
+    for w in run.writers + ([run.collector] if run.collector is not None else []):
         w.truncate_after(step)
     return state, step
 
@@ -522,7 +615,8 @@ def _advance(loop: _Loop, engine: Engine, kT, run: _Run, n_rec: int, start: bool
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-        out_ = engine.run(loop.state, kT, run.active, n_rec, start=start)
+        first_record = loop.step // run.cfg.log_every
+        out_ = engine.run(loop.state, kT, run.active, n_rec, start=start, first_record=first_record, walker=run.walker)
         jax.block_until_ready(out_[0])
     loop.run_seconds += time.perf_counter() - t0 - (engine.compile_seconds - compile_before)
     return out_
@@ -662,6 +756,7 @@ def _summary(
         "dt_fs": cfg.dt,
         "dtype": str(dtype),
         "device": jax.devices()[0].platform,
+        "devices": engine.n_devices,
         "steps_target": cfg.steps,
         "steps_done": int(step),
         "time_ps": step * cfg.dt / 1000.0,
@@ -683,6 +778,19 @@ def _summary(
         "replica_status": run.status,
         "config": cfg.to_dict(),
     }
+    if engine.wall is not None:
+        summary["wall"] = {"radius_A": engine.wall.radius, "k_eV_A2": engine.wall.k}
+    if engine.potential.members:
+        summary["committee"] = {
+            "members": len(engine.potential.members),
+            "max_force_spread_eV_A_per_replica": [float(x) for x in run.max_spread_seen],
+            "collected_frames": run.n_collected,
+        }
+    if cfg.exchange_every:
+        att, acc = run.x_attempts, run.x_accepts
+        summary["exchange_attempts"] = att.tolist()
+        summary["exchange_acceptance"] = [float(a / n) if n else None for a, n in zip(acc, att)]
+        summary["walker_at_temperature"] = run.walker.tolist()
     if extra:
         summary.update(extra)
     return summary

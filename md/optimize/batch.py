@@ -30,6 +30,7 @@ import numpy as np
 from md.dynamics.engine import OVERFLOW_GROWTH, _where_active, shared_cache
 from md.dynamics.forces import MDPotential
 from md.optimize.fire import _check_settings, minimize
+from painnjax.devices import batch_sharding, shard_batch
 from painnjax.errors import InputError
 from painnjax.validate import check_positions
 
@@ -45,7 +46,7 @@ class BatchMinimizeResult:
     iterations), force_calls (B,) (energy-and-gradient evaluations, the first included: a FIRE
     step is one, an L-BFGS iteration one per line-search trial), converged (B,) bool;
     ``structures_per_second`` counts every structure (converged or not) over ``seconds``,
-    which leaves out compilation.
+    which leaves out compilation; ``devices``: the local devices the slots were spread over.
     """
 
     positions: np.ndarray
@@ -59,6 +60,7 @@ class BatchMinimizeResult:
     pair_reallocations: int = 0
     method: str = "fire"
     force_calls: np.ndarray | None = None
+    devices: int = 1
 
     @property
     def structures_per_second(self) -> float:
@@ -83,6 +85,7 @@ def minimize_batch(
     method: str = "fire",
     memory: int | None = None,
     linesearch_steps: int | None = None,
+    devices: int | None = None,
 ) -> BatchMinimizeResult:
     """FIRE or L-BFGS on many structures of one composition at once, each to its own convergence.
 
@@ -108,9 +111,14 @@ def minimize_batch(
         on_done: called as ``on_done(index, positions, energy, fmax, steps, converged, force_calls)``
             as soon as each structure finishes (for writing results as they come).
         progress: a progress bar over the structures.
+        devices: local devices to spread the slots over (None: all of them; 1: the default
+            device only). The slots are split over the largest number of these devices that
+            divides ``slots`` (see :func:`painnjax.devices.batch_sharding`); the results are those
+            of one device. ``BatchMinimizeResult.devices`` says how many were used.
     """
     P0, S = _check_batch(positions, slots, chunk_steps, fmax, max_steps, maxstep, dt_start, dt_max)
     compile_fn, settings = _method(method, memory, linesearch_steps, maxstep, dt_start, dt_max)
+    sharding = batch_sharding(S, devices)  # None on one device: everything as without devices
     if S == 1 and method == "fire":
         return _one_at_a_time(
             energy_fn,
@@ -127,7 +135,7 @@ def minimize_batch(
             pairs=pairs,
         )
 
-    fire = _Compiled(energy_fn, P0, S, capacity, pairs, method, compile_fn, settings)
+    fire = _Compiled(energy_fn, P0, S, capacity, pairs, method, compile_fn, settings, sharding)
     B = len(P0)
     out = BatchMinimizeResult(
         positions=P0.copy(),
@@ -140,6 +148,7 @@ def minimize_batch(
         slots=S,
         method=method,
         force_calls=np.zeros(B, np.int64),
+        devices=1 if sharding is None else sharding.mesh.size,
     )
     slot = _Slots.fill(P0, S)
     bar = _progress_bar(progress, B, method)
@@ -148,9 +157,9 @@ def minimize_batch(
     try:
         while (slot.slot_of >= 0).any():
             init, chunk = fire.fns(slot.start_R)
-            state = _start_states(init, state, slot, fire.dtype)
+            state = _start_states(init, state, slot, fire.dtype, sharding)
             new, taken, f2, most, energy, calls = _run_chunk(
-                chunk, state, slot, fire.dtype, max_steps, chunk_steps, fmax
+                chunk, state, slot, fire.dtype, max_steps, chunk_steps, fmax, sharding
             )
             if fire.overflowed(int(most)):
                 continue  # the same chunk again, from the same start state, with a larger list
@@ -225,7 +234,7 @@ def _check_batch(positions, slots, chunk_steps, fmax, max_steps, maxstep, dt_sta
 class _Compiled:
     """The jitted batched minimiser for the current pair-list capacity: compiled once (or shared), grown on overflow."""
 
-    def __init__(self, energy_fn, P0, S, capacity, pairs, method, compile_fn, settings):
+    def __init__(self, energy_fn, P0, S, capacity, pairs, method, compile_fn, settings, sharding=None):
         n = P0.shape[1]
         self.pot = MDPotential.wrap(energy_fn, n, pairs)
         self.cap = self.pot.initial_capacity(P0, capacity)
@@ -233,6 +242,9 @@ class _Compiled:
         self.cache = shared_cache(self.pot.energy_fn)
         self.tag = f"{method}-batch"
         self.settings = (*settings, n, S, str(self.dtype), jax.config.jax_enable_x64, self.pot.cutoff)
+        if sharding is not None:  # compiled for these devices: not to be reused for another placement
+            self.settings += (("devices", *(d.id for d in sharding.mesh.devices.flat)),)
+        self.sharding = sharding
         self.compile_fn = compile_fn
         self.compile_seconds, self.reallocations = 0.0, 0
 
@@ -241,7 +253,8 @@ class _Compiled:
         fns = self.cache.get((self.tag, self.cap, self.settings))
         if fns is None:
             t0 = time.perf_counter()
-            fns = self.compile_fn(self.pot, self.cap, self.dtype, jnp.asarray(start_R, self.dtype))
+            R = shard_batch(jnp.asarray(start_R, self.dtype), self.sharding)  # its placement is compiled in
+            fns = self.compile_fn(self.pot, self.cap, self.dtype, R)
             self.compile_seconds += time.perf_counter() - t0
             self.cache[(self.tag, self.cap, self.settings)] = fns
         return fns
@@ -290,22 +303,30 @@ class _Slots:
             self.slot_of[s] = -1
 
 
-def _start_states(init, state, slot: _Slots, dtype):
+def _start_states(init, state, slot: _Slots, dtype, sharding=None):
     """Every slot's FIRE state at first; later, new states for the refilled slots only."""
     if state is None:
-        return init(jnp.asarray(slot.start_R, dtype))
+        return init(shard_batch(jnp.asarray(slot.start_R, dtype), sharding))
     if slot.fresh.any():
-        return _where_active(jnp.asarray(slot.fresh), init(jnp.asarray(slot.start_R, dtype)), state)
+        fresh = init(shard_batch(jnp.asarray(slot.start_R, dtype), sharding))
+        return _where_active(shard_batch(jnp.asarray(slot.fresh), sharding), fresh, state)
     return state
 
 
-def _run_chunk(chunk, state, slot: _Slots, dtype, max_steps, chunk_steps, fmax):
-    """One jitted chunk of FIRE on the occupied slots, each for at most its remaining steps."""
+def _run_chunk(chunk, state, slot: _Slots, dtype, max_steps, chunk_steps, fmax, sharding=None):
+    """One jitted chunk of FIRE on the occupied slots, each for at most its remaining steps.
+
+    Over several devices every argument is first placed as the chunk was compiled for (the
+    slot arrays split over the devices, the scalars and some parts of the state copied to each).
+    """
     active = jnp.asarray(slot.slot_of >= 0)
     limit = jnp.asarray(np.maximum(max_steps - slot.steps, 0), jnp.int32)
+    args = (state, active, limit, jnp.asarray(chunk_steps, jnp.int32), jnp.asarray(fmax * fmax, dtype))
+    if sharding is not None:
+        args = jax.device_put(args, chunk.input_shardings[0])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-        return chunk(state, active, limit, jnp.asarray(chunk_steps, jnp.int32), jnp.asarray(fmax * fmax, dtype))
+        return chunk(*args)
 
 
 def _collect(state, taken, f2, energy, slot: _Slots, out: BatchMinimizeResult, P0, fmax, max_steps, on_done) -> int:

@@ -36,6 +36,11 @@ def _md_config(args):
             checkpoint_every=args.checkpoint_every,
             max_temperature=args.max_temperature,
             fragment_distance=args.fragment_distance,
+            wall_radius=args.wall,
+            wall_k=args.wall_k,
+            exchange_every=args.exchange_every,
+            max_spread=args.max_spread,
+            collect_above=args.collect_above,
         )
     for w in caught:
         if issubclass(w.category, UnusedOptionWarning):
@@ -69,6 +74,8 @@ def cmd_md(args) -> int:
                 progress=not args.quiet,
                 velocities_from_file=args.velocities_from_file,
                 ignore_cell=args.ignore_cell,
+                committee=args.committee,
+                devices=args.devices,
             )
     except KeyboardInterrupt:
         print(f"painnjax md: interrupted; continue with --restart (checkpoint in {args.out})", file=sys.stderr)
@@ -153,6 +160,52 @@ def _add_md(sub) -> None:
         "(default: the model's cutoff; 0: no check)",
     )
     m.add_argument("--velocities-from-file", action="store_true", help="start from the velocities in the start file")
+    m.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help="local devices (GPUs) to spread the replicas over (default: all; the largest number "
+        "dividing --replicas is used)",
+    )
+    w = m.add_argument_group("confinement")
+    w.add_argument(
+        "--wall",
+        type=float,
+        default=None,
+        metavar="R_A",
+        help="flat-bottom spherical wall of this radius (Å) around the centre of mass (default: none); "
+        "with a wall, fragments are not stops unless --fragment-distance is given",
+    )
+    w.add_argument("--wall-k", type=float, default=1.0, help="the wall's force constant in eV/Å² (default 1)")
+    c = m.add_argument_group("committee (uncertainty inside the run)")
+    c.add_argument(
+        "--committee",
+        nargs="+",
+        default=None,
+        metavar="MODEL",
+        help="more models: the run follows the committee mean and thermo.csv gets its energy and force spreads",
+    )
+    c.add_argument(
+        "--max-spread",
+        type=float,
+        default=None,
+        help="stop a replica whose largest atomic force spread exceeds this (eV/Å), keeping its last frame below it",
+    )
+    c.add_argument(
+        "--collect-above",
+        type=float,
+        default=None,
+        help="write frames whose largest atomic force spread exceeds this (eV/Å) to uncertain.extxyz (for labelling)",
+    )
+    x = m.add_argument_group("replica exchange")
+    x.add_argument(
+        "--exchange-every",
+        type=int,
+        default=0,
+        metavar="K",
+        help="swap configurations between neighbouring temperatures (--T, increasing) every K steps "
+        "(Metropolis; a multiple of --log-every; default 0: none); summary.json gets exchange_acceptance",
+    )
     add_ignore_cell(m)
     add_quiet(m)
     m.set_defaults(func=cmd_md)
