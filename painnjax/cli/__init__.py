@@ -3,7 +3,8 @@
 One module per command group, each with a ``register(subparsers)`` that adds its commands and
 their ``cmd_*`` handlers: :mod:`~painnjax.cli.models` (``convert-schnetpack``, ``info``,
 ``check``), :mod:`~painnjax.cli.training` (``train``, ``evaluate``, ``select``),
-:mod:`~painnjax.cli.analysis` (``demo``, ``harmonic``, ``thermo``, ``spectrum``),
+:mod:`~painnjax.cli.analysis` (``demo``, ``harmonic``, ``thermo``, ``spectrum``,
+``evaporation``),
 :mod:`~painnjax.cli.active` (``label``, ``sample``, ``learn``), :mod:`~painnjax.cli.screening` (``screen``) and
 :mod:`~painnjax.cli.dynamics` (``md``, ``optimize``); options they share are in
 :mod:`~painnjax.cli.common`. Handlers import the library when they run, so ``painnjax --help``
@@ -40,6 +41,7 @@ COMMANDS = (
     "harmonic",
     "thermo",
     "spectrum",
+    "evaporation",
 )
 
 

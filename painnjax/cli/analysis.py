@@ -1,5 +1,5 @@
 """Vibrational analysis commands: ``demo`` (the whole study), ``harmonic`` (frequencies), ``thermo`` (free
-energies) and ``spectrum`` (of MD)."""
+energies) and ``spectrum`` (of MD); ``evaporation`` (statistics of molecules lost in MD runs)."""
 
 from __future__ import annotations
 
@@ -111,6 +111,36 @@ def cmd_spectrum(args) -> int:
         f"{spec.resolution:.2f} cm-1, highest peak at {spec.peak(1e-9):.1f} cm-1, mean kinetic energy "
         f"{spec.kinetic_energy:.6g} eV; wrote {out}/spectrum.csv, spectrum.png, spectrum.pdf"
     )
+    return 0
+
+
+def cmd_evaporation(args) -> int:
+    import sys
+    import warnings
+
+    from md.analysis.evaporation import (
+        BrokenMoleculeWarning,
+        check_confidence,
+        evaporation_study,
+        format_evaporation,
+        write_evaporation,
+    )
+    from painnjax.io.files import check_writable
+
+    confidence = check_confidence(args.confidence)
+    out = args.out if args.out is not None else args.runs[0]
+    check_writable(out, "--out folder", folder=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BrokenMoleculeWarning)
+        study = evaporation_study(args.runs, confidence=confidence)
+    for w in caught:
+        if issubclass(w.category, BrokenMoleculeWarning):
+            print(f"painnjax evaporation: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    print(format_evaporation(study))
+    files = write_evaporation(study, out)
+    print(f"wrote {files['json']}, {files['csv'].name}, {files['png'].name}")
     return 0
 
 
@@ -234,8 +264,30 @@ def _add_spectrum(sub) -> None:
     s.set_defaults(func=cmd_spectrum)
 
 
+def _add_evaporation(sub) -> None:
+    e = sub.add_parser(
+        "evaporation",
+        help="evaporation statistics of painnjax md runs: time to the first molecule lost per replica, "
+        "Kaplan-Meier survival and first-order rate per temperature, Arrhenius fit",
+    )
+    e.add_argument("runs", nargs="+", metavar="RUN_DIR", help="painnjax md run folders (each with summary.json)")
+    e.add_argument(
+        "--out",
+        default=None,
+        help="folder for evaporation.json, survival.csv and survival.png (default: the first RUN_DIR)",
+    )
+    e.add_argument(
+        "--confidence",
+        type=float,
+        default=0.95,
+        help="confidence level of the intervals and survival bands (default 0.95)",
+    )
+    e.set_defaults(func=cmd_evaporation)
+
+
 def register(sub) -> None:
     _add_demo(sub)
     _add_harmonic(sub)
     _add_thermo(sub)
     _add_spectrum(sub)
+    _add_evaporation(sub)
