@@ -9,7 +9,9 @@ Public API (each a small module with one job):
   thermostat, output intervals -- in fs, K, 1/fs.
 - :func:`run_md` (:mod:`md.dynamics.simulate`): NVT Nosé-Hoover chain, NVE or NVT Langevin MD of one
   cluster, R replicas in one jitted call, trajectory/thermo output, checkpoints and exact
-  restart, safety stops. :class:`MDResult` is what it returns.
+  restart, safety stops; optionally a committee's spreads in the loop, a spherical wall
+  (:mod:`md.dynamics.wall`), replica exchange (:mod:`md.dynamics.exchange`) and replicas spread
+  over local devices. :class:`MDResult` is what it returns.
 - :func:`minimize` (:mod:`md.optimize.fire`): FIRE to an ASE-like ``fmax`` (eV/Å);
   :func:`minimize_batch` (:mod:`md.optimize.batch`): many structures at once with FIRE or L-BFGS,
   each to its own convergence.
@@ -25,6 +27,8 @@ Public API (each a small module with one job):
   :func:`spectrum_from_files` reads the trajectories ``run_md`` writes.
 - :func:`vibrational_study` (:mod:`md.analysis.study`): minimum, harmonic frequencies, NVT MD and
   power spectrum of one cluster, end to end and resumable (``painnjax demo``).
+- :func:`evaporation_study` (:mod:`md.analysis.evaporation`): survival curves, first-order
+  evaporation rates with intervals and an Arrhenius fit from MD run folders (``painnjax evaporation``).
 - :func:`run_md_file`, :func:`optimize_file` (:mod:`md.workflow`): the same from files, as
   ``painnjax md`` and ``painnjax optimize`` call them.
 - Lower level: :mod:`md.dynamics.integrators` (jax-md integrators in the field's units),
@@ -50,6 +54,7 @@ _EXPORTS = {
     "Spectrum": "md.analysis.spectrum",
     "spectrum_from_files": "md.analysis.spectrum",
     "vibrational_study": "md.analysis.study",
+    "evaporation_study": "md.analysis.evaporation",
     "run_md_file": "md.workflow",
     "optimize_file": "md.workflow",
 }

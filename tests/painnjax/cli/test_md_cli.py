@@ -130,3 +130,30 @@ def test_md_and_optimize_bad_files(model_file, tmp_path, capsys):
 
     assert main(["md", model_file, "SA1AM1", "--steps", "10", "--out", str(tmp_path / "y"), "--restart"]) == 2
     assert "no checkpoint to restart from" in capsys.readouterr().err
+
+
+def test_md_committee_wall_and_exchange_from_the_command_line(model_file, small_model, tmp_path):
+    """One run with every option of issue 16: the committee's columns, the wall's, and exchange statistics."""
+    from conftest import perturbed_model
+
+    other = str(save_model(perturbed_model(seed=5), tmp_path / "other.painn"))
+    out = tmp_path / "run"
+    args = ["--steps", "100", "--T", "300", "330", "--exchange-every", "20", "--wall", "8", "--wall-k", "0.5"]
+    rc = _md(model_file, out, *args, "--committee", other, "--collect-above", "1e-6", "--devices", "1")
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["exchange_acceptance"]) == 1 and summary["exchange_attempts"] == [
+        2
+    ]  # exchanges 2 and 4 of 5 offer the pair (0, 1)
+    assert summary["wall"] == {"radius_A": 8.0, "k_eV_A2": 0.5}
+    assert summary["committee"]["members"] == 2 and summary["committee"]["collected_frames"] == 22
+    assert summary["devices"] == 1
+    th = read_thermo(out)
+    for c in ("e_wall_eV", "e_std_eV", "f_spread_eV_A", "f_spread_max_eV_A", "walker"):
+        assert c in th
+    assert len(read(out / "uncertain.extxyz", index=":")) == 22  # 11 records of 2 replicas, all above 1e-6
+
+
+def test_md_spread_options_without_committee_are_refused(model_file, tmp_path, capsys):
+    assert _md(model_file, tmp_path / "x", "--steps", "20", "--max-spread", "0.1") == 2
+    assert "committee" in capsys.readouterr().err
