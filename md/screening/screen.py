@@ -149,6 +149,7 @@ def screen(
     done: dict | None = None,
     on_done: Callable | None = None,
     progress: bool = False,
+    devices: int | None = None,
 ) -> ScreenResult:
     """Minimise ``candidates`` in batches, remove duplicates, rank; see the module doc.
 
@@ -175,6 +176,7 @@ def screen(
         done: results already known, ``{index: (positions, energy, fmax, steps, converged[, force_calls])}``
             (a resumed screen): those candidates are not minimised again.
         on_done: called ``on_done(index, atoms)`` with each minimised structure as it finishes.
+        devices: local devices to spread the slots over (None: all; :mod:`painnjax.devices`).
     """
     from md.optimize.batch import minimize_batch
     from md.structures import precision
@@ -226,6 +228,7 @@ def screen(
                     slots=slots,
                     on_done=finished,
                     method=optimizer,
+                    devices=devices,
                 )
                 spent += res.compile_seconds
             return spent

@@ -55,3 +55,14 @@ def list_in_order(subparsers, names: tuple[str, ...]) -> None:
     subparsers.choices.clear()  # the same dict as subparsers._name_parser_map
     subparsers.choices.update((name, parsers[name]) for name in names)
     subparsers._choices_actions.sort(key=lambda action: names.index(action.dest))
+
+
+def add_devices(p: argparse.ArgumentParser, what: str) -> None:
+    """``--devices N``: how many local devices (GPUs) ``what`` (replicas, slots) are spread over."""
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help=f"local devices (GPUs) to spread the {what} over (default: all; the largest number dividing "
+        f"the {what} is used)",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from painnjax.cli.common import add_dtype, add_ignore_cell, add_model, add_quiet
+from painnjax.cli.common import add_devices, add_dtype, add_ignore_cell, add_model, add_quiet
 
 
 def _md_config(args):
@@ -160,13 +160,7 @@ def _add_md(sub) -> None:
         "(default: the model's cutoff; 0: no check)",
     )
     m.add_argument("--velocities-from-file", action="store_true", help="start from the velocities in the start file")
-    m.add_argument(
-        "--devices",
-        type=int,
-        default=None,
-        help="local devices (GPUs) to spread the replicas over (default: all; the largest number "
-        "dividing --replicas is used)",
-    )
+    add_devices(m, "replicas")
     w = m.add_argument_group("confinement")
     w.add_argument(
         "--wall",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from painnjax.cli.common import add_dtype, add_ignore_cell, add_model, add_quiet
+from painnjax.cli.common import add_devices, add_dtype, add_ignore_cell, add_model, add_quiet
 from painnjax.errors import InputError
 
 
@@ -99,6 +99,7 @@ def cmd_screen(args) -> int:
         committee=args.committee or (),
         dtype=args.dtype,
         optimizer=args.optimizer,
+        devices=args.devices,
         refine=False
         if args.refine_rounds == 0
         else {"rounds": args.refine_rounds, "top": args.refine_top, "moves": args.refine_moves, "seed": args.seed},
@@ -140,6 +141,7 @@ def register(sub) -> None:
         "cluster's best.extxyz), an equal share each",
     )
     sc.add_argument("--add", metavar="MOLECULE", help="the molecule a growth move adds: SA, AM or W")
+    add_devices(sc, "slots")
     add_ignore_cell(sc)
     sc.add_argument("--n", type=int, default=1000, help="random candidates (default 1000)")
     sc.add_argument("--seed", type=int, default=0, help="seed of the random candidates (default 0)")
