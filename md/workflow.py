@@ -60,7 +60,7 @@ def run_md_file(
             momenta = atoms.get_momenta()
         extra = {"model": str(model) if not hasattr(model, "config") else "(in memory)", "start": str(start)}
         if committee:
-            extra["committee"] = [str(c) if not hasattr(c, "config") else "(in memory)" for c in committee]
+            extra["committee_models"] = [str(c) if not hasattr(c, "config") else "(in memory)" for c in committee]
         return run_md(
             energy_fn,
             atoms,

@@ -40,6 +40,21 @@ def elastic_network(R0, k: float = 1.0, cutoff: float = 4.0, dtype=jnp.float32, 
     return energy
 
 
+def ammonia_sent_away(sa1am1, speed: float = 0.5):
+    """SA1AM1 with springs inside each molecule only (nothing holds NH3 to H2SO4) and momenta that
+    send the ammonia away from the acid at ``speed`` Å per 10 fs: ``(energy, momenta)``."""
+    from md.clusters import molecules
+
+    mols = molecules(sa1am1)
+    energy = elastic_network(sa1am1.positions, k=5.0, molecules=mols)
+    am = next(m for m in mols if len(m) == 4)
+    sa = np.setdiff1d(np.arange(len(sa1am1)), am)
+    away = sa1am1.positions[am].mean(0) - sa1am1.positions[sa].mean(0)
+    momenta = np.zeros((len(sa1am1), 3))
+    momenta[am] = sa1am1.get_masses()[am, None] * speed * away / np.linalg.norm(away)
+    return energy, momenta
+
+
 def bound_potential(model, atoms, k: float = 1.0, dtype=jnp.float32, **kwargs):
     """The painnjax potential of ``atoms`` plus :func:`elastic_network`, with the potential's attributes."""
     efn = potential(model, atoms, dtype=dtype, **kwargs)

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from ase.io import read
-from md_helpers import elastic_network
+from md_helpers import ammonia_sent_away, elastic_network
 
 from md import MDConfig, run_md
 from md.clusters import molecules
@@ -32,13 +32,7 @@ def _run(*args, **kwargs):
 
 
 def test_a_molecule_leaving_stops_the_run(sa1am1, tmp_path):
-    # springs inside each molecule only: nothing holds NH3 to H2SO4, and it is sent away
-    energy = elastic_network(sa1am1.positions, k=5.0, molecules=molecules(sa1am1))
-    am = next(m for m in molecules(sa1am1) if len(m) == 4)
-    sa = np.setdiff1d(np.arange(len(sa1am1)), am)
-    away = sa1am1.positions[am].mean(0) - sa1am1.positions[sa].mean(0)
-    momenta = np.zeros((len(sa1am1), 3))
-    momenta[am] = sa1am1.get_masses()[am, None] * 0.5 * away / np.linalg.norm(away)  # 0.5 Å / 10 fs
+    energy, momenta = ammonia_sent_away(sa1am1)
     cfg = MDConfig(
         ensemble="nve", temperature=0.0, dt=0.5, steps=1000, log_every=10, traj_every=50, checkpoint_every=500
     )

@@ -6,10 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from md_helpers import elastic_network
+from md_helpers import ammonia_sent_away, elastic_network
 
 from md import MDConfig, run_md
-from md.clusters import molecules
 from md.dynamics.output import read_thermo
 from md.dynamics.wall import SphericalWall
 from painnjax import InputError
@@ -52,12 +51,7 @@ def test_wall_is_flat_inside_and_exact_outside():
 
 def test_wall_keeps_a_leaving_molecule(sa1am1, tmp_path):
     """Ammonia sent away (no bond holds it) stays within the wall; NVE conserves E including the wall."""
-    energy = elastic_network(sa1am1.positions, k=5.0, molecules=molecules(sa1am1))
-    am = next(m for m in molecules(sa1am1) if len(m) == 4)
-    sa = np.setdiff1d(np.arange(len(sa1am1)), am)
-    away = sa1am1.positions[am].mean(0) - sa1am1.positions[sa].mean(0)
-    momenta = np.zeros((len(sa1am1), 3))
-    momenta[am] = sa1am1.get_masses()[am, None] * 0.5 * away / np.linalg.norm(away)  # 0.5 Å / 10 fs
+    energy, momenta = ammonia_sent_away(sa1am1)
     cfg = MDConfig(
         ensemble="nve",
         temperature=0.0,

@@ -147,7 +147,7 @@ def test_md_committee_wall_and_exchange_from_the_command_line(model_file, small_
     ]  # exchanges 2 and 4 of 5 offer the pair (0, 1)
     assert summary["wall"] == {"radius_A": 8.0, "k_eV_A2": 0.5}
     assert summary["committee"]["members"] == 2 and summary["committee"]["collected_frames"] == 22
-    assert summary["devices"] == 1
+    assert summary["committee_models"] == [other] and summary["devices"] == 1
     th = read_thermo(out)
     for c in ("e_wall_eV", "e_std_eV", "f_spread_eV_A", "f_spread_max_eV_A", "walker"):
         assert c in th
