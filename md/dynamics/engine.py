@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from md.dynamics.config import MDConfig
-from md.dynamics.exchange import exchange_key, swap_neighbours
+from md.dynamics.exchange import Swapped, exchange_key, swap_neighbours
 from md.dynamics.forces import MDPotential
 from md.dynamics.integrators import make_integrator
 from md.dynamics.velocities import kinetic_energy
@@ -285,9 +285,8 @@ class Engine:
 
                 def skip(args):
                     state, e, walker = args
-                    return type(swapped_shape)(state, e, walker, flags, flags)
+                    return Swapped(state, e, walker, flags, flags)
 
-                swapped_shape = jax.eval_shape(exchange, (state, e, walker))
                 out = jax.lax.cond(number % every == 0, exchange, skip, (state, e, walker))
                 base, extra = jax.vmap(observe)(out.state, out.e_pot, kT)
                 extra = {**extra, "walker": out.walker, "x_attempted": out.attempted, "x_accepted": out.accepted}

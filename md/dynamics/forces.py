@@ -96,17 +96,21 @@ class MDPotential:
     def max_capacity(self) -> int:
         return self.n_atoms * (self.n_atoms - 1) // 2
 
+    def _pairs(self, R, capacity: int | None) -> dict:
+        """The keyword arguments that give an energy function its pairs: ``{"neighbor": list}``
+        built from ``R`` (no gradient through it) when the list is managed here, else ``{}``."""
+        if not self.managed:
+            return {}
+        mask = jnp.ones(self.n_atoms, bool)
+        pairs, _ = sparse_pairs(jax.lax.stop_gradient(R), mask, self.cutoff, capacity, half=True)
+        return {"neighbor": pairs}
+
     def energy(self, capacity: int | None) -> Callable:
         """``energy(R, **kwargs) -> E`` on a pair list of ``capacity`` unordered pairs."""
         fn = self.energy_fn
-        if not self.managed:
-            return lambda R, **kwargs: fn(R)
-        n, cutoff = self.n_atoms, self.cutoff
-        mask = jnp.ones(n, bool)
 
         def energy(R, **unused_kwargs):
-            pairs, _ = sparse_pairs(jax.lax.stop_gradient(R), mask, cutoff, capacity, half=True)
-            return fn(R, neighbor=pairs)
+            return fn(R, **self._pairs(R, capacity))
 
         return energy
 
@@ -114,13 +118,10 @@ class MDPotential:
         """``committee(R) -> (E, F)``: each member's energy (K,) eV and forces (K, N, 3) eV/Å, on one pair list."""
         if not self.members:
             raise ValueError("the potential is not a committee (it has no members)")
-        members, n, cutoff = self.members, self.n_atoms, self.cutoff
-        mask = jnp.ones(n, bool)
+        members = self.members
 
         def committee(R):
-            kwargs = {}
-            if self.managed:
-                kwargs["neighbor"], _ = sparse_pairs(jax.lax.stop_gradient(R), mask, cutoff, capacity, half=True)
+            kwargs = self._pairs(R, capacity)  # one list for every member
             outs = [jax.value_and_grad(lambda x, m=m: m(x, **kwargs))(R) for m in members]
             return jnp.stack([e for e, _ in outs]), -jnp.stack([g for _, g in outs])
 

@@ -220,6 +220,8 @@ class _Run:
                 if self.writers is not None and self.cfg.traj_every and step % self.cfg.traj_every == 0:
                     frames[r].append(self._atoms(r, self.last_good[r]))
             s = np.asarray(steps[:n_good])
+            ex = {k: v[r, :n_good] for k, v in extra.items()}
+            e_total = rec.e_pot[r, :n_good] + rec.e_kin[r, :n_good] + ex.get("e_wall", 0.0)
             cols = (
                 s,
                 s * dt,
@@ -227,12 +229,10 @@ class _Run:
                 T[:n_good],
                 rec.e_pot[r, :n_good],
                 rec.e_kin[r, :n_good],
-                rec.e_pot[r, :n_good] + rec.e_kin[r, :n_good],
+                e_total,
                 rec.conserved[r, :n_good],
+                *(ex[k] for k in output.EXTRA_COLUMNS if k in ex),
             )
-            ex = {k: v[r, :n_good] for k, v in extra.items()}
-            e_total = rec.e_pot[r, :n_good] + rec.e_kin[r, :n_good] + ex.get("e_wall", 0.0)
-            cols = cols[:6] + (e_total,) + cols[7:] + tuple(ex[k] for k in output.EXTRA_COLUMNS if k in ex)
             for c, v in zip(self.columns, cols):
                 self.rows[c].extend(np.asarray(v).tolist())
             thermo_lines += output.thermo_rows(
