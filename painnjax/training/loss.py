@@ -8,36 +8,70 @@ are (``examples/train_by_hand.py``).
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from painnjax.data.batching import Batch
-from painnjax.nn.neighbors import sparse_pairs
-from painnjax.potential import energy
+from painnjax.nn.neighbors import HalfPairs, sparse_pairs
 from painnjax.training.config import TrainConfig
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
 
-def predict_batch(module, variables, batch: Batch, cutoff: float, capacity: int, with_forces: bool):
-    """Energies (B,) and forces (B, N, 3) of a padded batch; forces are zeros if not asked."""
+def predict_batch(
+    module, variables, batch: Batch, cutoff: float, capacity: int, with_forces: bool, groups: int = 1
+):
+    """Energies (B,) and forces (B, N, 3) of a padded batch; forces are zeros if not asked.
 
-    def one(Z, R, mask):
-        def e(R):
-            pairs, _ = sparse_pairs(R, mask, cutoff, capacity, half=True)
-            return energy(module, variables, Z, R, mask, pairs)
+    The structures of a batch are evaluated as one graph of B·N atom slots, each structure's
+    pair list shifted to its own slots: plain gathers, scatters and GEMMs over the whole
+    batch instead of a ``vmap`` over structures (its batched gathers and scatters made a
+    training step ~25 % slower on CPU). ``groups`` splits the batch into that many graphs,
+    one per device when the batch axis is sharded, so that no pair crosses devices.
+    """
+    B, N = batch.Z.shape
+    if B % groups:
+        raise ValueError(f"a batch of {B} structures cannot be split into {groups} equal groups")
 
+    def one_graph(Z, R, mask):  # (b, N), (b, N, 3), (b, N): b structures as one graph
+        b = Z.shape[0]
+        build = partial(sparse_pairs, cutoff=cutoff, capacity=capacity, half=True)
+        pairs, _ = jax.vmap(build)(jax.lax.stop_gradient(R), mask)  # (b, H) each
+        shift = (jnp.arange(b, dtype=jnp.int32) * N)[:, None]
+        flat = HalfPairs(
+            (pairs.idx_i + shift).reshape(-1), (pairs.idx_j + shift).reshape(-1), pairs.mask.reshape(-1)
+        )
+
+        def atom_energies(R_flat):
+            e_i = module.apply(variables, Z.reshape(-1), R_flat, flat, mask.reshape(-1), per_atom=True)
+            return jnp.sum(e_i), e_i
+
+        R_flat = R.reshape(b * N, 3)
         if not with_forces:
-            return e(R), jnp.zeros_like(R)
-        E, g = jax.value_and_grad(e)(R)
-        return E, -g
+            return atom_energies(R_flat)[1].reshape(b, N).sum(axis=1), jnp.zeros_like(R)
+        # Structures do not interact, so the gradient of the batch's total energy is each
+        # structure's own force field.
+        (_, e_i), g = jax.value_and_grad(atom_energies, has_aux=True)(R_flat)
+        return e_i.reshape(b, N).sum(axis=1), -g.reshape(b, N, 3)
 
-    return jax.vmap(one)(batch.Z, batch.R, batch.atom_mask)
+    def split(x):
+        return x.reshape(groups, B // groups, *x.shape[1:])
+
+    E, F = jax.vmap(one_graph)(split(batch.Z), split(batch.R), split(batch.atom_mask))
+    return E.reshape(B), F.reshape(B, N, 3)
 
 
-def loss_and_sums(params, constants, module, batch: Batch, cutoff: float, capacity: int, cfg: TrainConfig):
-    """The loss of one batch and the error sums that epoch metrics are made of (eV, eV/Å)."""
-    E, F = predict_batch(module, {"params": params, "constants": constants}, batch, cutoff, capacity, cfg.uses_forces)
+def loss_and_sums(
+    params, constants, module, batch: Batch, cutoff: float, capacity: int, cfg: TrainConfig, groups: int = 1
+):
+    """The loss of one batch and the error sums that epoch metrics are made of (eV, eV/Å).
+
+    ``groups``: as in :func:`predict_batch` (the number of devices the batch is sharded over).
+    """
+    variables = {"params": params, "constants": constants}
+    E, F = predict_batch(module, variables, batch, cutoff, capacity, cfg.uses_forces, groups)
     w = batch.weight
     de = (E - batch.energy) * w  # (B,)
     fw = batch.atom_mask[..., None] * w[:, None, None]  # (B, N, 1)

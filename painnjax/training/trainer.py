@@ -89,12 +89,12 @@ def _step_key(cfg: TrainConfig) -> TrainConfig:
     )
 
 
-@partial(jax.jit, static_argnames=("module", "cutoff", "capacity", "key"))
-def _train_step(params, constants, opt_state, ema, batch, lr, *, module, cutoff, capacity, key):
+@partial(jax.jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
+def _train_step(params, constants, opt_state, ema, batch, lr, *, module, cutoff, capacity, key, groups):
     """AdamW at unit rate scaled by ``lr`` (:func:`make_optimizer`), then the moving average."""
 
     def loss(p):
-        return loss_and_sums(p, constants, module, batch, cutoff, capacity, key)
+        return loss_and_sums(p, constants, module, batch, cutoff, capacity, key, groups)
 
     (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params)
     updates, opt_state = make_optimizer(key).update(grads, opt_state, params)
@@ -106,10 +106,10 @@ def _train_step(params, constants, opt_state, ema, batch, lr, *, module, cutoff,
     return params, opt_state, ema, sums
 
 
-@partial(jax.jit, static_argnames=("module", "cutoff", "capacity", "key"))
-def _eval_sums(params, constants, batch, *, module, cutoff, capacity, key):
+@partial(jax.jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
+def _eval_sums(params, constants, batch, *, module, cutoff, capacity, key, groups):
     """The error sums of one batch (no step)."""
-    return loss_and_sums(params, constants, module, batch, cutoff, capacity, key)[1]
+    return loss_and_sums(params, constants, module, batch, cutoff, capacity, key, groups)[1]
 
 
 class Trainer:
@@ -160,6 +160,7 @@ class Trainer:
             "cutoff": self.cutoff,
             "capacity": self.buckets[b].pair_capacity,
             "key": _step_key(self.cfg),
+            "groups": len(self.devices),  # one graph per device: no pair crosses devices
         }
 
     def step(self, b: int, batch: Batch, lr: float) -> dict:

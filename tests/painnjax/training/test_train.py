@@ -112,6 +112,31 @@ def test_padded_batch_sums_equal_one_structure_at_a_time(tiny_set):
         assert float(together[key]) == pytest.approx(sum(float(a[key]) for a in alone), rel=1e-5), key
 
 
+@pytest.mark.parametrize("groups", [1, 2])
+def test_batch_as_one_graph_equals_the_potential_structure_by_structure(tiny_set, groups):
+    """predict_batch evaluates a padded batch as one graph (or one per device group); every
+    structure's energy and forces must equal the MD potential's, padding rows included."""
+    from painnjax import Model, energy_and_forces
+    from painnjax.training.loss import predict_batch
+
+    with jax.enable_x64(True):
+        model = Model.init(TINY, seed=3)
+        v = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float64), model.variables)
+        idx = [0, 1, 3]  # three real rows and a weight-0 filler row
+        buckets = make_buckets(tiny_set, TINY.cutoff, max_buckets=1)
+        batch = pad_structures(tiny_set, idx, max(tiny_set.n_atoms) + 3, 4)
+        batch = jax.tree_util.tree_map(jnp.asarray, batch)
+        predict = jax.jit(predict_batch, static_argnums=(0, 3, 4, 5, 6))
+        E, F = predict(model.module, v, batch, TINY.cutoff, buckets[0].pair_capacity, True, groups)
+        for row, k in enumerate(idx + [idx[0]]):
+            n = int(tiny_set.n_atoms[k])
+            pot = potential(Model(TINY, v, model.metadata), tiny_set.numbers[k], dtype=jnp.float64)
+            e_ref, f_ref = energy_and_forces(pot)(jnp.asarray(tiny_set.positions[k]))
+            assert float(E[row]) == pytest.approx(float(e_ref), rel=1e-12, abs=1e-12)
+            np.testing.assert_allclose(np.asarray(F[row, :n]), np.asarray(f_ref), rtol=1e-10, atol=1e-12)
+            assert not np.any(np.asarray(F[row, n:]))  # padded slots: exactly no force
+
+
 def _rows(path):
     with open(path, newline="") as f:
         return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(f)]
