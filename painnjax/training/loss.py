@@ -20,9 +20,7 @@ from painnjax.training.config import TrainConfig
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
 
-def predict_batch(
-    module, variables, batch: Batch, cutoff: float, capacity: int, with_forces: bool, groups: int = 1
-):
+def predict_batch(module, variables, batch: Batch, cutoff: float, capacity: int, with_forces: bool, groups: int = 1):
     """Energies (B,) and forces (B, N, 3) of a padded batch; forces are zeros if not asked.
 
     The structures of a batch are evaluated as one graph of B·N atom slots, each structure's
@@ -40,9 +38,7 @@ def predict_batch(
         build = partial(sparse_pairs, cutoff=cutoff, capacity=capacity, half=True)
         pairs, _ = jax.vmap(build)(jax.lax.stop_gradient(R), mask)  # (b, H) each
         shift = (jnp.arange(b, dtype=jnp.int32) * N)[:, None]
-        flat = HalfPairs(
-            (pairs.idx_i + shift).reshape(-1), (pairs.idx_j + shift).reshape(-1), pairs.mask.reshape(-1)
-        )
+        flat = HalfPairs((pairs.idx_i + shift).reshape(-1), (pairs.idx_j + shift).reshape(-1), pairs.mask.reshape(-1))
 
         def atom_energies(R_flat):
             e_i = module.apply(variables, Z.reshape(-1), R_flat, flat, mask.reshape(-1), per_atom=True)
