@@ -54,16 +54,17 @@ def read_structure(path_or_name, *, ignore_cell: bool = False):
     return free_cluster(atoms, where, ignore_cell=ignore_cell)
 
 
-def build_potential(model, atoms, dtype: str = "float32"):
+def build_potential(model, atoms, dtype: str = "float32", neighbor: str = "auto"):
     """The painnjax potential for ``atoms`` (sized to its pairs); element errors name the file.
 
-    A list of models gives their committee mean (:func:`painnjax.potential.mean_potential`)."""
+    A list of models gives their committee mean (:func:`painnjax.potential.mean_potential`).
+    ``neighbor``: the pair layout (:func:`painnjax.potential`)."""
     from painnjax.potential import mean_potential, potential
 
     source = atoms.info.get("source")
     check_free_cluster(atoms, source)
     check_positions(atoms.positions, len(atoms), source=source, symbols=atoms.get_chemical_symbols())
-    kwargs = dict(reference_positions=atoms.positions, dtype=jnp.dtype(dtype))
+    kwargs = dict(reference_positions=atoms.positions, dtype=jnp.dtype(dtype), neighbor=neighbor)
     try:
         if isinstance(model, (list, tuple)):
             return mean_potential(model, atoms, **kwargs)

@@ -36,13 +36,15 @@ def run_md_file(
     ignore_cell: bool = False,
     committee=None,
     devices: int | None = None,
+    pairs: str = "auto",
 ):
     """:func:`md.dynamics.simulate.run_md` for a model file and a start structure file; results in ``out``.
 
     ``ignore_cell``: a periodic start frame is run as a free cluster (else an error).
     ``committee``: more models (files or bundled names); the run follows the mean of ``model``
     and these, and records the committee's spreads. ``devices``: local devices for the replicas
-    (None: all)."""
+    (None: all). ``pairs``: the potential's pair layout (``neighbor`` of
+    :func:`painnjax.potential`)."""
     from md.dynamics.simulate import run_md
     from painnjax.io.modelfile import load_model, model_identity
 
@@ -52,13 +54,14 @@ def run_md_file(
         atoms = read_structure(start, ignore_cell=ignore_cell)
         if committee:
             m = [m] + [load_model(c) for c in committee]
-        energy_fn = build_potential(m, atoms, dtype)
+        energy_fn = build_potential(m, atoms, dtype, neighbor=pairs)
         momenta = None
         if velocities_from_file:
             if not atoms.has("momenta"):
                 raise InputError(f"{start}: the file holds no velocities (momenta)")
             momenta = atoms.get_momenta()
         extra = {"model": str(model) if not hasattr(model, "config") else "(in memory)", "start": str(start)}
+        extra["pairs"] = energy_fn.neighbor_mode  # the layout "auto" resolved to
         if committee:
             extra["committee_models"] = [str(c) if not hasattr(c, "config") else "(in memory)" for c in committee]
         return run_md(

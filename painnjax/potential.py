@@ -36,6 +36,7 @@ from painnjax.nn.neighbors import (
     count_pairs,
     from_jax_md,
     pair_capacity,
+    pair_matrix,
     sparse_pairs,
 )
 from painnjax.nn.painn import PaiNN
@@ -43,6 +44,8 @@ from painnjax.validate import as_atomic_numbers, check_positions, check_species
 
 # Below this many atoms all N(N-1) pairs are cheaper than building a sparse list.
 ALL_PAIRS_MAX_ATOMS = 32
+# How a potential gets its pairs when the call passes none (see :func:`potential`).
+NEIGHBOR_MODES = ("auto", "all", "sparse", "matrix")
 
 
 def energy(module: PaiNN, variables, Z, R, atom_mask, pairs: Pairs):
@@ -126,7 +129,9 @@ def potential(
             ``reference_positions`` or ``capacity`` size the list, else all pairs). A
             structure with more pairs than the capacity gives NaN inside ``jit`` (never a
             silently wrong number) and a clear error when called eagerly; check with
-            ``energy_fn.fits(R)`` and rebuild with a larger capacity.
+            ``energy_fn.fits(R)`` and rebuild with a larger capacity. ``"matrix"``: all
+            pairs as an (N, N) :class:`~painnjax.nn.neighbors.PairMatrix` (broadcasts and row
+            sums, no gathers or scatters); the same energies, a layout for accelerators.
         capacity: pair capacity for ``"sparse"``; by default sized from
             ``reference_positions`` (10 % margin: padding slots cost as much as real pairs) or, without them, all pairs.
         reference_positions: a typical structure (N, 3) to size the sparse capacity.
@@ -150,8 +155,8 @@ def potential(
     variables = cast_variables(model.variables, dtype)
     cutoff = model.config.cutoff
 
-    if neighbor not in ("auto", "all", "sparse"):
-        raise InputError(f"neighbor must be 'auto', 'all' or 'sparse', got {neighbor!r}")
+    if neighbor not in NEIGHBOR_MODES:
+        raise InputError(f"neighbor must be one of {', '.join(NEIGHBOR_MODES)}, got {neighbor!r}")
     sized = capacity is not None or reference_positions is not None
     if neighbor == "auto":
         mode = "sparse" if n > ALL_PAIRS_MAX_ATOMS and sized else "all"
@@ -163,10 +168,11 @@ def potential(
         else:
             capacity = n * (n - 1)
     # Even, since the list holds each pair once: capacity // 2 unordered pairs.
-    capacity = None if mode == "all" else 2 * -(-min(int(capacity), n * (n - 1)) // 2)
+    capacity = None if mode in ("all", "matrix") else 2 * -(-min(int(capacity), n * (n - 1)) // 2)
 
     # Internal lists hold each pair once (HalfPairs): the radial work is then done once per pair.
     dense = all_pairs(mask, half=True)
+    matrix = pair_matrix(mask)
     half_capacity = None if capacity is None else capacity // 2
 
     def e_of(R, pairs):
@@ -192,6 +198,8 @@ def potential(
             return e_of(R, pairs)
         if mode == "all":
             return e_of(R, dense)
+        if mode == "matrix":
+            return e_of(R, matrix)
         pairs, overflow = sparse_pairs(R, mask, cutoff, half_capacity, half=True)
         # A lax.cond fallback to all pairs would double the cost of forces; NaN is loud instead.
         # A factor, not jnp.where, so that the forces (the gradient) are NaN too.

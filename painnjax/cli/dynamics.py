@@ -76,6 +76,7 @@ def cmd_md(args) -> int:
                 ignore_cell=args.ignore_cell,
                 committee=args.committee,
                 devices=args.devices,
+                pairs=args.pairs,
             )
     except KeyboardInterrupt:
         print(f"painnjax md: interrupted; continue with --restart (checkpoint in {args.out})", file=sys.stderr)
@@ -110,6 +111,8 @@ def cmd_optimize(args) -> int:
 
 
 def _add_md(sub) -> None:
+    from painnjax.potential import NEIGHBOR_MODES
+
     m = sub.add_parser(
         "md",
         help="molecular dynamics of a cluster (jax-md): Nosé-Hoover, NVE or Langevin, replicas, checkpoints, --restart",
@@ -161,6 +164,14 @@ def _add_md(sub) -> None:
     )
     m.add_argument("--velocities-from-file", action="store_true", help="start from the velocities in the start file")
     add_devices(m, "replicas")
+    m.add_argument(
+        "--pairs",
+        choices=NEIGHBOR_MODES,
+        default="auto",
+        help="pair layout: auto (all pairs up to 32 atoms, else a list of pairs within the cutoff rebuilt "
+        "every step), all, sparse, or matrix (an (N, N) mask without gathers: try it on a GPU); "
+        "the same energies, another speed",
+    )
     w = m.add_argument_group("confinement")
     w.add_argument(
         "--wall",

@@ -243,3 +243,28 @@ def test_the_potential_is_a_typed_frozen_value(sa2am2, small_model):
     assert isinstance(mean, Potential) and len(mean.members) == 2
     assert float(jax.jit(mean)(R)) == pytest.approx(float(energy_fn(R)), rel=1e-12)
     assert mean.fits(sa2am2.positions) and not mean.fits(sa2am2.positions * 0.3)
+
+
+@pytest.mark.parametrize("n_atoms", [22, 44])
+def test_the_matrix_layout_gives_the_same_energy_and_forces(small_model, n_atoms):
+    """neighbor="matrix" (an (N, N) mask, no gathers or scatters) is a layout, not a model:
+    equal to the sparse list and to all pairs in float64, and MD calls it as it is."""
+    from md.dynamics.forces import MDPotential
+    from painnjax.data import bundled_structure
+
+    atoms = bundled_structure({22: "SA2AM2", 44: "SA4AM4"}[n_atoms])
+    with jax.enable_x64(True):
+        R = jnp.asarray(atoms.positions, jnp.float64)
+        out = {}
+        for mode in ("all", "sparse", "matrix"):
+            pot = potential(small_model, atoms, neighbor=mode, reference_positions=atoms.positions, dtype=jnp.float64)
+            out[mode] = energy_and_forces(pot)(R)
+        assert pot.neighbor_mode == "matrix" and not MDPotential.wrap(pot, n_atoms).managed
+    for mode in ("all", "sparse"):
+        assert float(out["matrix"][0]) == pytest.approx(float(out[mode][0]), rel=1e-12)
+        np.testing.assert_allclose(out["matrix"][1], out[mode][1], rtol=1e-9, atol=1e-11)
+
+
+def test_an_unknown_neighbor_mode_is_named(small_model, sa1am1):
+    with pytest.raises(InputError, match="neighbor must be one of auto, all, sparse, matrix"):
+        potential(small_model, sa1am1, neighbor="dense")

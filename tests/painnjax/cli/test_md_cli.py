@@ -157,3 +157,19 @@ def test_md_committee_wall_and_exchange_from_the_command_line(model_file, small_
 def test_md_spread_options_without_committee_are_refused(model_file, tmp_path, capsys):
     assert _md(model_file, tmp_path / "x", "--steps", "20", "--max-spread", "0.1") == 2
     assert "committee" in capsys.readouterr().err
+
+
+def test_md_pair_layouts_give_the_same_trajectory(model_file, tmp_path):
+    """--pairs picks a layout, not a model: all pairs, a sparse list and the (N, N) matrix give
+    the same energies along the same 20 steps (float32 rounding only)."""
+    import numpy as np
+
+    e_pot = {}
+    for pairs in ("all", "sparse", "matrix"):
+        out = tmp_path / pairs
+        assert _md(model_file, out, "--steps", "20", "--T", "300", "--pairs", pairs) == 0
+        e_pot[pairs] = read_thermo(out)["e_pot_eV"]
+        assert json.loads((out / "summary.json").read_text())["pairs"] == pairs
+    assert len(e_pot["all"]) == 3
+    for pairs in ("sparse", "matrix"):
+        np.testing.assert_allclose(e_pot[pairs], e_pot["all"], rtol=0, atol=1e-4)
