@@ -234,6 +234,10 @@ def machine_info(torch, torch_device) -> dict:
         info["torch_num_interop_threads"] = torch.get_num_interop_threads()
         info["torch_device"] = str(torch_device)
     info["versions"] = versions
+    from painnjax.compiler import compiler_options
+
+    info["xla_compiler_options"] = compiler_options()  # what painnjax's jit passes to XLA
+    info["xla_flags"] = os.environ.get("XLA_FLAGS", "")
     info["git"] = git_state()
     return info
 

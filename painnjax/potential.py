@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from painnjax.compiler import jit
 from painnjax.errors import InputError
 from painnjax.nn.neighbors import (
     HalfPairs,
@@ -212,7 +213,7 @@ def energy_and_forces(energy_fn: Callable) -> Callable:
     """One jitted call ``(R, neighbor=None) -> (E, F)`` with ``F = -dE/dR``."""
     value_and_grad = jax.value_and_grad(energy_fn)
 
-    @jax.jit
+    @jit
     def fn(R, neighbor=None):
         e, g = value_and_grad(R, neighbor=neighbor)
         return e, -g

@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from painnjax import units
+from painnjax.compiler import jit
 from painnjax.errors import InputError
 from painnjax.validate import check_free_cluster
 
@@ -146,7 +147,7 @@ def hessian(energy_fn: Callable, positions) -> np.ndarray:
     def flat(x):
         return energy_fn(x.reshape(n, 3))
 
-    H = jax.jit(jax.hessian(flat))(jnp.asarray(R.reshape(-1), dtype))
+    H = jit(jax.hessian(flat))(jnp.asarray(R.reshape(-1), dtype))
     H = np.asarray(H, np.float64)
     return 0.5 * (H + H.T)
 
@@ -282,7 +283,7 @@ def harmonic_analysis(
     R, m = _checked_input(atoms, masses, ignore_cell)
     _check_threshold(imaginary_threshold)
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-    derivatives = jax.jit(derivatives_fn(energy_fn, len(R), hessian_batch=hessian_batch))
+    derivatives = jit(derivatives_fn(energy_fn, len(R), hessian_batch=hessian_batch))
     e, g, H = derivatives(jnp.asarray(R.reshape(-1), dtype))
     return _analyse(R, m, e, g, H, imaginary_threshold=imaginary_threshold, linear_tol=linear_tol)
 
@@ -333,7 +334,7 @@ def harmonic_analysis_batch(
     n = len(first)
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
     batch = min(batch_size, len(structures))
-    derivatives = jax.jit(jax.vmap(derivatives_fn(energy_fn, n, hessian_batch=hessian_batch)))
+    derivatives = jit(jax.vmap(derivatives_fn(energy_fn, n, hessian_batch=hessian_batch)))
     X = np.stack([R.reshape(-1) for R, _ in inputs])
     results = []
     for start in range(0, len(X), batch):

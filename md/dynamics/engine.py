@@ -32,6 +32,7 @@ from md.dynamics.forces import MDPotential
 from md.dynamics.integrators import make_integrator
 from md.dynamics.velocities import kinetic_energy
 from md.dynamics.wall import SphericalWall
+from painnjax.compiler import jit
 from painnjax.devices import batch_sharding, shard_batch
 
 
@@ -173,7 +174,7 @@ class Engine:
         )
         if key not in self._compiled:
             t0 = time.perf_counter()
-            self._compiled[key] = jax.jit(fn).lower(*args).compile()
+            self._compiled[key] = jit(fn).lower(*args).compile()
             self.compile_seconds += time.perf_counter() - t0
         return self._compiled[key]
 
@@ -190,7 +191,7 @@ class Engine:
         """
         positions = jnp.asarray(positions, self.dtype)
         kT = jnp.asarray(kT, self.dtype)
-        counts = np.asarray(jax.jit(jax.vmap(self.potential.count))(positions))
+        counts = np.asarray(jit(jax.vmap(self.potential.count))(positions))
         self._grow_to(int(counts.max()) if counts.size else 0)
         _, integ, _ = self._parts(self.capacity)
         if momenta is None:

@@ -29,6 +29,7 @@ from jax_md import minimize as jmd_minimize
 
 from md.dynamics.engine import OVERFLOW_GROWTH, _where_active, shared_cache
 from md.dynamics.forces import MDPotential
+from painnjax.compiler import jit
 from painnjax.errors import InputError
 from painnjax.validate import as_atomic_numbers, check_free_cluster, check_positions
 
@@ -200,12 +201,10 @@ def _compile(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_max):
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-        init = jax.jit(init_fn)
+        init = jit(init_fn)
         example = init(R)
         compiled = (
-            jax.jit(chunk)
-            .lower(example, jnp.asarray(0, jnp.int32), jnp.asarray(True), jnp.asarray(0.0, dtype))
-            .compile()
+            jit(chunk).lower(example, jnp.asarray(0, jnp.int32), jnp.asarray(True), jnp.asarray(0.0, dtype)).compile()
         )
     return init, compiled
 
@@ -248,11 +247,11 @@ def compile_batch(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_ma
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-        init = jax.jit(jax.vmap(init_one))
+        init = jit(jax.vmap(init_one))
         example = init(R)
         S = R.shape[0]
         compiled = (
-            jax.jit(chunk)
+            jit(chunk)
             .lower(
                 example, jnp.ones(S, bool), jnp.zeros(S, jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(0.0, dtype)
             )

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from md.dynamics.engine import _where_active
 from md.dynamics.forces import MDPotential
+from painnjax.compiler import jit
 
 #: curvature pairs kept per structure (measured on SA2AM2 candidates: 10 pairs need ~1.6x the
 #: force calls of 40; memory costs 2 x memory x N x 3 numbers per structure)
@@ -167,10 +168,10 @@ def compile_batch(pot: MDPotential, capacity, dtype, R, memory: int, linesearch_
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-        init = jax.jit(jax.vmap(init_one))
+        init = jit(jax.vmap(init_one))
         example = init(R)
         compiled = (
-            jax.jit(chunk)
+            jit(chunk)
             .lower(
                 example, jnp.ones(S, bool), jnp.zeros(S, jnp.int32), jnp.asarray(0, jnp.int32), jnp.asarray(0.0, dtype)
             )

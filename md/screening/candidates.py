@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from md.clusters import TEMPLATE_SYMBOLS, TEMPLATES, molecule
+from painnjax.compiler import jit
 from painnjax.data.composition import composition_name as canonical_name
 from painnjax.errors import InputError
 
@@ -245,7 +246,7 @@ def _draw_fn():
     import jax
     import jax.numpy as jnp
 
-    @functools.partial(jax.jit, static_argnums=(2,))
+    @functools.partial(jit, static_argnums=(2,))
     def draw(key, i, tries: int):
         k_rot, k_dir, k_rad = jax.random.split(jax.random.fold_in(key, i), 3)
         rot = e3nn.rand_matrix(k_rot, (tries,), dtype=jnp.float64)

@@ -12,6 +12,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from painnjax.compiler import jit
 from painnjax.data.batching import iterate_batches, make_buckets
 from painnjax.io.files import write_json
 from painnjax.potential import cast_variables
@@ -20,7 +21,7 @@ from painnjax.units import EV_TO_KCAL_PER_MOL
 
 # One compile per (config, bucket shape, pair capacity, dtype), shared by every model of the
 # same config: the members of a committee, or repeated evaluations, compile once.
-_predict_batch_jit = jax.jit(predict_batch, static_argnums=(0, 3, 4, 5))
+_predict_batch_jit = jit(predict_batch, static_argnums=(0, 3, 4, 5))
 
 
 def predict(model, ds, batch_size: int = 8, dtype: str = "float32"):

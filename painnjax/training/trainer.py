@@ -34,6 +34,7 @@ import numpy as np
 import optax
 from flax import serialization
 
+from painnjax.compiler import jit
 from painnjax.data.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
 from painnjax.errors import InputError
 from painnjax.io.files import atomic_write, lock_run_folder, write_json
@@ -89,7 +90,7 @@ def _step_key(cfg: TrainConfig) -> TrainConfig:
     )
 
 
-@partial(jax.jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
+@partial(jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
 def _train_step(params, constants, opt_state, ema, batch, lr, *, module, cutoff, capacity, key, groups):
     """AdamW at unit rate scaled by ``lr`` (:func:`make_optimizer`), then the moving average."""
 
@@ -106,7 +107,7 @@ def _train_step(params, constants, opt_state, ema, batch, lr, *, module, cutoff,
     return params, opt_state, ema, sums
 
 
-@partial(jax.jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
+@partial(jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
 def _eval_sums(params, constants, batch, *, module, cutoff, capacity, key, groups):
     """The error sums of one batch (no step)."""
     return loss_and_sums(params, constants, module, batch, cutoff, capacity, key, groups)[1]

@@ -1,0 +1,59 @@
+"""How painnjax's functions are compiled: ``jax.jit`` with XLA options measured to suit PaiNN.
+
+XLA's CPU backend of jaxlib 0.10 hands some element-wise and reduction fusions to YNNPACK.
+For PaiNN's per-pair tensors (pairs × 3 × features) those ran slower than XLA's own loops:
+turning them off made energy+forces of SA7AM7 ~25-35 % faster and a training step faster
+still on this project's 2-core AVX-512 CPU (``benchmarks/RESULTS.md``). The numbers are the
+same to float32 rounding.
+
+The option is passed per compiled function (``jax.jit(compiler_options=...)``), never through
+``XLA_FLAGS``: it then holds whatever was imported first (jax-md starts the backend on import)
+and does not touch the user's other computations. It is applied only with the jaxlib versions
+where it was measured (:data:`MEASURED_JAXLIB`): an option that a jaxlib does not know is an
+error at compile time, and a newer XLA may have fixed the slow path. On a GPU the option is a
+no-op. ``PAINNJAX_XLA_DEFAULTS=1`` in the environment keeps XLA's defaults everywhere.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from painnjax.compiler import jit
+    >>> double = jit(lambda x: 2 * x)
+    >>> float(double(jnp.float32(1.5)))
+    3.0
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+
+#: XLA options that painnjax compiles with: no YNNPACK fusions on CPU (an empty list of types).
+CPU_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": ""}
+#: jaxlib (major, minor) versions on which :data:`CPU_OPTIONS` were measured to help.
+MEASURED_JAXLIB = ((0, 10),)
+
+
+def _jaxlib_version() -> tuple[int, int]:
+    import jaxlib
+
+    major, minor = jaxlib.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+@functools.cache
+def compiler_options() -> dict[str, str]:
+    """The options every painnjax ``jit`` passes to XLA (empty: XLA's defaults)."""
+    if os.environ.get("PAINNJAX_XLA_DEFAULTS", "") not in ("", "0"):
+        return {}
+    if _jaxlib_version() not in MEASURED_JAXLIB:
+        return {}
+    return dict(CPU_OPTIONS)
+
+
+def jit(fun=None, /, **kwargs):
+    """``jax.jit`` with :func:`compiler_options`; the same arguments (also as a decorator
+    factory: ``@functools.partial(jit, static_argnames=...)``)."""
+    if fun is None:
+        return functools.partial(jit, **kwargs)
+    return jax.jit(fun, compiler_options=compiler_options() or None, **kwargs)

@@ -1,0 +1,44 @@
+"""painnjax's jit: XLA options measured to suit PaiNN, applied per function, same numbers."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from painnjax import compiler, energy_and_forces, potential
+
+
+@pytest.fixture
+def fresh_options(monkeypatch):
+    compiler.compiler_options.cache_clear()
+    yield monkeypatch
+    compiler.compiler_options.cache_clear()
+
+
+def test_options_apply_only_on_measured_jaxlib_and_can_be_switched_off(fresh_options):
+    fresh_options.setattr(compiler, "_jaxlib_version", lambda: (0, 10))
+    assert compiler.compiler_options() == compiler.CPU_OPTIONS
+    compiler.compiler_options.cache_clear()
+    fresh_options.setattr(compiler, "_jaxlib_version", lambda: (9, 99))
+    assert compiler.compiler_options() == {}
+    compiler.compiler_options.cache_clear()
+    fresh_options.setattr(compiler, "_jaxlib_version", lambda: (0, 10))
+    fresh_options.setenv("PAINNJAX_XLA_DEFAULTS", "1")
+    assert compiler.compiler_options() == {}
+
+
+@pytest.mark.skipif(compiler._jaxlib_version() not in compiler.MEASURED_JAXLIB, reason="options not used here")
+def test_energy_and_forces_compile_without_ynn_fusions_and_agree(small_model, sa4am4):
+    pot = potential(small_model, sa4am4, reference_positions=sa4am4.positions)
+    R = jnp.asarray(sa4am4.positions, jnp.float32)
+    ours = energy_and_forces(pot)
+    plain = jax.jit(jax.value_and_grad(pot))
+    if jax.default_backend() == "cpu":  # XLA's own fusions only; plain jit hands some to YNNPACK
+        assert "__ynn_fusion" not in ours.lower(R).compile().as_text()
+        assert "__ynn_fusion" in plain.lower(R).compile().as_text()
+    e, f = ours(R)
+    e0, g0 = plain(R)
+    assert float(e) == pytest.approx(float(e0), rel=1e-6)
+    np.testing.assert_allclose(np.asarray(f), -np.asarray(g0), rtol=1e-4, atol=1e-5)
