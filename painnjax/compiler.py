@@ -14,11 +14,11 @@ error at compile time, and a newer XLA may have fixed the slow path. On a GPU th
 no-op. ``PAINNJAX_XLA_DEFAULTS=1`` in the environment keeps XLA's defaults everywhere.
 
 Example:
-    >>> import jax.numpy as jnp
+    >>> import jax, jax.numpy as jnp
     >>> from painnjax.compiler import jit
     >>> double = jit(lambda x: 2 * x)
-    >>> float(double(jnp.float32(1.5)))
-    3.0
+    >>> float(double(jnp.float32(1.5))), float(jax.jit(lambda x: double(x) + 1)(jnp.float32(1.5)))
+    (3.0, 4.0)
 """
 
 from __future__ import annotations
@@ -51,9 +51,40 @@ def compiler_options() -> dict[str, str]:
     return dict(CPU_OPTIONS)
 
 
+def _traced(args, kwargs) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves((args, kwargs)))
+
+
+class _Jitted:
+    """A function jitted twice: with :func:`compiler_options` when called on its own, plainly
+    when called inside another trace (``jax.jit``, ``vmap``, ``grad`` of the caller's), since
+    JAX takes compiler options only on a top-level ``jit``; the caller's options then apply."""
+
+    def __init__(self, fun, kwargs):
+        options = compiler_options()
+        self._plain = jax.jit(fun, **kwargs)
+        self._tuned = jax.jit(fun, compiler_options=options, **kwargs) if options else self._plain
+        functools.update_wrapper(self, fun)
+
+    def __call__(self, *args, **kwargs):
+        if self._tuned is self._plain or _traced(args, kwargs):
+            return self._plain(*args, **kwargs)
+        try:
+            return self._tuned(*args, **kwargs)
+        except ValueError as exc:  # inside a trace that none of the arguments shows
+            if "compiler_options" not in str(exc):
+                raise
+            return self._plain(*args, **kwargs)
+
+    def lower(self, *args, **kwargs):
+        """``jax.jit(...).lower`` with the options: for ``.lower(...).compile()`` at top level."""
+        return self._tuned.lower(*args, **kwargs)
+
+
 def jit(fun=None, /, **kwargs):
     """``jax.jit`` with :func:`compiler_options`; the same arguments (also as a decorator
-    factory: ``@functools.partial(jit, static_argnames=...)``)."""
+    factory: ``@functools.partial(jit, static_argnames=...)``). The result may be called inside
+    the caller's own ``jax.jit`` too (it is then compiled with the caller's options)."""
     if fun is None:
         return functools.partial(jit, **kwargs)
-    return jax.jit(fun, compiler_options=compiler_options() or None, **kwargs)
+    return _Jitted(fun, kwargs)

@@ -42,3 +42,21 @@ def test_energy_and_forces_compile_without_ynn_fusions_and_agree(small_model, sa
     e0, g0 = plain(R)
     assert float(e) == pytest.approx(float(e0), rel=1e-6)
     np.testing.assert_allclose(np.asarray(f), -np.asarray(g0), rtol=1e-4, atol=1e-5)
+
+
+def test_our_jitted_functions_run_inside_the_callers_jit_vmap_and_grad(small_model, sa2am2):
+    """JAX takes compiler options on a top-level jit only: a painnjax function called inside
+    the caller's own trace must still work (and give the same numbers)."""
+    pot = potential(small_model, sa2am2)
+    ef = energy_and_forces(pot)
+    R = jnp.asarray(sa2am2.positions, jnp.float32)
+    e, f = ef(R)
+    e2, f2 = jax.jit(ef)(R)
+    np.testing.assert_allclose([float(e2)], [float(e)], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(f2), np.asarray(f), rtol=1e-4, atol=1e-5)
+    ev, _ = jax.jit(jax.vmap(ef))(jnp.stack([R, R]))
+    np.testing.assert_allclose(np.asarray(ev), [float(e)] * 2, rtol=1e-6)
+    g = jax.grad(lambda x: ef(x)[0])(R)
+    np.testing.assert_allclose(np.asarray(g), -np.asarray(f), rtol=1e-4, atol=1e-5)
+    const = jax.jit(lambda: ef(R)[0])()  # inside a trace, with no traced argument
+    assert float(const) == pytest.approx(float(e), rel=1e-6)
