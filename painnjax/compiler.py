@@ -80,6 +80,11 @@ class _Jitted:
         """``jax.jit(...).lower`` with the options: for ``.lower(...).compile()`` at top level."""
         return self._tuned.lower(*args, **kwargs)
 
+    def __getattr__(self, name):  # the rest of a jitted function's API (trace, eval_shape, ...)
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.__dict__["_tuned"], name)
+
 
 def jit(fun=None, /, **kwargs):
     """``jax.jit`` with :func:`compiler_options`; the same arguments (also as a decorator

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from painnjax.nn.config import PaiNNConfig
-from painnjax.nn.neighbors import HalfPairs, PairMatrix
+from painnjax.nn.neighbors import HalfPairs, PairMatrix, Pairs
 from painnjax.nn.radial import cosine_cutoff, gaussian_centers_widths, gaussian_rbf, safe_pair_vectors
 
 # SchNetPack's initialisation: Xavier-uniform weights, zero biases, N(0, 1) embeddings.
@@ -63,7 +63,18 @@ def pair_geometry(R, nbrs):
 def _pair_messages(w_q, w_r, w_mu, x_q, x_r, y, dir_ij, nbrs, n_atoms: int):
     """Sum over neighbours j of the messages to atom i (PaiNN's eqs. 7-8):
     ``dq_i = sum_j W_q,ij x_q,j`` and ``dmu_i = sum_j W_r,ij x_r,j dir_ij + W_mu,ij y_j``
-    with ``y = x_mu * mu`` per atom (None when mu = 0). Shapes (N, F) and (N, 3, F)."""
+    with ``y = x_mu * mu`` per atom (None when mu = 0). Shapes (N, F) and (N, 3, F).
+
+    A :class:`HalfPairs` list holds each pair once, with one filter for both directions: the
+    messages j -> i and i -> j (``dir_ji = -dir_ij``) are made from the same (H, F) filters and
+    summed onto both atoms, with no mirrored (2H, ...) copies of filters, directions or indices.
+    """
+    if isinstance(nbrs, HalfPairs):
+        one_way = Pairs(nbrs.idx_i, nbrs.idx_j, nbrs.mask)
+        back = Pairs(nbrs.idx_j, nbrs.idx_i, nbrs.mask)
+        dq, dmu = _pair_messages(w_q, w_r, w_mu, x_q, x_r, y, dir_ij, one_way, n_atoms)
+        dq_back, dmu_back = _pair_messages(w_q, w_r, w_mu, x_q, x_r, y, -dir_ij, back, n_atoms)
+        return dq + dq_back, dmu + dmu_back
     dq = w_q * _neighbor_values(x_q, nbrs)  # (P, F)
     dmu = (w_r * _neighbor_values(x_r, nbrs))[..., None, :] * dir_ij[..., :, None]  # (P, 3, F)
     if y is not None:
@@ -135,21 +146,16 @@ class PaiNNRepresentation(nn.Module):
         # layer, made where it is used (cache-friendly), no (P, T*3F) array and no extra pass.
         basis = jnp.concatenate([phi * fcut[..., None], fcut[..., None]], axis=-1)  # (P, K+1)
         n_filters = 1 if c.shared_filters else T
-        half = isinstance(nbrs, HalfPairs)
         kernel = self.param("filter_net_kernel", nn.initializers.xavier_uniform(), (c.n_rbf, n_filters * 3 * F))
         bias = self.param("filter_net_bias", nn.initializers.zeros, (n_filters * 3 * F,))
         w_all = jnp.concatenate([kernel, bias[None, :]], axis=0).astype(basis.dtype)  # (K+1, T*3F)
 
         def filters(t):  # 3 x (P, F): the q, r and mu blocks of layer t's filter
             o = (0 if c.shared_filters else t) * 3 * F
-            w = [jnp.matmul(basis, w_all[:, o + k * F : o + (k + 1) * F], precision=PRECISION) for k in range(3)]
-            if half:  # symmetric in i, j: the same filter both ways
-                w = [jnp.concatenate([w_k, w_k]) for w_k in w]
-            return tuple(w)
-
-        if half:  # from here on a directed list: (i, j) then (j, i)
-            dir_ij = jnp.concatenate([dir_ij, -dir_ij])
-            nbrs = nbrs.mirrored()
+            # symmetric in i, j: with a HalfPairs list the same filter serves both directions
+            return tuple(
+                jnp.matmul(basis, w_all[:, o + k * F : o + (k + 1) * F], precision=PRECISION) for k in range(3)
+            )
 
         q = nn.Embed(c.max_z, F, embedding_init=nn.initializers.normal(1.0), name="embedding")(Z)  # (N, F)
         q = q.astype(R.dtype)
