@@ -163,6 +163,9 @@ def shared_model(args, tmp_prefix: str | None = None) -> SharedModel:
             None,
             tmp,
         )
+    threads = getattr(args, "torch_threads", None)
+    if isinstance(threads, int) and threads > 0:  # bench_md takes a list and sets it per case
+        torch.set_num_threads(threads)
     device = torch.device(args.torch_device or ("cuda" if torch.cuda.is_available() else "cpu"))
     nnp = build_schnetpack(torch, spk, args.seed)
     model = painnjax.from_schnetpack(nnp, energy_unit="eV")
@@ -619,6 +622,9 @@ def main(argv=None) -> int:
         "--out", type=Path, default=None, help="JSON output (default: benchmarks/results/bench_potential_<device>.json)"
     )
     p.add_argument("--no-schnetpack", action="store_true", help="time painnjax only (no torch / SchNetPack needed)")
+    p.add_argument(
+        "--torch-threads", type=int, default=None, help="torch threads for SchNetPack (default: torch's own)"
+    )
     p.add_argument(
         "--torch-device", default=None, help="device for SchNetPack (default: cuda if torch sees one, else cpu)"
     )

@@ -10,7 +10,8 @@ sample of the shared GFN1-xTB training pool (drawn with a seed, proportionally f
 composition). Per batch size it times whole epochs over the sample:
 
   painnjax    ``painnjax.training.trainer.Trainer(model, TrainConfig(batch_size=B), make_buckets(sample, 5.0, 4))``
-              and ``trainer.step(b, batch, lr)`` over ``iterate_batches(sample, ..., epoch_rng(seed, epoch))``,
+              and ``trainer.step_packed(batch, lr)`` over ``iterate_packed(sample, ..., epoch_rng(seed, epoch))``
+              (``--layout buckets``: ``trainer.step(b, batch, lr)`` over ``iterate_batches``),
               ``block_until_ready`` on the parameters at the end of the epoch: exactly the inner
               loop of ``painnjax.training.trainer.train``. Timed: host-side padding/batching, transfer, the
               jitted step (pair list, energies, forces, loss, gradients, AdamW update). One full
@@ -70,6 +71,7 @@ from bench_potential import (  # noqa: E402  (shared helpers of the benchmarks)
 
 import painnjax  # noqa: E402
 from painnjax.data.batching import epoch_rng, iterate_batches, make_buckets  # noqa: E402
+from painnjax.data.packing import iterate_packed, make_budgets, structure_pairs  # noqa: E402
 from painnjax.training.config import TrainConfig  # noqa: E402
 from painnjax.training.trainer import Trainer  # noqa: E402
 
@@ -146,12 +148,17 @@ def _batches(ds, indices, batch_size, buckets, rng):
 class JaxRun:
     """painnjax's Trainer on the sample at one batch size."""
 
-    def __init__(self, model, sample, batch_size: int, max_buckets: int, seed: int):
+    def __init__(self, model, sample, batch_size: int, max_buckets: int, seed: int, layout: str = "packed"):
         self.ds = sample
         self.B = batch_size
         self.seed = seed
+        self.layout = layout
         self.indices = np.arange(len(sample))
         self.buckets = make_buckets(sample, model.config.cutoff, max_buckets=max_buckets)
+        self.pairs = self.budgets = None
+        if layout == "packed":  # as painnjax.training.trainer._train does
+            self.pairs = structure_pairs(sample, model.config.cutoff)
+            self.budgets = make_budgets(sample, self.pairs, self.indices, batch_size, 1, seed=seed)
         self.cfg = TrainConfig(
             batch_size=batch_size,
             lr=LR,
@@ -161,16 +168,38 @@ class JaxRun:
             seed=seed,
             max_buckets=max_buckets,
             dtype="float32",
+            batch_layout=layout,
         )
         self.trainer = Trainer(model, self.cfg, self.buckets)
+
+    def units(self) -> list[dict]:
+        """The compiled shapes: size buckets, or the packed layout's budgets."""
+        if self.budgets is not None:
+            return [{"atoms": b.atoms, "pairs": b.pairs} for b in self.budgets]
+        return [{"n_atoms": b.n_atoms, "pair_capacity": b.pair_capacity} for b in self.buckets]
+
+    def batches(self, rng):
+        """``(bucket or budget index, batch)`` of one epoch in this run's layout."""
+        if self.budgets is None:
+            yield from _batches(self.ds, self.indices, self.B, self.buckets, rng)
+            return
+        for k, _, packed in iterate_packed(self.ds, self.pairs, self.indices, self.B, self.budgets, 1, rng):
+            yield k, packed
+
+    def step(self, key: int, batch) -> None:
+        if self.budgets is None:
+            self.trainer.step(key, batch, LR)
+        else:
+            self.trainer.step_packed(batch, LR)
 
     def padding(self) -> dict:
         """Batches, filler structures and atom slots of one epoch (the same every epoch)."""
         n_batches = filler = slots = 0
         per_bucket = {}
-        for b, batch in _batches(self.ds, self.indices, self.B, self.buckets, rng=None):
+        for b, batch in self.batches(rng=None):
             n_batches += 1
-            filler += int((batch.weight == 0).sum())
+            if self.budgets is None:  # weight-0 rows are computed like real ones
+                filler += int((batch.weight == 0).sum())
             slots += batch.atom_mask.size
             per_bucket[b] = per_bucket.get(b, 0) + 1
         real_atoms = int(self.ds.n_atoms.sum())
@@ -179,16 +208,16 @@ class JaxRun:
             "filler_structures_per_epoch": filler,
             "atom_slots_per_epoch": slots,
             "real_atom_fraction": real_atoms / slots,
-            "batches_per_bucket": [per_bucket.get(b, 0) for b in range(len(self.buckets))],
+            "batches_per_bucket": [per_bucket.get(b, 0) for b in range(len(self.units()))],
         }
 
     def warmup(self) -> dict:
         """One untimed epoch (epoch 0) that compiles every bucket; per-step wall times."""
         first, later = {}, {}
         t0 = time.perf_counter()
-        for b, batch in _batches(self.ds, self.indices, self.B, self.buckets, epoch_rng(self.seed, 0)):
+        for b, batch in self.batches(epoch_rng(self.seed, 0)):
             t1 = time.perf_counter()
-            self.trainer.step(b, batch, LR)
+            self.step(b, batch)
             jax.block_until_ready(self.trainer.params)
             dt = time.perf_counter() - t1
             if b not in first:
@@ -209,7 +238,7 @@ class JaxRun:
     def batching_s(self, epoch: int) -> float:
         """Host-side cost of building one epoch's padded batches (numpy only, no step)."""
         t0 = time.perf_counter()
-        for _ in _batches(self.ds, self.indices, self.B, self.buckets, epoch_rng(self.seed, epoch)):
+        for _ in self.batches(epoch_rng(self.seed, epoch)):
             pass
         return time.perf_counter() - t0
 
@@ -219,8 +248,8 @@ class JaxRun:
         gc.disable()
         try:
             t0 = time.perf_counter()
-            for b, batch in _batches(self.ds, self.indices, self.B, self.buckets, epoch_rng(self.seed, epoch)):
-                tr.step(b, batch, LR)
+            for b, batch in self.batches(epoch_rng(self.seed, epoch)):
+                self.step(b, batch)
             jax.block_until_ready(tr.params)
             return time.perf_counter() - t0
         finally:
@@ -320,15 +349,15 @@ class SpkRun:
 
 
 def bench_batch_size(
-    B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, seed, wait_idle, check_loss: bool = True
+    B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, seed, wait_idle, check_loss: bool = True, layout="packed"
 ) -> dict:
     row = {"batch_size": B}
     n_struct = len(sample)
     n_atoms = int(sample.n_atoms.sum())
 
     # ---- painnjax: build, padding statistics, warm-up epoch (compiles every bucket) -------------
-    jr = JaxRun(model, sample, B, max_buckets, seed)
-    jrow = {"buckets": [{"n_atoms": b.n_atoms, "pair_capacity": b.pair_capacity} for b in jr.buckets]}
+    jr = JaxRun(model, sample, B, max_buckets, seed, layout)
+    jrow = {"layout": layout, "buckets" if layout == "buckets" else "budgets": jr.units()}
     jrow.update(jr.padding())
     check = None
     if spk_ctx is not None:
@@ -354,15 +383,15 @@ def bench_batch_size(
     jrow["warmup"]["other_processes_cores_busy"] = m.other_cores_busy()
     w = jrow["warmup"]
     steady = w["steady_step_s"]
-    if len(steady) == len(jr.buckets):
+    if len(steady) == len(jr.units()):
         # blocking per step, summed over one epoch's batches: the device-side compute of an epoch
         w["step_s_per_epoch_est"] = sum(n * steady[str(b)] for b, n in enumerate(jrow["batches_per_bucket"]))
     print(
         f"B={B}: painnjax warm-up epoch {w['epoch_s']:.1f} s (compile ≈ {w['compile_s_est']:.1f} s over "
-        f"{len(jr.buckets)} buckets of "
-        + "/".join(str(b.n_atoms) for b in jr.buckets)
+        f"{len(jr.units())} {layout} shapes of "
+        + "/".join(str(u.get("n_atoms", u.get("atoms"))) for u in jr.units())
         + " atom slots; steady step "
-        + (", ".join(f"{v * 1e3:.0f}" for v in steady.values()) + " ms per bucket" if steady else "n/a")
+        + (", ".join(f"{v * 1e3:.0f}" for v in steady.values()) + " ms per shape" if steady else "n/a")
         + f"; {jrow['filler_structures_per_epoch']} filler structures per epoch, real atoms / slots "
         f"{jrow['real_atom_fraction']:.2f})",
         flush=True,
@@ -507,7 +536,16 @@ def main(argv=None) -> int:
     )
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per code and batch size (default 2)")
     p.add_argument("--max-buckets", type=int, default=4, help="painnjax size buckets (default 4, as TrainConfig)")
+    p.add_argument(
+        "--layout",
+        choices=("packed", "buckets"),
+        default="packed",
+        help="painnjax's batch layout (default packed, as TrainConfig)",
+    )
     p.add_argument("--no-schnetpack", action="store_true", help="time painnjax only (no torch / SchNetPack needed)")
+    p.add_argument(
+        "--torch-threads", type=int, default=None, help="torch threads for SchNetPack (default: torch's own)"
+    )
     p.add_argument(
         "--torch-device", default=None, help="device for SchNetPack (default: cuda if torch sees one, else cpu)"
     )
@@ -591,6 +629,7 @@ def main(argv=None) -> int:
             args.seed,
             args.wait_idle,
             check_loss=not rows,
+            layout=args.layout,
         )
         row["wall_s"] = time.perf_counter() - t0
         rows.append(row)

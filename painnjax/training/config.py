@@ -34,7 +34,8 @@ class TrainConfig:
     ema_decay: float = 0.0  # exponential moving average of the weights per step (e.g. 0.999); 0 = off
     early_stopping: int = 0  # stop after this many epochs without a better validation loss; 0 = off
     n_devices: int = 0  # data-parallel over this many local devices; 0 = as many as divide batch_size
-    max_buckets: int = 4
+    max_buckets: int = 4  # size buckets of validation (and of training with batch_layout "buckets")
+    batch_layout: str = "packed"  # "packed": a batch's structures end to end in one graph; "buckets": padded
     dtype: str = "float32"
 
     def __post_init__(self):
@@ -54,6 +55,12 @@ class TrainConfig:
             f"must be in [0, 1], got {self.energy_weight!r}",
         )
         check(self.loss in ("mae", "mse"), S, "loss", f"must be 'mae' or 'mse', got {self.loss!r}")
+        check(
+            self.batch_layout in ("packed", "buckets"),
+            S,
+            "batch_layout",
+            f"must be 'packed' or 'buckets', got {self.batch_layout!r}",
+        )
         for key, low in (
             ("batch_size", 1),
             ("epochs", 0),

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from painnjax.data.batching import Batch
+from painnjax.data.packing import Packed
 from painnjax.nn.neighbors import HalfPairs, sparse_pairs
 from painnjax.training.config import TrainConfig
 from painnjax.units import EV_TO_KCAL_PER_MOL
@@ -68,11 +69,51 @@ def loss_and_sums(
     """
     variables = {"params": params, "constants": constants}
     E, F = predict_batch(module, variables, batch, cutoff, capacity, cfg.uses_forces, groups)
-    w = batch.weight
-    de = (E - batch.energy) * w  # (B,)
-    fw = batch.atom_mask[..., None] * w[:, None, None]  # (B, N, 1)
-    df = (F - batch.forces) * fw  # (B, N, 3)
-    n_e = jnp.sum(w)
+    atom_weight = batch.atom_mask * batch.weight[:, None]  # (B, N)
+    return _loss_from(E, F, batch.energy, batch.forces, batch.weight, atom_weight, cfg)
+
+
+def predict_packed(module, variables, packed: Packed, with_forces: bool):
+    """Energies (G, b) and forces (G, A, 3) of a packed batch (:mod:`painnjax.data.packing`):
+    each group is one graph; a structure's energy is the sum over the atoms it owns."""
+    n_slots = packed.energy.shape[-1]
+
+    def one_graph(Z, R, mask, owner, idx_i, idx_j, pair_mask):
+        pairs = HalfPairs(idx_i, idx_j, pair_mask)
+
+        def atom_energies(R):
+            e_i = module.apply(variables, Z, R, pairs, mask, per_atom=True)
+            return jnp.sum(e_i), e_i
+
+        if with_forces:
+            (_, e_i), g = jax.value_and_grad(atom_energies, has_aux=True)(R)
+            F = -g
+        else:
+            e_i, F = atom_energies(R)[1], jnp.zeros_like(R)
+        return jax.ops.segment_sum(e_i, owner, num_segments=n_slots), F
+
+    p = packed
+    return jax.vmap(one_graph)(p.Z, p.R, p.atom_mask, p.owner, p.idx_i, p.idx_j, p.pair_mask)
+
+
+def packed_loss_and_sums(params, constants, module, packed: Packed, cfg: TrainConfig):
+    """:func:`loss_and_sums` of a packed batch: the same loss and sums for the same structures."""
+    variables = {"params": params, "constants": constants}
+    E, F = predict_packed(module, variables, packed, cfg.uses_forces)
+    structure_weight = jnp.take_along_axis(packed.weight, packed.owner, axis=1)  # (G, A)
+    atom_weight = packed.atom_mask * structure_weight
+    return _loss_from(E, F, packed.energy, packed.forces, packed.weight, atom_weight, cfg)
+
+
+def _loss_from(E, F, energy, forces, weight, atom_weight, cfg: TrainConfig):
+    """The paper's loss and the error sums, from predictions and labels of any batch layout.
+
+    ``weight``: per structure (0 for filler slots); ``atom_weight``: per atom (0 for padding
+    atoms and the atoms of filler structures)."""
+    de = (E - energy) * weight
+    fw = atom_weight[..., None]
+    df = (F - forces) * fw
+    n_e = jnp.sum(weight)
     n_f = 3.0 * jnp.sum(fw)
     err = jnp.abs if cfg.loss == "mae" else jnp.square
     loss_e = jnp.sum(err(de)) / n_e

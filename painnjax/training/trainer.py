@@ -36,6 +36,7 @@ from flax import serialization
 
 from painnjax.compiler import jit
 from painnjax.data.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
+from painnjax.data.packing import Packed, iterate_packed, make_budgets, structure_pairs
 from painnjax.errors import InputError
 from painnjax.io.files import atomic_write, lock_run_folder, write_json
 from painnjax.io.modelfile import load_model, save_model
@@ -44,7 +45,7 @@ from painnjax.model import Model
 from painnjax.nn.config import PaiNNConfig
 from painnjax.potential import cast_variables
 from painnjax.training.config import TrainConfig
-from painnjax.training.loss import loss_and_sums, metrics_from_sums
+from painnjax.training.loss import loss_and_sums, metrics_from_sums, packed_loss_and_sums
 from painnjax.training.schedules import EarlyStopping, LRSchedule
 
 CHECKPOINT_FORMAT = "painnjax-checkpoint"
@@ -90,21 +91,37 @@ def _step_key(cfg: TrainConfig) -> TrainConfig:
     )
 
 
-@partial(jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
-def _train_step(params, constants, opt_state, ema, batch, lr, *, module, cutoff, capacity, key, groups):
+def _update(params, opt_state, ema, grads, lr, key):
     """AdamW at unit rate scaled by ``lr`` (:func:`make_optimizer`), then the moving average."""
-
-    def loss(p):
-        return loss_and_sums(p, constants, module, batch, cutoff, capacity, key, groups)
-
-    (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params)
     updates, opt_state = make_optimizer(key).update(grads, opt_state, params)
     updates = jax.tree_util.tree_map(lambda u: u * lr.astype(u.dtype), updates)
     params = optax.apply_updates(params, updates)
     if ema is not None:
         decay = key.ema_decay
         ema = jax.tree_util.tree_map(lambda a, p: decay * a + (1.0 - decay) * p, ema, params)
-    return params, opt_state, ema, sums
+    return params, opt_state, ema
+
+
+@partial(jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
+def _train_step(params, constants, opt_state, ema, batch, lr, *, module, cutoff, capacity, key, groups):
+    """One optimiser step on a padded batch (size buckets)."""
+
+    def loss(p):
+        return loss_and_sums(p, constants, module, batch, cutoff, capacity, key, groups)
+
+    (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params)
+    return *_update(params, opt_state, ema, grads, lr, key), sums
+
+
+@partial(jit, static_argnames=("module", "key"))
+def _train_step_packed(params, constants, opt_state, ema, packed, lr, *, module, key):
+    """One optimiser step on a packed batch (compiled once per budget's shapes)."""
+
+    def loss(p):
+        return packed_loss_and_sums(p, constants, module, packed, key)
+
+    (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params)
+    return *_update(params, opt_state, ema, grads, lr, key), sums
 
 
 @partial(jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
@@ -169,6 +186,31 @@ class Trainer:
         lr = jnp.asarray(lr, jnp.dtype(self.cfg.dtype))
         self.params, self.opt_state, self.ema_params, sums = _train_step(
             self.params, self.constants, self.opt_state, self.ema_params, self._device(batch), lr, **self._static(b)
+        )
+        return sums
+
+    def step_packed(self, packed: Packed, lr: float) -> dict:
+        """One optimiser step on a packed batch (:mod:`painnjax.data.packing`) with one group
+        per device (``len(self.devices)``)."""
+        if packed.Z.shape[0] != len(self.devices):
+            raise ValueError(f"the batch has {packed.Z.shape[0]} groups for {len(self.devices)} device(s)")
+        lr = jnp.asarray(lr, jnp.dtype(self.cfg.dtype))
+        f = jnp.dtype(self.cfg.dtype)
+        floats = {"R", "energy", "forces", "weight"}
+        arrays = Packed(*(np.asarray(a, f) if k in floats else np.asarray(a) for k, a in zip(Packed._fields, packed)))
+        if self._batch_sharding is None:
+            arrays = Packed(*map(jnp.asarray, arrays))
+        else:
+            arrays = Packed(*(jax.device_put(a, self._batch_sharding) for a in arrays))
+        self.params, self.opt_state, self.ema_params, sums = _train_step_packed(
+            self.params,
+            self.constants,
+            self.opt_state,
+            self.ema_params,
+            arrays,
+            lr,
+            module=self.module,
+            key=_step_key(self.cfg),
         )
         return sums
 
@@ -353,8 +395,14 @@ def _train(ds, split, run_dir: Path, ckpt: Path, model_config, cfg, resume, stop
     template = initial_model(ds, split, model_config, cfg)
     if warm_start is not None and not resume:
         template.variables["params"] = _warm_params(warm_start, template)
-    buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)
+    buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)  # validation, and "buckets" training
     trainer = Trainer(template, cfg, buckets)
+    packing = budgets = None
+    if cfg.batch_layout == "packed":
+        pairs = structure_pairs(ds, model_config.cutoff)
+        groups = len(trainer.devices)
+        budgets = make_budgets(ds, pairs, split.train, cfg.batch_size, groups, seed=cfg.seed)
+        packing = (pairs, split.train, cfg.batch_size, budgets, groups)
     schedule, stopper = cfg.schedule(), EarlyStopping(cfg.early_stopping)
     start, best = 0, float("inf")
     if resume:
@@ -366,6 +414,7 @@ def _train(ds, split, run_dir: Path, ckpt: Path, model_config, cfg, resume, stop
             "model": model_config.to_dict(),
             "train": dataclasses.asdict(cfg),
             "buckets": [dataclasses.asdict(b) for b in buckets],
+            "budgets": None if budgets is None else [dataclasses.asdict(b) for b in budgets],
             "n_structures": len(ds.energy),
             "devices": [str(d) for d in trainer.devices],
             "energy_reference": ds.reference,
@@ -396,8 +445,13 @@ def _train(ds, split, run_dir: Path, ckpt: Path, model_config, cfg, resume, stop
         t0 = time.perf_counter()
         lr = schedule.lr_for(epoch)
         acc = None
-        for b, _, batch in iterate_batches(ds, split.train, cfg.batch_size, buckets, epoch_rng(cfg.seed, epoch)):
-            acc = _add_sums(acc, trainer.step(b, batch, lr))
+        rng = epoch_rng(cfg.seed, epoch)
+        if packing is not None:
+            for _, _, packed in iterate_packed(ds, *packing, rng=rng):
+                acc = _add_sums(acc, trainer.step_packed(packed, lr))
+        else:
+            for b, _, batch in iterate_batches(ds, split.train, cfg.batch_size, buckets, rng):
+                acc = _add_sums(acc, trainer.step(b, batch, lr))
         train_m = metrics_from_sums(acc, cfg.uses_forces)
         valid_m = evaluate(trainer, ds, split.valid, cfg.batch_size)
         row = {

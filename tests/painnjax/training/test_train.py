@@ -488,6 +488,7 @@ from painnjax import Model, PaiNNConfig
 from painnjax.data.batching import epoch_rng, iterate_batches, make_buckets
 from painnjax.data import bundled_structure
 from painnjax.data.dataset import Dataset
+from painnjax.data.packing import iterate_packed, make_budgets, structure_pairs
 from painnjax.training.config import TrainConfig
 from painnjax.training.trainer import Trainer
 
@@ -518,6 +519,20 @@ for n in (1, 2):
     out[f"param_devices_{n}"] = len(jax.tree_util.tree_leaves(trainer.params)[0].sharding.device_set)
     out[f"sums_{n}"] = sums
 out["max_rel_diff"] = max(float(np.max(np.abs(a - b) / (np.abs(b) + 1e-12))) for a, b in zip(params[1], params[2]))
+pairs = structure_pairs(ds, tiny.cutoff)
+for n in (1, 2):  # packed batches: one graph per device
+    cfg = TrainConfig(batch_size=4, lr=1e-3, dtype="float64", n_devices=n)
+    trainer = Trainer(model, cfg, buckets)
+    budgets = make_budgets(ds, pairs, np.arange(8), 4, n)
+    sums = []
+    for epoch in range(2):
+        for _, _, packed in iterate_packed(ds, pairs, np.arange(8), 4, budgets, n, epoch_rng(0, epoch)):
+            sums.append(float(trainer.step_packed(packed, 1e-3)["abs_f"]))
+    params[f"packed_{n}"] = [np.asarray(x) for x in jax.tree_util.tree_leaves(trainer.params)]
+    out[f"packed_sums_{n}"] = sums
+out["packed_max_rel_diff"] = max(
+    float(np.max(np.abs(a - b) / (np.abs(b) + 1e-12))) for a, b in zip(params["packed_1"], params["packed_2"])
+)
 print(json.dumps(out))
 """
 
@@ -541,6 +556,8 @@ def test_two_device_data_parallel_step_equals_one_device(tmp_path):
     assert (out["param_devices_1"], out["param_devices_2"]) == (1, 2)
     np.testing.assert_allclose(out["sums_2"], out["sums_1"], rtol=1e-12)
     assert out["max_rel_diff"] < 1e-9
+    np.testing.assert_allclose(out["packed_sums_2"], out["packed_sums_1"], rtol=1e-12)
+    assert out["packed_max_rel_diff"] < 1e-9
 
 
 def test_train_committee_then_evaluate_it(shared_data, tmp_path):
