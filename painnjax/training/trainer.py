@@ -398,7 +398,7 @@ def _train(ds, split, run_dir: Path, ckpt: Path, model_config, cfg, resume, stop
     buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)  # validation, and "buckets" training
     trainer = Trainer(template, cfg, buckets)
     packing = budgets = None
-    if cfg.batch_layout == "packed":
+    if cfg.resolved_layout == "packed":
         pairs = structure_pairs(ds, model_config.cutoff)
         groups = len(trainer.devices)
         budgets = make_budgets(ds, pairs, split.train, cfg.batch_size, groups, seed=cfg.seed)
@@ -414,6 +414,7 @@ def _train(ds, split, run_dir: Path, ckpt: Path, model_config, cfg, resume, stop
             "model": model_config.to_dict(),
             "train": dataclasses.asdict(cfg),
             "buckets": [dataclasses.asdict(b) for b in buckets],
+            "batch_layout": cfg.resolved_layout,
             "budgets": None if budgets is None else [dataclasses.asdict(b) for b in budgets],
             "n_structures": len(ds.energy),
             "devices": [str(d) for d in trainer.devices],

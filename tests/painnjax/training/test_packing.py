@@ -108,3 +108,28 @@ def test_a_batch_that_fits_no_budget_is_refused(mixed_set):
     budgets = make_budgets(mixed_set, pairs, [0, 3], 2, 1)  # the two smallest only
     with pytest.raises(ValueError, match="fits no budget"):
         list(iterate_packed(mixed_set, pairs, [2, 5], 2, budgets, 1))
+
+
+def test_auto_layout_packs_large_batches_only():
+    from painnjax.training.config import PACKED_MIN_BATCH
+
+    assert TrainConfig(batch_size=PACKED_MIN_BATCH).resolved_layout == "packed"
+    assert TrainConfig(batch_size=PACKED_MIN_BATCH - 1).resolved_layout == "buckets"
+    assert TrainConfig(batch_size=2, batch_layout="packed").resolved_layout == "packed"
+    assert TrainConfig(batch_size=64, batch_layout="buckets").resolved_layout == "buckets"
+
+
+def test_training_with_packed_batches_lowers_the_loss_and_records_the_layout(mixed_set, tmp_path):
+    import json
+
+    from painnjax.data.splits import Split
+    from painnjax.training.trainer import train
+
+    split = Split(train=np.arange(7), valid=np.arange(7, 9), test=np.arange(0), seed=0, rule="test")
+    cfg = TrainConfig(epochs=4, batch_size=8, lr=5e-3)
+    train(mixed_set, split, tmp_path / "run", TINY, cfg, progress=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["batch_layout"] == "packed" and config["budgets"]
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
+    losses = [float(r.split(",")[2]) for r in rows]
+    assert losses[-1] < losses[0]

@@ -148,8 +148,9 @@ def _rows(path):
         {},
         {"lr_schedule": "plateau", "plateau_patience": 1, "ema_decay": 0.9},
         {"lr_schedule": "cosine", "warmup_epochs": 1, "lr_min": 1e-5},
+        {"batch_layout": "packed"},
     ],
-    ids=["paper", "plateau+ema", "cosine+warmup"],
+    ids=["paper", "plateau+ema", "cosine+warmup", "packed"],
 )
 def test_resume_continues_bit_for_bit_in_float64(tiny_set, tmp_path, options):
     cfg = TrainConfig(epochs=3, batch_size=2, lr=1e-3, dtype="float64", **options)
