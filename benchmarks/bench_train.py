@@ -148,11 +148,11 @@ def _batches(ds, indices, batch_size, buckets, rng):
 class JaxRun:
     """painnjax's Trainer on the sample at one batch size."""
 
-    def __init__(self, model, sample, batch_size: int, max_buckets: int, seed: int, layout: str = "packed"):
+    def __init__(self, model, sample, batch_size: int, max_buckets: int, seed: int, layout: str = "auto"):
         self.ds = sample
         self.B = batch_size
         self.seed = seed
-        self.layout = layout
+        self.layout = layout = TrainConfig(batch_size=batch_size, batch_layout=layout).resolved_layout
         self.indices = np.arange(len(sample))
         self.buckets = make_buckets(sample, model.config.cutoff, max_buckets=max_buckets)
         self.pairs = self.budgets = None
@@ -358,7 +358,7 @@ class SpkRun:
 
 
 def bench_batch_size(
-    B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, seed, wait_idle, check_loss: bool = True, layout="packed"
+    B, model, sample, spk_ctx, spk_idx, epochs, max_buckets, seed, wait_idle, check_loss: bool = True, layout="auto"
 ) -> dict:
     row = {"batch_size": B}
     n_struct = len(sample)
@@ -366,6 +366,7 @@ def bench_batch_size(
 
     # ---- painnjax: build, padding statistics, warm-up epoch (compiles every bucket) -------------
     jr = JaxRun(model, sample, B, max_buckets, seed, layout)
+    layout = jr.layout
     jrow = {"layout": layout, "buckets" if layout == "buckets" else "budgets": jr.units()}
     jrow.update(jr.padding())
     check = None
@@ -547,9 +548,9 @@ def main(argv=None) -> int:
     p.add_argument("--max-buckets", type=int, default=4, help="painnjax size buckets (default 4, as TrainConfig)")
     p.add_argument(
         "--layout",
-        choices=("packed", "buckets"),
-        default="packed",
-        help="painnjax's batch layout (default packed, as TrainConfig)",
+        choices=("auto", "packed", "buckets"),
+        default="auto",
+        help="painnjax's batch layout (default auto, as TrainConfig: packed from 8 structures a batch)",
     )
     p.add_argument("--no-schnetpack", action="store_true", help="time painnjax only (no torch / SchNetPack needed)")
     p.add_argument(
