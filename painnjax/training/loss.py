@@ -38,6 +38,8 @@ def predict_batch(module, variables, batch: Batch, cutoff: float, capacity: int,
         b = Z.shape[0]
         build = partial(sparse_pairs, cutoff=cutoff, capacity=capacity, half=True)
         pairs, _ = jax.vmap(build)(jax.lax.stop_gradient(R), mask)  # (b, H) each
+        # made once: XLA would otherwise recompute the index arithmetic inside every consumer
+        pairs = jax.lax.optimization_barrier(pairs)
         shift = (jnp.arange(b, dtype=jnp.int32) * N)[:, None]
         flat = HalfPairs((pairs.idx_i + shift).reshape(-1), (pairs.idx_j + shift).reshape(-1), pairs.mask.reshape(-1))
 
