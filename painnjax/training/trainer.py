@@ -141,7 +141,8 @@ class Trainer:
 
     def __init__(self, model: Model, cfg: TrainConfig, buckets: list[Bucket]):
         self.cfg = cfg
-        self.module = model.module
+        # one GEMM per layer's filters: faster in the double backward of a training step
+        self.module = model.module.clone(fused_filters=True)
         self.cutoff = model.config.cutoff
         self.buckets = buckets
         self.optimizer = make_optimizer(cfg)

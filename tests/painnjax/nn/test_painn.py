@@ -231,3 +231,22 @@ def test_config_dict_round_trip():
     assert PaiNNConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError, match="n_featurez"):
         PaiNNConfig.from_dict({**c.to_dict(), "n_featurez": 3})
+
+
+def test_fused_filters_are_the_same_function(small_model, sa4am4):
+    """Training's one-GEMM filters (fused_filters=True) change speed, not numbers: energy and
+    forces equal the default module's with the same weights, in float64."""
+    from painnjax.nn.neighbors import sparse_pairs
+
+    with jax.enable_x64(True):
+        v = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float64), small_model.variables)
+        Z = jnp.asarray(sa4am4.numbers)
+        R = jnp.asarray(sa4am4.positions, jnp.float64)
+        mask = jnp.ones(len(Z), bool)
+        pairs, _ = sparse_pairs(R, mask, small_model.config.cutoff, 44 * 43 // 2, half=True)
+        out = {}
+        for fused in (False, True):
+            module = small_model.module.clone(fused_filters=fused)
+            out[fused] = jax.value_and_grad(lambda x, m=module: m.apply(v, Z, x, pairs, mask))(R)
+    assert float(out[True][0]) == pytest.approx(float(out[False][0]), rel=1e-13)
+    np.testing.assert_allclose(np.asarray(out[True][1]), np.asarray(out[False][1]), rtol=1e-10, atol=1e-12)
