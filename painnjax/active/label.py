@@ -37,8 +37,12 @@ Anything else that cannot be read is an error, never truncated.
 
 Speed: tblite runs OpenMP threads. For clusters of tens of atoms one thread is fastest, and on
 a busy machine extra threads slow each single point down many times: set ``OMP_NUM_THREADS=1``
-(before Python starts) and, to use more cores, label parts of the input in separate processes,
-each with its own output file.
+(before Python starts). To use more cores, ``workers=N`` (``painnjax label --workers N``) runs
+the single points in N worker processes of this machine, one xTB thread each; ``scheduler=``
+a Dask scheduler address (``--scheduler tcp://host:8786``; a ``dask_jobqueue`` cluster's
+``scheduler_address`` gives SLURM/PBS nodes) runs them on that cluster's workers. Either way
+this process alone writes ``out``, in the order the frames finish, so resuming works as above;
+at most a few frames per worker are in flight, and a kill loses only those.
 
 Example:
     >>> report = label_file("pool.extxyz", "labels.extxyz", method="GFN1-xTB")  # doctest: +SKIP
@@ -338,6 +342,103 @@ def _single_point(TBLite, frame: _Frame, method: str, settings: dict):
     return e, f, None
 
 
+def _worker_single_point(frame: _Frame, method: str, settings: dict):
+    """:func:`_single_point` in a worker process (its xTB on one thread: see :func:`_one_thread`)."""
+    return _single_point(tblite_calculator_class(), frame, method, settings)
+
+
+def _one_thread() -> None:
+    """Worker initializer: one OpenMP thread, set before tblite's library is loaded there."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ.setdefault("OMP_STACKSIZE", "500M")  # tblite's advice for larger systems
+
+
+IN_FLIGHT_PER_WORKER = 2  # frames submitted ahead per worker: busy workers, little lost on a kill
+SCHEDULER_TIMEOUT = "30s"  # to reach a Dask scheduler
+
+
+def _single_points(TBLite, inputs, todo, method: str, settings: dict, workers: int, scheduler):
+    """``(k, (energy, forces, error))`` for every index of ``todo``: in this process, in
+    ``workers`` processes (one xTB thread each), or on a Dask cluster; in the order they finish,
+    with at most :data:`IN_FLIGHT_PER_WORKER` frames per worker submitted ahead."""
+    if scheduler is None and workers == 1:
+        for k in todo:
+            yield k, _single_point(TBLite, inputs[k], method, settings)
+        return
+    if scheduler is not None:
+        try:
+            from distributed import Client
+            from distributed import as_completed as dask_completed
+        except ImportError as exc:
+            raise InputError(
+                f"--scheduler needs dask's distributed, which is not installed ({exc}); pip install 'painnjax[dask]'"
+            ) from None
+        try:
+            client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError for a bad address
+            why = f"{type(exc).__name__}: {exc}"
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler!r} ({why})") from None
+        try:
+            n = max(1, len(client.scheduler_info().get("workers", {})))
+            waiting = dask_completed()
+            yield from _drain(
+                lambda k: client.submit(_worker_single_point, inputs[k], method, settings, pure=False),
+                waiting.add,
+                lambda: next(waiting),
+                todo,
+                n * IN_FLIGHT_PER_WORKER,
+            )
+        finally:
+            client.close()
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    # spawn: a fork of a process that has started JAX's or OpenMP's threads can hang
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread)
+    pending: set = set()
+
+    def next_done():
+        while True:
+            for fut in pending:
+                if fut.done():
+                    pending.discard(fut)
+                    return fut
+            wait(pending, return_when=FIRST_COMPLETED)
+
+    try:
+        yield from _drain(
+            lambda k: pool.submit(_worker_single_point, inputs[k], method, settings),
+            pending.add,
+            next_done,
+            todo,
+            workers * IN_FLIGHT_PER_WORKER,
+        )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _drain(submit, track, next_done, todo, window: int):
+    """Keep ``window`` frames submitted; yield ``(k, result)`` as each finishes."""
+    index = {}
+    queue = iter(todo)
+    for k in queue:
+        fut = submit(k)
+        index[fut] = k
+        track(fut)
+        if len(index) >= window:
+            break
+    while index:
+        fut = next_done()
+        k = index.pop(fut)
+        for k_next in queue:
+            new = submit(k_next)
+            index[new] = k_next
+            track(new)
+            break
+        yield k, fut.result()
+
+
 def _output_frame(frame: _Frame, index: int, method: str, energy=None, forces=None, error=None):
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
@@ -375,6 +476,8 @@ def label_file(
     max_iterations: int = 250,
     on_frame: Callable | None = None,
     ignore_cell: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> LabelReport:
     """Energies (eV) and forces (eV/Å) of every frame of ``inp`` with tblite, appended to ``out``.
 
@@ -394,6 +497,10 @@ def label_file(
             without them); without it a periodic frame is an error before any single point.
         on_frame: called ``on_frame(label_index, atoms)`` after each frame is written, with the
             output frame (labels as its calculator's results, or ``info["label_error"]``).
+        workers: single points in this many processes of this machine, one xTB thread each
+            (1: in this process, with its own ``OMP_NUM_THREADS``).
+        scheduler: a Dask scheduler address (``tcp://host:port``): the single points run on
+            that cluster's workers (needs ``distributed``; ``workers`` is then ignored).
 
     Raises:
         InputError: a missing, unreadable or empty input file, a frame without atoms, with
@@ -403,6 +510,8 @@ def label_file(
     """
     method = check_method(method)
     TBLite = tblite_calculator_class()
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
     settings = {
         "accuracy": float(accuracy),
         "electronic_temperature": float(electronic_temperature),
@@ -454,9 +563,8 @@ def label_file(
         labelled_now: set[int] = set()
         t0 = time.perf_counter()
         try:
-            for k in todo:
+            for k, (e, f, error) in _single_points(TBLite, inputs, todo, method, settings, workers, scheduler):
                 frame = inputs[k]
-                e, f, error = _single_point(TBLite, frame, method, settings)
                 atoms = _output_frame(frame, k, method, e, f, error)
                 text = extxyz_text(atoms, frame.where)
                 if error is None:

@@ -39,6 +39,8 @@ def cmd_label(args) -> int:
             retry_failed=args.retry_failed,
             progress=not args.quiet,
             ignore_cell=args.ignore_cell,
+            workers=args.workers,
+            scheduler=args.scheduler,
         )
     except KeyboardInterrupt:
         print(
@@ -164,6 +166,18 @@ def _add_label(sub) -> None:
     lb.add_argument("--method", default="GFN1-xTB", help="GFN1-xTB (default), GFN2-xTB or IPEA1-xTB")
     lb.add_argument("--failed", help="file for frames whose SCF failed (default: OUT with suffix .failed.extxyz)")
     lb.add_argument("--retry-failed", action="store_true", help="label the frames that failed before again")
+    lb.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="single points in N processes of this machine, one xTB thread each (default 1: this process)",
+    )
+    lb.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a Dask scheduler (tcp://host:8786; dask-jobqueue for SLURM/PBS): the single points run on its "
+        "workers; needs painnjax[dask]",
+    )
     add_ignore_cell(lb)
     add_quiet(lb)
     lb.set_defaults(func=cmd_label)

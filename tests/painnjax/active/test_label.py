@@ -482,3 +482,48 @@ def test_cli_label(inp, tmp_path, capsys):
     assert "unknown method" in capsys.readouterr().err
     assert cli_main(["label", str(tmp_path / "x.extxyz")]) == 2
     assert "IN [IN ...] OUT" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# In parallel: worker processes and a Dask cluster
+
+
+def test_workers_equal_one_process_and_resume(inp, tmp_path):
+    whole = tmp_path / "whole.extxyz"
+    label_file(inp, whole, progress=False)
+    out = tmp_path / "labels.extxyz"
+
+    def stop_after_first(k, atoms):
+        raise Stop
+
+    with pytest.raises(Stop):  # killed after its first frame is written: the pool is shut down
+        label_file(inp, out, progress=False, workers=2, on_frame=stop_after_first)
+    first = list(labels(out))
+    assert len(first) == 1
+    seen = []
+    report = label_file(inp, out, progress=False, workers=2, on_frame=lambda k, a: seen.append(k))
+    assert report.done_before == 1 and report.labelled == 3 and report.complete
+    assert sorted(seen + first) == [0, 1, 2, 3]  # each frame once, in the order they finished
+    # one xTB thread in a fresh process gives the same numbers as in this process
+    assert_same_labels(labels(out), labels(whole), e_tol=1e-10, f_tol=1e-10)
+
+
+def test_dask_scheduler_labels_equal_and_bad_addresses(inp, tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed", reason="distributed is not installed (painnjax[dask])")
+    import painnjax.active.label as label_mod
+
+    whole = tmp_path / "whole.extxyz"
+    label_file(inp, whole, progress=False)
+    in_process = {"n_workers": 1, "threads_per_worker": 1, "processes": False, "dashboard_address": None}
+    with distributed.LocalCluster(**in_process) as cluster:
+        out = tmp_path / "dask.extxyz"
+        report = label_file(inp, out, progress=False, scheduler=cluster.scheduler_address)
+        assert report.complete and report.labelled == 4
+    assert_same_labels(labels(out), labels(whole), e_tol=1e-10, f_tol=1e-10)
+    monkeypatch.setattr(label_mod, "SCHEDULER_TIMEOUT", "1s")
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        label_file(inp, tmp_path / "x.extxyz", progress=False, scheduler="tcp://127.0.0.1:9")
+    assert not (tmp_path / "x.extxyz").exists()
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="workers must be a whole number"):
+            label_file(inp, tmp_path / "x.extxyz", progress=False, workers=bad)
