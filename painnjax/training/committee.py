@@ -190,6 +190,11 @@ class Selection(NamedTuple):
     spreads: np.ndarray
     criterion: str
     stats: CommitteeStats
+    n_random: int = 0  # the last n_random indices were drawn at random from the rest of the pool
+
+    def picked_by(self, rank: int) -> str:
+        """``"spread"`` or ``"random"``: how the structure at ``rank`` was picked."""
+        return "random" if rank >= len(self.indices) - self.n_random else "spread"
 
 
 def rank_by_spread(spread, n: int) -> np.ndarray:
@@ -223,14 +228,29 @@ def _files(ds) -> str:
 
 
 def select_by_spread(
-    models, ds, n: int, criterion: str = "forces", batch_size: int = 8, dtype: str = "float32", names=None
+    models,
+    ds,
+    n: int,
+    criterion: str = "forces",
+    batch_size: int = 8,
+    dtype: str = "float32",
+    names=None,
+    random_share: float = 0.0,
+    seed: int = 0,
 ) -> Selection:
     """The ``n`` structures of ``ds`` on which the K ≥ 2 ``models`` disagree most.
 
     ``criterion``: ``"forces"`` (mean over atoms of the per-atom force spread; the default),
     ``"forces_max"`` (its maximum over atoms) or ``"energy"`` (standard deviation of the
     energy). Ordered by spread, largest first; equal spreads in pool order.
+
+    ``random_share``: this fraction of the ``n`` (rounded) is drawn uniformly (``seed``) from
+    the structures the spread did not pick, and comes last. Spread alone picks the committee's
+    most uncertain, often most distorted, frames and never those where the members agree and
+    are wrong alike; a random share keeps the typical thermal configurations that MD visits.
     """
+    if not (isinstance(random_share, (int, float)) and not isinstance(random_share, bool) and 0 <= random_share <= 1):
+        raise InputError(f"the random share must be a fraction in [0, 1], got {random_share!r}")
     if criterion not in CRITERIA:
         raise InputError(f"unknown criterion {criterion!r}; use one of {', '.join(CRITERIA)}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -242,8 +262,13 @@ def select_by_spread(
     energies, forces = committee_predict(models, ds, batch_size=batch_size, dtype=dtype, names=names)
     stats = committee_stats(energies, forces)
     spread = stats.spread(criterion)
-    idx = rank_by_spread(spread, int(n))
-    return Selection(idx, spread[idx], criterion, stats)
+    n_random = int(round(random_share * int(n)))
+    idx = rank_by_spread(spread, int(n) - n_random)
+    if n_random:
+        rest = np.setdiff1d(np.arange(len(ds)), idx)
+        drawn = np.sort(np.random.default_rng(seed).choice(rest, n_random, replace=False))
+        idx = np.concatenate([idx, drawn])
+    return Selection(idx, spread[idx], criterion, stats, n_random)
 
 
 def _restored_info(info: dict) -> dict:
@@ -278,6 +303,7 @@ def write_selection(path, ds, selection: Selection):
                 "pool_file": str(ds.info[k].get("source")),
                 "pool_frame": int(ds.info[k].get("frame", k)),
                 "committee_rank": rank,
+                "selected_by": selection.picked_by(rank),
                 "committee_energy_std_eV": float(stats.energy_std[k]),
                 "committee_force_spread_eV_A": float(stats.force_spread[k]),
                 "committee_force_spread_max_eV_A": float(stats.force_spread_max[k]),
@@ -297,17 +323,20 @@ def write_selection(path, ds, selection: Selection):
 def format_selection(ds, selection: Selection, n_models: int) -> str:
     """The selection as text: what was picked and a table of the picks, largest spread first."""
     s = selection.stats
+    n_spread = len(selection.indices) - selection.n_random
     lines = [
-        f"{len(selection.indices)} of {len(ds)} structures with the largest {selection.criterion} spread "
-        f"of {n_models} models (E: std of the energy, kcal/mol; F: per-atom force spread, kcal/mol/Å)",
-        f"{'rank':>4s} {'source':>30s} {'frame':>6s} {'composition':>12s} {'E std':>9s} {'F mean':>9s} {'F max':>9s}",
+        f"{n_spread} of {len(ds)} structures with the largest {selection.criterion} spread "
+        f"of {n_models} models (E: std of the energy, kcal/mol; F: per-atom force spread, kcal/mol/Å)"
+        + (f", then {selection.n_random} drawn at random from the rest (by: random)" if selection.n_random else ""),
+        f"{'rank':>4s} {'source':>30s} {'frame':>6s} {'composition':>12s} {'E std':>9s} {'F mean':>9s} "
+        f"{'F max':>9s} by",
     ]
     for rank, k in enumerate(np.asarray(selection.indices).tolist()):
         info = ds.info[k]
         lines.append(
             f"{rank:4d} {str(info.get('source'))[-30:]:>30s} {info.get('frame')!s:>6s} "
             f"{info.get('composition')!s:>12s} {s.energy_std_kcal_mol[k]:9.3f} "
-            f"{s.force_spread_kcal_mol_A[k]:9.3f} {s.force_spread_max_kcal_mol_A[k]:9.3f}"
+            f"{s.force_spread_kcal_mol_A[k]:9.3f} {s.force_spread_max_kcal_mol_A[k]:9.3f} {selection.picked_by(rank)}"
         )
     return "\n".join(lines)
 

@@ -141,6 +141,25 @@ def test_committee_selection_picks_the_planted_high_spread_structures(force_comm
         np.testing.assert_allclose(sel.spreads, stats.spread(criterion)[sel.indices], rtol=1e-6, atol=1e-9)
 
 
+def test_random_share_follows_the_spread_picks_and_is_seeded(force_committee, pool):
+    whole = select_by_spread(force_committee, pool, 4, random_share=0.5, seed=1)
+    assert whole.n_random == 2 and [whole.picked_by(r) for r in range(4)] == ["spread", "spread", "random", "random"]
+    spread_part = whole.indices[:2].tolist()
+    assert set(spread_part) <= set(PLANTED)  # the two largest spreads, as without a random share
+    assert spread_part == select_by_spread(force_committee, pool, 2).indices.tolist()
+    drawn = whole.indices[2:].tolist()
+    assert not set(drawn) & set(spread_part) and len(set(drawn)) == 2  # from the rest, no repeats
+    again = select_by_spread(force_committee, pool, 4, random_share=0.5, seed=1)
+    assert again.indices.tolist() == whole.indices.tolist()
+    draws = {tuple(select_by_spread(force_committee, pool, 4, random_share=0.5, seed=s).indices[2:]) for s in range(6)}
+    assert len(draws) > 1  # the seed matters
+    allrandom = select_by_spread(force_committee, pool, N_POOL, random_share=1.0)
+    assert sorted(allrandom.indices.tolist()) == list(range(N_POOL)) and allrandom.n_random == N_POOL
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(InputError, match="random share"):
+            select_by_spread(force_committee, pool, 2, random_share=bad)
+
+
 def test_members_may_differ_in_size_cutoff_and_elements(base, pool):
     other = Model.init(PaiNNConfig(n_atom_basis=8, n_interactions=1, n_rbf=6, cutoff=4.0), seed=2)  # any element
     energies, forces = committee_predict([base, other], pool)
@@ -300,6 +319,10 @@ def test_select_command_writes_the_planted_frames(tmp_path, capsys, force_commit
     paths = [save_model(m, tmp_path / f"m{k}.painn") for k, m in enumerate(force_committee)]
     out = tmp_path / "picked.extxyz"
     args = ["select", *map(str, paths), "--pool", str(pool_file), "--n", "3", "--out", str(out)]
+    mixed = tmp_path / "mixed.extxyz"
+    assert main(args[:-2] + ["--out", str(mixed), "--random-share", "0.34", "--seed", "3"]) == 0
+    assert "2 of 8 structures" in capsys.readouterr().out
+    assert [a.info["selected_by"] for a in ase.io.read(mixed, index=":")] == ["spread", "spread", "random"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "3 of 8 structures" in printed and f"wrote {out}" in printed
