@@ -14,7 +14,14 @@ def cmd_train(args) -> int:
 
     check_writable(args.out, "--out folder", folder=True)
     overrides = {
-        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed},
+        "train": {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "init_from": args.init_from,
+            "freeze_embedding": args.freeze_embedding or None,  # None: the config's
+            "freeze_interactions": args.freeze_interactions,
+        },
         "data": {"monomers": args.monomers, "ignore_cell": args.ignore_cell or None},  # None: the config's
     }
     train_from_files(
@@ -120,7 +127,16 @@ def cmd_select(args) -> int:
     _check_outputs((args.out, "--out file"))
     models, names = load_committee(args.models)  # before reading the pool: fail fast
     pool = read_pool(args.pool, ignore_cell=args.ignore_cell)
-    sel = select_by_spread(models, pool, args.n, criterion=args.criterion, batch_size=args.batch_size, names=names)
+    sel = select_by_spread(
+        models,
+        pool,
+        args.n,
+        criterion=args.criterion,
+        batch_size=args.batch_size,
+        names=names,
+        random_share=args.random_share,
+        seed=args.seed,
+    )
     path = write_selection(args.out, pool, sel)
     print(format_selection(pool, sel, len(models)))
     print(f"wrote {path}")
@@ -142,6 +158,19 @@ def register(sub) -> None:
         default=1,
         metavar="K",
         help="train K models (seeds seed .. seed+K-1) on the same split into --out/member-k",
+    )
+    t.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="fine-tune: start from this model file or bundled model (saam-gfn1): its weights, energy "
+        "references and architecture; overrides [train] init_from",
+    )
+    t.add_argument("--freeze-embedding", action="store_true", help="with --init-from: hold the nuclear embedding fixed")
+    t.add_argument(
+        "--freeze-interactions",
+        type=int,
+        metavar="K",
+        help="with --init-from: hold the first K interaction blocks (messages, updates, their filters) fixed",
     )
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument(
@@ -181,6 +210,15 @@ def register(sub) -> None:
         default="forces",
         help="forces: mean per-atom force spread (default); forces_max: its max over atoms; energy: std of the energy",
     )
+    q.add_argument(
+        "--random-share",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="this fraction of --n drawn at random from the frames the spread did not pick (e.g. 0.3): "
+        "keeps typical thermal frames besides the most uncertain ones (default 0)",
+    )
+    q.add_argument("--seed", type=int, default=0, help="seed of the random share (default 0)")
     q.add_argument("--batch-size", type=int, default=8)
     add_ignore_cell(q)
     q.set_defaults(func=cmd_select)

@@ -43,6 +43,11 @@ class TrainConfig:
     # "auto": packed from PACKED_MIN_BATCH structures a batch, buckets below (see resolved_layout)
     batch_layout: str = "auto"
     dtype: str = "float32"
+    # fine-tuning (painnjax.training.finetune): start from this model file or bundled model's
+    # weights and energy references ("" = seeded weights); hold parts of it fixed
+    init_from: str = ""
+    freeze_embedding: bool = False
+    freeze_interactions: int = 0  # the first k interaction (message + update) blocks
 
     def __post_init__(self):
         S = SECTION
@@ -75,9 +80,17 @@ class TrainConfig:
             ("early_stopping", 0),
             ("n_devices", 0),
             ("max_buckets", 1),
+            ("freeze_interactions", 0),
         ):
             integer(S, key, getattr(self, key), low)
         check(is_int(self.seed), S, "seed", f"must be an integer, got {self.seed!r}")
+        check(isinstance(self.init_from, str), S, "init_from", f"must be a model file or name, got {self.init_from!r}")
+        check(
+            isinstance(self.freeze_embedding, bool),
+            S,
+            "freeze_embedding",
+            f"must be true or false, got {self.freeze_embedding!r}",
+        )
         if self.clip_norm is not None:
             positive(S, "clip_norm", self.clip_norm)
         check(self.lr_schedule in SCHEDULES, S, "lr_schedule", f"must be one of {SCHEDULES}, got {self.lr_schedule!r}")
@@ -111,6 +124,11 @@ class TrainConfig:
             self.plateau_patience,
             self.plateau_factor,
         )
+
+    @property
+    def freezes(self) -> bool:
+        """Some weights are held fixed."""
+        return bool(self.freeze_embedding or self.freeze_interactions)
 
     @property
     def uses_forces(self) -> bool:

@@ -45,6 +45,7 @@ from painnjax.model import Model
 from painnjax.nn.config import PaiNNConfig
 from painnjax.potential import cast_variables
 from painnjax.training.config import TrainConfig
+from painnjax.training.finetune import carried_over, trainable_mask
 from painnjax.training.loss import loss_and_sums, metrics_from_sums, packed_loss_and_sums
 from painnjax.training.schedules import EarlyStopping, LRSchedule
 
@@ -91,37 +92,42 @@ def _step_key(cfg: TrainConfig) -> TrainConfig:
     )
 
 
-def _update(params, opt_state, ema, grads, lr, key):
-    """AdamW at unit rate scaled by ``lr`` (:func:`make_optimizer`), then the moving average."""
+def _update(params, opt_state, ema, grads, lr, key, mask):
+    """AdamW at unit rate scaled by ``lr`` (:func:`make_optimizer`), then the moving average.
+    ``mask`` (None: all trained): 0 where a weight is frozen; its update and average are skipped."""
     updates, opt_state = make_optimizer(key).update(grads, opt_state, params)
     updates = jax.tree_util.tree_map(lambda u: u * lr.astype(u.dtype), updates)
+    if mask is not None:
+        updates = jax.tree_util.tree_map(lambda u, m: u * m.astype(u.dtype), updates, mask)
     params = optax.apply_updates(params, updates)
     if ema is not None:
         decay = key.ema_decay
         ema = jax.tree_util.tree_map(lambda a, p: decay * a + (1.0 - decay) * p, ema, params)
+        if mask is not None:  # a frozen weight's average is the weight, bit for bit
+            ema = jax.tree_util.tree_map(lambda a, p, m: jnp.where(m > 0, a, p), ema, params, mask)
     return params, opt_state, ema
 
 
 @partial(jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
-def _train_step(params, constants, opt_state, ema, batch, lr, *, module, cutoff, capacity, key, groups):
+def _train_step(params, constants, opt_state, ema, batch, lr, mask, *, module, cutoff, capacity, key, groups):
     """One optimiser step on a padded batch (size buckets)."""
 
     def loss(p):
         return loss_and_sums(p, constants, module, batch, cutoff, capacity, key, groups)
 
     (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params)
-    return *_update(params, opt_state, ema, grads, lr, key), sums
+    return *_update(params, opt_state, ema, grads, lr, key, mask), sums
 
 
 @partial(jit, static_argnames=("module", "key"))
-def _train_step_packed(params, constants, opt_state, ema, packed, lr, *, module, key):
+def _train_step_packed(params, constants, opt_state, ema, packed, lr, mask, *, module, key):
     """One optimiser step on a packed batch (compiled once per budget's shapes)."""
 
     def loss(p):
         return packed_loss_and_sums(p, constants, module, packed, key)
 
     (_, sums), grads = jax.value_and_grad(loss, has_aux=True)(params)
-    return *_update(params, opt_state, ema, grads, lr, key), sums
+    return *_update(params, opt_state, ema, grads, lr, key, mask), sums
 
 
 @partial(jit, static_argnames=("module", "cutoff", "capacity", "key", "groups"))
@@ -151,6 +157,8 @@ class Trainer:
         self.params, self.constants = variables["params"], variables["constants"]
         self.opt_state = self.optimizer.init(self.params)
         self.ema_params = self.params if cfg.ema_decay else None
+        # 0/1 per weight, None when all are trained (painnjax.training.finetune)
+        self.mask = trainable_mask(self.params, model.config, cfg.freeze_embedding, cfg.freeze_interactions)
         self._batch_sharding = None
         if len(self.devices) > 1:
             from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -161,6 +169,7 @@ class Trainer:
             self.constants = self.replicate(self.constants)
             self.params, self.opt_state = self.replicate(self.params), self.replicate(self.opt_state)
             self.ema_params = self.replicate(self.ema_params)
+            self.mask = self.replicate(self.mask)
 
     def replicate(self, tree):
         """``tree`` on every device of the mesh (unchanged on one device)."""
@@ -186,7 +195,14 @@ class Trainer:
         """One optimiser step on ``batch`` (bucket ``b``) at learning rate ``lr``."""
         lr = jnp.asarray(lr, jnp.dtype(self.cfg.dtype))
         self.params, self.opt_state, self.ema_params, sums = _train_step(
-            self.params, self.constants, self.opt_state, self.ema_params, self._device(batch), lr, **self._static(b)
+            self.params,
+            self.constants,
+            self.opt_state,
+            self.ema_params,
+            self._device(batch),
+            lr,
+            self.mask,
+            **self._static(b),
         )
         return sums
 
@@ -210,6 +226,7 @@ class Trainer:
             self.ema_params,
             arrays,
             lr,
+            self.mask,
             module=self.module,
             key=_step_key(self.cfg),
         )
@@ -365,7 +382,9 @@ def train(
     over jobs, or in tests); ``resume=True`` continues a run folder from its last checkpoint.
     ``warm_start``: a model (of the same architecture) whose trained weights replace the seeded
     ones at the start (the energy offsets still come from ``ds``): training continues from it
-    on the new data, as an active-learning round may.
+    on the new data, as an active-learning round may. ``cfg.init_from`` instead carries a
+    model's weights *and* energy references over, for fine-tuning, with the frozen parts of
+    ``cfg`` (:mod:`painnjax.training.finetune`).
     """
     model_config = model_config or PaiNNConfig()
     cfg = cfg or TrainConfig()
@@ -382,6 +401,13 @@ def train(
         )
     if len(split.train) == 0 or len(split.valid) == 0:
         raise InputError("the split needs training and validation structures")
+    if cfg.init_from and warm_start is not None:
+        raise InputError("give a start model either as init_from or as warm_start, not both")
+    if cfg.freezes and not (cfg.init_from or warm_start is not None):
+        raise InputError(
+            "[train] freeze_embedding / freeze_interactions hold trained weights fixed: give the model "
+            "to start from (init_from, painnjax train --init-from MODEL)"
+        )
     if resume and not ckpt.exists():
         raise InputError(f"{run_dir}: no checkpoint to resume from ({ckpt} is missing)")
     with lock_run_folder(run_dir, "a training run"):  # one process at a time in a run folder
@@ -394,7 +420,9 @@ def _train(ds, split, run_dir: Path, ckpt: Path, model_config, cfg, resume, stop
         raise InputError(f"{run_dir} already holds a run; resume it or choose another folder")
 
     template = initial_model(ds, split, model_config, cfg)
-    if warm_start is not None and not resume:
+    if cfg.init_from:  # also when resuming: the carried constants are not in the checkpoint
+        template = carried_over(cfg.init_from, template)
+    elif warm_start is not None and not resume:
         template.variables["params"] = _warm_params(warm_start, template)
     buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)  # validation, and "buckets" training
     trainer = Trainer(template, cfg, buckets)

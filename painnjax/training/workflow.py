@@ -7,6 +7,9 @@ reference study's defaults (PaiNN 128/5/20/5 Å, AdamW 1e-4, batch 2, x = 0.01):
     n_atom_basis = 128
     [train]                       # painnjax.training.config.TrainConfig
     epochs = 300
+    init_from = ""                # fine-tune: a model file or bundled name ("saam-gfn1")
+    freeze_embedding = false      # with init_from: hold the embedding fixed
+    freeze_interactions = 0       # ... and the first k interaction blocks
     [data]                        # painnjax.data.config.DataConfig
     energy_key = ""               # "" = the calculator's energy
     energy_unit = "eV"
@@ -119,6 +122,10 @@ def train_from_files(
 
     cfg = read_run_config(config_path, overrides)
     model_config, train_config, data, split_opts = cfg.model, cfg.train, cfg.data, cfg.split
+    if train_config.init_from and model_config == PaiNNConfig():  # no [model]: the start model's
+        from painnjax.io.modelfile import load_model
+
+        model_config = load_model(train_config.init_from).config
     ds = read_dataset(
         data_paths,
         energy_key=data.energy_key or None,
