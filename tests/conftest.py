@@ -7,16 +7,28 @@ suite fast on a 2-core CPU; float64 is only switched on locally with ``jax.enabl
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import e3nn_jax as e3nn
-import jax
-import jax.numpy as jnp
-import numpy as np
-import pytest
+# XLA's compiled programs are kept in JAX's persistent compilation cache under .pytest_cache/:
+# many tests build the same small models and steps again (new closures, the same program), and
+# the two xdist workers and the subprocesses some tests start (they inherit the environment)
+# share it. A clean clone (CI) starts cold; PAINNJAX_TEST_JAX_CACHE=0 turns it off. Set before
+# jax is imported, which reads these variables once.
+if os.environ.get("PAINNJAX_TEST_JAX_CACHE", "1") != "0":
+    _cache = Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax-compilation-cache"
+    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_cache))
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
-from painnjax import Model, PaiNNConfig
-from painnjax.data import bundled_structure
+import e3nn_jax as e3nn  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from painnjax import Model, PaiNNConfig  # noqa: E402
+from painnjax.data import bundled_structure  # noqa: E402
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 POOL_FILE = DATA_DIR / "saam_gfn1" / "train_pool_300K.extxyz"
