@@ -5,19 +5,21 @@
 #      one epoch on the shared pool with another seed (`painnjax train --init-from`, member2.toml);
 #   2. NN MD with the committee's mean (`painnjax sample`, Nose-Hoover, 0.5 fs) from every start
 #      structure of these compositions in ../shared/data/starts, one replica at 300 K and one at
-#      450 K, 2,000 steps each, a frame every 10 steps (5 fs, as the pool) after 200 steps;
-#   3. per composition file, FRAMES frames: 70 % with the largest committee force spread and
+#      450 K, STEPS steps each (default 1,000), a frame every 10 steps (5 fs, as the pool)
+#      after 200 steps;
+#   3. per start, FRAMES frames (default 50): 70 % with the largest committee force spread and
 #      30 % drawn at random from the rest (`painnjax select --random-share 0.3`);
 #   4. GFN1-xTB labels (`painnjax label --workers WORKERS`, one xTB thread each).
 # The test compositions SA8AM10, SA9AM10 and SA9AM11 are left out (make_test_set.sh).
 #
-#   bash benchmarks/data/n7-9/make_train_set.sh RUN_DIR [WORKERS] [FRAMES]
+#   bash benchmarks/data/n7-9/make_train_set.sh RUN_DIR [WORKERS] [FRAMES] [STEPS]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 run=${1:?give a run folder outside git}
 workers=${2:-2}
-frames=${3:-100}
+frames=${3:-50}
+steps=${4:-1000}
 shared="$root/../shared/data"
 pj="$root/.venv/bin/painnjax"
 export OMP_NUM_THREADS=1
@@ -44,7 +46,7 @@ for name in "${starts[@]}"; do
     restart=()
     [ -d "$run/pool/${name}_md" ] && restart=(--restart)
     nice -n 10 "$pj" sample saam-gfn1 "$m2/best.painn" "$shared/starts/$name.xyz" --T 300 450 \
-      --steps 2000 --every 10 --equilibrate 200 --seed 14 --quiet --out "$pool" "${restart[@]}"
+      --steps "$steps" --every 10 --equilibrate 200 --seed 14 --quiet --out "$pool" "${restart[@]}"
   fi
   # 3. selection: spread plus a random share
   sel="$run/selected/$name.extxyz"
