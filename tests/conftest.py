@@ -72,6 +72,24 @@ def perturbed_model(config: PaiNNConfig = SMALL, seed: int = 0, elements=ELEMENT
     return Model(config, variables, dict(model.metadata))
 
 
+def rattled_set(sa1am1, sa2am2, seed: int, n: int = 6):
+    """``n`` structures of two sizes: rattled SA1AM1 (even k) and SA2AM2 (odd k) with made-up
+    smooth labels (total energies ~ -1 eV per atom, random forces), drawn with ``seed``."""
+    from painnjax.data.dataset import Dataset
+
+    rng = np.random.default_rng(seed)
+    numbers, positions, energy, forces, info = [], [], [], [], []
+    for k in range(n):
+        atoms = (sa1am1 if k % 2 == 0 else sa2am2).copy()
+        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
+        numbers.append(atoms.numbers.astype(np.int32))
+        positions.append(atoms.positions.copy())
+        energy.append(-1.0 * len(atoms) + rng.normal(0.0, 0.1))
+        forces.append(rng.normal(0.0, 0.3, atoms.positions.shape))
+        info.append({"source": "synthetic", "frame": k, "composition": "SA1AM1" if k % 2 == 0 else "SA2AM2"})
+    return Dataset(numbers, positions, np.asarray(energy), forces, info)
+
+
 def rel_err(a, b) -> float:
     """max |a - b| / max |b| (b is the reference)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)

@@ -399,12 +399,10 @@ def _single_points(TBLite, inputs, todo, method: str, settings: dict, workers: i
     pending: set = set()
 
     def next_done():
-        while True:
-            for fut in pending:
-                if fut.done():
-                    pending.discard(fut)
-                    return fut
-            wait(pending, return_when=FIRST_COMPLETED)
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        fut = next(iter(done))
+        pending.discard(fut)
+        return fut
 
     try:
         yield from _drain(

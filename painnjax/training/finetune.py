@@ -73,6 +73,25 @@ def trainable_mask(params, config: PaiNNConfig, freeze_embedding: bool, freeze_i
     return jax.tree_util.tree_map_with_path(mask, params)
 
 
+def warm_params(model, template: Model):
+    """The ``params`` of ``model`` (a Model or file) in the template's dtypes, checked against
+    the template's architecture."""
+    from painnjax.io.modelfile import load_model
+
+    model = load_model(model)
+    if model.config != template.config:
+        raise InputError(
+            f"warm start: the model's architecture {model.config.to_dict()} differs from the run's "
+            f"{template.config.to_dict()}"
+        )
+    shapes = jax.tree_util.tree_map(np.shape, template.variables["params"])
+    if jax.tree_util.tree_map(np.shape, model.variables["params"]) != shapes:
+        raise InputError("warm start: the model's weights do not fit the run's architecture")
+    return jax.tree_util.tree_map(
+        lambda t, w: np.asarray(w, np.asarray(t).dtype), template.variables["params"], model.variables["params"]
+    )
+
+
 def carried_over(init, template: Model) -> Model:
     """``template`` (a run's seeded model, whose metadata holds the new data's energy
     reference) with the weights and constants of ``init`` (a :class:`Model`, a model file or a
@@ -108,9 +127,7 @@ def carried_over(init, template: Model) -> Model:
         atomref = atomref - reference_atomref(own.get("trained_on", own), max_z)  # relative to its reference
     dtype = np.asarray(template.variables["constants"]["atomref"]).dtype
     constants = {**constants, "atomref": atomref.astype(dtype)}
-    params = jax.tree_util.tree_map(
-        lambda t, w: np.asarray(w, np.asarray(t).dtype), template.variables["params"], init.variables["params"]
-    )
+    params = warm_params(init, template)
     metadata = dict(template.metadata)
     metadata["init_from"] = {"name": name, "energy_reference": own.get("trained_on", own)}
     return Model(template.config, {"params": params, "constants": constants}, metadata)

@@ -45,7 +45,7 @@ from painnjax.model import Model
 from painnjax.nn.config import PaiNNConfig
 from painnjax.potential import cast_variables
 from painnjax.training.config import TrainConfig
-from painnjax.training.finetune import carried_over, trainable_mask
+from painnjax.training.finetune import carried_over, trainable_mask, warm_params
 from painnjax.training.loss import loss_and_sums, metrics_from_sums, packed_loss_and_sums
 from painnjax.training.schedules import EarlyStopping, LRSchedule
 
@@ -347,24 +347,6 @@ def initial_model(ds, split, model_config: PaiNNConfig, cfg: TrainConfig) -> Mod
     return model
 
 
-def _warm_params(model, template: Model):
-    """The ``params`` of ``model`` (a Model or file), checked against the template's architecture."""
-    from painnjax.io.modelfile import load_model
-
-    model = load_model(model)
-    if model.config != template.config:
-        raise InputError(
-            f"warm start: the model's architecture {model.config.to_dict()} differs from the run's "
-            f"{template.config.to_dict()}"
-        )
-    shapes = jax.tree_util.tree_map(np.shape, template.variables["params"])
-    if jax.tree_util.tree_map(np.shape, model.variables["params"]) != shapes:
-        raise InputError("warm start: the model's weights do not fit the run's architecture")
-    return jax.tree_util.tree_map(
-        lambda t, w: np.asarray(w, np.asarray(t).dtype), template.variables["params"], model.variables["params"]
-    )
-
-
 def train(
     ds,
     split,
@@ -423,7 +405,7 @@ def _train(ds, split, run_dir: Path, ckpt: Path, model_config, cfg, resume, stop
     if cfg.init_from:  # also when resuming: the carried constants are not in the checkpoint
         template = carried_over(cfg.init_from, template)
     elif warm_start is not None and not resume:
-        template.variables["params"] = _warm_params(warm_start, template)
+        template.variables["params"] = warm_params(warm_start, template)
     buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)  # validation, and "buckets" training
     trainer = Trainer(template, cfg, buckets)
     packing = budgets = None

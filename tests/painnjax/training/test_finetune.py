@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 
 from painnjax import InputError, PaiNNConfig, load_model, potential, save_model
-from painnjax.data.dataset import Dataset
 from painnjax.data.splits import Split
 from painnjax.training.config import TrainConfig
 from painnjax.training.finetune import trainable_mask
 from painnjax.training.trainer import train
-from tests.conftest import perturbed_model
+from tests.conftest import perturbed_model, rattled_set
 
 TINY = PaiNNConfig(n_atom_basis=16, n_interactions=2, n_rbf=8)
 
@@ -25,17 +24,7 @@ TINY = PaiNNConfig(n_atom_basis=16, n_interactions=2, n_rbf=8)
 @pytest.fixture(scope="module")
 def tiny_set(sa1am1, sa2am2):
     """Six rattled SA1AM1 / SA2AM2 structures with made-up smooth labels (total energies)."""
-    rng = np.random.default_rng(1)
-    numbers, positions, energy, forces, info = [], [], [], [], []
-    for k in range(6):
-        atoms = (sa1am1 if k % 2 == 0 else sa2am2).copy()
-        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
-        numbers.append(atoms.numbers.astype(np.int32))
-        positions.append(atoms.positions.copy())
-        energy.append(-1.0 * len(atoms) + rng.normal(0.0, 0.1))
-        forces.append(rng.normal(0.0, 0.3, atoms.positions.shape))
-        info.append({"source": "synthetic", "frame": k})
-    return Dataset(numbers, positions, np.asarray(energy), forces, info)
+    return rattled_set(sa1am1, sa2am2, seed=1)
 
 
 def _split():

@@ -18,6 +18,7 @@ from painnjax.training.config import TrainConfig
 from painnjax.training.loss import loss_and_sums, metrics_from_sums
 from painnjax.training.trainer import train
 from painnjax.units import EV_TO_KCAL_PER_MOL
+from tests.conftest import rattled_set
 
 TINY = PaiNNConfig(n_atom_basis=16, n_interactions=2, n_rbf=8)
 # Compiled once per shape (module, cutoff, capacity and config are static), not run op by op.
@@ -27,17 +28,7 @@ loss_and_sums_jit = jax.jit(loss_and_sums, static_argnums=(2, 4, 5, 6))
 @pytest.fixture(scope="module")
 def tiny_set(sa1am1, sa2am2):
     """Six structures of two sizes: rattled SA1AM1 and SA2AM2 with made-up smooth labels."""
-    rng = np.random.default_rng(0)
-    numbers, positions, energy, forces, info = [], [], [], [], []
-    for k in range(6):
-        atoms = (sa1am1 if k % 2 == 0 else sa2am2).copy()
-        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
-        numbers.append(atoms.numbers.astype(np.int32))
-        positions.append(atoms.positions.copy())
-        energy.append(-1.0 * len(atoms) + rng.normal(0.0, 0.1))
-        forces.append(rng.normal(0.0, 0.3, atoms.positions.shape))
-        info.append({"source": "synthetic", "frame": k, "composition": "SA1AM1" if k % 2 == 0 else "SA2AM2"})
-    return Dataset(numbers, positions, np.asarray(energy), forces, info)
+    return rattled_set(sa1am1, sa2am2, seed=0)
 
 
 def _split(n_valid=2, n=6):
