@@ -27,6 +27,8 @@ Usage:
     python benchmarks/bench_accuracy.py        # the issue's budget: 1,000 frames, 20 epochs, 2 seeds (hours)
     python benchmarks/bench_accuracy.py --n 40 --epochs 2 --features 16 --interactions 2 --rbf 8 --n-test 10
                                                # a smoke run, ~2 min on 2 cores
+    python benchmarks/bench_accuracy.py --work DIR ...   # each finished (code, seed) run is kept in DIR;
+                                               # the same command again skips them (resume)
 
 Writes ``benchmarks/results/bench_accuracy_<device>.json`` (or ``--out``).
 """
@@ -40,6 +42,7 @@ os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 import argparse
 import copy
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -165,6 +168,11 @@ class SpkTraining:
             self.epoch(epoch)
             valid = self.errors(self.split.valid)
             curve.append(valid)
+            print(
+                f"  SchNetPack seed {self.seed} epoch {epoch + 1}/{epochs}: valid ΔE {valid['energy_mae']:.3f} "
+                f"kcal/mol, F {valid['forces_mae']:.3f} kcal/mol/Å",
+                flush=True,
+            )
             if valid["loss"] < best:
                 best, best_epoch = valid["loss"], epoch + 1
                 best_state = copy.deepcopy(self.nnp.state_dict())
@@ -199,6 +207,27 @@ def painnjax_run(model, ds, split, args, seed: int, folder: Path) -> dict:
         "test": {k: summary["best_model_test"][k] for k in keys},
         "curve": curve,
     }
+
+
+def _run_key(args, seed: int) -> dict:
+    """What a cached run must match to be reused: the budget, the model and the seed."""
+    keys = ("n", "held_out", "n_test", "valid_fraction", "epochs", "batch_size", "lr")
+    keys += ("features", "interactions", "rbf")
+    return {**{k: getattr(args, k) for k in keys}, "seed": seed}
+
+
+def _cached(path: Path, key: dict, fn) -> dict:
+    """``fn()``'s result with its wall time, read from ``path`` when a run of the same ``key`` finished."""
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            print(f"  reusing {path.name} (finished earlier)", flush=True)
+            return saved["result"]
+    t0 = time.perf_counter()
+    result = fn()
+    result["wall_s"] = time.perf_counter() - t0
+    path.write_text(json.dumps({"key": key, "result": result}, indent=1) + "\n")
+    return result
 
 
 def _csv(path: Path) -> list[dict]:
@@ -240,6 +269,12 @@ def main(argv=None) -> int:
     p.add_argument("--torch-threads", type=int, default=2)
     p.add_argument("--data-dir", type=Path, default=DATA_DIR)
     p.add_argument("--out", type=Path)
+    p.add_argument(
+        "--work",
+        type=Path,
+        help="keep each finished (code, seed) run here and skip it when run again (resume after an "
+        "interruption); default: a temporary folder, nothing kept",
+    )
     args = p.parse_args(argv)
 
     torch, spk = import_schnetpack()
@@ -252,18 +287,26 @@ def main(argv=None) -> int:
     runs = {"painnjax": [], "schnetpack": []}
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench_accuracy_") as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             ds, split = make_split(pool, args.n, args.held_out, args.n_test, args.valid_fraction, seed)
             shift = float(np.mean(ds.energy[split.train] / ds.n_atoms[split.train]))  # as painnjax's initial_model
             nnp = build_schnetpack(torch, spk, args.features, args.interactions, args.rbf, cutoff, seed)
             model = painnjax.from_schnetpack(nnp, energy_unit="eV")  # the same initial weights
-            t0 = time.perf_counter()
-            pj = painnjax_run(model, ds, split, args, seed, Path(tmp) / f"seed{seed}")
-            pj["wall_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            sp = SpkTraining(torch, spk, nnp, ds, split, shift, args.batch_size, args.lr, seed, cutoff).run(args.epochs)
-            sp["wall_s"] = time.perf_counter() - t0
-            for name, r in (("painnjax", pj), ("schnetpack", sp)):
+
+            def run_pj(seed=seed, ds=ds, split=split, model=model):
+                folder = work / f"painnjax_seed{seed}"
+                shutil.rmtree(folder, ignore_errors=True)  # a run cut short starts again
+                return painnjax_run(model, ds, split, args, seed, folder)
+
+            def run_sp(seed=seed, ds=ds, split=split, nnp=nnp, shift=shift):
+                return SpkTraining(torch, spk, nnp, ds, split, shift, args.batch_size, args.lr, seed, cutoff).run(
+                    args.epochs
+                )
+
+            for name, fn in (("painnjax", run_pj), ("schnetpack", run_sp)):
+                r = _cached(work / f"{name}_seed{seed}.json", _run_key(args, seed), fn)
                 r["seed"] = seed
                 runs[name].append(r)
                 print(

@@ -82,6 +82,7 @@ def cmd_evaluate(args) -> int:
         error_report,
         format_report,
         parity_plot,
+        size_plot,
         write_report,
     )
 
@@ -112,6 +113,10 @@ def cmd_evaluate(args) -> int:
     if plot is not None:
         parity_plot(report, plot, title=title)
         print(f"wrote {plot}")
+        if len(report["per_composition"]) > 1:
+            by_size = plot.with_name(f"{plot.stem}_by_size{plot.suffix}")
+            size_plot({title: report}, by_size, title=title)
+            print(f"wrote {by_size} (error per composition against atom count)")
     return 0
 
 

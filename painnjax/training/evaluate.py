@@ -85,7 +85,7 @@ def prediction_errors(E, F, ds, ref=None) -> dict:
     table = {}
     for c in sorted(set(comps), key=lambda s: (len(s), s)):
         idx = [k for k, ck in enumerate(comps) if ck == c]
-        row = {"n_structures": len(idx), **_energy_stats(de[idx])}
+        row = {"n_structures": len(idx), "n_atoms": int(ds.n_atoms[idx[0]]), **_energy_stats(de[idx])}
         if ds.forces is not None:
             row.update(_force_stats([F[k] for k in idx], [ds.forces[k] for k in idx]))
         table[c] = row
@@ -145,6 +145,34 @@ def parity_plot(report: dict, path: Path, title: str = "") -> Path:
     return save_figure(fig, path, dpi=120, title=title)
 
 
+def size_plot(reports: dict, path: Path, title: str = "") -> Path:
+    """Energy and force MAE of each composition against its atom count, one series per report
+    (``{label: report}``, e.g. two models on the same frames), PNG: does the error grow with size?"""
+    from painnjax.io.plots import pyplot, save_figure
+
+    plt = pyplot()
+    with_forces = any("forces_mae" in r for r in reports.values())
+    panels = [("energy_mae", "energy MAE (kcal/mol)")]
+    if with_forces:
+        panels.append(("forces_mae", "force MAE (kcal/mol/Å)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
+    for ax, (key, label) in zip(axes[0], panels):
+        for (name, report), marker in zip(reports.items(), "osD^v<>"):
+            rows = [(r["n_atoms"], r.get(key, np.nan), c) for c, r in report["per_composition"].items()]
+            rows.sort()
+            ax.plot([r[0] for r in rows], [r[1] for r in rows], marker=marker, ls=":", label=name)
+            if len(reports) == 1:
+                for n, v, c in rows:
+                    ax.annotate(c, (n, v), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        ax.set_xlabel("atoms")
+        ax.set_ylabel(label)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        if len(reports) > 1:
+            ax.legend(fontsize=8)
+    return save_figure(fig, path, dpi=120, title=title)
+
+
 def format_report(report: dict) -> str:
     """The report as text: the overall energy (and force) errors and a per-composition table."""
     lines = [
@@ -157,10 +185,11 @@ def format_report(report: dict) -> str:
             f"forces MAE {report['forces_mae']:.3f} kcal/mol/Å (RMSE {report['forces_rmse']:.3f}, "
             f"max {report['forces_max_error']:.3f}, mean angle {report['forces_angle_deg']:.2f}°)"
         )
-    lines.append(f"{'composition':>12s} {'n':>6s} {'E MAE':>9s} {'F MAE':>9s}")
+    lines.append(f"{'composition':>12s} {'atoms':>6s} {'n':>6s} {'E MAE':>9s} {'F MAE':>9s}")
     for comp, row in report["per_composition"].items():
         lines.append(
-            f"{comp:>12s} {row['n_structures']:6d} {row['energy_mae']:9.3f} {row.get('forces_mae', float('nan')):9.3f}"
+            f"{comp:>12s} {row.get('n_atoms', 0):6d} {row['n_structures']:6d} {row['energy_mae']:9.3f} "
+            f"{row.get('forces_mae', float('nan')):9.3f}"
         )
     return "\n".join(lines)
 

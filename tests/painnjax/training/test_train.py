@@ -451,6 +451,12 @@ def test_evaluate_matches_the_potential_and_hand_computed_errors(shared_data, tm
     assert report["forces_mae"] == pytest.approx(np.mean(np.abs(df)), rel=1e-4)
     assert report["forces_angle_deg"] == pytest.approx(np.mean(np.concatenate(angles)), rel=1e-3)
     assert sum(r["n_structures"] for r in report["per_composition"].values()) == len(frames)
+    comps = np.asarray(read_dataset(data).compositions)
+    assert len(report["per_composition"]) > 1
+    for comp, row in report["per_composition"].items():
+        mine = np.nonzero(comps == comp)[0]
+        assert row["n_atoms"] == len(frames[mine[0]])
+        assert row["energy_mae"] == pytest.approx(np.mean(np.abs(de[mine])), rel=1e-4)
 
     out = tmp_path / "eval.json"
     assert main(["evaluate", str(tmp_path / "m.painn"), str(data), "--json", str(out)]) == 0
@@ -458,6 +464,7 @@ def test_evaluate_matches_the_potential_and_hand_computed_errors(shared_data, tm
     for key in ("energy_mae", "energy_rmse", "forces_mae", "forces_rmse"):
         assert saved[key] == pytest.approx(report[key], rel=1e-6)
     assert (tmp_path / "eval.png").stat().st_size > 10_000
+    assert (tmp_path / "eval_by_size.png").stat().st_size > 10_000  # error per composition vs atoms
 
 
 def test_evaluate_refuses_an_element_the_model_does_not_know(tiny_set):
