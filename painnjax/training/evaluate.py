@@ -160,7 +160,7 @@ def size_plot(reports: dict, path: Path, title: str = "") -> Path:
         for (name, report), marker in zip(reports.items(), "osD^v<>"):
             rows = [(r["n_atoms"], r.get(key, np.nan), c) for c, r in report["per_composition"].items()]
             rows.sort()
-            ax.plot([r[0] for r in rows], [r[1] for r in rows], marker=marker, ls=":", label=name)
+            ax.plot([r[0] for r in rows], [r[1] for r in rows], marker=marker, ls="none", label=name)
             if len(reports) == 1:
                 for n, v, c in rows:
                     ax.annotate(c, (n, v), fontsize=6, xytext=(2, 2), textcoords="offset points")
