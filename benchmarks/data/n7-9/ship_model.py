@@ -1,0 +1,61 @@
+#!/usr/bin/env python
+"""Ship a retrained saam-gfn1: the run's best model with its name, a description and its
+training record, paths of the machine that trained it rewritten relative to the repository.
+
+    python benchmarks/data/n7-9/ship_model.py RUN/best.painn [painnjax/models/saam-gfn1.painn]
+
+Weights and the training record's numbers are not touched (the file is written again with
+``painnjax.save_model``, which checksums it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+from painnjax.io.modelfile import load_model, save_model
+
+ROOT = Path(__file__).resolve().parents[3]
+
+DESCRIPTION = (
+    "PaiNN (SchNetPack's default size, 967,681 parameters) trained on GFN1-xTB energies and forces "
+    "of (H2SO4)n(NH3)m clusters: the shared pool's 300 K MD frames (SA0AM1-SA6AM5) and 750 "
+    "committee-selected 300/450 K NN-MD frames of SA7AM5-SA9AM9 (benchmarks/data/n7-9), fine-tuned "
+    "from the first saam-gfn1 (2026-11-21); SA8AM10, SA9AM10, SA9AM11 and SA10AM10 held out as the "
+    "test set. Binding energies against GFN1-xTB monomers folded back into per-element energies: "
+    "predicts total GFN1-xTB energies in eV. Trained on a 2-core CPU (see benchmarks/RESULTS.md)."
+)
+
+
+def portable(value):
+    """Absolute paths under the repository or beside it (``../shared``) made relative to it."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if isinstance(value, str) and value.startswith("/"):
+        path = Path(value)
+        for base, prefix in ((ROOT, ""), (ROOT.parent, "../")):
+            if path.is_relative_to(base):
+                return prefix + str(path.relative_to(base))
+        return "RUN/" + path.name  # a run folder of the training machine
+    return value
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not 1 <= len(argv) <= 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    best = load_model(argv[0])
+    out = Path(argv[1]) if len(argv) > 1 else ROOT / "painnjax" / "models" / "saam-gfn1.painn"
+    metadata = portable(dict(best.metadata))
+    metadata.update(name="saam-gfn1", description=DESCRIPTION)
+    save_model(dataclasses.replace(best, metadata=metadata), out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
