@@ -13,7 +13,8 @@ A run folder holds ``config.json``, ``split.json``, ``metrics.csv`` (one row per
 in kcal/mol and kcal/mol/Å), ``learning_curve.png``, ``checkpoints/latest.ckpt`` (parameters,
 optimiser state, moving average, schedule and early-stopping state, epoch, best validation
 error), ``best.painn`` (the model with the lowest validation loss so far), ``parity_valid.png``
-and ``parity_test.png`` (the best model on the validation and test sets) and ``summary.json``
+and ``parity_test.png`` (the best model on the validation and test sets), ``by_size.png`` (its
+error per composition against atom count) and ``summary.json``
 (epochs done, why it stopped, best epoch, the best model's validation and test errors). Every
 file is written atomically. Shuffling depends on (seed, epoch) only, so a run killed after
 epoch k and resumed continues exactly as if it had never stopped.
@@ -505,12 +506,18 @@ def _train(ds, split, run_dir: Path, ckpt: Path, model_config, cfg, resume, stop
         "devices": [str(d) for d in trainer.devices],
     }
     if (run_dir / "best.painn").exists():
+        from painnjax.training.evaluate import size_plot
+
         best_model = load_model(run_dir / "best.painn")
-        for part in ("valid", "test"):
+        by_size = {}
+        for part, name in (("valid", "validation"), ("test", "test")):
             idx = getattr(split, part)
             if len(idx):
                 report = subset_report(best_model, ds.subset(idx), run_dir / f"parity_{part}.png", cfg.batch_size)
                 summary[f"best_model_{part}"] = {k: v for k, v in report.items() if not k.startswith("_")}
+                by_size[name] = report
+        if by_size:
+            size_plot(by_size, run_dir / "by_size.png", title=f"{run_dir.name}: best model, error per composition")
         best_model.metadata["training"] = training_record(cfg, ds, split, summary)
         save_model(best_model, run_dir / "best.painn")
     write_json(run_dir / "summary.json", summary)

@@ -39,6 +39,8 @@ def test_train_small_config_trains_on_the_bundled_set(tmp_path):
     assert summary["epochs_done"] == 1
     assert summary["best_model_test"]["n_structures"] == 60  # SA4AM4 held out
     assert set(summary["best_model_test"]["per_composition"]) == {"SA4AM4"}
+    assert summary["best_model_test"]["per_composition"]["SA4AM4"]["n_atoms"] == 44
+    assert (tmp_path / "run" / "by_size.png").stat().st_size > 10_000  # error per composition vs atoms
 
 
 def test_md_example_runs_and_plots(tmp_path):
