@@ -230,6 +230,25 @@ def _cached(path: Path, key: dict, fn) -> dict:
     return result
 
 
+def plot_curves(runs: dict, path: Path, title: str) -> Path:
+    """Validation energy and force MAE per epoch of every (code, seed) run, PNG."""
+    from painnjax.io.plots import pyplot, save_figure
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, unit in zip(axes, ("energy_mae", "forces_mae"), ("kcal/mol", "kcal/mol/Å")):
+        for code, color in (("painnjax", "C0"), ("schnetpack", "C1")):
+            for r, ls in zip(runs[code], ("-", "--", ":", "-.")):
+                y = [c[key] for c in r["curve"]]
+                ax.plot(range(1, len(y) + 1), y, color=color, ls=ls, label=f"{code}, seed {r['seed']}")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(f"validation {key.split('_')[0]} MAE ({unit})")
+        ax.grid(alpha=0.3, which="both")
+    axes[1].legend(fontsize=8)
+    return save_figure(fig, path, title=title)
+
+
 def _csv(path: Path) -> list[dict]:
     import csv
 
@@ -336,7 +355,8 @@ def main(argv=None) -> int:
     out = args.out or Path(__file__).resolve().parent / "results" / f"bench_accuracy_{device_tag()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out}")
+    png = plot_curves(runs, out.with_suffix(".png"), f"equal budget: {budget}")
+    print(f"wrote {out} and {png}")
     return 0
 
 
