@@ -12,7 +12,9 @@
 #   4. GFN1-xTB labels (`painnjax label --workers WORKERS`, one xTB thread each).
 # The test compositions SA8AM10, SA9AM10 and SA9AM11 are left out (make_test_set.sh).
 #
-#   bash benchmarks/data/n7-9/make_train_set.sh RUN_DIR [WORKERS] [FRAMES] [STEPS]
+#   bash benchmarks/data/n7-9/make_train_set.sh RUN_DIR [WORKERS] [FRAMES] [STEPS] [SEED]
+# SEED (default 14, the committed frames) seeds the MD and the random share: another seed in
+# another run folder gives new trajectories (copy RUN_DIR/member2 over to reuse the member).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -20,6 +22,7 @@ run=${1:?give a run folder outside git}
 workers=${2:-2}
 frames=${3:-50}
 steps=${4:-1000}
+seed=${5:-14}
 shared="$root/../shared/data"
 pj="$root/.venv/bin/painnjax"
 export OMP_NUM_THREADS=1
@@ -46,12 +49,12 @@ for name in "${starts[@]}"; do
     restart=()
     [ -d "$run/pool/${name}_md" ] && restart=(--restart)
     nice -n 10 "$pj" sample saam-gfn1 "$m2/best.painn" "$shared/starts/$name.xyz" --T 300 450 \
-      --steps "$steps" --every 10 --equilibrate 200 --seed 14 --quiet --out "$pool" "${restart[@]}"
+      --steps "$steps" --every 10 --equilibrate 200 --seed "$seed" --quiet --out "$pool" "${restart[@]}"
   fi
   # 3. selection: spread plus a random share
   sel="$run/selected/$name.extxyz"
   [ -s "$sel" ] || nice -n 10 "$pj" select saam-gfn1 "$m2/best.painn" --pool "$pool" --n "$frames" \
-    --random-share 0.3 --seed 14 --out "$sel" > "$run/selected/$name.txt"
+    --random-share 0.3 --seed "$seed" --out "$sel" > "$run/selected/$name.txt"
 done
 # 4. labels
 nice -n 10 "$pj" label "$run"/selected/*.extxyz "$run/labelled.extxyz" --workers "$workers" --quiet
