@@ -15,9 +15,11 @@ epoch with the lowest validation loss, which are then tested on a composition ne
   painnjax    ``painnjax.training.trainer.train`` (its own loop: batches, validation, best model,
               test report), started from the carried weights (``warm_start``), float32.
   SchNetPack  its model and training step without Lightning, as in ``bench_train.py``:
-              ``nnp.train()``, ``loss.backward()``, ``torch.optim.AdamW``; batches shuffled per
-              epoch, collated by SchNetPack's ``AtomsConverter`` with ``ASENeighborList``;
-              validation and test in ``nnp.eval()``.
+              ``nnp.train()``, ``loss.backward()``, ``torch.optim.AdamW``; each epoch the
+              batches painnjax draws (its size buckets, ``iterate_batches`` with the same
+              seed), collated by SchNetPack's ``AtomsConverter`` with ``ASENeighborList``;
+              validation and test in ``nnp.eval()``. In float64 the two loops follow the same
+              trajectory (``tests/benchmarks/test_bench_accuracy.py``).
 
 Per seed and code: validation and test MAE of the binding energy (kcal/mol) and forces
 (kcal/mol/Å), the best epoch and the wall time. The verdict: painnjax's mean test error over
@@ -55,6 +57,7 @@ from bench_potential import device_tag, import_schnetpack, machine_info  # noqa:
 from bench_train import DATA_DIR, MONOMERS, POOL, stratified_sample  # noqa: E402
 
 import painnjax  # noqa: E402
+from painnjax.data.batching import make_buckets  # noqa: E402
 from painnjax.data.splits import Split  # noqa: E402
 from painnjax.training.config import TrainConfig  # noqa: E402
 from painnjax.training.trainer import train  # noqa: E402
@@ -109,12 +112,19 @@ def make_split(pool, n: int, held_out: str, n_test: int, valid_fraction: float, 
 class SpkTraining:
     """SchNetPack's training on the split, keeping the state of the best validation epoch."""
 
-    def __init__(self, torch, spk, nnp, ds, split, shift: float, batch_size: int, lr: float, seed: int, cutoff: float):
+    def __init__(
+        self, torch, spk, nnp, ds, split, shift: float, batch_size: int, lr: float, seed: int, cutoff: float, dtype=None
+    ):
         self.torch, self.spk, self.nnp, self.ds, self.split = torch, spk, nnp, ds, split
         self.shift, self.B, self.seed = shift, batch_size, seed
+        self.dtype = torch.float32 if dtype is None else dtype
+        # painnjax's size buckets (its default for batches below 8 structures): batches hold
+        # structures of one bucket, shuffled within buckets, then the batches shuffled.
+        self.buckets = make_buckets(ds, cutoff, TrainConfig().max_buckets)
+        nnp.to(self.dtype)
         self.opt = torch.optim.AdamW(nnp.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
         self.conv = spk.interfaces.AtomsConverter(
-            neighbor_list=spk.transform.ASENeighborList(cutoff=cutoff), dtype=torch.float32, device="cpu"
+            neighbor_list=spk.transform.ASENeighborList(cutoff=cutoff), dtype=self.dtype, device="cpu"
         )
 
     def batch(self, ks) -> dict:
@@ -123,8 +133,8 @@ class SpkTraining:
         torch, ds = self.torch, self.ds
         inp = self.conv([Atoms(numbers=ds.numbers[k], positions=ds.positions[k]) for k in ks])
         target = ds.energy[ks] - self.shift * ds.n_atoms[ks]  # the training set's mean per atom removed
-        inp["energy"] = torch.tensor(target, dtype=torch.float32)
-        inp["forces"] = torch.from_numpy(np.concatenate([ds.forces[k] for k in ks]).astype(np.float32))
+        inp["energy"] = torch.tensor(target, dtype=self.dtype)
+        inp["forces"] = torch.from_numpy(np.concatenate([ds.forces[k] for k in ks])).to(self.dtype)
         return inp
 
     def loss(self, pred, inp):
@@ -134,12 +144,13 @@ class SpkTraining:
         )
 
     def epoch(self, epoch: int) -> None:
-        from painnjax.data.batching import epoch_rng
+        """One epoch over painnjax's batches: the same structures together, in the same order."""
+        from painnjax.data.batching import epoch_rng, iterate_batches
 
         self.nnp.train()
-        order = epoch_rng(self.seed, epoch).permutation(self.split.train)
-        for s in range(0, len(order), self.B):
-            inp = self.batch(order[s : s + self.B])
+        plan = iterate_batches(self.ds, self.split.train, self.B, self.buckets, epoch_rng(self.seed, epoch))
+        for _, members, _ in plan:
+            inp = self.batch(members)
             loss = self.loss(self.nnp(dict(inp)), inp)
             loss.backward()
             self.opt.step()
@@ -185,7 +196,7 @@ class SpkTraining:
         }
 
 
-def painnjax_run(model, ds, split, args, seed: int, folder: Path) -> dict:
+def painnjax_run(model, ds, split, args, seed: int, folder: Path, dtype: str = "float32") -> dict:
     cfg = TrainConfig(
         lr=args.lr,
         weight_decay=WEIGHT_DECAY,
@@ -193,6 +204,8 @@ def painnjax_run(model, ds, split, args, seed: int, folder: Path) -> dict:
         batch_size=args.batch_size,
         epochs=args.epochs,
         seed=seed,
+        dtype=dtype,
+        batch_layout="buckets",  # the batches SpkTraining draws too
     )
     train(ds, split, folder, model.config, cfg, progress=False, warm_start=model)
     summary = json.loads((folder / "summary.json").read_text())
