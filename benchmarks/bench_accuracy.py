@@ -112,11 +112,11 @@ def make_split(pool, n: int, held_out: str, n_test: int, valid_fraction: float, 
 class SpkTraining:
     """SchNetPack's training on the split, keeping the state of the best validation epoch."""
 
-    def __init__(
-        self, torch, spk, nnp, ds, split, shift: float, batch_size: int, lr: float, seed: int, cutoff: float, dtype=None
-    ):
+    def __init__(self, torch, spk, nnp, ds, split, batch_size: int, lr: float, seed: int, cutoff: float, dtype=None):
         self.torch, self.spk, self.nnp, self.ds, self.split = torch, spk, nnp, ds, split
-        self.shift, self.B, self.seed = shift, batch_size, seed
+        self.B, self.seed = batch_size, seed
+        # the training set's mean energy per atom, as painnjax's initial_model sets its shift
+        self.shift = float(np.mean(ds.energy[split.train] / ds.n_atoms[split.train]))
         self.dtype = torch.float32 if dtype is None else dtype
         # painnjax's size buckets (its default for batches below 8 structures): batches hold
         # structures of one bucket, shuffled within buckets, then the batches shuffled.
@@ -323,7 +323,6 @@ def main(argv=None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         for seed in args.seeds:
             ds, split = make_split(pool, args.n, args.held_out, args.n_test, args.valid_fraction, seed)
-            shift = float(np.mean(ds.energy[split.train] / ds.n_atoms[split.train]))  # as painnjax's initial_model
             nnp = build_schnetpack(torch, spk, args.features, args.interactions, args.rbf, cutoff, seed)
             model = painnjax.from_schnetpack(nnp, energy_unit="eV")  # the same initial weights
 
@@ -332,10 +331,8 @@ def main(argv=None) -> int:
                 shutil.rmtree(folder, ignore_errors=True)  # a run cut short starts again
                 return painnjax_run(model, ds, split, args, seed, folder)
 
-            def run_sp(seed=seed, ds=ds, split=split, nnp=nnp, shift=shift):
-                return SpkTraining(torch, spk, nnp, ds, split, shift, args.batch_size, args.lr, seed, cutoff).run(
-                    args.epochs
-                )
+            def run_sp(seed=seed, ds=ds, split=split, nnp=nnp):
+                return SpkTraining(torch, spk, nnp, ds, split, args.batch_size, args.lr, seed, cutoff).run(args.epochs)
 
             for name, fn in (("painnjax", run_pj), ("schnetpack", run_sp)):
                 r = _cached(work / f"{name}_seed{seed}.json", _run_key(args, seed), fn)

@@ -188,7 +188,7 @@ def format_report(report: dict) -> str:
     lines.append(f"{'composition':>12s} {'atoms':>6s} {'n':>6s} {'E MAE':>9s} {'F MAE':>9s}")
     for comp, row in report["per_composition"].items():
         lines.append(
-            f"{comp:>12s} {row.get('n_atoms', 0):6d} {row['n_structures']:6d} {row['energy_mae']:9.3f} "
+            f"{comp:>12s} {row['n_atoms']:6d} {row['n_structures']:6d} {row['energy_mae']:9.3f} "
             f"{row.get('forces_mae', float('nan')):9.3f}"
         )
     return "\n".join(lines)
