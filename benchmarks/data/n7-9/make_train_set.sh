@@ -15,6 +15,8 @@
 #   bash benchmarks/data/n7-9/make_train_set.sh RUN_DIR [WORKERS] [FRAMES] [STEPS] [SEED]
 # SEED (default 14, the committed frames) seeds the MD and the random share: another seed in
 # another run folder gives new trajectories (copy RUN_DIR/member2 over to reuse the member).
+# STARTS (environment, names in ../shared/data/starts separated by spaces) replaces the list of
+# start structures below, e.g. to add frames where the model is weakest.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -42,6 +44,15 @@ starts=(k24_7sa5am k24_7sa6am k24_7sa7am k24_7sa8am k24_7sa9am
         k24_8sa6am k24_8sa7am k24_8sa8am k24_8sa9am
         k24_9sa7am k24_9sa8am k24_9sa9am
         wu_7sa7am wu_8sa8am wu_9sa9am)
+if [ -n "${STARTS:-}" ]; then
+  read -r -a starts <<< "$STARTS"
+fi
+for name in "${starts[@]}"; do
+  case $name in *8sa10am | *9sa10am | *9sa11am | *10sa10am)
+    echo "$name is a test composition: never trained on" >&2; exit 2 ;;
+  esac
+  [ -s "$shared/starts/$name.xyz" ] || { echo "no start structure $shared/starts/$name.xyz" >&2; exit 2; }
+done
 for name in "${starts[@]}"; do
   # 2. committee NN MD
   pool="$run/pool/$name.extxyz"
