@@ -40,6 +40,10 @@ def run_md_file(
 ):
     """:func:`md.dynamics.simulate.run_md` for a model file and a start structure file; results in ``out``.
 
+    ``start`` may be a list of several files (or bundled names): replica ``r`` then runs the
+    cluster of file ``r mod K``, all padded to the largest in one compiled run
+    (:mod:`md.dynamics.systems`).
+
     ``ignore_cell``: a periodic start frame is run as a free cluster (else an error).
     ``committee``: more models (files or bundled names); the run follows the mean of ``model``
     and these, and records the committee's spreads. ``devices``: local devices for the replicas
@@ -51,16 +55,26 @@ def run_md_file(
     config.check()
     with precision(dtype):
         m = load_model(model)
-        atoms = read_structure(start, ignore_cell=ignore_cell)
+        starts = list(start) if isinstance(start, (list, tuple)) else [start]
+        clusters = [read_structure(f, ignore_cell=ignore_cell) for f in starts]
         if committee:
             m = [m] + [load_model(c) for c in committee]
-        energy_fn = build_potential(m, atoms, dtype, neighbor=pairs)
+        for a in clusters[1:]:  # every cluster's elements checked against the model, its file named
+            build_potential(m, a, dtype, neighbor=pairs)
+        largest = max(clusters, key=len)
+        energy_fn = build_potential(m, largest, dtype, neighbor=pairs)
+        atoms = clusters[0] if len(clusters) == 1 else clusters
         momenta = None
+        if velocities_from_file and len(clusters) > 1:
+            raise InputError("--velocities-from-file is for a run of one start structure")
         if velocities_from_file:
             if not atoms.has("momenta"):
                 raise InputError(f"{start}: the file holds no velocities (momenta)")
             momenta = atoms.get_momenta()
-        extra = {"model": str(model) if not hasattr(model, "config") else "(in memory)", "start": str(start)}
+        extra = {
+            "model": str(model) if not hasattr(model, "config") else "(in memory)",
+            "start": str(starts[0]) if len(starts) == 1 else [str(f) for f in starts],
+        }
         extra["pairs"] = energy_fn.neighbor_mode  # the layout "auto" resolved to
         if committee:
             extra["committee_models"] = [str(c) if not hasattr(c, "config") else "(in memory)" for c in committee]
@@ -90,8 +104,11 @@ def format_md_summary(summary: dict) -> str:
         else "no steps run"
     )
     mean_T = f", mean T {s['mean_temperature_K']:.1f} K" if s["mean_temperature_K"] is not None else ""
+    system = f"{s['formula']} ({s['n_atoms']} atoms)"
+    if s.get("clusters"):
+        system = f"{len(s['clusters'])} clusters ({s['formula']}; up to {s['n_atoms']} atoms)"
     return (
-        f"{s['formula']} ({s['n_atoms']} atoms), {s['ensemble']}, {s['replicas']} replica(s): step "
+        f"{system}, {s['ensemble']}, {s['replicas']} replica(s): step "
         f"{s['steps_done']} of {s['steps_target']} ({s['time_ps']:g} ps), {speed}, compile "
         f"{s['compile_seconds']:.1f} s{mean_T}; stop reason: {s['stop_reason']}"
     )

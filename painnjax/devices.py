@@ -11,6 +11,10 @@ The number of devices used is the largest that divides the batch evenly (every d
 the same number of items), at most the number asked for. With one device there is nothing to do:
 :func:`batch_sharding` returns None and :func:`shard_batch` hands its input back unchanged.
 
+Several processes (hosts) join one job with :func:`initialize_distributed`; the batch is then
+split over the devices of all of them, every process runs the same program on the same inputs,
+:func:`to_host` gathers the results to every process, and process 0 writes the files.
+
 Example:
     >>> sharding = batch_sharding(8)                       # doctest: +SKIP
     >>> state = shard_batch(state, sharding)              # doctest: +SKIP
@@ -20,6 +24,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -28,6 +34,63 @@ from painnjax.errors import InputError
 
 #: the name of the mesh axis the batch is split along
 AXIS = "batch"
+
+#: environment variables that name a multi-process job's coordinator and this process's place in
+#: it, for clusters without a scheduler JAX detects by itself (SLURM, Open MPI, ...)
+COORDINATOR_ENV = ("PAINNJAX_COORDINATOR", "PAINNJAX_NUM_PROCESSES", "PAINNJAX_PROCESS_ID")
+
+
+def initialize_distributed() -> None:
+    """Join a multi-process JAX job (several hosts, or one process per GPU): :func:`jax.distributed.initialize`.
+
+    Call it first, before anything else uses JAX. Under SLURM (``srun``), Open MPI and the
+    other launchers JAX knows, the coordinator, the number of processes and this process's
+    index are found by JAX itself; elsewhere set ``PAINNJAX_COORDINATOR`` (``host:port`` of
+    process 0), ``PAINNJAX_NUM_PROCESSES`` and ``PAINNJAX_PROCESS_ID``. On CPUs the processes
+    talk through gloo. Afterwards :func:`batch_sharding` spreads a batch over the devices of
+    every process (:func:`distributed` is True), and :func:`to_host` gathers results.
+    """
+    if jax.distributed.is_initialized():
+        return
+    values = [os.environ.get(k) for k in COORDINATOR_ENV]
+    given = [v is not None for v in values]
+    if any(given) and not all(given):
+        missing = ", ".join(k for k, g in zip(COORDINATOR_ENV, given) if not g)
+        raise InputError(f"a multi-process run needs all of {', '.join(COORDINATOR_ENV)}; missing {missing}")
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU processes (GPUs use NCCL)
+    try:
+        if all(given):
+            jax.distributed.initialize(values[0], int(values[1]), int(values[2]))
+        else:
+            jax.distributed.initialize()
+    except (ValueError, RuntimeError) as exc:
+        raise InputError(
+            f"could not join a multi-process JAX job ({exc}); start one process per host with srun or mpirun, "
+            f"or set {', '.join(COORDINATOR_ENV)}"
+        ) from exc
+
+
+def distributed() -> bool:
+    """Whether this process is one of several of a :func:`initialize_distributed` job."""
+    return jax.process_count() > 1
+
+
+def is_main_process() -> bool:
+    """Whether this is process 0 (the one that writes files in a multi-process job)."""
+    return jax.process_index() == 0
+
+
+def to_host(tree):
+    """Every array leaf of ``tree`` as a numpy array on this host, whole: parts held by other
+    processes are gathered (a collective: every process of the job must call it alike)."""
+    from jax.experimental import multihost_utils
+
+    def fetch(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return np.asarray(x)
+
+    return jax.tree_util.tree_map(fetch, tree)
 
 
 def local_devices(n: int | None = None) -> list[jax.Device]:
@@ -75,6 +138,16 @@ def batch_sharding(n_items: int, devices: int | list | None = None) -> NamedShar
     """
     if isinstance(n_items, bool) or not isinstance(n_items, (int, np.integer)) or n_items < 1:
         raise InputError(f"the batch must hold a whole number >= 1 of items, got {n_items!r}")
+    if distributed():  # every device of every process: each must hold its share
+        if devices is not None:
+            raise InputError("a multi-process run uses every device of every process (leave devices unset)")
+        devices = jax.devices()
+        if n_items % len(devices):
+            raise InputError(
+                f"a run over {jax.process_count()} processes ({len(devices)} devices in all) needs a batch "
+                f"that is a multiple of {len(devices)}, got {n_items}"
+            )
+        return NamedSharding(Mesh(np.array(devices), (AXIS,)), PartitionSpec(AXIS))
     if devices is None or isinstance(devices, (int, np.integer)):
         devices = local_devices(devices)
     else:

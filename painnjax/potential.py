@@ -75,6 +75,10 @@ class Potential:
 
     Call it as jax-md calls an energy: ``E = pot(R, neighbor=None)`` (eV; ``R`` (N, 3) Å).
     It works under ``jax.jit``, ``jax.grad``, ``jax.vmap`` and ``jax.hessian`` like a function.
+    ``pot(R, species=Z, atom_mask=m)`` evaluates another cluster of at most ``n_atoms`` atoms
+    with the same weights: ``Z`` (N,) its atomic numbers, ``m`` (N,) bool its real atoms (the
+    others are padding: they add no energy; keep them beyond the cutoff of everything). MD of
+    several clusters in one compiled run uses this (:mod:`md.dynamics.systems`).
 
     Attributes:
         fn: ``fn(R, neighbor) -> E``, the energy (``neighbor`` may be None).
@@ -95,8 +99,10 @@ class Potential:
     capacity: int | None = None
     members: tuple = ()
 
-    def __call__(self, R, neighbor=None, **unused_kwargs):
-        return self.fn(R, neighbor)
+    def __call__(self, R, neighbor=None, species=None, atom_mask=None, **unused_kwargs):
+        if species is None and atom_mask is None:
+            return self.fn(R, neighbor)
+        return self.fn(R, neighbor, species=species, atom_mask=atom_mask)
 
     def fits(self, R) -> bool:
         """Whether structure ``R`` fits the sparse pair capacity (always True for all pairs)."""
@@ -107,7 +113,7 @@ class Potential:
     def plus(self, extra: Callable) -> Potential:
         """This potential plus ``extra(R) -> E`` (eV; e.g. a restraint), with the same attributes."""
         fn = self.fn
-        return replace(self, fn=lambda R, neighbor: fn(R, neighbor) + extra(R))
+        return replace(self, fn=lambda R, neighbor, **kw: fn(R, neighbor, **kw) + extra(R))
 
 
 def potential(
@@ -176,14 +182,16 @@ def potential(
     matrix = pair_matrix(mask)
     half_capacity = None if capacity is None else capacity // 2
 
-    def e_of(R, pairs):
-        return energy(module, variables, Z, R, mask, pairs)
+    def energy_fn(R, neighbor=None, species=None, atom_mask=None):
+        Z_, mask_ = (Z if species is None else species), (mask if atom_mask is None else atom_mask)
 
-    def energy_fn(R, neighbor=None):
+        def e_of(R, pairs):
+            return energy(module, variables, Z_, R, mask_, pairs)
+
         R = jnp.asarray(R)
         if R.shape != (n, 3):
             raise InputError(f"positions must have shape ({n}, 3) for this potential, got {R.shape}")
-        if _is_concrete(R):
+        if _is_concrete(R) and atom_mask is None:
             check_positions(np.asarray(R), n)
             if neighbor is None and mode == "sparse":
                 n_pairs = count_pairs(R, cutoff)
@@ -201,7 +209,7 @@ def potential(
             return e_of(R, dense)
         if mode == "matrix":
             return e_of(R, matrix)
-        pairs, overflow = sparse_pairs(R, mask, cutoff, half_capacity, half=True)
+        pairs, overflow = sparse_pairs(R, mask_, cutoff, half_capacity, half=True)
         # A lax.cond fallback to all pairs would double the cost of forces; NaN is loud instead.
         # A factor, not jnp.where, so that the forces (the gradient) are NaN too.
         return e_of(R, pairs) * jnp.where(overflow, jnp.nan, 1.0)
@@ -243,8 +251,8 @@ def mean_potential(models, species, **kwargs) -> Potential:
     first = members[0]
     capacity = max((p.capacity or 0) for p in members) or None
 
-    def energy_fn(R, neighbor=None):
-        return sum(p(R, neighbor=neighbor) for p in members) / len(members)
+    def energy_fn(R, neighbor=None, **kwargs):
+        return sum(p(R, neighbor=neighbor, **kwargs) for p in members) / len(members)
 
     mode = "sparse" if any(p.neighbor_mode == "sparse" for p in members) else first.neighbor_mode
     return Potential(energy_fn, first.n_atoms, first.species, first.cutoff, mode, capacity, tuple(members))

@@ -33,7 +33,7 @@ from md.dynamics.integrators import make_integrator
 from md.dynamics.velocities import kinetic_energy
 from md.dynamics.wall import SphericalWall
 from painnjax.compiler import jit
-from painnjax.devices import batch_sharding, shard_batch
+from painnjax.devices import batch_sharding, shard_batch, to_host
 
 
 class Records(NamedTuple):
@@ -89,14 +89,28 @@ class Engine:
         capacity: pair capacity (unordered pairs) to start with, if the list is managed here.
         devices: local devices to spread the replicas over (None: all; 1: one). The largest
             number of them that divides the replicas is used (:func:`painnjax.devices.batch_sharding`).
+        systems: several clusters as the replicas (:class:`md.dynamics.systems.Systems`); then
+            ``masses`` is (R, N) and each replica's ``species`` and ``atom_mask`` go to the energy.
 
     The config's wall (``wall_radius``, ``wall_k``) is added to the energy; a committee
     potential (``potential.members``) gets its spreads recorded; ``exchange_every`` swaps
     configurations between neighbouring temperatures (:mod:`md.dynamics.exchange`).
     """
 
-    def __init__(self, potential: MDPotential, cfg: MDConfig, masses, dtype, capacity: int | None = None, devices=None):
+    def __init__(
+        self,
+        potential: MDPotential,
+        cfg: MDConfig,
+        masses,
+        dtype,
+        capacity: int | None = None,
+        devices=None,
+        systems=None,
+    ):
         self.potential = potential
+        self.systems = systems
+        # per-replica keyword arguments of the energy (none for one cluster: the same programs as before)
+        self.aux = {} if systems is None else {k: jnp.asarray(v) for k, v in systems.aux().items()}
         self.sharding = batch_sharding(cfg.replicas, devices)
         self.cfg = cfg
         self.wall = None if cfg.wall_radius is None else SphericalWall(float(cfg.wall_radius), float(cfg.wall_k))
@@ -134,11 +148,11 @@ class Engine:
         if key not in self._cache:
             model = self.potential.energy(capacity)
             wall, masses = self.wall, self.masses
-            energy = model if wall is None else (lambda R, **kw: model(R) + wall.energy(R, masses))
+            energy = model if wall is None else (lambda R, **kw: model(R, **kw) + wall.energy(R, masses))
             integ = make_integrator(energy, self.potential.n_atoms, self.cfg)
             committee = self.potential.committee(capacity) if self.potential.members else None
 
-            def observe(state, e, kT):
+            def observe(state, e, kT, aux):
                 """The record of a state whose energy (the integrator's: model + wall) is ``e``."""
                 ke = kinetic_energy(state.momentum, state.mass)
                 v = state.momentum / state.mass
@@ -147,7 +161,7 @@ class Engine:
                     extra["e_wall"] = wall.energy(state.position, masses)
                     e_model = e - extra["e_wall"]
                 if committee is not None:
-                    E, F = committee(state.position)
+                    E, F = committee(state.position, **aux)
                     atom = jnp.linalg.norm(jnp.std(F, axis=0), axis=-1)  # (N,) as painnjax.training.committee
                     extra.update(e_std=jnp.std(E), f_spread=jnp.mean(atom), f_spread_max=jnp.max(atom))
                 base = (state.position, v, state.force, e_model, ke, integ.conserved(state, e, kT))
@@ -180,7 +194,32 @@ class Engine:
 
     @property
     def dof(self) -> int:
+        """The integrator's degrees of freedom (of the padded size in a run of several clusters)."""
         return self._parts(self.capacity)[1].dof
+
+    @property
+    def dofs(self) -> np.ndarray:
+        """(R,) each replica's kinetic degrees of freedom (for its temperature)."""
+        if self.systems is not None:
+            return self.systems.dofs(self.cfg.ensemble)
+        return np.full(self.cfg.replicas, self.dof)
+
+    def _init_fn(self, integ, with_momenta: bool):
+        """The vmapped ``init`` and how its arguments map over replicas (masses and padding per replica or shared)."""
+        if self.systems is None:
+
+            def one(k, R, t, m, P=None):
+                return integ.init(k, R, m, t, momenta=P)
+
+            return one, (0, 0, 0, None) + ((0,) if with_momenta else ()), ()
+        mask = jnp.asarray(self.systems.atom_mask)
+        # momenta are drawn without drift or rotation: kT over each cluster's 3 N_r - 6, as for one cluster
+        dofs = jnp.asarray(self.systems.dofs("nve"), self.dtype)
+
+        def one(k, R, t, m, a, d, P=None):
+            return integ.init(k, R, m, t, momenta=P, atom_mask=a, n_dof=d)
+
+        return one, (0, 0, 0, 0, 0, 0) + ((0,) if with_momenta else ()), (mask, dofs)
 
     # -- initial states ---------------------------------------------------------------------
     def init(self, positions, kT, keys, momenta=None):
@@ -194,23 +233,23 @@ class Engine:
         counts = np.asarray(jit(jax.vmap(self.potential.count))(positions))
         self._grow_to(int(counts.max()) if counts.size else 0)
         _, integ, _ = self._parts(self.capacity)
-        if momenta is None:
-            fn = jax.vmap(lambda k, R, t, m: integ.init(k, R, m, t), in_axes=(0, 0, 0, None))
-            args = (keys, positions, kT, self.masses)
-        else:
-            fn = jax.vmap(lambda k, R, t, m, P: integ.init(k, R, m, t, momenta=P), in_axes=(0, 0, 0, None, 0))
-            args = (keys, positions, kT, self.masses, jnp.asarray(momenta, self.dtype))
+        one, axes, padding = self._init_fn(integ, momenta is not None)
+        fn = jax.vmap(one, in_axes=axes)
+        args = (keys, positions, kT, self.masses, *padding)
+        if momenta is not None:
+            args += (jnp.asarray(momenta, self.dtype),)
         name = "init" if momenta is None else "init_momenta"
-        # every argument but the masses (the same for all replicas) has the replica axis first
-        args = (*shard_batch(args[:3], self.sharding), args[3], *shard_batch(args[4:], self.sharding))
+        # the arguments with the replica axis first are spread over the devices; shared masses are not
+        args = tuple(shard_batch(a, self.sharding) if ax == 0 else a for a, ax in zip(args, axes))
         return self._compile((name, self.capacity), fn, *args)(*args)
 
     def state_shape(self, positions, kT, keys):
         """The state's pytree of shapes, without compiling (a template for checkpoints)."""
         _, integ, _ = self._parts(self.capacity)
-        mass = self.masses
-        fn = jax.vmap(lambda k, R, t: integ.init(k, R, mass, t))
-        return jax.eval_shape(fn, keys, jnp.asarray(positions, self.dtype), jnp.asarray(kT, self.dtype))
+        one, axes, padding = self._init_fn(integ, False)
+        fn = jax.vmap(one, in_axes=axes)
+        args = (keys, jnp.asarray(positions, self.dtype), jnp.asarray(kT, self.dtype), self.masses, *padding)
+        return jax.eval_shape(fn, *args)
 
     # -- the chunk --------------------------------------------------------------------------
     def _chunk_fn(self, capacity):
@@ -219,17 +258,22 @@ class Engine:
         log_every = self.cfg.log_every
         buffer = self.buffer
 
-        def start_state(state, start):
+        def start_state(state, start, aux):
             """The state with its force (when ``start``: new, force not yet evaluated) and its energy."""
             e_shape = jax.eval_shape(energy, state.position)
-            return jax.lax.cond(start, integ.with_force, lambda s: (s, jnp.zeros(e_shape.shape, e_shape.dtype)), state)
+            return jax.lax.cond(
+                start,
+                lambda s: integ.with_force(s, **aux),
+                lambda s: (s, jnp.zeros(e_shape.shape, e_shape.dtype)),
+                state,
+            )
 
-        def advance(state, kT):
+        def advance(state, kT, aux):
             """``log_every`` steps; the most pairs within the cutoff after any of them."""
 
             def step(_, c):
                 s, most = c
-                s = integ.step(s, kT)
+                s = integ.step(s, kT, **aux)
                 return s, jnp.maximum(most, count(s.position))
 
             return jax.lax.fori_loop(0, log_every, step, (state, jnp.zeros((), jnp.int32)))
@@ -237,37 +281,37 @@ class Engine:
         def empty(rec0):
             return jax.tree_util.tree_map(lambda x: jnp.zeros((buffer,) + x.shape, x.dtype), rec0)
 
-        def one(state, kT, n_records, start):
+        def one(state, kT, aux, n_records, start):
             # start: the state is new (force not yet evaluated); also report it as a record.
-            state, e0 = start_state(state, start)
-            rec0 = observe(state, e0, kT)
+            state, e0 = start_state(state, start, aux)
+            rec0 = observe(state, e0, kT, aux)
             bufs = (empty(rec0), jnp.zeros(buffer, jnp.int32))
 
             def record(i, carry):
                 state, bufs = carry
-                state, most = advance(state, kT)
-                rec = (observe(state, energy(state.position), kT), most)
+                state, most = advance(state, kT, aux)
+                rec = (observe(state, energy(state.position, **aux), kT, aux), most)
                 bufs = jax.tree_util.tree_map(lambda b, x: b.at[i].set(x), bufs, rec)
                 return state, bufs
 
             state, bufs = jax.lax.fori_loop(0, n_records, record, (state, bufs))
             return state, bufs, rec0
 
-        def chunk(state, kT, active, n_records, start, first_record, walker):
+        def chunk(state, kT, aux, active, n_records, start, first_record, walker):
             if kT.shape[0] == 1:  # one replica: no vmap (XLA:CPU is slow on batches of one in float32)
                 squeeze = lambda tree: jax.tree_util.tree_map(lambda x: x[0], tree)  # noqa: E731
                 expand = lambda tree: jax.tree_util.tree_map(lambda x: x[None], tree)  # noqa: E731
-                new, bufs, rec0 = expand(one(squeeze(state), kT[0], n_records, start))
+                new, bufs, rec0 = expand(one(squeeze(state), kT[0], squeeze(aux), n_records, start))
             else:
-                new, bufs, rec0 = jax.vmap(one, in_axes=(0, 0, None, None))(state, kT, n_records, start)
+                new, bufs, rec0 = jax.vmap(one, in_axes=(0, 0, 0, None, None))(state, kT, aux, n_records, start)
             return new, bufs, rec0
 
-        def chunk_exchange(state, kT, active, n_records, start, first_record, walker):
-            """As ``chunk``, all replicas advanced together so that they can swap at exchange steps."""
+        def chunk_exchange(state, kT, aux, active, n_records, start, first_record, walker):
+            """As ``chunk``, all replicas advanced together so that they can swap at exchange steps (one cluster)."""
             every = self.cfg.exchange_every // log_every  # records between exchanges
             seed = self.cfg.seed
-            state, e0 = jax.vmap(start_state, in_axes=(0, None))(state, start)
-            rec0 = jax.vmap(observe)(state, e0, kT)
+            state, e0 = jax.vmap(start_state, in_axes=(0, None, 0))(state, start, aux)
+            rec0 = jax.vmap(observe)(state, e0, kT, aux)
             R = kT.shape[0]
             flags = jnp.zeros(R, bool)
             rec0 = (rec0[0], {**rec0[1], "walker": walker, "x_attempted": flags, "x_accepted": flags})
@@ -275,8 +319,8 @@ class Engine:
 
             def record(i, carry):
                 state, bufs, walker = carry
-                state, most = jax.vmap(advance)(state, kT)
-                e = jax.vmap(energy)(state.position)
+                state, most = jax.vmap(advance)(state, kT, aux)
+                e = jax.vmap(lambda R, a: energy(R, **a))(state.position, aux)
                 number = first_record + i + 1  # records since step 0
                 x = number // every  # exchanges since step 0
 
@@ -289,7 +333,7 @@ class Engine:
                     return Swapped(state, e, walker, flags, flags)
 
                 out = jax.lax.cond(number % every == 0, exchange, skip, (state, e, walker))
-                base, extra = jax.vmap(observe)(out.state, out.e_pot, kT)
+                base, extra = jax.vmap(observe)(out.state, out.e_pot, kT, aux)
                 extra = {**extra, "walker": out.walker, "x_attempted": out.attempted, "x_accepted": out.accepted}
                 bufs = jax.tree_util.tree_map(lambda b, v: b.at[i].set(v), bufs, ((base, extra), most))
                 return out.state, bufs, out.walker
@@ -301,8 +345,8 @@ class Engine:
 
         body = chunk_exchange if self.cfg.exchange_every else chunk
 
-        def run(state, kT, active, n_records, start, first_record, walker):
-            new, ((base, extra), most), rec0 = body(state, kT, active, n_records, start, first_record, walker)
+        def run(state, kT, aux, active, n_records, start, first_record, walker):
+            new, ((base, extra), most), rec0 = body(state, kT, aux, active, n_records, start, first_record, walker)
             new = _where_active(active, new, state)
             most = jnp.max(jnp.where(active[:, None], most, 0), axis=0)
             return new, Records(*base, max_pairs=most, extra=extra), rec0
@@ -331,9 +375,10 @@ class Engine:
         walker = jnp.arange(kT.shape[0], dtype=jnp.int32) if walker is None else jnp.asarray(walker, jnp.int32)
         while True:
             capacity = self.capacity
-            args = shard_batch((state, kT, active, n, first, offset, walker), self.sharding)
+            args = shard_batch((state, kT, self.aux, active, n, first, offset, walker), self.sharding)
             fn = self._compile(("chunk", capacity), lambda *a: self._chunk_fn(capacity)(*a), *args)
             new, rec, rec0 = fn(*args)
+            rec, rec0 = to_host((rec, rec0))  # whole, on every process of a multi-process run
             rec = Records(
                 *(np.asarray(x)[:, :n_records] for x in rec[:6]),
                 max_pairs=np.asarray(rec.max_pairs)[:n_records],

@@ -34,6 +34,11 @@ from painnjax.nn.neighbors import count_pairs, pair_capacity, sparse_pairs, with
 from painnjax.potential import ALL_PAIRS_MAX_ATOMS, Potential
 
 
+def _cluster(kwargs: dict) -> dict:
+    """The keyword arguments that say which (padded) cluster is evaluated, if any."""
+    return {k: kwargs[k] for k in ("species", "atom_mask") if kwargs.get(k) is not None}
+
+
 @dataclass(frozen=True)
 class MDPotential:
     """An energy function plus how its pair list is managed.
@@ -106,22 +111,26 @@ class MDPotential:
         return {"neighbor": pairs}
 
     def energy(self, capacity: int | None) -> Callable:
-        """``energy(R, **kwargs) -> E`` on a pair list of ``capacity`` unordered pairs."""
+        """``energy(R, **kwargs) -> E`` on a pair list of ``capacity`` unordered pairs.
+
+        ``species`` and ``atom_mask`` among the keyword arguments (a padded cluster of a run
+        of several, :mod:`md.dynamics.systems`) go on to the potential; the rest are dropped.
+        """
         fn = self.energy_fn
 
-        def energy(R, **unused_kwargs):
-            return fn(R, **self._pairs(R, capacity))
+        def energy(R, **kwargs):
+            return fn(R, **self._pairs(R, capacity), **_cluster(kwargs))
 
         return energy
 
     def committee(self, capacity: int | None) -> Callable:
-        """``committee(R) -> (E, F)``: each member's energy (K,) eV and forces (K, N, 3) eV/Å, on one pair list."""
+        """``committee(R, **kwargs) -> (E, F)``: each member's energy (K,) eV, forces (K, N, 3) eV/Å, one pair list."""
         if not self.members:
             raise ValueError("the potential is not a committee (it has no members)")
         members = self.members
 
-        def committee(R):
-            kwargs = self._pairs(R, capacity)  # one list for every member
+        def committee(R, **aux):
+            kwargs = {**self._pairs(R, capacity), **_cluster(aux)}  # one list for every member
             outs = [jax.value_and_grad(lambda x, m=m: m(x, **kwargs))(R) for m in members]
             return jnp.stack([e for e, _ in outs]), -jnp.stack([g for _, g in outs])
 

@@ -2,17 +2,24 @@
 
 Each :class:`Integrator` holds pure functions of one replica (``jax.vmap`` them for many):
 
-- ``init(key, R, mass, kT, momenta=None) -> state``: Maxwell-Boltzmann momenta without drift
-  or rotation, scaled to exactly ``kT`` (:func:`md.dynamics.velocities.maxwell_boltzmann`), or the
-  given ``momenta`` (amu Å / time unit), then jax-md's init -- with the force left at zero,
-  so that initialising never compiles the model: call ``with_force`` before the first step.
-- ``with_force(state) -> (state, e_pot)``: the state with its force evaluated (and the energy).
-- ``step(state, kT) -> state``: one time step of jax-md's ``nve``, ``nvt_nose_hoover`` or
+- ``init(key, R, mass, kT, momenta=None, atom_mask=None, n_dof=None) -> state``: Maxwell-Boltzmann
+  momenta without drift or rotation, scaled to exactly ``kT``
+  (:func:`md.dynamics.velocities.maxwell_boltzmann`), or the given ``momenta`` (amu Å / time
+  unit), then jax-md's init -- with the force left at zero, so that initialising never compiles
+  the model: call ``with_force`` before the first step.
+- ``with_force(state, **aux) -> (state, e_pot)``: the state with its force evaluated (and the energy).
+- ``step(state, kT, **aux) -> state``: one time step of jax-md's ``nve``, ``nvt_nose_hoover`` or
   ``nvt_langevin`` (BAOAB). ``kT`` may differ between replicas.
 - ``conserved(state, e_pot, kT)``: the total energy (NVE), the Nosé-Hoover chain's conserved
   quantity (NVT-NH), or NaN (Langevin has none).
 - ``dof``: kinetic degrees of freedom used for temperatures and the chain (see
   :mod:`md.dynamics.velocities`).
+
+``aux`` goes to the energy as keyword arguments: ``species`` and ``atom_mask`` (N,) when the
+state holds a cluster padded to N atoms (:mod:`md.dynamics.systems`). Padded atoms are kept at
+rest where they are after every step (Langevin's noise would move them), ``init`` gives them no
+momentum, and ``n_dof`` there is that of the real atoms. The Nosé-Hoover chain couples to jax-md's
+static count, so padding is refused for it (:func:`md.dynamics.systems.check_mixed`).
 
 Two departures from jax-md's defaults, both deliberate: the Nosé-Hoover chain is coupled to
 ``3N - 6`` degrees of freedom, not ``3N`` (a free cluster with zero momentum and angular
@@ -69,23 +76,38 @@ def make_integrator(energy: Callable, n_atoms: int, cfg: MDConfig) -> Integrator
     def zero(R, **unused_kwargs):  # what jax-md's init evaluates (the force comes later)
         return jnp.zeros((), R.dtype) * jnp.sum(R)
 
-    def with_force(state):
-        e, g = value_and_grad(state.position)
+    def with_force(state, **aux):
+        e, g = value_and_grad(state.position, **aux)
         return state.set(force=-g), e
 
-    def draw(key, R, mass, kT, given=None):
-        return maxwell_boltzmann(key, R, mass, kT, dof) if given is None else given
+    def draw(key, R, mass, kT, given=None, atom_mask=None, n_dof=None):
+        n_dof = dof if n_dof is None else n_dof
+        return maxwell_boltzmann(key, R, mass, kT, n_dof, atom_mask) if given is None else given
+
+    def stepper(apply_fn):
+        """``step(state, kT, **aux)``: one step of ``apply_fn``; padded atoms (``aux["atom_mask"]``) stay at rest."""
+
+        def step(state, kT, **aux):
+            new = apply_fn(state, kT=kT, **aux)
+            if aux.get("atom_mask") is None:
+                return new
+            real = aux["atom_mask"][:, None]
+            return new.set(
+                position=jnp.where(real, new.position, state.position),
+                momentum=jnp.where(real, new.momentum, 0.0),
+            )
+
+        return step
 
     if cfg.ensemble == "nve":
         init_fn, _ = simulate.nve(zero, shift, dt)
         _, apply_fn = simulate.nve(energy, shift, dt)
 
-        def init(key, R, mass, kT, momenta=None):
+        def init(key, R, mass, kT, momenta=None, atom_mask=None, n_dof=None):
             k1, k2 = jax.random.split(key)
-            return init_fn(k2, R, kT, mass=mass, momenta=draw(k1, R, mass, kT, momenta))
+            return init_fn(k2, R, kT, mass=mass, momenta=draw(k1, R, mass, kT, momenta, atom_mask, n_dof))
 
-        def step(state, kT):
-            return apply_fn(state)
+        step = stepper(lambda state, kT, **aux: apply_fn(state, **aux))
 
         def conserved(state, e_pot, kT):
             return e_pot + kinetic_energy(state.momentum, state.mass)
@@ -98,16 +120,15 @@ def make_integrator(energy: Callable, n_atoms: int, cfg: MDConfig) -> Integrator
         init_fn, _ = simulate.nvt_nose_hoover(zero, shift, dt, **nh)
         _, apply_fn = simulate.nvt_nose_hoover(energy, shift, dt, **nh)
 
-        def init(key, R, mass, kT, momenta=None):
+        def init(key, R, mass, kT, momenta=None, atom_mask=None, n_dof=None):
             k1, k2 = jax.random.split(key)
-            state = init_fn(k2, R, mass=mass, momenta=draw(k1, R, mass, kT, momenta), kT=kT)
+            state = init_fn(k2, R, mass=mass, momenta=draw(k1, R, mass, kT, momenta, atom_mask, n_dof), kT=kT)
             # jax-md couples the chain to 3N degrees of freedom (static); a free cluster has dof.
             Q = kT * jnp.asarray(tau, state.chain.mass.dtype) ** 2 * jnp.ones_like(state.chain.mass)
             chain = state.chain.set(degrees_of_freedom=dof, mass=Q.at[0].multiply(dof))
             return state.set(chain=chain)
 
-        def step(state, kT):
-            return apply_fn(state, kT=kT)
+        step = stepper(apply_fn)
 
         def conserved(state, e_pot, kT):
             c = state.chain
@@ -121,12 +142,11 @@ def make_integrator(energy: Callable, n_atoms: int, cfg: MDConfig) -> Integrator
     init_fn, _ = simulate.nvt_langevin(zero, shift, dt, kT=0.0, gamma=gamma)
     _, apply_fn = simulate.nvt_langevin(energy, shift, dt, kT=0.0, gamma=gamma)
 
-    def init(key, R, mass, kT, momenta=None):
+    def init(key, R, mass, kT, momenta=None, atom_mask=None, n_dof=None):
         k1, k2 = jax.random.split(key)
-        return init_fn(k2, R, mass=mass, momenta=draw(k1, R, mass, kT, momenta), kT=kT)
+        return init_fn(k2, R, mass=mass, momenta=draw(k1, R, mass, kT, momenta, atom_mask, n_dof), kT=kT)
 
-    def step(state, kT):
-        return apply_fn(state, kT=kT)
+    step = stepper(apply_fn)
 
     def conserved(state, e_pot, kT):
         return jnp.full((), jnp.nan, e_pot.dtype)

@@ -37,6 +37,8 @@ from md.dynamics.engine import Engine, Records
 from md.dynamics.forces import MDPotential
 from md.dynamics.resources import check_run_memory
 from md.dynamics.safety import check_frame, formula, fragments, lost_fragments
+from md.dynamics.systems import Systems, check_mixed
+from painnjax.devices import distributed, is_main_process, to_host
 from painnjax.errors import InputError
 from painnjax.io.files import lock_run_folder
 from painnjax.io.modelfile import check_same_model
@@ -105,7 +107,7 @@ def _keys(seed: int, replicas: int):
     return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(replicas))
 
 
-def _check_restart(meta: dict, cfg: MDConfig, Z, masses, dtype, traj_format, path) -> None:
+def _check_restart(meta: dict, cfg: MDConfig, species: list, masses, dtype, traj_format, path) -> None:
     import dataclasses
 
     # options newer than the checkpoint count as their defaults
@@ -115,9 +117,10 @@ def _check_restart(meta: dict, cfg: MDConfig, Z, masses, dtype, traj_format, pat
     if diff:
         shown = ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in diff)
         raise InputError(f"{path}: the restart changes options the checkpoint was written with ({shown})")
-    if meta["species"] != [int(z) for z in Z]:
+    if meta["species"] != species:
         raise InputError(f"{path}: the checkpoint is of another cluster (species differ)")
-    if not np.allclose(meta["masses"], masses, rtol=0, atol=1e-9):
+    old_masses = np.asarray(meta["masses"], np.float64)
+    if old_masses.shape != np.shape(masses) or not np.allclose(old_masses, masses, rtol=0, atol=1e-9):
         raise InputError(f"{path}: the checkpoint was written with other masses")
     if meta["dtype"] != str(dtype):
         raise InputError(f"{path}: the checkpoint is {meta['dtype']}, this run is {dtype}")
@@ -128,8 +131,11 @@ def _check_restart(meta: dict, cfg: MDConfig, Z, masses, dtype, traj_format, pat
 class _Run:
     """Book-keeping of one call of :func:`run_md` (kept apart so the loop reads plainly)."""
 
-    def __init__(self, cfg, engine, Z, symbols, out, traj_format, write_forces, fragment_distance):
-        self.cfg, self.engine, self.Z, self.symbols = cfg, engine, Z, symbols
+    def __init__(self, cfg, engine, Zs, symbols, out, traj_format, write_forces, fragment_distance):
+        # per replica: species, symbols and real atoms (the same for all in a run of one cluster)
+        self.cfg, self.engine, self.Zs, self.symbols = cfg, engine, Zs, symbols
+        self.n = [len(z) for z in Zs]
+        self.dofs = np.asarray(engine.dofs, np.float64)
         features = []
         if engine.wall is not None:
             features.append("e_wall")
@@ -152,6 +158,9 @@ class _Run:
         self.status = [
             {"replica": r, "temperature_K": float(self.temps[r]), "status": "running"} for r in range(self.R)
         ]
+        if engine.systems is not None:  # which cluster each replica runs
+            for st, f in zip(self.status, engine.systems.formulas):
+                st["formula"] = f
         self.sum_T = np.zeros(self.R)
         self.n_T = np.zeros(self.R, np.int64)
         self.last_good: list[dict | None] = [None] * self.R
@@ -172,8 +181,9 @@ class _Run:
     def active(self) -> np.ndarray:
         return np.asarray([s["status"] == "running" for s in self.status])
 
-    def temperature(self, e_kin):
-        return 2.0 * np.asarray(e_kin, np.float64) / (self.engine.dof * KB_EV)
+    def temperature(self, e_kin, r: int):
+        """Replica ``r``'s temperatures (K) from its kinetic energies (eV)."""
+        return 2.0 * np.asarray(e_kin, np.float64) / (self.dofs[r] * KB_EV)
 
     def process(self, rec: Records, steps, active, first: bool = False) -> None:
         """Check, log and write the records of the replicas in ``active``; ``steps[j]`` is record j's step."""
@@ -187,16 +197,16 @@ class _Run:
             self.x_accepts += rec.extra["x_accepted"][:-1].sum(axis=1)
             self.walker = np.asarray(rec.extra["walker"][:, -1]) if len(steps) else self.walker
         for r in np.flatnonzero(active):
-            T = self.temperature(rec.e_kin[r])
-            n_good = 0
+            T = self.temperature(rec.e_kin[r], r)
+            n_good, n = 0, self.n[r]
             for j, step in enumerate(steps):
                 bad = check_frame(
-                    rec.position[r, j],
+                    rec.position[r, j, :n],
                     float(rec.e_pot[r, j]),
                     float(T[j]),
                     self.max_temps[r],
                     self.fragment_distance,
-                    self.symbols,
+                    self.symbols[r],
                 )
                 if bad is None and "f_spread_max" in extra:
                     spread = float(extra["f_spread_max"][r, j])
@@ -209,7 +219,7 @@ class _Run:
                         raise InputError(f"the start structure fails a safety check: {bad[1]}")
                     lost = None
                     if bad[0] == "fragmentation":
-                        lost = lost_fragments(rec.position[r, j], self.fragment_distance, self.symbols)
+                        lost = lost_fragments(rec.position[r, j, :n], self.fragment_distance, self.symbols[r])
                     self._stop(r, int(step), *bad, fragments=lost)
                     break
                 n_good += 1
@@ -256,12 +266,13 @@ class _Run:
                 self.n_collected += len(collected)
 
     def _good(self, rec: Records, r: int, j: int, step, T) -> dict:
-        """Replica ``r``'s record ``j`` (at ``step``) as a last-good frame."""
+        """Replica ``r``'s record ``j`` (at ``step``) as a last-good frame (its real atoms)."""
+        n = self.n[r]
         return {
             "step": int(step),
-            "position": rec.position[r, j],
-            "velocity": rec.velocity[r, j],
-            "force": rec.force[r, j],
+            "position": rec.position[r, j, :n],
+            "velocity": rec.velocity[r, j, :n],
+            "force": rec.force[r, j, :n],
             "e_pot": float(rec.e_pot[r, j]),
             "temperature": float(T[j]),
         }
@@ -277,7 +288,7 @@ class _Run:
 
     def _atoms(self, r, good, spreads=None):
         atoms = output.frame_atoms(
-            self.Z,
+            self.Zs[r],
             good["position"],
             good["velocity"],
             good["e_pot"],
@@ -379,7 +390,10 @@ def run_md(
         energy_fn: a painnjax potential (its dtype is the run's: build it with
             ``dtype=jnp.float64`` inside ``jax.enable_x64(True)`` for float64 MD) or any
             ``energy_fn(R, **kwargs)``.
-        atoms: ``ase.Atoms``: species, start positions (Å) and masses (amu, ASE's by default).
+        atoms: ``ase.Atoms``: species, start positions (Å) and masses (amu, ASE's by default);
+            or a list of several clusters, replica ``r`` running cluster ``r mod K``, padded to
+            one size in one compiled run (:mod:`md.dynamics.systems` says how, and what such a
+            run cannot do). ``energy_fn`` is then a painnjax potential built for the largest.
         config: the :class:`MDConfig`.
         out: output folder (None: nothing is written; the result still holds the records).
         restart: continue the run in ``out`` from its checkpoint (exactly, step for step).
@@ -392,7 +406,7 @@ def run_md(
             are to count 3N - 6 degrees of freedom exactly.
         capacity: pair-list capacity (unordered pairs) to start with; grows when needed.
         pairs: ``"auto"``, ``"sparse"`` or ``"own"`` (see :meth:`md.dynamics.forces.MDPotential.wrap`).
-        masses: (N,) amu instead of ``atoms.get_masses()``.
+        masses: (N,) amu instead of ``atoms.get_masses()`` (several clusters: one array each).
         summary_extra: more entries for ``summary.json`` (e.g. the model file).
         model_id, model_name: the identity (:func:`painnjax.io.modelfile.model_identity`) and
             name of the model behind ``energy_fn``, kept in the checkpoint: a restart with
@@ -403,41 +417,48 @@ def run_md(
             largest number of them that divides the number of replicas is used; the
             trajectories are those of one device (:mod:`painnjax.devices`).
 
+    In a multi-process job (:func:`painnjax.devices.initialize_distributed`, one process per
+    host) every process calls this alike; the replicas are spread over the devices of all of
+    them and process 0 writes ``out`` (the others read it only to restart).
+
     ``out`` is locked for the run (:func:`painnjax.io.files.lock_run_folder`): a second run
     into the same folder at the same time is refused.
     """
     wall0 = time.perf_counter()
     config.check()
     cfg = config
-    check_free_cluster(atoms, getattr(atoms, "info", {}).get("source"), ignore_cell=ignore_cell)
+    for a in atoms if isinstance(atoms, (list, tuple)) else [atoms]:
+        check_free_cluster(a, getattr(a, "info", {}).get("source"), ignore_cell=ignore_cell)
     s = _prepare(energy_fn, atoms, cfg, traj_format, masses, capacity, pairs, restart, devices)
     s.model_id, s.model_name = model_id, model_name
     if model_id is not None:
         summary_extra = {**(summary_extra or {}), "model_id": model_id}
-    with nullcontext() if out is None else lock_run_folder(out, "an MD run"):
+    with nullcontext() if out is None or not is_main_process() else lock_run_folder(out, "an MD run"):
         return _run_md(s, cfg, out, restart, traj_format, write_forces, progress, momenta, summary_extra, wall0)
 
 
 def _run_md(s, cfg: MDConfig, out, restart, traj_format, write_forces, progress, momenta, summary_extra, wall0):
     """:func:`run_md` once its inputs are checked and its folder is locked."""
+    writes = out is not None and is_main_process()  # a multi-process run's files are process 0's
     run = _Run(
         cfg,
         s.engine,
-        s.Z,
+        s.Zs,
         s.symbols,
-        None if out is None else Path(out),
+        Path(out) if writes else None,
         traj_format,
         write_forces,
         s.fragment_distance,
     )
     kT = np.asarray([kelvin_to_kT(T) for T in run.temps])
     keys = _keys(cfg.seed, cfg.replicas)
-    saver = _Checkpointer(None if out is None else Path(out) / ckpt.CHECKPOINT_FILE, cfg, s, traj_format)
-    state, step = _start(run, s, cfg, kT, keys, out, restart, momenta, saver.path, traj_format)
+    ckpt_file = None if out is None else Path(out) / ckpt.CHECKPOINT_FILE
+    saver = _Checkpointer(ckpt_file if writes else None, cfg, s, traj_format)
+    state, step = _start(run, s, cfg, kT, keys, out, restart, momenta, ckpt_file, traj_format)
     restarted_from = step if restart else None
     loop = _Loop(state, step, last_ckpt=step)
     chunk_steps = s.engine.buffer * cfg.log_every
-    bar = _progress(progress, cfg.steps, step)
+    bar = _progress(progress and is_main_process(), cfg.steps, step)
     stop_reason = "completed"
     try:
         _run_chunks(loop, run, s.engine, kT, cfg, saver, bar, chunk_steps, start=not restart)
@@ -454,16 +475,19 @@ def _run_md(s, cfg: MDConfig, out, restart, traj_format, write_forces, progress,
         raise
     finally:
         stop_reason, summary = _finish(run, s, cfg, loop, stop_reason, bar, wall0, restarted_from, summary_extra, out)
-    return _result(loop, stop_reason, summary, run, s.R0)
+    return _result(loop, stop_reason, summary, run, s.R0s)
 
 
 @dataclass
 class _Setup:
-    """What :func:`run_md` works out before it runs: species, start, masses, engine, dtype, safety distance."""
+    """What :func:`run_md` works out before it runs: species, start, masses, engine, dtype, safety distance.
 
-    Z: np.ndarray
-    R0: np.ndarray  # (N, 3) start positions
-    R0s: np.ndarray  # (R, N, 3): the start of every replica
+    ``Zs`` and ``symbols`` hold one entry per replica (the same cluster's in a run of one);
+    ``masses`` is (N,), or (R, N) with several clusters (``engine.systems``)."""
+
+    Zs: list
+    R0: np.ndarray  # (N, 3) start positions (of the largest cluster)
+    R0s: np.ndarray  # (R, N, 3): the start of every replica (padded)
     masses: np.ndarray
     engine: Engine
     dtype: Any
@@ -495,12 +519,14 @@ class _Checkpointer:
 
     def save(self, run: _Run, state, step: int) -> None:
         """Checkpoint ``state`` at ``step`` with the run's book-keeping."""
+        if distributed():  # every process takes part in gathering the state; process 0 writes it
+            state = to_host(state)
         if self.path is not None:
             s = self.setup
             meta = run.meta(step, s.engine.capacity)
             meta.update(
                 config=self.cfg.to_dict(),
-                species=[int(z) for z in s.Z],
+                species=_species_meta(s),
                 masses=s.masses.tolist(),
                 dtype=str(s.dtype),
                 traj_format=self.traj_format,
@@ -510,10 +536,21 @@ class _Checkpointer:
             ckpt.save_checkpoint(self.path, state, meta)
 
 
+def _species_meta(s: _Setup) -> list:
+    """The species a checkpoint keeps: one list (one cluster) or one per replica (several)."""
+    if s.engine.systems is None:
+        return [int(z) for z in s.Zs[0]]
+    return [[int(z) for z in Z] for Z in s.Zs]
+
+
 def _prepare(energy_fn, atoms, cfg: MDConfig, traj_format, masses, capacity, pairs, restart, devices=None) -> _Setup:
-    """Check the inputs and build the engine; a new run must start from one cluster."""
+    """Check the inputs and build the engine; a new run must start from one cluster (per replica)."""
     if traj_format not in output.TRAJ_FORMATS:
         raise InputError(f"trajectory format must be one of {', '.join(output.TRAJ_FORMATS)}, got {traj_format!r}")
+    if isinstance(atoms, (list, tuple)):
+        if len(atoms) != 1:
+            return _prepare_several(energy_fn, list(atoms), cfg, masses, capacity, pairs, restart, devices)
+        atoms = atoms[0]
     Z, R0 = _species_and_positions(atoms, energy_fn)
     n = len(Z)
     masses = _masses(atoms, masses, n)
@@ -521,11 +558,7 @@ def _prepare(energy_fn, atoms, cfg: MDConfig, traj_format, masses, capacity, pai
     check_run_memory(energy_fn, R0, cfg, capacity, pairs, stacklevel=3)
     R0s = np.broadcast_to(R0, (cfg.replicas, n, 3))
     pot, engine, dtype = _build_engine(energy_fn, cfg, R0, R0s, masses, capacity, pairs, devices)
-    fragment_distance = cfg.fragment_distance
-    if fragment_distance is None and cfg.wall_radius is not None:
-        fragment_distance = 0.0  # the wall keeps molecules near: a fragment is not a stop
-    if fragment_distance is None:
-        fragment_distance = pot.cutoff or (energy_fn.cutoff if isinstance(energy_fn, Potential) else 5.0)
+    fragment_distance = _fragment_distance(cfg, pot, energy_fn)
     source = atoms.info.get("source")
     if engine.wall is not None and not restart:
         engine.wall.check_start(R0, masses, source)
@@ -535,7 +568,34 @@ def _prepare(energy_fn, atoms, cfg: MDConfig, traj_format, masses, capacity, pai
     symbols = atoms.get_chemical_symbols()
     if not restart:
         _check_one_cluster(atoms, R0, symbols, fragment_distance)
-    return _Setup(Z, R0, R0s, masses, engine, dtype, symbols, fragment_distance)
+    R = cfg.replicas
+    return _Setup([Z] * R, R0, R0s, masses, engine, dtype, [symbols] * R, fragment_distance)
+
+
+def _fragment_distance(cfg: MDConfig, pot: MDPotential, energy_fn) -> float:
+    """The distance (Å) beyond which a group of atoms counts as lost (0: no check)."""
+    if cfg.fragment_distance is not None:
+        return cfg.fragment_distance
+    if cfg.wall_radius is not None:
+        return 0.0  # the wall keeps molecules near: a fragment is not a stop
+    return pot.cutoff or (energy_fn.cutoff if isinstance(energy_fn, Potential) else 5.0)
+
+
+def _prepare_several(energy_fn, clusters, cfg: MDConfig, masses, capacity, pairs, restart, devices) -> _Setup:
+    """:func:`_prepare` for several clusters as the replicas (:mod:`md.dynamics.systems`)."""
+    systems = Systems.of(clusters, cfg.replicas)
+    check_mixed(systems, cfg, energy_fn)
+    masses = systems.masses(masses)
+    R0s = systems.positions()
+    R0 = R0s[int(np.argmax(systems.n_atoms))]  # the largest: no padding
+    check_run_memory(energy_fn, R0, cfg, capacity, pairs, stacklevel=4)
+    pot, engine, dtype = _build_engine(energy_fn, cfg, R0, R0s, masses, capacity, pairs, devices, systems)
+    fragment_distance = _fragment_distance(cfg, pot, energy_fn)
+    if not restart:
+        for k, a in enumerate(clusters):
+            _check_one_cluster(a, np.asarray(a.positions, np.float64), a.get_chemical_symbols(), fragment_distance)
+    Zs = [np.asarray(systems.clusters[k].get_atomic_numbers()) for k in systems.index]
+    return _Setup(Zs, R0, R0s, masses, engine, dtype, systems.symbols, fragment_distance)
 
 
 def _masses(atoms, masses, n: int) -> np.ndarray:
@@ -546,14 +606,14 @@ def _masses(atoms, masses, n: int) -> np.ndarray:
     return masses
 
 
-def _build_engine(energy_fn, cfg: MDConfig, R0, R0s, masses, capacity, pairs, devices=None):
+def _build_engine(energy_fn, cfg: MDConfig, R0, R0s, masses, capacity, pairs, devices=None, systems=None):
     """The wrapped potential, the :class:`Engine` and the run's dtype (that of the potential)."""
     pot = MDPotential.wrap(energy_fn, len(R0), pairs)
     cap0 = pot.initial_capacity(R0s, capacity)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
         dtype = jnp.dtype(jax.eval_shape(pot.energy(cap0), jnp.asarray(R0, jnp.float32)).dtype)
-    return pot, Engine(pot, cfg, masses, dtype, cap0, devices), dtype
+    return pot, Engine(pot, cfg, masses, dtype, cap0, devices, systems), dtype
 
 
 def _check_one_cluster(atoms, R0, symbols, fragment_distance) -> None:
@@ -571,13 +631,13 @@ def _check_one_cluster(atoms, R0, symbols, fragment_distance) -> None:
 
 def _start(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, restart, momenta, ckpt_path, traj_format):
     """Make the output folder; the state to start from and its step (the checkpoint's on restart, else 0)."""
-    if out is not None:
-        Path(out).mkdir(parents=True, exist_ok=True)
+    if run.out is not None:
+        run.out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
         if restart:
             return _resume(run, s, cfg, kT, keys, out, ckpt_path, traj_format)
-        return _fresh(s, cfg, kT, keys, out, momenta, ckpt_path), 0
+        return _fresh(s, cfg, kT, keys, run.out, momenta, ckpt_path), 0
 
 
 def _resume(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, ckpt_path, traj_format):
@@ -586,15 +646,16 @@ def _resume(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, ckpt_path, traj_
         raise InputError("restart needs the output folder of the run to continue")
     template = s.engine.state_shape(s.R0s, kT, keys)
     state, meta = ckpt.load_checkpoint(ckpt_path, template)
-    _check_restart(meta, cfg, s.Z, s.masses, s.dtype, traj_format, ckpt_path)
+    _check_restart(meta, cfg, _species_meta(s), s.masses, s.dtype, traj_format, ckpt_path)
     check_same_model(meta.get("model_id"), meta.get("model"), s.model_id, s.model_name, ckpt_path)
     step = int(meta["step"])
     run.restore(meta)
     if meta.get("capacity") is not None:
         s.engine.capacity = max(int(meta["capacity"]), s.engine.capacity or 0)
-    output.truncate_thermo(out, step, run.columns)
-    for w in run.writers + ([run.collector] if run.collector is not None else []):
-        w.truncate_after(step)
+    if run.out is not None:  # process 0 of a multi-process run, or the only one
+        output.truncate_thermo(out, step, run.columns)
+        for w in run.writers + ([run.collector] if run.collector is not None else []):
+            w.truncate_after(step)
     return state, step
 
 
@@ -605,7 +666,9 @@ def _fresh(s: _Setup, cfg: MDConfig, kT, keys, out, momenta, ckpt_path):
             f"{out} already holds an MD run; continue it with restart (--restart) or choose another folder"
         )
     if momenta is not None:
-        momenta = np.broadcast_to(np.asarray(momenta, np.float64), (cfg.replicas, len(s.Z), 3))
+        if s.engine.systems is not None:
+            raise InputError("start velocities are for runs of one cluster (several were given)")
+        momenta = np.broadcast_to(np.asarray(momenta, np.float64), (cfg.replicas, len(s.Zs[0]), 3))
     return s.engine.init(s.R0s, kT, keys, momenta)
 
 
@@ -660,7 +723,7 @@ def _finish(
         run,
         s.engine,
         s.dtype,
-        s.Z,
+        s.Zs,
         s.symbols,
         _steps_reached(run, loop.step),
         loop.steps_session,
@@ -670,7 +733,7 @@ def _finish(
         restarted_from,
         summary_extra,
     )
-    if out is not None and stop_reason is not None:
+    if run.out is not None and stop_reason is not None:
         for r, good in enumerate(run.last_good):
             if good is not None:
                 output.write_frame(Path(out) / f"final_r{r:03d}.extxyz", run._atoms(r, good))
@@ -698,10 +761,15 @@ def _steps_reached(run: _Run, step: int) -> int:
     return max(reached, default=step)
 
 
-def _result(loop: _Loop, stop_reason, summary, run: _Run, R0) -> MDResult:
-    """The :class:`MDResult`: each replica's last good frame (the start where none), records, final state."""
-    positions = np.stack([g["position"] if g is not None else R0 for g in run.last_good])
-    velocities = np.stack([g["velocity"] if g is not None else np.zeros_like(R0) for g in run.last_good])
+def _result(loop: _Loop, stop_reason, summary, run: _Run, R0s) -> MDResult:
+    """The :class:`MDResult`: each replica's last good frame (the start where none), records, final state.
+
+    Several clusters of different sizes: ``positions`` and ``velocities`` are lists of (N_r, 3)."""
+    starts = [R0s[r, :n] for r, n in enumerate(run.n)]
+    positions = [g["position"] if g is not None else R for g, R in zip(run.last_good, starts)]
+    velocities = [g["velocity"] if g is not None else np.zeros_like(R) for g, R in zip(run.last_good, starts)]
+    if len(set(run.n)) == 1:
+        positions, velocities = np.stack(positions), np.stack(velocities)
     thermo = {c: np.asarray(v) for c, v in run.rows.items()}
     return MDResult(
         _steps_reached(run, loop.step),
@@ -710,7 +778,7 @@ def _result(loop: _Loop, stop_reason, summary, run: _Run, R0) -> MDResult:
         positions,
         velocities,
         thermo,
-        jax.device_get(loop.state),
+        to_host(loop.state),
         run.messages,
     )
 
@@ -734,7 +802,7 @@ def _summary(
     run,
     engine,
     dtype,
-    Z,
+    Zs,
     symbols,
     step,
     steps_session,
@@ -747,16 +815,18 @@ def _summary(
     sps = steps_session / run_seconds if run_seconds > 0 else None
     mean_T = [float(s / k) if k else None for s, k in zip(run.sum_T, run.n_T)]
     total = int(run.n_T.sum())
+    formulas = [formula(sym, np.arange(len(sym))) for sym in symbols]
     summary = {
         "ensemble": cfg.ensemble,
-        "formula": formula(symbols, np.arange(len(Z))),
-        "n_atoms": len(Z),
+        "formula": ", ".join(dict.fromkeys(formulas)),  # several clusters: each once, in order
+        "n_atoms": max(len(Z) for Z in Zs),
         "replicas": cfg.replicas,
         "temperatures_K": run.temps.tolist(),
         "dt_fs": cfg.dt,
         "dtype": str(dtype),
         "device": jax.devices()[0].platform,
         "devices": engine.n_devices,
+        "processes": jax.process_count(),
         "steps_target": cfg.steps,
         "steps_done": int(step),
         "time_ps": step * cfg.dt / 1000.0,
@@ -772,12 +842,19 @@ def _summary(
         "restarted_from_step": restarted_from,
         "mean_temperature_K": float(run.sum_T.sum() / total) if total else None,
         "mean_temperature_K_per_replica": mean_T,
-        "temperature_dof": engine.dof,
+        "temperature_dof": engine.dof if engine.systems is None else engine.dofs.tolist(),
         "pair_capacity": engine.capacity,
         "pair_reallocations": engine.reallocations,
         "replica_status": run.status,
         "config": cfg.to_dict(),
     }
+    if engine.systems is not None:
+        summary["clusters"] = [
+            {"formula": f, "n_atoms": int(n), "replicas": [int(r) for r in np.flatnonzero(engine.systems.index == k)]}
+            for k, (f, n) in enumerate(
+                (formula(a.get_chemical_symbols(), np.arange(len(a))), len(a)) for a in engine.systems.clusters
+            )
+        ]
     if engine.wall is not None:
         summary["wall"] = {"radius_A": engine.wall.radius, "k_eV_A2": engine.wall.k}
     if engine.potential.members:

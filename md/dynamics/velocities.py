@@ -29,9 +29,15 @@ def cluster_dof(n_atoms: int) -> int:
     return 1 if n_atoms == 2 else 3 * n_atoms - 6
 
 
-def remove_rotation_and_drift(R, P, mass):
-    """Momenta ``P`` (N, 3) with zero total momentum and zero angular momentum about the centre of mass."""
+def remove_rotation_and_drift(R, P, mass, atom_mask=None):
+    """Momenta ``P`` (N, 3) with zero total momentum and zero angular momentum about the centre of mass.
+
+    With ``atom_mask`` (N,) bool, only the real atoms count and the others (padding) get zero momenta.
+    """
     mass = mass.reshape(-1)
+    if atom_mask is not None:
+        mass = jnp.where(atom_mask, mass, 0.0)  # padding: no weight, and below no momentum
+        P = jnp.where(atom_mask[:, None], P, 0.0)
     P = P - mass[:, None] * (jnp.sum(P, axis=0) / jnp.sum(mass))
     X = R - jnp.sum(mass[:, None] * R, axis=0) / jnp.sum(mass)
     L = jnp.sum(jnp.cross(X, P), axis=0)
@@ -41,14 +47,16 @@ def remove_rotation_and_drift(R, P, mass):
     return P - mass[:, None] * jnp.cross(omega, X)
 
 
-def maxwell_boltzmann(key, R, mass, kT, dof: int):
+def maxwell_boltzmann(key, R, mass, kT, dof, atom_mask=None):
     """Maxwell-Boltzmann momenta (N, 3) without drift or rotation, scaled to exactly ``kT``.
 
     ``kT = 0`` gives zero momenta. Units: amu, Å, eV, jax-md time (momentum = mass * velocity).
+    ``atom_mask`` (N,) bool: only these atoms move (the others are padding, at rest); ``dof``
+    is then that of the real atoms.
     """
     mass = jnp.asarray(mass, R.dtype).reshape(-1)
     P = jnp.sqrt(mass)[:, None] * jax.random.normal(key, R.shape, R.dtype)
-    P = remove_rotation_and_drift(R, P, mass)
+    P = remove_rotation_and_drift(R, P, mass, atom_mask)
     two_ke = jnp.sum(P**2 / mass[:, None])
     return P * jnp.sqrt(dof * kT / two_ke)
 

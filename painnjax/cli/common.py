@@ -57,6 +57,24 @@ def list_in_order(subparsers, names: tuple[str, ...]) -> None:
     subparsers._choices_actions.sort(key=lambda action: names.index(action.dest))
 
 
+def add_distributed(p: argparse.ArgumentParser, what: str) -> None:
+    """``--distributed``: this process is one of a multi-host job (:func:`painnjax.devices.initialize_distributed`)."""
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help=f"one process of a multi-host job (srun/mpirun start one per host): the {what} are spread over "
+        "the devices of all of them, process 0 writes the files (see docs/devices.md)",
+    )
+
+
+def start_distributed(args) -> None:
+    """Join the multi-process job when ``--distributed`` was given (before anything uses JAX)."""
+    if getattr(args, "distributed", False):
+        from painnjax.devices import initialize_distributed
+
+        initialize_distributed()
+
+
 def add_devices(p: argparse.ArgumentParser, what: str) -> None:
     """``--devices N``: how many local devices (GPUs) ``what`` (replicas, slots) are spread over."""
     p.add_argument(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from painnjax.cli.common import add_devices, add_dtype, add_ignore_cell, add_model, add_quiet
+from painnjax.cli.common import (
+    add_devices,
+    add_distributed,
+    add_dtype,
+    add_ignore_cell,
+    add_model,
+    add_quiet,
+    start_distributed,
+)
 
 
 def _md_config(args):
@@ -18,7 +26,7 @@ def _md_config(args):
     from md.dynamics.config import MDConfig, UnusedOptionWarning
 
     temps = args.T[0] if len(args.T) == 1 else tuple(args.T)
-    replicas = args.replicas if args.replicas is not None else max(len(args.T), 1)
+    replicas = args.replicas if args.replicas is not None else max(len(args.T), len(args.start), 1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnusedOptionWarning)
         cfg = MDConfig(
@@ -51,10 +59,14 @@ def _md_config(args):
 
 
 def cmd_md(args) -> int:
+    start_distributed(args)
     import warnings
+
+    import jax
 
     from md.dynamics.simulate import SafetyStopWarning
     from md.workflow import format_md_summary, run_md_file
+    from painnjax.devices import is_main_process
     from painnjax.io.files import check_writable
 
     cfg = _md_config(args)
@@ -64,7 +76,7 @@ def cmd_md(args) -> int:
             warnings.simplefilter("ignore", SafetyStopWarning)  # printed below, once
             res = run_md_file(
                 args.model,
-                args.start,
+                args.start[0] if len(args.start) == 1 else args.start,
                 cfg,
                 args.out,
                 restart=args.restart,
@@ -82,6 +94,9 @@ def cmd_md(args) -> int:
         print(f"painnjax md: interrupted; continue with --restart (checkpoint in {args.out})", file=sys.stderr)
         return 130
     print(format_md_summary(res.summary))
+    if not is_main_process():  # another process of a multi-process run: process 0 writes and reports
+        print(f"painnjax md: process {jax.process_index()} of {jax.process_count()} done; process 0 wrote {args.out}")
+        return 1 if res.stop_reason.startswith("safety") else 0
     for line in res.messages:
         print(f"painnjax md: {line}", file=sys.stderr)
     print(f"wrote {args.out}: summary.json, thermo.csv, trajectory_r*.{args.format}, checkpoint.msgpack")
@@ -119,7 +134,11 @@ def _add_md(sub) -> None:
     )
     add_model(m)
     m.add_argument(
-        "start", help="start structure (any ASE-readable file; its last frame) or a bundled name, e.g. SA7AM7"
+        "start",
+        nargs="+",
+        help="start structure (any ASE-readable file; its last frame) or a bundled name, e.g. SA7AM7; "
+        "several: replica r runs structure r mod K, padded to the largest in one compiled run "
+        "(different sizes: --ensemble nvt-langevin or nve)",
     )
     m.add_argument("--ensemble", default="nvt-nh", help="nvt-nh (Nosé-Hoover chain, default), nve or nvt-langevin")
     m.add_argument(
@@ -164,6 +183,7 @@ def _add_md(sub) -> None:
     )
     m.add_argument("--velocities-from-file", action="store_true", help="start from the velocities in the start file")
     add_devices(m, "replicas")
+    add_distributed(m, "replicas")
     m.add_argument(
         "--pairs",
         choices=NEIGHBOR_MODES,

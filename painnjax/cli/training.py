@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from painnjax.cli.common import add_ignore_cell, add_model, add_quiet
+from painnjax.cli.common import add_distributed, add_ignore_cell, add_model, add_quiet, start_distributed
 from painnjax.errors import InputError
 
 
 def cmd_train(args) -> int:
+    start_distributed(args)
     from painnjax.io.files import check_writable
     from painnjax.training.workflow import train_from_files
 
@@ -185,6 +186,7 @@ def register(sub) -> None:
         help="train at most N more epochs in this call (e.g. a batch job's time limit), then --resume",
     )
     add_ignore_cell(t)
+    add_distributed(t, "structures of each batch")
     add_quiet(t)
     t.set_defaults(func=cmd_train)
 

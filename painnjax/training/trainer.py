@@ -38,6 +38,7 @@ from flax import serialization
 from painnjax.compiler import jit
 from painnjax.data.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
 from painnjax.data.packing import Packed, iterate_packed, make_budgets, structure_pairs
+from painnjax.devices import distributed
 from painnjax.errors import InputError
 from painnjax.io.files import atomic_write, lock_run_folder, write_json
 from painnjax.io.modelfile import load_model, save_model
@@ -65,6 +66,14 @@ def make_optimizer(cfg: TrainConfig) -> optax.GradientTransformation:
 def data_parallel_devices(cfg: TrainConfig) -> list:
     """The local devices a batch is split over: ``cfg.n_devices`` of them, or with 0 the most
     that divide the batch size evenly (one device when only one does)."""
+    if distributed():  # a multi-process job: every device of every process, each with its share
+        devices = jax.devices()
+        if cfg.batch_size % len(devices):
+            raise InputError(
+                f"a run over {jax.process_count()} processes ({len(devices)} devices in all) needs a batch_size "
+                f"that is a multiple of {len(devices)}, got {cfg.batch_size}"
+            )
+        return devices
     local = jax.local_devices()
     if cfg.n_devices:
         if cfg.n_devices > len(local):
@@ -363,6 +372,10 @@ def train(
 
     ``stop_after`` ends the process's work after that many epochs of this call (to spread a run
     over jobs, or in tests); ``resume=True`` continues a run folder from its last checkpoint.
+    In a multi-process job (:func:`painnjax.devices.initialize_distributed`) each batch is split
+    over the devices of every process, which all compute the same weights; process 0 writes
+    ``run_dir`` and process k > 0 the same files into ``run_dir/process-k`` (its own checkpoint
+    to resume from, no second writer in one folder).
     ``warm_start``: a model (of the same architecture) whose trained weights replace the seeded
     ones at the start (the energy offsets still come from ``ds``): training continues from it
     on the new data, as an active-learning round may. ``cfg.init_from`` instead carries a
@@ -372,6 +385,8 @@ def train(
     model_config = model_config or PaiNNConfig()
     cfg = cfg or TrainConfig()
     run_dir = Path(run_dir)
+    if distributed() and jax.process_index() > 0:  # the same run: process k > 0 keeps its copy apart
+        run_dir = run_dir / f"process-{jax.process_index()}"
     ckpt = run_dir / "checkpoints" / "latest.ckpt"
     if cfg.uses_forces and ds.forces is None:
         raise InputError("training with forces (energy_weight < 1) needs a dataset with forces")
