@@ -291,7 +291,7 @@ def read_run(folder, molecules: Mapping[str, str] = DEFAULT_MOLECULES) -> list[F
             replica=int(replica),
             temperature=T,
             resolution_fs=resolution,
-            cluster=s.get("formula"),
+            cluster=st.get("formula", s.get("formula")),  # a run of several clusters: the replica's own
             ensemble=s.get("ensemble"),
         )
         if status in ("completed", "running"):
@@ -336,9 +336,12 @@ def read_run(folder, molecules: Mapping[str, str] = DEFAULT_MOLECULES) -> list[F
     return records
 
 
-def read_runs(folders: Sequence, molecules: Mapping[str, str] = DEFAULT_MOLECULES) -> list[FirstPassage]:
+def read_runs(
+    folders: Sequence, molecules: Mapping[str, str] = DEFAULT_MOLECULES, cluster: str | None = None
+) -> list[FirstPassage]:
     """:func:`read_run` of every folder, in order. A folder given twice, or runs of different
-    clusters (which must not be pooled), are an :class:`InputError`."""
+    clusters (which must not be pooled), are an :class:`InputError`; ``cluster`` (a formula,
+    e.g. ``H20N4O16S4``) keeps the replicas of that cluster only (runs of several clusters)."""
     folders = [Path(f) for f in folders]
     if not folders:
         raise InputError("no run folders given")
@@ -351,10 +354,18 @@ def read_runs(folders: Sequence, molecules: Mapping[str, str] = DEFAULT_MOLECULE
     records = []
     for f in folders:
         records += read_run(f, molecules)
+    if cluster is not None:
+        found = sorted({r.cluster for r in records if r.cluster is not None})
+        records = [r for r in records if r.cluster == cluster]
+        if not records:
+            held = ", ".join(found) or "none"
+            raise InputError(f"no replica of the cluster {cluster} in the runs (they hold {held})")
     clusters = {r.cluster: r.run for r in records if r.cluster is not None}
     if len(clusters) > 1:
         shown = ", ".join(f"{c} in {run}" for c, run in clusters.items())
-        raise InputError(f"the runs are of different clusters ({shown}): analyse each cluster on its own")
+        raise InputError(
+            f"the runs are of different clusters ({shown}): analyse each cluster on its own (--cluster FORMULA)"
+        )
     return records
 
 
@@ -731,11 +742,15 @@ def evaporation_statistics(
 
 
 def evaporation_study(
-    folders: Sequence, confidence: float = 0.95, molecules: Mapping[str, str] = DEFAULT_MOLECULES
+    folders: Sequence,
+    confidence: float = 0.95,
+    molecules: Mapping[str, str] = DEFAULT_MOLECULES,
+    cluster: str | None = None,
 ) -> EvaporationStudy:
-    """Read the ``painnjax md`` run folders and compute the evaporation statistics (see the module)."""
+    """Read the ``painnjax md`` run folders and compute the evaporation statistics (see the module);
+    ``cluster``: only the replicas of this formula (see :func:`read_runs`)."""
     confidence = check_confidence(confidence)
-    return evaporation_statistics(read_runs(folders, molecules), confidence, molecules)
+    return evaporation_statistics(read_runs(folders, molecules, cluster), confidence, molecules)
 
 
 def _g(x: float | None, fmt: str = ".3g") -> str:

@@ -132,7 +132,7 @@ def cmd_evaporation(args) -> int:
     check_writable(out, "--out folder", folder=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BrokenMoleculeWarning)
-        study = evaporation_study(args.runs, confidence=confidence)
+        study = evaporation_study(args.runs, confidence=confidence, cluster=args.cluster)
     for w in caught:
         if issubclass(w.category, BrokenMoleculeWarning):
             print(f"painnjax evaporation: warning: {w.message}", file=sys.stderr)
@@ -281,6 +281,13 @@ def _add_evaporation(sub) -> None:
         type=float,
         default=0.95,
         help="confidence level of the intervals and survival bands (default 0.95)",
+    )
+    e.add_argument(
+        "--cluster",
+        default=None,
+        metavar="FORMULA",
+        help="only the replicas of this cluster (its formula as in summary.json, e.g. H20N4O16S4): "
+        "for runs of several clusters",
     )
     e.set_defaults(func=cmd_evaporation)
 

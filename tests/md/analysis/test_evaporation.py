@@ -276,6 +276,18 @@ def test_bad_run_folders(tmp_path):
     two = _write_run(tmp_path / "two", [{"status": "completed"}], formula="H6N2O4S")
     with pytest.raises(InputError, match="different clusters"):
         ev.read_runs([one, two])
+    # a run of several clusters: each replica names its own; --cluster picks one
+    mixed = _write_run(
+        tmp_path / "mixed",
+        [{"status": "completed", "formula": "H5NO4S"}, _fragment(300.0, ["H3N"], formula="H20N4O16S4")],
+        formula="H5NO4S, H20N4O16S4",
+    )
+    with pytest.raises(InputError, match="different clusters.*--cluster"):
+        ev.read_runs([mixed])
+    (kept,) = ev.read_runs([mixed], cluster="H20N4O16S4")
+    assert (kept.cluster, kept.replica, kept.outcome) == ("H20N4O16S4", 1, "evaporated")
+    with pytest.raises(InputError, match="no replica of the cluster H2O"):
+        ev.read_runs([mixed], cluster="H2O")
     weird = _write_run(tmp_path / "weird", [{"status": "exploded"}])
     with pytest.raises(InputError, match="unknown status"):
         ev.read_run(weird)
