@@ -26,14 +26,25 @@ import numpy as np
 def read_curve(paths) -> dict[str, np.ndarray]:
     """Epochs (counted on across files) and validation energy/force MAE."""
     epochs, energy, forces = [], [], []
+    needed = ("epoch", "valid_energy_mae", "valid_forces_mae")
     for path in paths:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        try:
+            with open(path, newline="") as f:
+                reader = csv.DictReader(f)
+                missing = [c for c in needed if c not in (reader.fieldnames or [])]
+                if missing:
+                    raise SystemExit(f"{path}: not a training run's metrics.csv (no column {', '.join(missing)})")
+                rows = list(reader)
+        except OSError as exc:
+            raise SystemExit(f"{path}: cannot read it ({exc.strerror})") from None
         offset = epochs[-1] if epochs else 0
-        for r in rows:
-            epochs.append(offset + int(r["epoch"]))
-            energy.append(float(r["valid_energy_mae"]))
-            forces.append(float(r["valid_forces_mae"]))
+        for line, r in enumerate(rows, start=2):
+            try:
+                epochs.append(offset + int(r["epoch"]))
+                energy.append(float(r["valid_energy_mae"]))
+                forces.append(float(r["valid_forces_mae"]))
+            except (TypeError, ValueError):
+                raise SystemExit(f"{path}, line {line}: epoch and validation errors must be numbers") from None
     return {"epoch": np.array(epochs, float), "energy_mae": np.array(energy), "forces_mae": np.array(forces)}
 
 
