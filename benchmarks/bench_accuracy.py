@@ -29,7 +29,7 @@ Usage:
     python benchmarks/bench_accuracy.py        # the budget: 1,000 frames, 20 epochs, 2 seeds (hours)
     python benchmarks/bench_accuracy.py --n 40 --epochs 2 --features 16 --interactions 2 --rbf 8 --n-test 10
                                                # a smoke run, ~2 min on 2 cores
-    python benchmarks/bench_accuracy.py --work DIR ...   # each finished (code, seed) run is kept in DIR;
+    python benchmarks/bench_accuracy.py --work DIR ...   # each finished (code, seed) run is kept in DIR (locked);
                                                # the same command again skips them (resume)
 
 Writes ``benchmarks/results/bench_accuracy_<device>.json`` (or ``--out``).
@@ -48,6 +48,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,7 @@ from bench_train import DATA_DIR, MONOMERS, POOL, stratified_sample  # noqa: E40
 import painnjax  # noqa: E402
 from painnjax.data.batching import make_buckets  # noqa: E402
 from painnjax.data.splits import Split  # noqa: E402
+from painnjax.io.files import lock_run_folder  # noqa: E402
 from painnjax.training.config import TrainConfig  # noqa: E402
 from painnjax.training.trainer import train  # noqa: E402
 from painnjax.units import EV_TO_KCAL_PER_MOL  # noqa: E402
@@ -318,9 +320,9 @@ def main(argv=None) -> int:
     cutoff = 5.0
     runs = {"painnjax": [], "schnetpack": []}
     t_all = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench_accuracy_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench_accuracy_") as tmp, ExitStack() as held:
         work = args.work or Path(tmp)
-        work.mkdir(parents=True, exist_ok=True)
+        held.enter_context(lock_run_folder(work, "a bench_accuracy run"))  # one writer of its cached runs
         for seed in args.seeds:
             ds, split = make_split(pool, args.n, args.held_out, args.n_test, args.valid_fraction, seed)
             nnp = build_schnetpack(torch, spk, args.features, args.interactions, args.rbf, cutoff, seed)
