@@ -70,6 +70,7 @@ class SplitConfig:
     by: str = "frame"  # or "trajectory"
     test_largest: int = 0
     test_compositions: tuple[str, ...] = ()
+    extend: str = ""  # an earlier run's split.json: kept for its structures, the added ones split anew
 
     def __post_init__(self):
         f = self.valid_fraction
@@ -91,3 +92,4 @@ class SplitConfig:
             f"must be a list of compositions such as 'SA4AM4', got {self.test_compositions!r}",
         )
         object.__setattr__(self, "test_compositions", tuple(comps))
+        check(isinstance(self.extend, str), "split", "extend", f"must be the path of a split.json, got {self.extend!r}")

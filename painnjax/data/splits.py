@@ -276,3 +276,40 @@ def make_split(
 
 
 __all__ = ["Split", "make_split"]
+
+
+def extend_split(old: Split, ds: Dataset, *, test_compositions=None, **options) -> Split:
+    """``old`` for the structures it was made for, and a new split of the structures added after them.
+
+    For data that grows (new frames appended to the files of an earlier run, in the same order):
+    the first ``old.n_structures`` structures of ``ds`` keep their parts, so a model trained on
+    ``old.train`` is never validated or tested on its own training frames, and the validation
+    numbers of the two runs are comparable. The added structures are split by :func:`make_split`
+    with ``options`` (``valid_fraction``, ``seed``, ``by``, ``test_largest``); frames of
+    ``test_compositions`` and of every composition in ``old``'s test set go to the test set.
+
+    Example:
+        >>> split = extend_split(Split.load("old_run/split.json"), ds, valid_fraction=0.1, seed=14)  # doctest: +SKIP
+    """
+    n_old, n = old.n_structures, len(ds)
+    if n_old is None:
+        raise InputError("the split to extend does not record how many structures it was made for (n_structures)")
+    if n_old > n:
+        raise InputError(f"the split to extend covers {n_old} structures, more than the {n} of the data")
+    comps = list(ds.compositions)
+    if isinstance(test_compositions, str):
+        test_compositions = [test_compositions]
+    held = list(dict.fromkeys([*(test_compositions or []), *(comps[i] for i in old.test.tolist())]))
+    if n_old == n:
+        return old
+    added = ds.subset(np.arange(n_old, n))
+    present = set(added.compositions)
+    new = make_split(added, test_compositions=[c for c in held if c in present] or None, **options)
+    return Split(
+        train=np.concatenate([old.train, new.train + n_old]),
+        valid=np.concatenate([old.valid, new.valid + n_old]),
+        test=np.concatenate([old.test, new.test + n_old]),
+        seed=new.seed,
+        rule=f"structures 0-{n_old - 1}: {old.rule} | structures {n_old}-{n - 1} (added): {new.rule}",
+        n_structures=n,
+    )

@@ -95,6 +95,14 @@ def read_run_config(path: str | Path | None, overrides: dict | None = None) -> R
     return RunConfig(**sections)
 
 
+def _extended_split_file(path: str, config_path) -> Path:
+    """``[split] extend``: a path relative to the config file's folder (or absolute)."""
+    p = Path(path)
+    if not p.is_absolute() and config_path is not None:
+        p = Path(config_path).parent / p
+    return p
+
+
 def train_from_files(
     data_paths,
     config_path=None,
@@ -116,7 +124,7 @@ def train_from_files(
     training from instead of seeded weights (see :func:`painnjax.training.trainer.train`).
     """
     from painnjax.data.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
-    from painnjax.data.splits import Split, make_split
+    from painnjax.data.splits import Split, extend_split, make_split
     from painnjax.io.files import lock_run_folder
     from painnjax.training.trainer import train
 
@@ -145,14 +153,18 @@ def train_from_files(
         split = Split.load(split_file)
         split.check(ds)  # the split must belong to this data
     else:
-        split = make_split(
-            ds,
+        options = dict(
             valid_fraction=split_opts.valid_fraction,
             seed=split_opts.seed,
             test_compositions=list(split_opts.test_compositions) or None,
             test_largest=split_opts.test_largest,
             by=split_opts.by,
         )
+        if split_opts.extend:  # an earlier run's split for its structures, the added ones split anew
+            old = _extended_split_file(split_opts.extend, config_path)
+            split = extend_split(Split.load(old), ds, **options)
+        else:
+            split = make_split(ds, **options)
     if committee < 1:
         raise InputError(f"committee must be >= 1 models, got {committee}")
     warm = list(warm_start) if isinstance(warm_start, (list, tuple)) else [warm_start] * committee

@@ -26,6 +26,7 @@ def test_defaults_are_those_of_the_run_config():
         "by": "frame",
         "test_largest": 0,
         "test_compositions": (),
+        "extend": "",
     }
 
 

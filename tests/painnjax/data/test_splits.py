@@ -187,3 +187,29 @@ def test_split_errors(ds, tmp_path):
     incomplete.write_text(json.dumps({"train": [0, 1], "seed": 0}))
     with pytest.raises(InputError, match="missing field"):
         Split.load(incomplete)
+
+
+def test_an_extended_split_keeps_the_old_parts_and_splits_the_added_frames():
+    """Frames appended after an earlier run's data: the old structures keep their parts, the
+    added ones are split anew, and added frames of a held-out composition stay in the test set."""
+    from painnjax.data.splits import extend_split
+
+    old_data = synthetic({"a_1sa1am": (1, 1, 30), "a_2sa2am": (2, 2, 40), "a_4sa4am": (4, 4, 20)})
+    old = make_split(old_data, valid_fraction=0.2, seed=3, test_compositions=["SA4AM4"])
+    grown = synthetic(
+        {"a_1sa1am": (1, 1, 30), "a_2sa2am": (2, 2, 40), "a_4sa4am": (4, 4, 20), "c": (3, 3, 50), "d": (4, 4, 10)}
+    )
+    new = extend_split(old, grown, valid_fraction=0.2, seed=3)
+    n_old = len(old_data)
+    for part in ("train", "valid", "test"):
+        kept = getattr(new, part)[getattr(new, part) < n_old]
+        np.testing.assert_array_equal(kept, getattr(old, part))
+    added = np.arange(n_old, len(grown))
+    comps = np.asarray(grown.compositions, dtype=object)
+    np.testing.assert_array_equal(np.sort(new.test[new.test >= n_old]), added[comps[added] == "SA4AM4"])
+    assert len(new.valid[new.valid >= n_old]) == 10  # 0.2 of the 50 SA3AM3 frames
+    assert new.n_structures == len(grown) and "added" in new.rule
+    assert sorted(np.concatenate([new.train, new.valid, new.test]).tolist()) == list(range(len(grown)))
+    assert extend_split(old, old_data, valid_fraction=0.2, seed=3) is old
+    with pytest.raises(InputError, match="more than the"):
+        extend_split(new, old_data, valid_fraction=0.2, seed=3)
