@@ -13,7 +13,7 @@ Usage (the retraining of issue 14; the model shipped before it is in git):
         --data ../shared/data/saam_gfn1/train_pool_300K.extxyz \\
                benchmarks/data/n7-9/train_gfn1_300K_450K.extxyz.gz benchmarks/data/n7-9/test_gfn1_300K.extxyz.gz \\
         --model before=/tmp/saam-gfn1-2026-11-21.painn --model retrained=saam-gfn1 \\
-        --out benchmarks/results/saam-gfn1/by_size
+        --out benchmarks/results/saam-gfn1-retrain1/by_size
 """
 
 from __future__ import annotations

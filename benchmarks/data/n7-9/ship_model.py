@@ -20,11 +20,12 @@ ROOT = Path(__file__).resolve().parents[3]
 
 DESCRIPTION = (
     "PaiNN (SchNetPack's default size, 967,681 parameters) trained on GFN1-xTB energies and forces "
-    "of (H2SO4)n(NH3)m clusters: the shared pool's 300 K MD frames (SA0AM1-SA6AM5) and 750 "
-    "committee-selected 300/450 K NN-MD frames of SA7AM5-SA9AM9 (benchmarks/data/n7-9), fine-tuned "
-    "from the first saam-gfn1 (2026-11-21); SA8AM10, SA9AM10, SA9AM11 and SA10AM10 held out as the "
-    "test set. Binding energies against GFN1-xTB monomers folded back into per-element energies: "
-    "predicts total GFN1-xTB energies in eV. Trained on a 2-core CPU (see benchmarks/RESULTS.md)."
+    "of (H2SO4)n(NH3)m clusters: the shared pool's 300 K MD frames (SA0AM1-SA6AM5) and 1,100 "
+    "committee-selected 300/450 K NN-MD frames of SA6AM8-SA12AM12 (benchmarks/data/n7-9), fine-tuned "
+    "twice from the first saam-gfn1 (2026-11-21; retrain.toml, then retrain2.toml on 2026-12-01); "
+    "SA8AM10, SA9AM10, SA9AM11 and SA10AM10 held out as the test set. Binding energies against "
+    "GFN1-xTB monomers folded back into per-element energies: predicts total GFN1-xTB energies in eV. "
+    "Trained on a 2-core CPU (see benchmarks/RESULTS.md)."
 )
 
 
@@ -36,9 +37,10 @@ def portable(value):
         return [portable(v) for v in value]
     if isinstance(value, str) and value.startswith("/"):
         path = Path(value)
-        for base, prefix in ((ROOT, ""), (ROOT.parent, "../")):
-            if path.is_relative_to(base):
-                return prefix + str(path.relative_to(base))
+        if path.is_relative_to(ROOT):
+            return str(path.relative_to(ROOT))
+        if path.is_relative_to(ROOT.parent / "shared"):  # the shared data beside the repository
+            return "../" + str(path.relative_to(ROOT.parent))
         return "RUN/" + path.name  # a run folder of the training machine
     return value
 

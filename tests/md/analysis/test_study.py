@@ -39,7 +39,7 @@ def test_harmonic_frequencies_of_the_shipped_painn_match_ase_vibrations(tmp_path
         atoms.calc = PaiNNCalculator(model, dtype="float64")
         assert BFGS(atoms, logfile=None).run(fmax=1e-5, steps=2000)
         res = harmonic_analysis(build_potential(model, atoms, "float64"), atoms)
-        vib = Vibrations(atoms, name=str(tmp_path / "vib"), delta=0.005, nfree=4)
+        vib = Vibrations(atoms, name=str(tmp_path / "vib"), delta=0.0025, nfree=4)
         vib.run()
         ase_f = vib.get_frequencies()
     assert res.frequencies.shape == (27,) and res.frequencies[0] > 0  # 3N - 6, a minimum
