@@ -25,7 +25,6 @@ Writes ``benchmarks/results/bench_committee_<device>.json`` (or ``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_potential import CpuMonitor, device_tag  # noqa: E402
+from bench_potential import CpuMonitor, write_result  # noqa: E402
 
 from md import MDConfig, run_md  # noqa: E402
 from painnjax import Model, load_model  # noqa: E402
@@ -121,10 +120,7 @@ def main(argv=None) -> int:
         "other_cores_busy": other,
         "seconds": time.perf_counter() - t0,
     }
-    out = Path(args.out or Path(__file__).resolve().parent / "results" / f"bench_committee_{device_tag()}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(result, "bench_committee", args.out)
     return 0
 
 

@@ -22,7 +22,6 @@ Writes ``benchmarks/results/bench_mixed_<device>.json`` (or ``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -32,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_potential import CpuMonitor, device_tag  # noqa: E402
+from bench_potential import CpuMonitor, write_result  # noqa: E402
 
 from md import MDConfig, run_md  # noqa: E402
 from md.structures import read_structure  # noqa: E402
@@ -127,10 +126,7 @@ def main(argv=None) -> int:
         "other_cores_busy": other,
         "command": "python benchmarks/bench_mixed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
-    out = Path(args.out or Path(__file__).resolve().parent / "results" / f"bench_mixed_{device_tag()}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(result, "bench_mixed", args.out)
     return 0
 
 

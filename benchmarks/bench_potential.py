@@ -204,6 +204,16 @@ def device_tag() -> str:
     return f"{d.platform}-{kind}" if kind else d.platform
 
 
+def write_result(result: dict, name: str, out=None, indent: int = 2) -> Path:
+    """Write a benchmark's ``result`` as JSON to ``out`` (default
+    ``benchmarks/results/<name>_<device>.json``), say so, and return the path."""
+    path = Path(out) if out else Path(__file__).resolve().parent / "results" / f"{name}_{device_tag()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=indent) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
 def machine_info(torch, torch_device) -> dict:
     info = {
         "platform": platform.platform(),

@@ -47,7 +47,6 @@ os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -56,7 +55,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_potential import CpuMonitor, device_tag, import_schnetpack, machine_info  # noqa: E402
+from bench_potential import CpuMonitor, import_schnetpack, machine_info, write_result  # noqa: E402
 
 import painnjax  # noqa: E402
 from md.screening.candidates import random_candidates  # noqa: E402
@@ -331,10 +330,7 @@ def main(argv=None) -> int:
                     f"same final energy (0.1 kcal/mol) for {int(same.sum())}/{k} starts; lowest final energy "
                     f"{np.min(ej):.4f} vs {np.min(sp['energies_eV']):.4f} eV"
                 )
-    out = Path(args.out) if args.out else HERE / "results" / f"bench_screen_{device_tag()}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_result(result, "bench_screen", args.out)
     return status
 
 
