@@ -849,11 +849,10 @@ def _summary(
         "config": cfg.to_dict(),
     }
     if engine.systems is not None:
+        systems = engine.systems
         summary["clusters"] = [
-            {"formula": f, "n_atoms": int(n), "replicas": [int(r) for r in np.flatnonzero(engine.systems.index == k)]}
-            for k, (f, n) in enumerate(
-                (formula(a.get_chemical_symbols(), np.arange(len(a))), len(a)) for a in engine.systems.clusters
-            )
+            {"formula": f, "n_atoms": len(a), "replicas": np.flatnonzero(systems.index == k).tolist()}
+            for k, (f, a) in enumerate(zip(systems.cluster_formulas, systems.clusters))
         ]
     if engine.wall is not None:
         summary["wall"] = {"radius_A": engine.wall.radius, "k_eV_A2": engine.wall.k}

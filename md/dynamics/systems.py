@@ -91,8 +91,15 @@ class Systems:
         return bool(np.any(self.n_atoms < self.n_max))
 
     @property
+    def cluster_formulas(self) -> list[str]:
+        """(K,) the formula of each cluster, as given."""
+        return [formula(a.get_chemical_symbols(), np.arange(len(a))) for a in self.clusters]
+
+    @property
     def formulas(self) -> list[str]:
-        return [formula(s, np.arange(len(s))) for s in self.symbols]
+        """(R,) the formula of each replica's cluster."""
+        names = self.cluster_formulas
+        return [names[k] for k in self.index]
 
     @property
     def symbols(self) -> list[list[str]]:
@@ -144,10 +151,6 @@ class Systems:
     def aux(self) -> dict:
         """The potential's per-replica keyword arguments: ``species`` and ``atom_mask`` (R, N)."""
         return {"species": self.species, "atom_mask": self.atom_mask}
-
-    def real(self, r: int, x):
-        """Replica ``r``'s rows of a per-atom array (N, ...) without the padding."""
-        return np.asarray(x)[: self.n_atoms[r]]
 
 
 def check_mixed(systems: Systems, cfg: MDConfig, potential) -> None:
