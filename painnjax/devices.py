@@ -80,6 +80,18 @@ def is_main_process() -> bool:
     return jax.process_index() == 0
 
 
+def all_process_devices(n_items: int, what: str = "batch") -> list[jax.Device]:
+    """Every device of every process of a multi-process job, when they can share ``n_items``
+    evenly (each must hold its share); else an :class:`InputError` naming ``what``."""
+    devices = jax.devices()
+    if n_items % len(devices):
+        raise InputError(
+            f"a run over {jax.process_count()} processes ({len(devices)} devices in all) needs a {what} "
+            f"that is a multiple of {len(devices)}, got {n_items}"
+        )
+    return devices
+
+
 def to_host(tree):
     """Every array leaf of ``tree`` as a numpy array on this host, whole: parts held by other
     processes are gathered (a collective: every process of the job must call it alike)."""
@@ -141,13 +153,7 @@ def batch_sharding(n_items: int, devices: int | list | None = None) -> NamedShar
     if distributed():  # every device of every process: each must hold its share
         if devices is not None:
             raise InputError("a multi-process run uses every device of every process (leave devices unset)")
-        devices = jax.devices()
-        if n_items % len(devices):
-            raise InputError(
-                f"a run over {jax.process_count()} processes ({len(devices)} devices in all) needs a batch "
-                f"that is a multiple of {len(devices)}, got {n_items}"
-            )
-        return NamedSharding(Mesh(np.array(devices), (AXIS,)), PartitionSpec(AXIS))
+        return NamedSharding(Mesh(np.array(all_process_devices(n_items)), (AXIS,)), PartitionSpec(AXIS))
     if devices is None or isinstance(devices, (int, np.integer)):
         devices = local_devices(devices)
     else:

@@ -38,7 +38,7 @@ from flax import serialization
 from painnjax.compiler import jit
 from painnjax.data.batching import Batch, Bucket, epoch_rng, iterate_batches, make_buckets
 from painnjax.data.packing import Packed, iterate_packed, make_budgets, structure_pairs
-from painnjax.devices import distributed
+from painnjax.devices import all_process_devices, distributed, is_main_process
 from painnjax.errors import InputError
 from painnjax.io.files import atomic_write, lock_run_folder, write_json
 from painnjax.io.modelfile import load_model, save_model
@@ -67,13 +67,7 @@ def data_parallel_devices(cfg: TrainConfig) -> list:
     """The local devices a batch is split over: ``cfg.n_devices`` of them, or with 0 the most
     that divide the batch size evenly (one device when only one does)."""
     if distributed():  # a multi-process job: every device of every process, each with its share
-        devices = jax.devices()
-        if cfg.batch_size % len(devices):
-            raise InputError(
-                f"a run over {jax.process_count()} processes ({len(devices)} devices in all) needs a batch_size "
-                f"that is a multiple of {len(devices)}, got {cfg.batch_size}"
-            )
-        return devices
+        return all_process_devices(cfg.batch_size, "batch_size")
     local = jax.local_devices()
     if cfg.n_devices:
         if cfg.n_devices > len(local):
@@ -385,7 +379,7 @@ def train(
     model_config = model_config or PaiNNConfig()
     cfg = cfg or TrainConfig()
     run_dir = Path(run_dir)
-    if distributed() and jax.process_index() > 0:  # the same run: process k > 0 keeps its copy apart
+    if not is_main_process():  # a multi-process run: process k > 0 keeps its copy of the run apart
         run_dir = run_dir / f"process-{jax.process_index()}"
     ckpt = run_dir / "checkpoints" / "latest.ckpt"
     if cfg.uses_forces and ds.forces is None:
