@@ -11,6 +11,7 @@ from md.screening.candidates import random_candidates, template
 from md.screening.protonation import (
     OTHER,
     detect_state,
+    ion_counts,
     neutral_composition,
     protonation_states,
     state_candidates,
@@ -177,3 +178,31 @@ def test_what_is_not_one_of_the_molecules_is_other():
     assert detect_state(template("W")[1:] + ammonium) == (1, OTHER)  # OH- and NH4+
     assert detect_state(Atoms("Ar2", positions=[[0, 0, 0], [3, 0, 0]])) == (0, OTHER)
     assert detect_state(Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]])) == (0, OTHER)
+
+
+def test_ion_counts_names_sulfate_and_keeps_the_charge_balanced(shared_data):
+    """A sulfate SO4 2- is counted (detect_state calls it other); the known 1:1 minimum has none."""
+    b = template("B")
+    sulfate = b[np.array(b.get_chemical_symbols()) != "H"]
+    for cation in (0, 1):
+        ammonium = template("AH")
+        ammonium.positions += [8.0 * (cation + 1), 0.0, 0.0]
+        sulfate = sulfate + ammonium
+    c = ion_counts(sulfate)
+    assert (c["SO4"], c["AH"], c["SA"], c["B"], c["AM"], c["other"]) == (1, 2, 0, 0, 0, 0)
+    assert detect_state(sulfate) == (2, OTHER)
+    c = ion_counts(read(shared_data / "starts" / "wu_2sa2am.xyz"))
+    assert (c["B"], c["AH"], c["SO4"], c["other"]) == (2, 2, 0, 0)
+    # SA6AM8's GFN1-xTB minimum: eight bases on six acids cannot all be ammonium from bisulfate;
+    # whatever the split, every unit is named and the charges balance
+    c = ion_counts(read(shared_data / "starts" / "k24_6sa8am.xyz"))
+    assert c["other"] == 0 and c["SO4"] >= 1
+    assert c["SA"] + c["B"] + c["SO4"] == 6 and c["AM"] + c["AH"] == 8
+    assert c["AH"] == c["B"] + 2 * c["SO4"]
+
+
+def test_ion_counts_counts_what_is_not_a_molecule_as_other():
+    assert ion_counts(Atoms("Ar2", positions=[[0, 0, 0], [3, 0, 0]]))["other"] == 2
+    hydronium = template("W") + Atoms("H", positions=[[0.0, 0.0, -0.97]])
+    c = ion_counts(hydronium)
+    assert (c["W"], c["other"]) == (0, 1)
