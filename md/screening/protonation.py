@@ -11,7 +11,7 @@ composition covers all its proton-transfer states.
 - :func:`state_candidates`: ``n`` random candidates spread over the states in equal shares,
   round-robin, all in one atom order (that of the neutral composition), so a screen compiles
   once for all of them and compares their minima with each other.
-- :func:`ion_counts`: the molecules and ions of a structure, SO4²⁻ included.
+- :func:`ion_units`, :func:`ion_counts`: the molecules and ions of a structure, SO4²⁻ included.
 - :func:`detect_state`: the state of a structure (a minimum, a start), from which heavy atom
   each H sits nearest to: protons may move back during a minimisation.
 
@@ -172,16 +172,52 @@ def state_candidates(composition, n: int, seed: int = 0, transfers="all", **rand
     return out
 
 
-def ion_counts(atoms) -> dict[str, int]:
-    """The molecules and ions of a structure, by H count: SA, B, ``SO4`` (sulfate SO4²⁻), AM, AH, W, ``other``.
+def ion_units(atoms) -> list[tuple[str, np.ndarray]]:
+    """The molecules and ions of a structure: ``[(kind, atom indices), ...]``, by H count.
 
     Every H belongs to its nearest N, O or S atom; every O to its nearest S if one lies within
     :data:`SO_BOND` (1.9 Å), else it is a water oxygen. An N with 4 H is an ammonium NH4⁺
-    (AH), with 3 H an ammonia NH3 (AM); an S with four O that carry 2 H is a sulfuric acid
-    (SA), with 1 H a bisulfate HSO4⁻ (B), with none a sulfate SO4²⁻ (``SO4``); a water O with
-    2 H is a water (W). ``other`` counts every unit that is none of these (H3O⁺, OH⁻, an H on
-    S, an S without four O, an element other than H, N, O, S). Clusters with more bases than
-    acids hold SO4²⁻ (and, two bases beyond the acids, often one neutral NH3 beside it).
+    (``AH``), with 3 H an ammonia NH3 (``AM``); an S with four O that carry 2 H is a sulfuric
+    acid (``SA``), with 1 H a bisulfate HSO4⁻ (``B``), with none a sulfate SO4²⁻ (``SO4``); a
+    water O with 2 H is a water (``W``). Every other unit (H3O⁺, OH⁻, an H on S, an S without
+    four O, an atom of another element, an H with no heavy atom) is ``other``. Clusters with
+    more bases than acids hold SO4²⁻ (and, two bases beyond the acids, often one neutral NH3
+    beside it). Units are in the order N, S, water O, then the rest.
+    """
+    from scipy.spatial.distance import cdist
+
+    sym = np.array(atoms.get_chemical_symbols())
+    R = np.asarray(atoms.positions, np.float64)
+    units: list[tuple[str, np.ndarray]] = []
+    h = np.flatnonzero(sym == "H")
+    heavy = np.flatnonzero(np.isin(sym, ["N", "O", "S"]))
+    owner = np.full(len(atoms), -1)  # the heavy atom each H belongs to, each O's S
+    if len(h) and len(heavy):
+        owner[h] = heavy[np.argmin(cdist(R[h], R[heavy]), axis=1)]
+    o, s = np.flatnonzero(sym == "O"), np.flatnonzero(sym == "S")
+    if len(o) and len(s):
+        d = cdist(R[o], R[s])
+        near = d.min(axis=1) <= SO_BOND
+        owner[o[near]] = s[np.argmin(d[near], axis=1)]
+    hydrogens = {i: h[owner[h] == i] for i in heavy}
+    for i in np.flatnonzero(sym == "N"):
+        units.append(({4: "AH", 3: "AM"}.get(len(hydrogens[i]), "other"), np.r_[i, hydrogens[i]]))
+    for i in s:
+        mine = o[owner[o] == i]
+        mine_h = np.concatenate([hydrogens[j] for j in mine]) if len(mine) else np.zeros(0, np.int64)
+        kind = {2: "SA", 1: "B", 0: "SO4"}.get(len(mine_h)) if len(mine) == 4 and not len(hydrogens[i]) else None
+        units.append((kind or "other", np.r_[i, mine, mine_h, hydrogens[i]]))
+    for i in o[owner[o] < 0]:
+        units.append(("W" if len(hydrogens[i]) == 2 else "other", np.r_[i, hydrogens[i]]))
+    placed = np.zeros(len(atoms), bool)
+    for _, idx in units:
+        placed[idx] = True
+    units += [("other", np.array([i])) for i in np.flatnonzero(~placed)]
+    return units
+
+
+def ion_counts(atoms) -> dict[str, int]:
+    """How many of each unit of :func:`ion_units`: SA, B, ``SO4``, AM, AH, W and ``other``.
 
     Example:
         >>> from md.screening.candidates import random_candidates
@@ -189,42 +225,16 @@ def ion_counts(atoms) -> dict[str, int]:
         >>> c["SA"], c["B"], c["AH"], c["SO4"], c["other"]
         (1, 1, 1, 0, 0)
     """
-    from scipy.spatial.distance import cdist
-
-    sym = np.array(atoms.get_chemical_symbols())
-    R = np.asarray(atoms.positions, np.float64)
     counts = dict.fromkeys((*NAMES, "SO4", "other"), 0)
-    counts["other"] += int(np.isin(sym, ["H", "N", "O", "S"], invert=True).sum())
-    h = np.flatnonzero(sym == "H")
-    heavy = np.flatnonzero(np.isin(sym, ["N", "O", "S"]))
-    n_h = np.zeros(len(atoms), np.int64)  # H count on each heavy atom
-    if len(h):
-        if not len(heavy):
-            counts["other"] += len(h)
-        else:
-            owner = heavy[np.argmin(cdist(R[h], R[heavy]), axis=1)]
-            np.add.at(n_h, owner, 1)
-    o, s = np.flatnonzero(sym == "O"), np.flatnonzero(sym == "S")
-    o_owner = np.full(len(o), -1)
-    if len(o) and len(s):
-        d = cdist(R[o], R[s])
-        near = d.min(axis=1) <= SO_BOND
-        o_owner[near] = s[np.argmin(d[near], axis=1)]
-    for i in np.flatnonzero(sym == "N"):
-        counts[{4: "AH", 3: "AM"}.get(int(n_h[i]), "other")] += 1
-    for i in s:
-        mine = o[o_owner == i]
-        kind = {2: "SA", 1: "B", 0: "SO4"}.get(int(n_h[mine].sum())) if len(mine) == 4 and n_h[i] == 0 else None
-        counts[kind or "other"] += 1
-    for i in o[o_owner < 0]:
-        counts["W" if n_h[i] == 2 else "other"] += 1
+    for kind, _ in ion_units(atoms):
+        counts[kind] += 1
     return counts
 
 
 def detect_state(atoms) -> tuple[int, str]:
     """The protonation state of a structure: ``(k, name)``, ``k`` the number of ammonium ions.
 
-    The units are those of :func:`ion_counts`. The name is the canonical composition name of
+    The units are those of :func:`ion_units`. The name is the canonical composition name of
     the SA, B, AM, AH and W counts (e.g. ``"SA0B2AM0AH2"``; charge is not checked, so a lone
     bisulfate is ``"SA0B1AM0"``). A structure with anything else (SO4²⁻, H3O⁺, OH⁻, an H on
     S, an element other than H, N, O, S, ...) is named ``"other"``, with ``k`` still the

@@ -12,6 +12,7 @@ from md.screening.protonation import (
     OTHER,
     detect_state,
     ion_counts,
+    ion_units,
     neutral_composition,
     protonation_states,
     state_candidates,
@@ -195,7 +196,12 @@ def test_ion_counts_names_sulfate_and_keeps_the_charge_balanced(shared_data):
     assert (c["B"], c["AH"], c["SO4"], c["other"]) == (2, 2, 0, 0)
     # SA6AM8's GFN1-xTB minimum: eight bases on six acids cannot all be ammonium from bisulfate;
     # whatever the split, every unit is named and the charges balance
-    c = ion_counts(read(shared_data / "starts" / "k24_6sa8am.xyz"))
+    atoms = read(shared_data / "starts" / "k24_6sa8am.xyz")
+    units = ion_units(atoms)
+    assert sorted(np.concatenate([idx for _, idx in units]).tolist()) == list(range(len(atoms)))  # a partition
+    sizes = {"SA": 7, "B": 6, "SO4": 5, "AM": 4, "AH": 5}
+    assert all(len(idx) == sizes[kind] for kind, idx in units)
+    c = ion_counts(atoms)
     assert c["other"] == 0 and c["SO4"] >= 1
     assert c["SA"] + c["B"] + c["SO4"] == 6 and c["AM"] + c["AH"] == 8
     assert c["AH"] == c["B"] + 2 * c["SO4"]
