@@ -46,6 +46,17 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def labelled_models(parser: argparse.ArgumentParser, items) -> dict:
+    """``--model LABEL=MODEL`` arguments -> ``{label: Model}`` (a bad one is the parser's error)."""
+    models = {}
+    for item in items:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            parser.error(f"--model takes LABEL=MODEL, got {item!r}")
+        models[label] = load_model(path)
+    return models
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", type=Path, required=True, help="the run's split.json")
@@ -55,12 +66,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=8)
     args = p.parse_args(argv)
 
-    models = {}
-    for item in args.model:
-        label, sep, path = item.partition("=")
-        if not sep or not label or not path:
-            p.error(f"--model takes LABEL=MODEL, got {item!r}")
-        models[label] = load_model(path)
+    models = labelled_models(p, args.model)
     split = Split.from_dict(json.loads(args.split.read_text()))
     ds = read_dataset(args.data, require_forces=False)
     if len(ds) != split.n_structures:

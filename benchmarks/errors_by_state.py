@@ -22,11 +22,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from accuracy_by_size import labelled_models
 from ase import Atoms
 
 from md.screening.protonation import ion_counts
 from painnjax.data.dataset import read_dataset
-from painnjax.io.modelfile import load_model
 from painnjax.training.evaluate import predict
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
@@ -47,12 +47,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=8)
     args = p.parse_args(argv)
 
-    models = {}
-    for item in args.model:
-        label, sep, path = item.partition("=")
-        if not sep or not label or not path:
-            p.error(f"--model takes LABEL=MODEL, got {item!r}")
-        models[label] = load_model(path)
+    models = labelled_models(p, args.model)
     ds = read_dataset(args.data, require_forces=True)
     groups = defaultdict(list)
     for k in range(len(ds)):
