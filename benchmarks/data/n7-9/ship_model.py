@@ -20,12 +20,13 @@ ROOT = Path(__file__).resolve().parents[3]
 
 DESCRIPTION = (
     "PaiNN (SchNetPack's default size, 967,681 parameters) trained on GFN1-xTB energies and forces "
-    "of (H2SO4)n(NH3)m clusters: the shared pool's 300 K MD frames (SA0AM1-SA6AM5) and 1,100 "
-    "committee-selected 300/450 K NN-MD frames of SA6AM8-SA12AM12 (benchmarks/data/n7-9), fine-tuned "
-    "twice from the first saam-gfn1 (2026-11-21; retrain.toml, then retrain2.toml on 2026-12-01); "
-    "SA8AM10, SA9AM10, SA9AM11 and SA10AM10 held out as the test set. Binding energies against "
-    "GFN1-xTB monomers folded back into per-element energies: predicts total GFN1-xTB energies in eV. "
-    "Trained on a 2-core CPU (see benchmarks/RESULTS.md)."
+    "of (H2SO4)n(NH3)m clusters: the shared pool's 300 K MD frames (SA0AM1-SA6AM5), 1,100 "
+    "committee-selected 300/450 K NN-MD frames of SA6AM8-SA12AM12 and 854 300/450 K GFN1-xTB MD frames "
+    "of clusters with more bases than acids (SA3AM5-SA7AM9; benchmarks/data/n7-9), fine-tuned three "
+    "times from the first saam-gfn1 (2026-11-21; retrain.toml, retrain2.toml, retrain3.toml, "
+    "2026-12-01); SA8AM10, SA9AM10, SA9AM11 and SA10AM10 held out as the test set. Binding energies "
+    "against GFN1-xTB monomers folded back into per-element energies: predicts total GFN1-xTB energies "
+    "in eV. Trained on a 2-core CPU (see benchmarks/RESULTS.md)."
 )
 
 
