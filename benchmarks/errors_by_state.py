@@ -21,13 +21,12 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 from accuracy_by_size import labelled_models
 from ase import Atoms
 
 from md.screening.protonation import ion_counts
 from painnjax.data.dataset import read_dataset
-from painnjax.training.evaluate import predict
+from painnjax.training.evaluate import _energy_stats, _force_stats, predict  # painnjax evaluate's own metrics
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
 
@@ -59,15 +58,14 @@ def main(argv=None) -> int:
         E, F = predict(model, ds, batch_size=args.batch_size)
         de = (E - ds.energy) * EV_TO_KCAL_PER_MOL
         for (comp, state), idx in groups.items():
-            df = np.concatenate([(F[k] - ds.forces[k]).ravel() for k in idx]) * EV_TO_KCAL_PER_MOL
             row = rows.setdefault(
                 f"{comp} | {state}",
                 {"composition": comp, "state": state, "n_atoms": int(ds.n_atoms[idx[0]]), "frames": len(idx)},
             )
             row[label] = {
                 "energy_mean_error": float(de[idx].mean()),
-                "energy_mae": float(np.abs(de[idx]).mean()),
-                "forces_mae": float(np.abs(df).mean()),
+                **_energy_stats(de[idx]),
+                **_force_stats([F[k] for k in idx], [ds.forces[k] for k in idx]),
             }
     ordered = sorted(rows.values(), key=lambda r: (r["n_atoms"], r["composition"], r["state"]))
     head = "| composition | atoms | state | frames | " + " | ".join(

@@ -12,7 +12,9 @@
 # away, GFN1-xTB relaxed; RUN_DIR/starts): the reference study's data had m = n + 2 from n = 1.
 #
 #   bash benchmarks/data/n7-9/make_xtb_set.sh RUN_DIR [WORKERS]
-# Resumable: a finished trajectory is not run again and labelling continues where it stopped.
+# Resumable: a finished trajectory is not run again (one cut short runs again from its start;
+# with the same seed it gives the same frames) and labelling continues where it stopped. A
+# second run on the same folder while one is writing is refused.
 # The test compositions SA8AM10, SA9AM10, SA9AM11 and SA10AM10 are not among the starts.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +25,8 @@ starts="$root/../shared/data/starts"
 pj="$root/.venv/bin/painnjax"
 export OMP_NUM_THREADS=1
 mkdir -p "$run/xtb" "$run/starts"
+exec 9> "$run/.make_xtb_set.lock"
+flock -n 9 || { echo "another make_xtb_set.sh is writing $run" >&2; exit 2; }
 # 0. the smaller m = n + 2 clusters (kept when there)
 nice -n 10 "$root/.venv/bin/python" "$here/smaller_starts.py" "$starts/k24_6sa8am.xyz" --remove 1 2 3 --out "$run/starts"
 # start structure, temperature (K), seed

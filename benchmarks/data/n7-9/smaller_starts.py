@@ -52,6 +52,8 @@ def main(argv=None) -> int:
     p.add_argument("--fmax", type=float, default=0.05, help="eV/Å")
     p.add_argument("--steps", type=int, default=300)
     args = p.parse_args(argv)
+    if not args.start.is_file():
+        p.error(f"no start structure {args.start}")
     from tblite.ase import TBLite
 
     start = ase.io.read(args.start)
@@ -70,7 +72,9 @@ def main(argv=None) -> int:
         )
         e = atoms.get_potential_energy()
         atoms.calc = None
-        ase.io.write(out, atoms, format="extxyz")
+        part = out.with_name(f"unfinished_{out.name}")  # a kill mid-write leaves no file that looks done
+        ase.io.write(part, atoms, format="extxyz")
+        part.replace(out)
         print(
             f"{out}: {len(atoms)} atoms, GFN1-xTB {e:.4f} eV, converged {converged}, "
             f"SO4 {c['SO4']} NH3 {c['AM']} NH4 {c['AH']} HSO4 {c['B']} H2SO4 {c['SA']} other {c['other']}",
