@@ -26,8 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from ase.io import read
 
+from md.analysis.thermo import ThermoSet, thermo_of_file, write_dh_ds_table, write_thermo
+from painnjax.data.composition import composition_of
 from painnjax.errors import InputError
+from painnjax.io.files import atomic_write, write_extxyz_atomic
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
 
@@ -37,7 +41,7 @@ class GRanking:
     ``best.extxyz``, lowest energy first); ``G`` (eV) and ``relative_G_kcal_mol`` at the first
     temperature, in ``best.extxyz`` order."""
 
-    thermo: object  # md.analysis.thermo.ThermoSet
+    thermo: ThermoSet
     order: np.ndarray
     G: np.ndarray
     relative_G_kcal_mol: np.ndarray
@@ -62,18 +66,11 @@ def rank_screen_by_g(
     ``Model``, or ``atoms -> energy_fn``). ``with_binding``: formation ΔH, ΔS, ΔG from the
     monomers (``dH_dS.txt``); by default when every minimum is made of SA, AM and W (ion pairs
     included)."""
-    from ase.io import read
-
-    from md.analysis.thermo import thermo_of_file, write_dh_ds_table, write_thermo
-    from painnjax.io.files import atomic_write, write_extxyz_atomic
-
     out = Path(out)
     best = out / "best.extxyz"
     if not best.exists() or best.stat().st_size == 0:
         raise InputError(f"{best}: no minima to rank by free energy (the screen kept none)")
     if with_binding is None:
-        from painnjax.data.composition import composition_of
-
         with_binding = all(composition_of(a.numbers) is not None for a in read(best, index=":"))
     res = thermo_of_file(
         model,

@@ -304,7 +304,8 @@ def test_cli_thermo(tmp_path, capsys, monkeypatch):
     from painnjax.cli import main
 
     monkeypatch.setattr(
-        th, "_potential_factory", lambda model, dtype: ((lambda frames: water_potential(frames[0])), None)
+        "md.analysis.thermo.workflow._potential_factory",
+        lambda model, dtype: ((lambda frames: water_potential(frames[0])), None),
     )
     w = molecule("W")
     w.positions[0] *= 1.03

@@ -1,0 +1,404 @@
+"""Thermochemistry with a model: structures or a file of them, and the monomer references, to :class:`ThermoSet`.
+
+:func:`thermo_of_structures` computes each structure's frequencies from the model's exact
+Hessian (structures of the same atoms batched with ``jax.vmap``) and applies
+:func:`~md.analysis.thermo.equations.thermochemistry`; :func:`monomer_references` minimises the
+SA, AM and W templates (:mod:`md.clusters`) with the model and gives their thermochemistry with
+their point-group symmetry numbers (H2SO4 C2: σ = 2, NH3 C3v: σ = 3, H2O C2v: σ = 2; a cluster
+is taken as C1, σ = 1, unless told); :func:`thermo_of_file` does both for every frame of a file,
+with each frame's :func:`~md.analysis.thermo.formation.binding`, as ``painnjax thermo`` runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from md.analysis.harmonic import NotAMinimumWarning, harmonic_analysis, harmonic_analysis_batch
+from md.analysis.thermo.equations import (
+    ATMOSPHERE_PA,
+    GRIMME_B_AV_KG_M2,
+    Thermo,
+    check_conditions,
+    thermochemistry,
+)
+from md.analysis.thermo.formation import ThermoSet, binding
+from md.clusters import molecule
+from md.screening.candidates import read_candidates
+from md.structures import build_potential, precision
+from painnjax.data.composition import composition_of, molecule_counts
+from painnjax.errors import InputError
+from painnjax.io.modelfile import load_model, model_identity
+from painnjax.model import Model
+from painnjax.nn.neighbors import count_pairs
+from painnjax.validate import free_cluster
+
+#: a structure with a larger force than this (eV/Å) is warned about: not a stationary point of the model
+STATIONARY_FMAX = 0.05
+#: point groups of the monomer templates' minima and their rotational symmetry numbers
+MONOMER_POINT_GROUPS = {"SA": "C2", "AM": "C3v", "W": "C2v"}
+MONOMER_SYMMETRY = {"SA": 2, "AM": 3, "W": 2}
+
+
+# --------------------------------------------------------------------------------------------
+# The model
+
+
+@dataclass(frozen=True)
+class _ResolvedModel:
+    """A model loaded once (:func:`_potential_factory`), passed on as the ``model`` of
+    :func:`thermo_of_structures` and :func:`monomer_references`, so that they do not load it again."""
+
+    potential_for: Callable
+    identity: str | None
+
+
+def _potential_factory(model, dtype: str) -> tuple[Callable, str | None]:
+    """``(potential_for, identity)``: ``potential_for(frames) -> energy_fn`` valid for every frame
+    of one atom list, and the model's identity (None for a callable given instead of a model).
+
+    ``model``: a painnjax ``Model``, a model file or bundled name, or a callable
+    ``potential_for(atoms) -> energy_fn`` (an analytic potential, e.g. in tests).
+    """
+    if isinstance(model, _ResolvedModel):
+        return model.potential_for, model.identity
+    if callable(model) and not isinstance(model, (Model, str, os.PathLike)):
+        return (lambda frames: model(frames[0])), None
+    m = load_model(model)
+    cutoff = float(m.config.cutoff)
+
+    def potential_for(frames):
+        # sized to the frame with the most pairs, so that one potential serves the batch
+        ref = max(frames, key=lambda a: count_pairs(a.positions, cutoff))
+        return build_potential(m, ref, dtype)
+
+    return potential_for, model_identity(m)
+
+
+# --------------------------------------------------------------------------------------------
+# Structures with a model
+
+
+def structure_name(atoms, k: int) -> str:
+    """A label for frame ``k``: ``info["name"]``, else ``<file name>:<frame>`` (from ``source``
+    and ``candidate``, as :func:`md.screening.candidates.read_candidates` sets them), else
+    ``structure k``."""
+    info = atoms.info
+    if info.get("name"):
+        return str(info["name"])
+    if info.get("source") is not None:
+        return f"{Path(str(info['source'])).name}:{info.get('candidate', k)}"
+    return f"structure {k}"
+
+
+def _composition(atoms) -> str:
+    """``info["composition"]``, else the (SA)(AM)(W) name of the atoms, else their Hill formula."""
+    c = atoms.info.get("composition")
+    return str(c) if c else (composition_of(atoms.numbers) or atoms.get_chemical_formula(mode="hill"))
+
+
+def thermo_of_structures(
+    model,
+    structures,
+    temperatures,
+    *,
+    pressure: float = ATMOSPHERE_PA,
+    quasi_harmonic: bool = True,
+    qh_cutoff: float = 100.0,
+    qh_alpha: float = 4,
+    symmetry_number: int | Sequence[int] = 1,
+    spin: float = 0,
+    dtype: str = "float64",
+    ignore_cell: bool = False,
+    batch_size: int = 8,
+    hessian_batch: int = 8,
+    names: Sequence[str] | None = None,
+) -> list[Thermo]:
+    """:func:`thermochemistry` of each structure, its frequencies from the model's exact Hessian.
+
+    Structures with the same atomic numbers in the same order (frames of one composition) have
+    their Hessians computed together (:func:`~md.analysis.harmonic.harmonic_analysis_batch`:
+    ``jax.vmap`` over ``batch_size`` structures). The structures are taken as they are (not
+    minimised): a structure whose largest force exceeds :data:`STATIONARY_FMAX` and imaginary
+    frequencies are warned about (:class:`NotAMinimumWarning`); the latter are left out.
+
+    Args:
+        model: a painnjax ``Model``, model file or bundled name; or a callable
+            ``potential_for(atoms) -> energy_fn`` (any JAX energy, eV and Å).
+        structures: ``ase.Atoms`` (free clusters; periodic ones only with ``ignore_cell``).
+        temperatures: K; pressure: Pa; quasi_harmonic, qh_cutoff, qh_alpha, spin: as in
+            :func:`thermochemistry`.
+        symmetry_number: one for all, or one per structure.
+        dtype: precision of the model (float64: the Hessian of float32 is good to a few cm⁻¹ only).
+        names: labels (default :func:`structure_name`).
+
+    Returns:
+        one :class:`Thermo` per structure, in order, with ``name``, ``composition`` and ``fmax``.
+    """
+    structures = list(structures)
+    T = check_conditions(temperatures, pressure, spin=spin, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha)
+    frames, names, sigmas = _checked_structures(structures, names, symmetry_number, T, pressure, ignore_cell)
+    if not frames:
+        return []
+    results: list[Thermo | None] = [None] * len(frames)
+    with precision(dtype):
+        potential_for, _ = _potential_factory(model, dtype)
+        for idx in _same_atoms(frames):
+            group = [frames[k] for k in idx]
+            harmonic = _harmonic_of_group(
+                potential_for(group), group, [names[k] for k in idx], batch_size, hessian_batch
+            )
+            for k, res in zip(idx, harmonic):
+                if res.fmax > STATIONARY_FMAX:
+                    warnings.warn(
+                        f"{names[k]}: the largest force is {res.fmax:.3g} eV/Å, above {STATIONARY_FMAX} eV/Å: "
+                        "not a stationary point of this model (minimise it with the model first, e.g. "
+                        "`painnjax optimize`); its harmonic free energy is not meaningful",
+                        NotAMinimumWarning,
+                        stacklevel=2,
+                    )
+                results[k] = thermochemistry(
+                    res.energy,
+                    res.frequencies,
+                    frames[k],
+                    T,
+                    pressure,
+                    symmetry_number=sigmas[k],
+                    spin=spin,
+                    quasi_harmonic=quasi_harmonic,
+                    qh_cutoff=qh_cutoff,
+                    qh_alpha=qh_alpha,
+                    linear=res.linear,
+                    name=names[k],
+                    composition=_composition(structures[k]),
+                    fmax=res.fmax,
+                )
+    return results  # type: ignore[return-value]
+
+
+def _checked_structures(structures: list, names, symmetry_number, T: np.ndarray, pressure: float, ignore_cell: bool):
+    """``(frames, names, sigmas)``: copies of the structures checked as free clusters (``info["source"]``
+    their name), their names and one symmetry number each, after checking that the counts match."""
+    sigmas = (
+        [symmetry_number] * len(structures) if isinstance(symmetry_number, (int, np.integer)) else list(symmetry_number)
+    )
+    if len(sigmas) != len(structures):
+        raise InputError(f"{len(sigmas)} symmetry numbers for {len(structures)} structures")
+    for s in sigmas:
+        check_conditions(T, pressure, symmetry_number=s)
+    names = [structure_name(a, k) for k, a in enumerate(structures)] if names is None else list(names)
+    if len(names) != len(structures):
+        raise InputError(f"{len(names)} names for {len(structures)} structures")
+    frames = []
+    for atoms, name in zip(structures, names):
+        a = free_cluster(atoms.copy(), name, ignore_cell=ignore_cell)
+        a.info["source"] = name
+        frames.append(a)
+    return frames, names, sigmas
+
+
+def _same_atoms(frames) -> list[list[int]]:
+    """Indices of the frames grouped by their atomic numbers in order (one Hessian batch each)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for k, a in enumerate(frames):
+        groups.setdefault(tuple(int(z) for z in a.numbers), []).append(k)
+    return list(groups.values())
+
+
+def _harmonic_of_group(energy_fn, group, names, batch_size: int, hessian_batch: int):
+    """:func:`~md.analysis.harmonic.harmonic_analysis_batch` of frames of the same atoms, quietly."""
+    with warnings.catch_warnings():
+        # thermochemistry() warns about every imaginary frequency, naming the structure
+        warnings.simplefilter("ignore", NotAMinimumWarning)
+        return harmonic_analysis_batch(
+            energy_fn,
+            group,
+            names=names,
+            batch_size=batch_size,
+            hessian_batch=hessian_batch,
+        )
+
+
+def monomer_references(
+    model,
+    names: Sequence[str] = ("SA", "AM", "W"),
+    temperatures=(298.15,),
+    pressure: float = ATMOSPHERE_PA,
+    quasi_harmonic: bool = True,
+    dtype: str = "float64",
+    *,
+    qh_cutoff: float = 100.0,
+    qh_alpha: float = 4,
+    fmax: float = 1e-3,
+    max_steps: int = 5000,
+) -> dict[str, Thermo]:
+    """The monomers minimised with the model and their thermochemistry: the references of :func:`binding`.
+
+    Each template of :data:`md.clusters.TEMPLATES` (SA = H2SO4, AM = NH3, W = H2O) is minimised
+    with FIRE to ``fmax`` (eV/Å) in ``dtype`` (float64 by default), its frequencies computed
+    from the exact Hessian, and :func:`thermochemistry` applied with the symmetry number of its
+    point group (:data:`MONOMER_SYMMETRY`: H2SO4 C2 σ = 2, NH3 C3v σ = 3, H2O C2v σ = 2).
+    A minimisation that stops at ``max_steps`` short of ``fmax`` is warned about
+    (:class:`NotAMinimumWarning`).
+
+    Args:
+        model: as in :func:`thermo_of_structures`.
+        names: the monomers wanted (keys of :data:`MONOMER_SYMMETRY`).
+    """
+    T = check_conditions(temperatures, pressure, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha)
+    unknown = [n for n in names if n not in MONOMER_SYMMETRY]
+    if unknown:
+        raise InputError(
+            f"no monomer template for {', '.join(map(str, unknown))}; known: {', '.join(MONOMER_SYMMETRY)}"
+        )
+    out: dict[str, Thermo] = {}
+    with precision(dtype):
+        potential_for, _ = _potential_factory(model, dtype)
+        for name in names:
+            atoms = _minimised_monomer(potential_for, name, fmax, max_steps)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotAMinimumWarning)  # thermochemistry() warns
+                harmonic = harmonic_analysis(potential_for([atoms]), atoms)
+            out[name] = thermochemistry(
+                harmonic.energy,
+                harmonic.frequencies,
+                atoms,
+                T,
+                pressure,
+                symmetry_number=MONOMER_SYMMETRY[name],
+                spin=0,
+                quasi_harmonic=quasi_harmonic,
+                qh_cutoff=qh_cutoff,
+                qh_alpha=qh_alpha,
+                linear=harmonic.linear,
+                name=name,
+                composition=name,
+                fmax=harmonic.fmax,
+            )
+    return out
+
+
+def _minimised_monomer(potential_for: Callable, name: str, fmax: float, max_steps: int):
+    """The template of monomer ``name`` minimised with FIRE; warns (for the caller of
+    :func:`monomer_references`) when it stops short of ``fmax``."""
+    # jax-md, which FIRE needs, takes seconds to import (`python -c "import jax_md"` 10.1 s against
+    # 2.3 s for `import md.analysis.harmonic`, 2-core dev machine, 2026-12-07): imported only when
+    # monomers are minimised, not for `painnjax thermo --no-binding` or a rejected command line
+    from md.optimize.fire import minimize
+
+    atoms = molecule(name)
+    where = f"monomer {name} ({atoms.get_chemical_formula(mode='hill')})"
+    atoms.info["source"] = where
+    res = minimize(potential_for([atoms]), atoms, fmax=fmax, max_steps=max_steps)
+    if not res.converged:
+        warnings.warn(
+            f"{where}: FIRE stopped after {res.steps} steps at max force {res.fmax:.3g} eV/Å, "
+            f"above fmax {fmax:g}: its reference free energy is of a structure not quite at the minimum",
+            NotAMinimumWarning,
+            stacklevel=3,
+        )
+    atoms.positions = res.positions
+    return atoms
+
+
+# --------------------------------------------------------------------------------------------
+# A file of structures, as the command line runs it
+
+
+def settings_dict(
+    temperatures,
+    pressure: float,
+    quasi_harmonic: bool,
+    qh_cutoff: float,
+    qh_alpha: float,
+    **extra,
+) -> dict:
+    """The ``settings`` block of :func:`write_thermo`: conditions, method and references."""
+    return {
+        "temperatures_K": [float(t) for t in np.atleast_1d(temperatures)],
+        "pressure_Pa": float(pressure),
+        "method": "quasi-RRHO" if quasi_harmonic else "RRHO",
+        "quasi_harmonic": bool(quasi_harmonic),
+        "qh_cutoff_cm-1": float(qh_cutoff),
+        "qh_alpha": float(qh_alpha),
+        "free_rotor_B_av_kg_m2": GRIMME_B_AV_KG_M2,
+        "references": [
+            "ideal gas, rigid rotor, harmonic oscillator (as ase.thermochemistry.IdealGasThermo)",
+            "entropy of soft modes: S. Grimme, Chem. Eur. J. 2012, 18, 9955-9964",
+            "enthalpy of soft modes: Y.-P. Li, J. Gomes, S. M. Sharada, A. T. Bell, M. Head-Gordon, "
+            "J. Phys. Chem. C 2015, 119, 1840-1850",
+        ],
+        "monomer_symmetry_numbers": {
+            n: {"point_group": MONOMER_POINT_GROUPS[n], "sigma": s} for n, s in MONOMER_SYMMETRY.items()
+        },
+        **extra,
+    }
+
+
+def thermo_of_file(
+    model,
+    path,
+    temperatures=(298.15,),
+    *,
+    pressure: float = ATMOSPHERE_PA,
+    quasi_harmonic: bool = True,
+    qh_cutoff: float = 100.0,
+    qh_alpha: float = 4,
+    symmetry_number: int = 1,
+    with_binding: bool = True,
+    dtype: str = "float64",
+    ignore_cell: bool = False,
+) -> ThermoSet:
+    """Every frame of a structure file: :func:`thermo_of_structures`, and with ``with_binding``
+    the monomers that its clusters are made of (:func:`monomer_references`) and each frame's
+    :func:`binding`. Frames are read by :func:`md.screening.candidates.read_candidates`."""
+    T = check_conditions(
+        temperatures, pressure, symmetry_number=symmetry_number, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha
+    )
+    frames, names, counts = _read_frames(path, ignore_cell, with_binding)
+    with_model = dict(
+        pressure=pressure, quasi_harmonic=quasi_harmonic, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha, dtype=dtype
+    )
+    factory = _ResolvedModel(*_potential_factory(model, dtype))
+    thermos = thermo_of_structures(
+        factory, frames, T, symmetry_number=symmetry_number, ignore_cell=ignore_cell, names=names, **with_model
+    )
+    monomers: dict[str, Thermo] = {}
+    bindings = None
+    if counts is not None:
+        needed = [n for n in MONOMER_SYMMETRY if any(c.get(n, 0) for c in counts)]
+        monomers = monomer_references(factory, needed, T, **with_model)
+        bindings = [binding(t, c, monomers) for t, c in zip(thermos, counts)]
+    settings = settings_dict(
+        T,
+        pressure,
+        quasi_harmonic,
+        qh_cutoff,
+        qh_alpha,
+        model=str(model) if isinstance(model, (str, Path)) else None,
+        model_id=factory.identity,
+        structures=str(path),
+        dtype=dtype,
+        symmetry_number=int(symmetry_number),
+        binding=bool(with_binding),
+    )
+    return ThermoSet(thermos, bindings, monomers, settings)
+
+
+def _read_frames(path, ignore_cell: bool, with_binding: bool):
+    """``(frames, names, counts)`` of a structure file: its frames, their names (:func:`structure_name`)
+    and, with ``with_binding``, the monomers each is made of (else None)."""
+    frames = read_candidates(path, ignore_cell=ignore_cell)
+    names = [structure_name(a, k) for k, a in enumerate(frames)]
+    counts = None
+    if with_binding:
+        counts = [
+            molecule_counts(a.numbers, source=f"{n} (use --no-binding for other molecules)")
+            for a, n in zip(frames, names)
+        ]
+    return frames, names, counts
