@@ -4,8 +4,9 @@
   4, 7, 10, 15), else from a folder of starting structures (``wu_{n}sa{m}am.xyz`` or
   ``k24_{n}sa{m}am.xyz``, as in ``../shared/data/starts``).
 - :func:`build_cluster`: any composition, packed from rigid molecule templates (SA =
-  H2SO4, AM = NH3, W = H2O; GFN1-xTB minima) at random orientations, each molecule slid in from
-  outside until it touches the cluster. A start for :func:`md.minimize`, not a minimum.
+  H2SO4, AM = NH3, W = H2O; GFN1-xTB minima, :data:`painnjax.data.molecules.TEMPLATES`) at
+  random orientations, each molecule slid in from outside until it touches the cluster. A
+  start for :func:`md.minimize`, not a minimum.
 - :func:`molecules`: the atoms of each molecule (covalent bonds by ASE's natural cutoffs);
   :func:`rmsd`: RMSD of two structures after the best superposition.
 
@@ -17,65 +18,19 @@ Example:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
+from painnjax.data.molecules import MOLECULE_TYPES, TEMPLATES
 from painnjax.errors import InputError
-
-# GFN1-xTB minima (Å), from ../shared/data/saam_gfn1/monomers_gfn1.extxyz (SA, AM); W is a
-# standard gas-phase water geometry (O-H 0.957 Å, 104.5°).
-TEMPLATES: dict[str, tuple[str, np.ndarray]] = {
-    "SA": (
-        "H2O4S",
-        np.array(
-            [
-                [0.90712051, 1.43248057, -1.14118566],
-                [-0.90711989, -1.43248157, -1.14118627],
-                [1.23302941, -0.04526312, 0.83663644],
-                [-1.23303017, 0.04526392, 0.83663814],
-                [0.00856644, 1.23350198, -0.84819448],
-                [-0.00856622, -1.23350182, -0.84819508],
-                [-0.00000010, 0.00000004, 0.15366092],
-            ]
-        ),
-    ),
-    "AM": (
-        "H3N",
-        np.array(
-            [
-                [-0.00000000, 0.94672999, -0.24765440],
-                [0.81989251, -0.47336544, -0.24765340],
-                [-0.81989250, -0.47336545, -0.24765340],
-                [0.00000000, -0.00000009, 0.10082121],
-            ]
-        ),
-    ),
-    "W": (
-        "H2O",
-        np.array(
-            [
-                [0.0, 0.75695, -0.58588],
-                [0.0, -0.75695, -0.58588],
-                [0.0, 0.0, 0.0],
-            ]
-        ),
-    ),
-}
-#: chemical symbols of each template, in the order of its positions
-TEMPLATE_SYMBOLS = {"SA": ["H", "H", "O", "O", "O", "O", "S"], "AM": ["H", "H", "H", "N"], "W": ["H", "H", "O"]}
 
 
 def molecule(name: str):
     """A molecule template (``"SA"``, ``"AM"``, ``"W"``) as an ``ase.Atoms`` centred at its centre of mass."""
-    from ase import Atoms
-
     if name not in TEMPLATES:
         raise InputError(f"unknown molecule {name!r}; templates: {', '.join(TEMPLATES)}")
-    atoms = Atoms(TEMPLATE_SYMBOLS[name], positions=TEMPLATES[name][1])
-    atoms.positions -= atoms.get_center_of_mass()
-    return atoms
+    return MOLECULE_TYPES[name].atoms()
 
 
 def build_cluster(n_sa: int, n_am: int, n_w: int = 0, seed: int = 0, contact: float = 1.8, step: float = 0.05):
@@ -146,16 +101,6 @@ def starting_structure(n_sa: int, n_am: int, starts_dir=None):
     have = ", ".join(bundled_structures())
     more = f"; also looked for {', '.join(tried)}" if tried else "; pass starts_dir for more"
     raise InputError(f"no starting structure for {name}: bundled are {have}{more}")
-
-
-def available_structures(starts_dir) -> list[tuple[int, int]]:
-    """(n_sa, n_am) of the ``wu_``/``k24_`` files in ``starts_dir``."""
-    found = set()
-    for p in Path(starts_dir).glob("*.xyz"):
-        m = re.fullmatch(r"(?:wu|k24)_(\d+)sa(\d+)am", p.stem)
-        if m:
-            found.add((int(m.group(1)), int(m.group(2))))
-    return sorted(found)
 
 
 def molecules(atoms, scale: float = 1.2) -> list[np.ndarray]:

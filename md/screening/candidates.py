@@ -7,8 +7,8 @@ lowest minima. This module makes the starting structures; minimising them is ano
   ``{"SA": 4, "AM": 4}`` (canonical order SA, B, AM, AH, W). Molecules: SA (H2SO4), AM (NH3),
   W (H2O) and the ionised forms B (bisulfate HSO4⁻) and AH (ammonium NH4⁺); the cluster must be
   neutral (as many B as AH). :func:`composition_name` writes the canonical name back.
-- :func:`template`: a rigid molecule (SA, AM, W from :data:`md.clusters.TEMPLATES`; B and AH
-  from :data:`ION_TEMPLATES` here) as an ``ase.Atoms`` centred at its centre of mass.
+- :func:`template`: a rigid molecule (the templates of
+  :data:`painnjax.data.molecules.MOLECULE_TYPES`) as an ``ase.Atoms`` centred at its centre of mass.
 - :func:`random_candidates`: ``n`` seeded candidates: rigid molecules at uniformly random
   orientations (``e3nn_jax.rand_matrix``), centres uniform in a sphere sized from liquid-like
   molecular volumes, no two atoms of different molecules closer than ``min_distance`` Å, and
@@ -38,51 +38,16 @@ from pathlib import Path
 
 import numpy as np
 
-from md.clusters import TEMPLATE_SYMBOLS, TEMPLATES, molecule
 from painnjax.compiler import jit
 from painnjax.data.composition import composition_name as canonical_name
+from painnjax.data.composition import composition_of
+from painnjax.data.molecules import MOLECULE_TYPES
 from painnjax.errors import InputError
+from painnjax.validate import format_hint, free_cluster
 
-#: molecule names in canonical order, with their chemistry (for messages and docs)
-NAMES: dict[str, str] = {
-    "SA": "sulfuric acid H2SO4",
-    "B": "bisulfate HSO4-",
-    "AM": "ammonia NH3",
-    "AH": "ammonium NH4+",
-    "W": "water H2O",
-}
-#: net charge (e) of each molecule
-CHARGES: dict[str, int] = {"SA": 0, "B": -1, "AM": 0, "AH": 1, "W": 0}
-
-
-def _bisulfate() -> np.ndarray:
-    """HSO4- from the SA template: the first acidic proton removed and its oxygen pulled in to
-    the template's mean S=O length (an S-O- bond is not an S-OH bond; a start, not a minimum)."""
-    X = TEMPLATES["SA"][1]
-    sym = np.array(TEMPLATE_SYMBOLS["SA"])
-    h, o, s = np.flatnonzero(sym == "H"), np.flatnonzero(sym == "O"), int(np.flatnonzero(sym == "S")[0])
-    d_ho = np.linalg.norm(X[h][:, None] - X[o][None], axis=-1)  # (H, O)
-    hydroxyl = o[np.argmin(d_ho, axis=1)]  # the O each H is bonded to
-    h0, o0 = int(h[0]), int(hydroxyl[0])
-    if d_ho[0].min() > 1.2:  # pragma: no cover - guards a changed SA template
-        raise RuntimeError("SA template: the first H is not bonded to an oxygen")
-    d_so = np.linalg.norm(X[o] - X[s], axis=1)
-    s_o = float(d_so[~np.isin(o, hydroxyl)].mean())  # S=O length of the template
-    Y = X.copy()
-    Y[o0] = X[s] + (X[o0] - X[s]) * s_o / np.linalg.norm(X[o0] - X[s])
-    return np.delete(Y, h0, axis=0)
-
-
-def _ammonium(bond: float = 1.03) -> np.ndarray:
-    """NH4+: N at the origin, four H on the corners of a tetrahedron at ``bond`` Å."""
-    corners = np.array([[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
-    return np.vstack([corners * bond / math.sqrt(3.0), np.zeros((1, 3))])
-
-
-#: the ionised forms, in the style of :data:`md.clusters.TEMPLATES`: (Hill formula, positions Å)
-ION_TEMPLATES: dict[str, tuple[str, np.ndarray]] = {"B": ("HO4S", _bisulfate()), "AH": ("H4N", _ammonium())}
-#: chemical symbols of each ion template, in the order of its positions
-ION_SYMBOLS = {"B": ["H", "O", "O", "O", "O", "S"], "AH": ["H", "H", "H", "H", "N"]}
+#: molecule names in canonical order (SA, B, AM, AH, W), with their chemistry (for messages and
+#: docs): the molecules and ions of the registry that have a template
+NAMES: dict[str, str] = {name: m.description for name, m in MOLECULE_TYPES.items() if m.has_template}
 
 # Liquid-like volume per molecule (Å³): molar mass / (density N_A). SA: 98.08 g/mol at
 # 1.83 g/cm³; AM: 17.03 g/mol at 0.682 g/cm³ (liquid at its boiling point); W: 18.02 g/mol at
@@ -102,15 +67,9 @@ MIN_READ_DISTANCE = 0.5  # Å; read_candidates rejects frames with atoms closer 
 def template(name: str):
     """A rigid molecule (``"SA"``, ``"B"``, ``"AM"``, ``"AH"``, ``"W"``, any case) as an
     ``ase.Atoms`` centred at its centre of mass."""
-    from ase import Atoms
-
     key = name.upper() if isinstance(name, str) else name
-    if key in ION_TEMPLATES:
-        atoms = Atoms(ION_SYMBOLS[key], positions=ION_TEMPLATES[key][1])
-        atoms.positions -= atoms.get_center_of_mass()
-        return atoms
-    if key in TEMPLATES:
-        return molecule(key)
+    if key in NAMES:
+        return MOLECULE_TYPES[key].atoms()
     raise InputError(f"unknown molecule {name!r}; known: {_known()}")
 
 
@@ -193,7 +152,7 @@ def _checked(counts: Mapping, where: str) -> dict[str, int]:
     out = {name: int(counts[name]) for name in NAMES if counts.get(name, 0) > 0}
     if not out:
         raise InputError(f"{where}: no molecules (every count is 0)")
-    charge = sum(CHARGES[name] * c for name, c in out.items())
+    charge = sum(MOLECULE_TYPES[name].charge * c for name, c in out.items())
     if charge != 0:
         raise InputError(
             f"{where}: net charge {charge:+d} e (B{out.get('B', 0)}, AH{out.get('AH', 0)}): each bisulfate B "
@@ -202,7 +161,9 @@ def _checked(counts: Mapping, where: str) -> dict[str, int]:
     return out
 
 
-def _as_composition(composition) -> dict[str, int]:
+def as_composition(composition) -> dict[str, int]:
+    """A composition (a string, :func:`parse_composition`, or a dict of counts, names in any
+    case) as checked counts in canonical order, zeros dropped; InputError otherwise."""
     if isinstance(composition, str):
         return parse_composition(composition)
     if isinstance(composition, Mapping):
@@ -214,7 +175,7 @@ def composition_name(comp) -> str:
     """The canonical name of a composition (a dict of counts or a string): names in the order
     SA, B, AM, AH, W with their counts; SA and AM always written (``"SA0AM1W2"``), the others
     when present -- the names :func:`painnjax.data.composition.composition_name` gives neutral clusters."""
-    counts = _as_composition(comp)
+    counts = as_composition(comp)
     return canonical_name({name: counts.get(name, 0) for name in NAMES})
 
 
@@ -228,7 +189,7 @@ def sphere_radius(composition, density: float = 1.5) -> float:
     SA4AM4 3.7 Å, SA10AM10 5.1 Å; bundled minima 3.5 and 5.0 Å), and few failed attempts
     (lower: more disconnected candidates; 3: many molecules find no room).
     R = (3 V / 4π)^(1/3), V = Σ v_molecule / density: SA4AM4 4.4 Å, SA10AM10 5.9 Å."""
-    counts = _as_composition(composition)
+    counts = as_composition(composition)
     volume = sum(MOLECULAR_VOLUME[name] * c for name, c in counts.items()) / density
     return (3.0 * volume / (4.0 * math.pi)) ** (1.0 / 3.0)
 
@@ -334,7 +295,7 @@ def random_candidates(
     import jax
     from ase import Atoms
 
-    counts = _as_composition(composition)
+    counts = as_composition(composition)
     name = composition_name(counts)
     for what, v in (("n", n), ("tries", tries), ("max_attempts", max_attempts), ("first", first)):
         low = 0 if what in ("n", "first") else 1
@@ -399,7 +360,7 @@ def random_candidates(
 def read_candidates(path, *, ignore_cell: bool = False) -> list:
     """Every frame of a structure file (extxyz, xyz, traj, ... anything ``ase.io.read`` reads)
     as a candidate: ``info["candidate"]`` = frame index, ``info["source"]`` = the path, and
-    ``info["composition"]`` (if the frame has none) from :func:`painnjax.data.dataset.composition_of`
+    ``info["composition"]`` (if the frame has none) from :func:`painnjax.data.composition.composition_of`
     or else the Hill formula. Frames may differ in composition. The models are for free
     clusters: a periodic frame is an error unless ``ignore_cell``, which drops its cell and pbc
     (:func:`painnjax.validate.free_cluster`).
@@ -410,9 +371,6 @@ def read_candidates(path, *, ignore_cell: bool = False) -> list:
     """
     from ase.io import read
     from scipy.spatial.distance import pdist
-
-    from painnjax.data.composition import composition_of
-    from painnjax.validate import format_hint, free_cluster
 
     p = Path(path)
     if not p.exists():

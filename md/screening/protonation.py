@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from md.screening.candidates import NAMES, _as_composition, composition_name, random_candidates, template
+from md.screening.candidates import NAMES, as_composition, composition_name, random_candidates, template
 from painnjax.data.composition import composition_name as canonical_name
 from painnjax.errors import InputError
 
@@ -89,7 +89,7 @@ def protonation_states(composition, transfers="all") -> list[tuple[int, dict[str
     Raises :class:`InputError` for a bad composition (:func:`~md.screening.candidates.parse_composition`)
     or a ``k`` outside ``0 ... min(SA, AM)`` (the message names the range).
     """
-    counts = _as_composition(composition)
+    counts = as_composition(composition)
     name = composition_name(counts)
     if _is_ionic(counts):
         if not (isinstance(transfers, str) and transfers.strip().lower() == "all"):
@@ -109,7 +109,7 @@ def protonation_states(composition, transfers="all") -> list[tuple[int, dict[str
 
 def neutral_composition(composition) -> dict[str, int]:
     """The neutral molecules a composition is made of: each B + AH pair back as SA + AM."""
-    counts = _as_composition(composition)
+    counts = as_composition(composition)
     b, ah = counts.get("B", 0), counts.get("AH", 0)
     neutral = {"SA": counts.get("SA", 0) + b, "AM": counts.get("AM", 0) + ah, "W": counts.get("W", 0)}
     return {key: c for key, c in neutral.items() if c > 0}
@@ -157,7 +157,7 @@ def state_candidates(composition, n: int, seed: int = 0, transfers="all", **rand
     states = protonation_states(composition, transfers)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise InputError(f"n must be a whole number >= 0, got {n!r}")
-    counts = _as_composition(composition)
+    counts = as_composition(composition)
     explicit = _is_ionic(counts)
     name = composition_name(counts)
     symbols = _symbols(counts)

@@ -19,6 +19,7 @@ from md_helpers import elastic_network
 
 from md.analysis import evaporation as ev
 from painnjax.cli import main
+from painnjax.data.molecules import parse_formula
 from painnjax.errors import InputError
 
 # --------------------------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def test_molecules_and_broken_molecules():
     msg = "a fragment H2O4S (atoms 0, 1, 2, 3, 4, 5, 6, 7, ...); H3N (atom 12) is more than 5 Å from the rest"
     assert ev.fragments_from_message(msg) == ["H2O4S", "H3N"]
     with pytest.raises(InputError, match="formula"):
-        ev.parse_formula("h2o")
+        parse_formula("h2o")
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,9 +11,8 @@ from ase.io import write
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import cdist, pdist
 
-from md.clusters import TEMPLATES, molecule, rmsd
+from md.clusters import molecule, rmsd
 from md.screening.candidates import (
-    ION_TEMPLATES,
     composition_name,
     parse_composition,
     random_candidates,
@@ -22,6 +21,7 @@ from md.screening.candidates import (
     template,
 )
 from painnjax.data.composition import composition_of
+from painnjax.data.molecules import ION_TEMPLATES, TEMPLATES
 from painnjax.errors import InputError
 
 SIZES = {"SA": 7, "B": 6, "AM": 4, "AH": 5, "W": 3}
