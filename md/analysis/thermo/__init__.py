@@ -41,8 +41,6 @@ from md.analysis.thermo.equations import (
 )
 from md.analysis.thermo.formation import EV_PER_K_TO_CAL_PER_MOL_K, Binding, ThermoSet, binding
 from md.analysis.thermo.workflow import (
-    MONOMER_POINT_GROUPS,
-    MONOMER_SYMMETRY,
     STATIONARY_FMAX,
     monomer_references,
     settings_dict,
@@ -56,8 +54,6 @@ __all__ = [
     "ATMOSPHERE_PA",
     "EV_PER_K_TO_CAL_PER_MOL_K",
     "GRIMME_B_AV_KG_M2",
-    "MONOMER_POINT_GROUPS",
-    "MONOMER_SYMMETRY",
     "STATIONARY_FMAX",
     "ZERO_MODE_CM1",
     "Binding",

@@ -32,6 +32,7 @@ from md.clusters import molecule
 from md.screening.candidates import read_candidates
 from md.structures import build_potential, precision
 from painnjax.data.composition import composition_of, molecule_counts
+from painnjax.data.molecules import MONOMER_POINT_GROUPS, MONOMER_SYMMETRY
 from painnjax.errors import InputError
 from painnjax.io.modelfile import load_model, model_identity
 from painnjax.model import Model
@@ -40,10 +41,6 @@ from painnjax.validate import free_cluster
 
 #: a structure with a larger force than this (eV/Å) is warned about: not a stationary point of the model
 STATIONARY_FMAX = 0.05
-#: point groups of the monomer templates' minima and their rotational symmetry numbers
-MONOMER_POINT_GROUPS = {"SA": "C2", "AM": "C3v", "W": "C2v"}
-MONOMER_SYMMETRY = {"SA": 2, "AM": 3, "W": 2}
-
 
 # --------------------------------------------------------------------------------------------
 # The model
@@ -239,16 +236,16 @@ def monomer_references(
 ) -> dict[str, Thermo]:
     """The monomers minimised with the model and their thermochemistry: the references of :func:`binding`.
 
-    Each template of :data:`md.clusters.TEMPLATES` (SA = H2SO4, AM = NH3, W = H2O) is minimised
+    Each template of :data:`painnjax.data.molecules.TEMPLATES` (SA = H2SO4, AM = NH3, W = H2O) is minimised
     with FIRE to ``fmax`` (eV/Å) in ``dtype`` (float64 by default), its frequencies computed
     from the exact Hessian, and :func:`thermochemistry` applied with the symmetry number of its
-    point group (:data:`MONOMER_SYMMETRY`: H2SO4 C2 σ = 2, NH3 C3v σ = 3, H2O C2v σ = 2).
+    point group (:data:`painnjax.data.molecules.MONOMER_SYMMETRY`: H2SO4 C2 σ = 2, NH3 C3v σ = 3, H2O C2v σ = 2).
     A minimisation that stops at ``max_steps`` short of ``fmax`` is warned about
     (:class:`NotAMinimumWarning`).
 
     Args:
         model: as in :func:`thermo_of_structures`.
-        names: the monomers wanted (keys of :data:`MONOMER_SYMMETRY`).
+        names: the monomers wanted (keys of :data:`painnjax.data.molecules.MONOMER_SYMMETRY`).
     """
     T = check_conditions(temperatures, pressure, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha)
     unknown = [n for n in names if n not in MONOMER_SYMMETRY]
