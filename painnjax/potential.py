@@ -1,8 +1,9 @@
 """The pure potential: ``energy_fn(R, neighbor=None) -> E`` in eV, closed over weights and species.
 
 :func:`potential` returns a :class:`Potential`: a frozen, callable value whose attributes
-(``n_atoms``, ``species``, ``cutoff``, ``neighbor_mode``, ``capacity``, ``fits``) are the whole
-contract the MD drivers, minimisers and the ASE calculator read. Everything else uses this one
+(``n_atoms``, ``species``, ``cutoff``, ``neighbor_mode``, ``capacity``, ``fits``) and its
+pair-list policy for drivers (``needs_pair_list``, ``start_capacity``, ``grown_capacity``) are
+the whole contract the MD drivers, minimisers and the ASE calculator read. Everything else uses this one
 function: ``jax.grad`` gives forces, ``jax.hessian`` harmonic
 frequencies, jax-md integrates it, ``jax.vmap`` screens many structures, training
 differentiates :func:`energy` with respect to the parameters.
@@ -36,6 +37,7 @@ from painnjax.nn.neighbors import (
     all_pairs,
     count_pairs,
     from_jax_md,
+    most_pairs,
     pair_capacity,
     pair_matrix,
     sparse_pairs,
@@ -109,6 +111,42 @@ class Potential:
         if self.members:
             return all(m.fits(R) for m in self.members)
         return self.neighbor_mode == "all" or count_pairs(R, self.cutoff) <= self.capacity
+
+    def needs_pair_list(self) -> bool:
+        """Whether a driver that calls this potential step after step (MD, the minimisers) should
+        give it a list of the pairs within the cutoff, built by the driver at every call from a
+        capacity it starts with (:meth:`start_capacity`) and grows when a structure needs more
+        (:meth:`grown_capacity`).
+
+        True for a sparse potential, and for one on all pairs of more than
+        :data:`ALL_PAIRS_MAX_ATOMS` atoms (the pairs within the cutoff are then fewer than all
+        pairs); a ``"matrix"`` potential keeps its own layout.
+        """
+        return self.neighbor_mode == "sparse" or (self.neighbor_mode == "all" and self.n_atoms > ALL_PAIRS_MAX_ATOMS)
+
+    @property
+    def max_capacity(self) -> int:
+        """All unordered pairs of the cluster, N (N - 1) / 2: no pair list needs more."""
+        return self.n_atoms * (self.n_atoms - 1) // 2
+
+    def grown_capacity(self, n_pairs: int) -> int:
+        """A driver's pair-list capacity (unordered pairs) for ``n_pairs`` unordered pairs: a 10 %
+        margin, rounded up (:func:`~painnjax.nn.neighbors.pair_capacity`), never above :attr:`max_capacity`."""
+        return int(min(pair_capacity(2 * int(n_pairs)) // 2, self.max_capacity))
+
+    def start_capacity(self, positions, capacity: int | None = None) -> int:
+        """The capacity (unordered pairs) a driver's pair list starts with to hold every structure in
+        ``positions`` (S, N, 3) Å.
+
+        ``capacity`` (unordered pairs) if given, else the potential's own (half its ordered
+        :attr:`capacity`), when it holds the structure with the most pairs; otherwise
+        :meth:`grown_capacity` of that count. At least 1, at most :attr:`max_capacity`.
+        """
+        most = most_pairs(np.asarray(positions, np.float64), self.cutoff)[1] // 2
+        start = capacity if capacity is not None else (None if self.capacity is None else self.capacity // 2)
+        if start is None or start < most:
+            start = self.grown_capacity(most)
+        return int(min(max(int(start), 1), self.max_capacity))
 
     def plus(self, extra: Callable) -> Potential:
         """This potential plus ``extra(R) -> E`` (eV; e.g. a restraint), with the same attributes."""

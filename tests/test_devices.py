@@ -32,7 +32,7 @@ import json
 import jax, numpy as np
 from jax.sharding import PartitionSpec
 from lj_helpers import lj, random_lj_starts
-from md.dynamics.engine import shared_cache
+from md.forces.cache import shared_cache
 from md.optimize.batch import minimize_batch
 from painnjax.devices import batch_sharding, describe, local_devices, shard_batch
 from painnjax.errors import InputError

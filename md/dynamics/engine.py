@@ -19,7 +19,6 @@ Example (low level; :func:`md.dynamics.simulate.run_md` drives this for you):
 from __future__ import annotations
 
 import time
-import weakref
 from typing import NamedTuple
 
 import jax
@@ -28,10 +27,12 @@ import numpy as np
 
 from md.dynamics.config import MDConfig
 from md.dynamics.exchange import Swapped, exchange_key, swap_neighbours
-from md.dynamics.forces import MDPotential
 from md.dynamics.integrators import make_integrator
 from md.dynamics.velocities import kinetic_energy
 from md.dynamics.wall import SphericalWall
+from md.forces.active import where_active
+from md.forces.cache import shared_cache
+from md.forces.potential import MDPotential
 from painnjax.compiler import jit
 from painnjax.devices import batch_sharding, shard_batch, to_host
 
@@ -54,35 +55,11 @@ class Records(NamedTuple):
     extra: dict = {}
 
 
-#: on overflow the list is sized for this many times the largest count seen (plus the usual
-#: 10 % margin): a cluster that is getting denser would otherwise overflow again and again,
-#: each time with a new compilation.
-OVERFLOW_GROWTH = 1.15
-
-# Compiled chunks, shared by every Engine of the same energy function (a restart in the same
-# process, many runs in a test session): keyed weakly by the energy function.
-_SHARED = weakref.WeakKeyDictionary()
-
-
-def shared_cache(fn) -> dict:
-    try:
-        return _SHARED.setdefault(fn, {})
-    except TypeError:  # not weak-referenceable: a cache of this engine's own
-        return {}
-
-
-def _where_active(active, new, old):
-    def pick(a, b):
-        return jnp.where(active.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
-
-    return jax.tree_util.tree_map(pick, new, old)
-
-
 class Engine:
     """Compiled chunks of MD steps for R replicas of one cluster.
 
     Args:
-        potential: the energy and its pair-list policy (:class:`md.dynamics.forces.MDPotential`).
+        potential: the energy and its pair-list policy (:class:`md.forces.potential.MDPotential`).
         cfg: the run's :class:`MDConfig` (ensemble, dt, thermostat, ``log_every``).
         masses: (N,) amu.
         dtype: float32 or float64 (the potential's dtype).
@@ -347,7 +324,7 @@ class Engine:
 
         def run(state, kT, aux, active, n_records, start, first_record, walker):
             new, ((base, extra), most), rec0 = body(state, kT, aux, active, n_records, start, first_record, walker)
-            new = _where_active(active, new, state)
+            new = where_active(active, new, state)
             most = jnp.max(jnp.where(active[:, None], most, 0), axis=0)
             return new, Records(*base, max_pairs=most, extra=extra), rec0
 
@@ -386,7 +363,7 @@ class Engine:
             )
             most = int(rec.max_pairs.max()) if n_records else 0
             if capacity is not None and most > capacity:
-                self._grow_to(most, OVERFLOW_GROWTH)
+                self.capacity = self.potential.after_overflow(most)
                 self.reallocations += 1
                 continue  # the same chunk again, from the same start state
             start_rec = None
@@ -399,6 +376,6 @@ class Engine:
                 )
             return new, rec, start_rec
 
-    def _grow_to(self, n_pairs: int, grow: float = 1.0) -> None:
+    def _grow_to(self, n_pairs: int) -> None:
         if self.potential.managed and (self.capacity is None or n_pairs > self.capacity):
-            self.capacity = self.potential.capacity_for(max(int(n_pairs * grow), 1))
+            self.capacity = self.potential.capacity_for(max(n_pairs, 1))

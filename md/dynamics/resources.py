@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 
 from md.dynamics.config import MDConfig
-from md.dynamics.forces import MDPotential
+from md.forces.potential import MDPotential
 from painnjax.errors import InputError
 
 #: bytes per value of a Python float in a list (the object and the list's pointer)
@@ -190,16 +190,16 @@ def check_md_memory(
     return need
 
 
-def check_run_memory(energy_fn, R0, cfg: MDConfig, capacity: int | None, pairs: str, stacklevel: int = 1) -> int:
-    """:func:`check_md_memory` for :func:`md.dynamics.simulate.run_md`'s arguments, before it allocates.
+def check_run_memory(pot: MDPotential, capacity: int | None, cfg: MDConfig, stacklevel: int = 1) -> int:
+    """:func:`check_md_memory` for an MD run of ``pot`` (:func:`md.dynamics.simulate.run_md`), before it allocates.
 
-    The pair capacity is the one the run would start with (counted on the start structure
-    alone), floats are 8 bytes when jax has float64 on, else 4.
+    ``capacity``: the pair capacity (unordered pairs) the run starts with, as the potential
+    sized it (:meth:`md.forces.potential.MDPotential.initial_capacity`); a list not managed by
+    the run counts with the potential's own capacity, if any. Floats are 8 bytes when jax has
+    float64 on, else 4.
     """
     import jax
 
-    n = len(R0)
-    pot = MDPotential.wrap(energy_fn, n, pairs)
-    cap = pot.initial_capacity(np.asarray(R0)[None], capacity) if pot.managed else pot.capacity_hint
+    cap = capacity if pot.managed else pot.capacity_hint
     itemsize = 8 if jax.config.jax_enable_x64 else 4
-    return check_md_memory(n, cfg, itemsize=itemsize, pair_capacity=cap, stacklevel=stacklevel + 1)
+    return check_md_memory(pot.n_atoms, cfg, itemsize=itemsize, pair_capacity=cap, stacklevel=stacklevel + 1)

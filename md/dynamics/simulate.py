@@ -34,10 +34,10 @@ from md.dynamics import checkpoint as ckpt
 from md.dynamics import output
 from md.dynamics.config import MDConfig
 from md.dynamics.engine import Engine, Records
-from md.dynamics.forces import MDPotential
 from md.dynamics.resources import check_run_memory
 from md.dynamics.safety import check_frame, formula, fragments, lost_fragments
 from md.dynamics.systems import Systems, check_mixed
+from md.forces.potential import MDPotential
 from painnjax.devices import distributed, is_main_process, to_host
 from painnjax.errors import InputError
 from painnjax.io.files import lock_run_folder
@@ -107,8 +107,11 @@ def _keys(seed: int, replicas: int):
     return jax.vmap(lambda r: jax.random.fold_in(base, r))(jnp.arange(replicas))
 
 
-def _check_restart(meta: dict, cfg: MDConfig, species: list, masses, dtype, traj_format, path) -> None:
+def _check_restart(meta: dict, cfg: MDConfig, s: _Setup, traj_format: str, path) -> None:
+    """Refuse a checkpoint written with other options, species, masses, dtype or trajectory format than this run's."""
     import dataclasses
+
+    species, masses, dtype = _species_meta(s), s.masses, s.dtype
 
     # options newer than the checkpoint count as their defaults
     old = {f.name: f.default for f in dataclasses.fields(MDConfig)} | dict(meta["config"])
@@ -131,10 +134,12 @@ def _check_restart(meta: dict, cfg: MDConfig, species: list, masses, dtype, traj
 class _Run:
     """Book-keeping of one call of :func:`run_md` (kept apart so the loop reads plainly)."""
 
-    def __init__(self, cfg, engine, Zs, symbols, out, traj_format, write_forces, fragment_distance):
+    def __init__(self, cfg: MDConfig, s: _Setup, out: Path | None, opts: _Options):
+        """``out``: the folder this process writes (None: none); ``opts`` give the trajectories' format and content."""
         # per replica: species, symbols and real atoms (the same for all in a run of one cluster)
-        self.cfg, self.engine, self.Zs, self.symbols = cfg, engine, Zs, symbols
-        self.n = [len(z) for z in Zs]
+        engine = s.engine
+        self.cfg, self.engine, self.Zs, self.symbols = cfg, engine, s.Zs, s.symbols
+        self.n = [len(z) for z in s.Zs]
         self.dofs = np.asarray(engine.dofs, np.float64)
         features = []
         if engine.wall is not None:
@@ -150,8 +155,8 @@ class _Run:
         self.x_accepts = np.zeros(max(cfg.replicas - 1, 0), np.int64)
         self.n_collected = 0
         self.max_spread_seen = [0.0] * cfg.replicas
-        self.out, self.traj_format, self.write_forces = out, traj_format, write_forces
-        self.fragment_distance = fragment_distance
+        self.out, self.traj_format, self.write_forces = out, opts.traj_format, opts.write_forces
+        self.fragment_distance = s.fragment_distance
         self.R = cfg.replicas
         self.temps = np.asarray(cfg.temperatures(), np.float64)
         self.max_temps = cfg.max_temperatures()
@@ -167,7 +172,10 @@ class _Run:
         self.rows = {c: [] for c in self.columns}
         self.messages: list[str] = []
         self.writers = (
-            [output.TrajectoryWriter(output.trajectory_path(out, r, traj_format), traj_format) for r in range(self.R)]
+            [
+                output.TrajectoryWriter(output.trajectory_path(out, r, self.traj_format), self.traj_format)
+                for r in range(self.R)
+            ]
             if out is not None
             else None
         )
@@ -405,7 +413,7 @@ def run_md(
             and rotation first (``md.dynamics.velocities.remove_rotation_and_drift``) if temperatures
             are to count 3N - 6 degrees of freedom exactly.
         capacity: pair-list capacity (unordered pairs) to start with; grows when needed.
-        pairs: ``"auto"``, ``"sparse"`` or ``"own"`` (see :meth:`md.dynamics.forces.MDPotential.wrap`).
+        pairs: ``"auto"``, ``"sparse"`` or ``"own"`` (see :meth:`md.forces.potential.MDPotential.wrap`).
         masses: (N,) amu instead of ``atoms.get_masses()`` (several clusters: one array each).
         summary_extra: more entries for ``summary.json`` (e.g. the model file).
         model_id, model_name: the identity (:func:`painnjax.io.modelfile.model_identity`) and
@@ -429,39 +437,55 @@ def run_md(
     cfg = config
     for a in atoms if isinstance(atoms, (list, tuple)) else [atoms]:
         check_free_cluster(a, getattr(a, "info", {}).get("source"), ignore_cell=ignore_cell)
-    s = _prepare(energy_fn, atoms, cfg, traj_format, masses, capacity, pairs, restart, devices)
-    s.model_id, s.model_name = model_id, model_name
     if model_id is not None:
         summary_extra = {**(summary_extra or {}), "model_id": model_id}
+    opts = _Options(out, restart, traj_format, write_forces, progress, momenta, summary_extra, wall0)
+    s = _prepare(_Inputs(energy_fn, atoms, masses, capacity, pairs, devices), cfg, opts)
+    s.model_id, s.model_name = model_id, model_name
     with nullcontext() if out is None or not is_main_process() else lock_run_folder(out, "an MD run"):
-        return _run_md(s, cfg, out, restart, traj_format, write_forces, progress, momenta, summary_extra, wall0)
+        return _run_md(s, cfg, opts)
 
 
-def _run_md(s, cfg: MDConfig, out, restart, traj_format, write_forces, progress, momenta, summary_extra, wall0):
+@dataclass(frozen=True)
+class _Inputs:
+    """What :func:`run_md` runs: the energy, the cluster(s), and how its replicas are set up (its arguments)."""
+
+    energy_fn: Callable
+    atoms: Any  # an ase.Atoms, or a list of several clusters
+    masses: Any  # (N,) amu, one array per cluster, or None for ASE's
+    capacity: int | None  # the pair capacity to start with (unordered pairs)
+    pairs: str  # "auto", "sparse" or "own" (MDPotential.wrap)
+    devices: int | None
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How :func:`run_md` runs and writes (its arguments); ``out`` is the folder as given (None: no files)."""
+
+    out: Any
+    restart: bool
+    traj_format: str
+    write_forces: bool
+    progress: bool
+    momenta: Any
+    summary_extra: dict | None
+    wall0: float  # time.perf_counter() when run_md was called
+
+
+def _run_md(s: _Setup, cfg: MDConfig, opts: _Options):
     """:func:`run_md` once its inputs are checked and its folder is locked."""
-    writes = out is not None and is_main_process()  # a multi-process run's files are process 0's
-    run = _Run(
-        cfg,
-        s.engine,
-        s.Zs,
-        s.symbols,
-        Path(out) if writes else None,
-        traj_format,
-        write_forces,
-        s.fragment_distance,
-    )
+    writes = opts.out is not None and is_main_process()  # a multi-process run's files are process 0's
+    run = _Run(cfg, s, Path(opts.out) if writes else None, opts)
     kT = np.asarray([kelvin_to_kT(T) for T in run.temps])
     keys = _keys(cfg.seed, cfg.replicas)
-    ckpt_file = None if out is None else Path(out) / ckpt.CHECKPOINT_FILE
-    saver = _Checkpointer(ckpt_file if writes else None, cfg, s, traj_format)
-    state, step = _start(run, s, cfg, kT, keys, out, restart, momenta, ckpt_file, traj_format)
-    restarted_from = step if restart else None
-    loop = _Loop(state, step, last_ckpt=step)
-    chunk_steps = s.engine.buffer * cfg.log_every
-    bar = _progress(progress and is_main_process(), cfg.steps, step)
+    ckpt_file = None if opts.out is None else Path(opts.out) / ckpt.CHECKPOINT_FILE
+    saver = _Checkpointer(ckpt_file if writes else None, cfg, s, opts.traj_format)
+    state, step = _start(run, s, opts, kT, keys, ckpt_file)
+    loop = _Loop(state, step, last_ckpt=step, first_step=step)
+    bar = _progress(opts.progress and is_main_process(), cfg.steps, step)
     stop_reason = "completed"
     try:
-        _run_chunks(loop, run, s.engine, kT, cfg, saver, bar, chunk_steps, start=not restart)
+        _run_chunks(loop, run, kT, saver, bar, start=not opts.restart)
     except KeyboardInterrupt:
         stop_reason = "interrupted"
         if loop.last_ckpt != loop.step:
@@ -474,7 +498,7 @@ def _run_md(s, cfg: MDConfig, out, restart, traj_format, write_forces, progress,
         stop_reason = f"error: {type(exc).__name__}: {exc}"
         raise
     finally:
-        stop_reason, summary = _finish(run, s, cfg, loop, stop_reason, bar, wall0, restarted_from, summary_extra, out)
+        stop_reason, summary = _finish(run, s, loop, stop_reason, bar, opts)
     return _result(loop, stop_reason, summary, run, s.R0s)
 
 
@@ -504,6 +528,7 @@ class _Loop:
     state: Any
     step: int
     last_ckpt: int  # the step of the last checkpoint written
+    first_step: int = 0  # the step this session started from (a restart's checkpoint step)
     steps_session: int = 0
     run_seconds: float = 0.0  # in the jitted chunks, compilation left out
 
@@ -543,21 +568,25 @@ def _species_meta(s: _Setup) -> list:
     return [[int(z) for z in Z] for Z in s.Zs]
 
 
-def _prepare(energy_fn, atoms, cfg: MDConfig, traj_format, masses, capacity, pairs, restart, devices=None) -> _Setup:
+def _prepare(inputs: _Inputs, cfg: MDConfig, opts: _Options) -> _Setup:
     """Check the inputs and build the engine; a new run must start from one cluster (per replica)."""
+    traj_format, restart, energy_fn = opts.traj_format, opts.restart, inputs.energy_fn
     if traj_format not in output.TRAJ_FORMATS:
         raise InputError(f"trajectory format must be one of {', '.join(output.TRAJ_FORMATS)}, got {traj_format!r}")
+    atoms = inputs.atoms
     if isinstance(atoms, (list, tuple)):
         if len(atoms) != 1:
-            return _prepare_several(energy_fn, list(atoms), cfg, masses, capacity, pairs, restart, devices)
+            return _prepare_several(inputs, list(atoms), cfg, restart)
         atoms = atoms[0]
     Z, R0 = _species_and_positions(atoms, energy_fn)
     n = len(Z)
-    masses = _masses(atoms, masses, n)
+    masses = _masses(atoms, inputs.masses, n)
+    pot = MDPotential.wrap(energy_fn, n, inputs.pairs)
+    cap0 = pot.initial_capacity(R0[None], inputs.capacity)  # every replica starts from R0
     # before anything is allocated for the replicas: refuse what cannot fit (stacklevel: run_md's caller)
-    check_run_memory(energy_fn, R0, cfg, capacity, pairs, stacklevel=3)
+    check_run_memory(pot, cap0, cfg, stacklevel=3)
     R0s = np.broadcast_to(R0, (cfg.replicas, n, 3))
-    pot, engine, dtype = _build_engine(energy_fn, cfg, R0, R0s, masses, capacity, pairs, devices)
+    engine, dtype = _build_engine(pot, cap0, cfg, masses, inputs.devices)
     fragment_distance = _fragment_distance(cfg, pot, energy_fn)
     source = atoms.info.get("source")
     if engine.wall is not None and not restart:
@@ -581,15 +610,18 @@ def _fragment_distance(cfg: MDConfig, pot: MDPotential, energy_fn) -> float:
     return pot.cutoff or (energy_fn.cutoff if isinstance(energy_fn, Potential) else 5.0)
 
 
-def _prepare_several(energy_fn, clusters, cfg: MDConfig, masses, capacity, pairs, restart, devices) -> _Setup:
+def _prepare_several(inputs: _Inputs, clusters: list, cfg: MDConfig, restart: bool) -> _Setup:
     """:func:`_prepare` for several clusters as the replicas (:mod:`md.dynamics.systems`)."""
+    energy_fn, capacity = inputs.energy_fn, inputs.capacity
     systems = Systems.of(clusters, cfg.replicas)
     check_mixed(systems, cfg, energy_fn)
-    masses = systems.masses(masses)
+    masses = systems.masses(inputs.masses)
     R0s = systems.positions()
     R0 = R0s[int(np.argmax(systems.n_atoms))]  # the largest: no padding
-    check_run_memory(energy_fn, R0, cfg, capacity, pairs, stacklevel=4)
-    pot, engine, dtype = _build_engine(energy_fn, cfg, R0, R0s, masses, capacity, pairs, devices, systems)
+    pot = MDPotential.wrap(energy_fn, len(R0), inputs.pairs)
+    # the memory estimate counts the pairs of the largest cluster; the list holds every cluster's
+    check_run_memory(pot, pot.initial_capacity(R0[None], capacity), cfg, stacklevel=4)
+    engine, dtype = _build_engine(pot, pot.initial_capacity(R0s, capacity), cfg, masses, inputs.devices, systems)
     fragment_distance = _fragment_distance(cfg, pot, energy_fn)
     if not restart:
         for k, a in enumerate(clusters):
@@ -606,14 +638,12 @@ def _masses(atoms, masses, n: int) -> np.ndarray:
     return masses
 
 
-def _build_engine(energy_fn, cfg: MDConfig, R0, R0s, masses, capacity, pairs, devices=None, systems=None):
-    """The wrapped potential, the :class:`Engine` and the run's dtype (that of the potential)."""
-    pot = MDPotential.wrap(energy_fn, len(R0), pairs)
-    cap0 = pot.initial_capacity(R0s, capacity)
+def _build_engine(pot: MDPotential, cap0: int | None, cfg: MDConfig, masses, devices=None, systems=None):
+    """The :class:`Engine` of ``pot`` with a pair list of ``cap0``, and the run's dtype (that of the potential)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-        dtype = jnp.dtype(jax.eval_shape(pot.energy(cap0), jnp.asarray(R0, jnp.float32)).dtype)
-    return pot, Engine(pot, cfg, masses, dtype, cap0, devices, systems), dtype
+        dtype = pot.energy_dtype(cap0)
+    return Engine(pot, cfg, masses, dtype, cap0, devices, systems), dtype
 
 
 def _check_one_cluster(atoms, R0, symbols, fragment_distance) -> None:
@@ -629,24 +659,26 @@ def _check_one_cluster(atoms, R0, symbols, fragment_distance) -> None:
             )
 
 
-def _start(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, restart, momenta, ckpt_path, traj_format):
+def _start(run: _Run, s: _Setup, opts: _Options, kT, keys, ckpt_path):
     """Make the output folder; the state to start from and its step (the checkpoint's on restart, else 0)."""
     if run.out is not None:
         run.out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-        if restart:
-            return _resume(run, s, cfg, kT, keys, out, ckpt_path, traj_format)
-        return _fresh(s, cfg, kT, keys, run.out, momenta, ckpt_path), 0
+        if opts.restart:
+            return _resume(run, s, opts, kT, keys, ckpt_path)
+        return _fresh(run, s, opts.momenta, kT, keys, ckpt_path), 0
 
 
-def _resume(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, ckpt_path, traj_format):
-    """Load and check the checkpoint in ``out``; rewind the book-keeping, thermo log and trajectories to its step."""
+def _resume(run: _Run, s: _Setup, opts: _Options, kT, keys, ckpt_path):
+    """Load and check the checkpoint in ``opts.out``; rewind the book-keeping, thermo log and trajectories to its
+    step."""
+    out = opts.out
     if out is None:
         raise InputError("restart needs the output folder of the run to continue")
     template = s.engine.state_shape(s.R0s, kT, keys)
     state, meta = ckpt.load_checkpoint(ckpt_path, template)
-    _check_restart(meta, cfg, _species_meta(s), s.masses, s.dtype, traj_format, ckpt_path)
+    _check_restart(meta, run.cfg, s, opts.traj_format, ckpt_path)
     check_same_model(meta.get("model_id"), meta.get("model"), s.model_id, s.model_name, ckpt_path)
     step = int(meta["step"])
     run.restore(meta)
@@ -659,8 +691,9 @@ def _resume(run: _Run, s: _Setup, cfg: MDConfig, kT, keys, out, ckpt_path, traj_
     return state, step
 
 
-def _fresh(s: _Setup, cfg: MDConfig, kT, keys, out, momenta, ckpt_path):
+def _fresh(run: _Run, s: _Setup, momenta, kT, keys, ckpt_path):
     """New states of all replicas (from ``momenta`` or Maxwell-Boltzmann); refuses a folder that holds a run."""
+    cfg, out = run.cfg, run.out
     if out is not None and (ckpt_path.exists() or (Path(out) / output.THERMO_FILE).exists()):
         raise InputError(
             f"{out} already holds an MD run; continue it with restart (--restart) or choose another folder"
@@ -672,8 +705,9 @@ def _fresh(s: _Setup, cfg: MDConfig, kT, keys, out, momenta, ckpt_path):
     return s.engine.init(s.R0s, kT, keys, momenta)
 
 
-def _advance(loop: _Loop, engine: Engine, kT, run: _Run, n_rec: int, start: bool):
+def _advance(loop: _Loop, run: _Run, kT, n_rec: int, start: bool):
     """Run ``n_rec`` records from ``loop.state`` in one jitted call; add its time (less compiling) to ``loop``."""
+    engine = run.engine
     compile_before = engine.compile_seconds
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -685,19 +719,19 @@ def _advance(loop: _Loop, engine: Engine, kT, run: _Run, n_rec: int, start: bool
     return out_
 
 
-def _run_chunks(
-    loop: _Loop, run: _Run, engine: Engine, kT, cfg: MDConfig, saver: _Checkpointer, bar, chunk_steps: int, start: bool
-) -> None:
+def _run_chunks(loop: _Loop, run: _Run, kT, saver: _Checkpointer, bar, start: bool) -> None:
     """The step-0 record of a new run, then chunks until ``cfg.steps`` or every replica stopped, checkpointing."""
+    cfg = run.cfg
+    chunk_steps = run.engine.buffer * cfg.log_every
     if start:  # forces and the step-0 record of the new states, then a checkpoint at step 0
-        loop.state, _, rec0 = _advance(loop, engine, kT, run, 0, True)
+        loop.state, _, rec0 = _advance(loop, run, kT, 0, True)
         run.process(rec0, [0], run.active, first=True)
         saver.save(run, loop.state, 0)
     while loop.step < cfg.steps and run.active.any():
         n_steps = min(chunk_steps, cfg.steps - loop.step, cfg.checkpoint_every - loop.step % cfg.checkpoint_every)
         n_rec = n_steps // cfg.log_every
         active = run.active
-        new_state, rec, _ = _advance(loop, engine, kT, run, n_rec, False)
+        new_state, rec, _ = _advance(loop, run, kT, n_rec, False)
         run.process(rec, loop.step + cfg.log_every * np.arange(1, n_rec + 1), active)
         loop.state = new_state
         loop.step += n_steps
@@ -711,33 +745,17 @@ def _run_chunks(
                 bar.set_postfix_str(_postfix(run, loop.steps_session / loop.run_seconds, cfg.dt))
 
 
-def _finish(
-    run: _Run, s: _Setup, cfg: MDConfig, loop: _Loop, stop_reason, bar, wall0, restarted_from, summary_extra, out
-):
+def _finish(run: _Run, s: _Setup, loop: _Loop, stop_reason, bar, opts: _Options):
     """Close the bar, settle the stop reason and summary; write final frames and summary unless nothing ran."""
     if bar is not None:
         bar.close()
-    stop_reason = _final_stop_reason(run, stop_reason, loop.step, cfg.steps)
-    summary = _summary(
-        cfg,
-        run,
-        s.engine,
-        s.dtype,
-        s.Zs,
-        s.symbols,
-        _steps_reached(run, loop.step),
-        loop.steps_session,
-        loop.run_seconds,
-        time.perf_counter() - wall0,
-        stop_reason,
-        restarted_from,
-        summary_extra,
-    )
+    stop_reason = _final_stop_reason(run, stop_reason, loop.step, run.cfg.steps)
+    summary = _summary(run, s, loop, stop_reason, opts)
     if run.out is not None and stop_reason is not None:
         for r, good in enumerate(run.last_good):
             if good is not None:
-                output.write_frame(Path(out) / f"final_r{r:03d}.extxyz", run._atoms(r, good))
-        output.write_summary(out, summary)
+                output.write_frame(Path(opts.out) / f"final_r{r:03d}.extxyz", run._atoms(r, good))
+        output.write_summary(opts.out, summary)
     return stop_reason, summary
 
 
@@ -797,21 +815,13 @@ def _postfix(run: _Run, steps_per_second: float, dt_fs: float) -> str:
     return f"{ns_per_day(steps_per_second, dt_fs):.3g} ns/day{T}"
 
 
-def _summary(
-    cfg,
-    run,
-    engine,
-    dtype,
-    Zs,
-    symbols,
-    step,
-    steps_session,
-    run_seconds,
-    wall_seconds,
-    stop_reason,
-    restarted_from,
-    extra,
-) -> dict:
+def _summary(run: _Run, s: _Setup, loop: _Loop, stop_reason, opts: _Options) -> dict:
+    """The contents of ``summary.json``: the run's settings, where it got to, its speed and each replica's status."""
+    wall_seconds = time.perf_counter() - opts.wall0
+    cfg, engine, dtype, Zs, symbols = run.cfg, s.engine, s.dtype, s.Zs, s.symbols
+    step, steps_session, run_seconds = _steps_reached(run, loop.step), loop.steps_session, loop.run_seconds
+    restarted_from = loop.first_step if opts.restart else None
+    extra = opts.summary_extra
     sps = steps_session / run_seconds if run_seconds > 0 else None
     mean_T = [float(s / k) if k else None for s, k in zip(run.sum_T, run.n_T)]
     total = int(run.n_T.sum())

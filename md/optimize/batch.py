@@ -18,18 +18,22 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from md.dynamics.engine import OVERFLOW_GROWTH, _where_active, shared_cache
-from md.dynamics.forces import MDPotential
-from md.optimize.fire import _check_settings, minimize
+from md.forces.active import where_active
+from md.forces.cache import shared_cache
+from md.forces.potential import MDPotential
+from md.optimize import fire, lbfgs
+from md.optimize.minimiser import ChunkResult, Minimiser
 from painnjax.devices import batch_sharding, shard_batch
 from painnjax.errors import InputError
 from painnjax.validate import check_positions
@@ -65,6 +69,30 @@ class BatchMinimizeResult:
     @property
     def structures_per_second(self) -> float:
         return len(self.energies) / self.seconds if self.seconds > 0 else float("nan")
+
+
+@dataclass(frozen=True, eq=False)
+class Minimum:
+    """One structure that :func:`minimize_batch` finished, as ``on_done`` receives it.
+
+    Attributes:
+        index: the structure's row in the positions given (its candidate number for a screen).
+        positions: (N, 3) Å where it stopped.
+        energy: eV there.
+        fmax: its largest atomic force there, eV/Å.
+        steps: FIRE steps or L-BFGS iterations taken.
+        converged: whether ``fmax`` fell below the one asked for (else ``max_steps`` ran out).
+        force_calls: energy-and-gradient evaluations, the first included; None where not known
+            (a resumed screen's record of a minimum, :func:`md.screening.screen.screen`).
+    """
+
+    index: int
+    positions: np.ndarray
+    energy: float
+    fmax: float
+    steps: int
+    converged: bool
+    force_calls: int | None = None
 
 
 def minimize_batch(
@@ -108,8 +136,8 @@ def minimize_batch(
         dt_start, dt_max: FIRE's time steps (ASE's); not used by L-BFGS.
         memory, linesearch_steps: L-BFGS's curvature pairs and most line-search trials
             (defaults :data:`md.optimize.lbfgs.DEFAULT_MEMORY`, ``DEFAULT_LINESEARCH_STEPS``).
-        on_done: called as ``on_done(index, positions, energy, fmax, steps, converged, force_calls)``
-            as soon as each structure finishes (for writing results as they come).
+        on_done: called as ``on_done(minimum)`` with a :class:`Minimum` as soon as each
+            structure finishes (for writing results as they come).
         progress: a progress bar over the structures.
         devices: local devices to spread the slots over (None: all of them; 1: the default
             device only). The slots are split over the largest number of these devices that
@@ -117,7 +145,7 @@ def minimize_batch(
             of one device. ``BatchMinimizeResult.devices`` says how many were used.
     """
     P0, S = _check_batch(positions, slots, chunk_steps, fmax, max_steps, maxstep, dt_start, dt_max)
-    compile_fn, settings = _method(method, memory, linesearch_steps, maxstep, dt_start, dt_max)
+    chosen = _method(method, memory, linesearch_steps, maxstep, dt_start, dt_max)
     sharding = batch_sharding(S, devices)  # None on one device: everything as without devices
     if S == 1 and method == "fire":
         return _one_at_a_time(
@@ -134,11 +162,33 @@ def minimize_batch(
             capacity=capacity,
             pairs=pairs,
         )
+    compiled = _Compiled(energy_fn, P0, S, (capacity, pairs), chosen, sharding)
+    return _in_slots(compiled, _Slots.fill(P0, S), _Stops(fmax, max_steps, chunk_steps), on_done, progress)
 
-    fire = _Compiled(energy_fn, P0, S, capacity, pairs, method, compile_fn, settings, sharding)
-    B = len(P0)
+
+class _Method(NamedTuple):
+    """A minimiser chosen by name: its batched compile function (settings bound) and the settings that key its cache."""
+
+    name: str
+    compile_batch: Callable  # compile_batch(pot, capacity, dtype, R) -> Minimiser
+    settings: tuple
+
+
+@dataclass(frozen=True)
+class _Stops:
+    """When a structure is done (largest atomic force below ``fmax`` eV/Å, or ``max_steps`` taken),
+    and the most steps of one chunk."""
+
+    fmax: float
+    max_steps: int
+    chunk_steps: int
+
+
+def _in_slots(compiled: _Compiled, slot: _Slots, stops: _Stops, on_done, progress: bool) -> BatchMinimizeResult:
+    """:func:`minimize_batch` with the minimiser compiled: chunks over the slots, refilled as structures finish."""
+    B, S, sharding = len(slot.P0), len(slot.slot_of), compiled.sharding
     out = BatchMinimizeResult(
-        positions=P0.copy(),
+        positions=slot.P0.copy(),
         energies=np.full(B, np.nan),
         fmax=np.full(B, np.nan),
         steps=np.zeros(B, np.int64),
@@ -146,61 +196,51 @@ def minimize_batch(
         compile_seconds=0.0,
         seconds=0.0,
         slots=S,
-        method=method,
+        method=compiled.method,
         force_calls=np.zeros(B, np.int64),
         devices=1 if sharding is None else sharding.mesh.size,
     )
-    slot = _Slots.fill(P0, S)
-    bar = _progress_bar(progress, B, method)
+    bar = _progress_bar(progress, B, compiled.method)
     state = None
     t_start = time.perf_counter()
     try:
         while (slot.slot_of >= 0).any():
-            init, chunk = fire.fns(slot.start_R)
-            state = _start_states(init, state, slot, fire.dtype, sharding)
-            new, taken, f2, most, energy, calls = _run_chunk(
-                chunk, state, slot, fire.dtype, max_steps, chunk_steps, fmax, sharding
-            )
-            if fire.overflowed(int(most)):
+            minimiser = compiled.minimiser(slot.start_R)
+            state = _start_states(minimiser.init, state, slot, compiled.dtype, sharding)
+            res = _run_chunk(minimiser.chunk, state, slot, compiled.dtype, stops, sharding)
+            if compiled.overflowed(int(res.most_pairs)):
                 continue  # the same chunk again, from the same start state, with a larger list
-            state = new
-            slot.calls += np.asarray(calls, np.int64)
-            n_done = _collect(state, taken, f2, energy, slot, out, P0, fmax, max_steps, on_done)
+            state = res.state
+            slot.calls += np.asarray(res.force_calls, np.int64)
+            n_done = _collect(res, slot, out, stops, on_done)
             if n_done and bar is not None:
                 bar.update(n_done)
                 bar.set_postfix_str(f"{int(out.converged.sum())} converged")
     finally:
         if bar is not None:
             bar.close()
-    out.compile_seconds, out.pair_reallocations = fire.compile_seconds, fire.reallocations
-    out.seconds = time.perf_counter() - t_start - fire.compile_seconds
+    out.compile_seconds, out.pair_reallocations = compiled.compile_seconds, compiled.reallocations
+    out.seconds = time.perf_counter() - t_start - compiled.compile_seconds
     return out
 
 
-def _method(method, memory, linesearch_steps, maxstep, dt_start, dt_max):
+def _method(method, memory, linesearch_steps, maxstep, dt_start, dt_max) -> _Method:
     """The chosen minimiser's batched compile function and the settings that key its cache."""
-    import functools
-
     if method == "fire":
-        from md.optimize.fire import compile_batch
-
-        return functools.partial(compile_batch, maxstep=maxstep, dt_start=dt_start, dt_max=dt_max), (
-            maxstep,
-            dt_start,
-            dt_max,
-        )
+        settings = (maxstep, dt_start, dt_max)
+        compile_fn = functools.partial(fire.compile_batch, maxstep=maxstep, dt_start=dt_start, dt_max=dt_max)
+        return _Method(method, compile_fn, settings)
     if method == "lbfgs":
-        from md.optimize.lbfgs import DEFAULT_LINESEARCH_STEPS, DEFAULT_MEMORY, compile_batch
-
-        memory = DEFAULT_MEMORY if memory is None else memory
-        linesearch_steps = DEFAULT_LINESEARCH_STEPS if linesearch_steps is None else linesearch_steps
+        memory = lbfgs.DEFAULT_MEMORY if memory is None else memory
+        linesearch_steps = lbfgs.DEFAULT_LINESEARCH_STEPS if linesearch_steps is None else linesearch_steps
         for name, v in (("memory", memory), ("linesearch_steps", linesearch_steps)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise InputError(f"{name} must be a whole number >= 1, got {v!r}")
         settings = (int(memory), int(linesearch_steps), float(maxstep))
-        return functools.partial(
-            compile_batch, memory=settings[0], linesearch_steps=settings[1], maxstep=settings[2]
-        ), settings
+        compile_fn = functools.partial(
+            lbfgs.compile_batch, memory=settings[0], linesearch_steps=settings[1], maxstep=settings[2]
+        )
+        return _Method(method, compile_fn, settings)
     raise InputError(f"unknown minimiser {method!r}; known: {', '.join(METHODS)}")
 
 
@@ -215,7 +255,7 @@ def _progress_bar(progress: bool, total: int, method: str = "fire"):
 
 def _check_batch(positions, slots, chunk_steps, fmax, max_steps, maxstep, dt_start, dt_max):
     """Check the settings and the (B, N, 3) start positions; the positions (float64) and the slots to use."""
-    _check_settings(fmax, max_steps, maxstep, dt_start, dt_max, least_steps=1)
+    fire.check_settings(fmax, max_steps, maxstep, dt_start, dt_max, least_steps=1)
     if not (isinstance(chunk_steps, int) and chunk_steps >= 1):
         raise InputError(f"chunk_steps must be an integer >= 1, got {chunk_steps!r}")
     P0 = np.asarray(positions, np.float64)
@@ -232,37 +272,43 @@ def _check_batch(positions, slots, chunk_steps, fmax, max_steps, maxstep, dt_sta
 
 
 class _Compiled:
-    """The jitted batched minimiser for the current pair-list capacity: compiled once (or shared), grown on overflow."""
+    """The jitted batched minimiser for the current pair-list capacity: compiled once (or shared), grown on overflow.
 
-    def __init__(self, energy_fn, P0, S, capacity, pairs, method, compile_fn, settings, sharding=None):
+    ``pair_list``: ``(capacity, pairs)`` of :func:`minimize_batch` (:meth:`MDPotential.wrap`).
+    """
+
+    def __init__(self, energy_fn, P0, S: int, pair_list: tuple, method: _Method, sharding=None):
         n = P0.shape[1]
+        capacity, pairs = pair_list
         self.pot = MDPotential.wrap(energy_fn, n, pairs)
         self.cap = self.pot.initial_capacity(P0, capacity)
-        self.dtype = jnp.dtype(jax.eval_shape(self.pot.energy(self.cap), jnp.asarray(P0[0], jnp.float32)).dtype)
+        self.dtype = self.pot.energy_dtype(self.cap)
         self.cache = shared_cache(self.pot.energy_fn)
-        self.tag = f"{method}-batch"
-        self.settings = (*settings, n, S, str(self.dtype), jax.config.jax_enable_x64, self.pot.cutoff)
+        self.method = method.name
+        self.tag = f"{method.name}-batch"
+        self.settings = (*method.settings, n, S, str(self.dtype), jax.config.jax_enable_x64, self.pot.cutoff)
         if sharding is not None:  # compiled for these devices: not to be reused for another placement
             self.settings += (("devices", *(d.id for d in sharding.mesh.devices.flat)),)
         self.sharding = sharding
-        self.compile_fn = compile_fn
+        self.compile_fn = method.compile_batch
         self.compile_seconds, self.reallocations = 0.0, 0
 
-    def fns(self, start_R):
-        """``init`` and ``chunk`` for the current capacity, compiled on first use (the time is counted)."""
-        fns = self.cache.get((self.tag, self.cap, self.settings))
-        if fns is None:
+    def minimiser(self, start_R) -> Minimiser:
+        """The :class:`~md.optimize.minimiser.Minimiser` for the current capacity, compiled on first
+        use (the time is counted)."""
+        minimiser = self.cache.get((self.tag, self.cap, self.settings))
+        if minimiser is None:
             t0 = time.perf_counter()
             R = shard_batch(jnp.asarray(start_R, self.dtype), self.sharding)  # its placement is compiled in
-            fns = self.compile_fn(self.pot, self.cap, self.dtype, R)
+            minimiser = self.compile_fn(self.pot, self.cap, self.dtype, R)
             self.compile_seconds += time.perf_counter() - t0
-            self.cache[(self.tag, self.cap, self.settings)] = fns
-        return fns
+            self.cache[(self.tag, self.cap, self.settings)] = minimiser
+        return minimiser
 
     def overflowed(self, most: int) -> bool:
         """Whether a chunk needed more pairs than the list holds; if so the list is grown for a re-run."""
         if self.cap is not None and most > self.cap:
-            self.cap = self.pot.capacity_for(int(most * OVERFLOW_GROWTH))
+            self.cap = self.pot.after_overflow(most)
             self.reallocations += 1
             return True
         return False
@@ -270,9 +316,11 @@ class _Compiled:
 
 @dataclass
 class _Slots:
-    """The structure in each slot (-1: idle), those waiting, and each slot's start positions, steps
-    taken and force calls made (the first, at the start positions, included)."""
+    """The structures ``P0`` (B, N, 3), the one in each slot (-1: idle), those waiting, and each
+    slot's start positions, steps taken and force calls made (the first, at the start positions,
+    included)."""
 
+    P0: np.ndarray
     queue: list
     slot_of: np.ndarray
     start_R: np.ndarray
@@ -289,13 +337,13 @@ class _Slots:
         for s in range(S):
             slot_of[s] = queue.pop(0)
             start_R[s] = P0[slot_of[s]]
-        return cls(queue, slot_of, start_R, np.zeros(S, np.int64), np.ones(S, bool), np.ones(S, np.int64))
+        return cls(P0, queue, slot_of, start_R, np.zeros(S, np.int64), np.ones(S, bool), np.ones(S, np.int64))
 
-    def refill(self, s: int, P0) -> None:
+    def refill(self, s: int) -> None:
         """Give slot ``s`` the next waiting structure, or leave it idle when none waits."""
         if self.queue:
             self.slot_of[s] = self.queue.pop(0)
-            self.start_R[s] = P0[self.slot_of[s]]
+            self.start_R[s] = self.P0[self.slot_of[s]]
             self.fresh[s] = True
             self.steps[s] = 0
             self.calls[s] = 1
@@ -304,24 +352,25 @@ class _Slots:
 
 
 def _start_states(init, state, slot: _Slots, dtype, sharding=None):
-    """Every slot's FIRE state at first; later, new states for the refilled slots only."""
+    """Every slot's minimiser state at first; later, new states for the refilled slots only."""
     if state is None:
         return init(shard_batch(jnp.asarray(slot.start_R, dtype), sharding))
     if slot.fresh.any():
         fresh = init(shard_batch(jnp.asarray(slot.start_R, dtype), sharding))
-        return _where_active(shard_batch(jnp.asarray(slot.fresh), sharding), fresh, state)
+        return where_active(shard_batch(jnp.asarray(slot.fresh), sharding), fresh, state)
     return state
 
 
-def _run_chunk(chunk, state, slot: _Slots, dtype, max_steps, chunk_steps, fmax, sharding=None):
-    """One jitted chunk of FIRE on the occupied slots, each for at most its remaining steps.
+def _run_chunk(chunk, state, slot: _Slots, dtype, stops: _Stops, sharding=None) -> ChunkResult:
+    """One jitted chunk of the minimiser on the occupied slots, each for at most its remaining steps.
 
     Over several devices every argument is first placed as the chunk was compiled for (the
     slot arrays split over the devices, the scalars and some parts of the state copied to each).
     """
     active = jnp.asarray(slot.slot_of >= 0)
-    limit = jnp.asarray(np.maximum(max_steps - slot.steps, 0), jnp.int32)
-    args = (state, active, limit, jnp.asarray(chunk_steps, jnp.int32), jnp.asarray(fmax * fmax, dtype))
+    limit = jnp.asarray(np.maximum(stops.max_steps - slot.steps, 0), jnp.int32)
+    fmax = stops.fmax
+    args = (state, active, limit, jnp.asarray(stops.chunk_steps, jnp.int32), jnp.asarray(fmax * fmax, dtype))
     if sharding is not None:
         args = jax.device_put(args, chunk.input_shardings[0])
     with warnings.catch_warnings():
@@ -329,39 +378,43 @@ def _run_chunk(chunk, state, slot: _Slots, dtype, max_steps, chunk_steps, fmax, 
         return chunk(*args)
 
 
-def _collect(state, taken, f2, energy, slot: _Slots, out: BatchMinimizeResult, P0, fmax, max_steps, on_done) -> int:
+def _collect(res: ChunkResult, slot: _Slots, out: BatchMinimizeResult, stops: _Stops, on_done) -> int:
     """Count a chunk's steps; store (and report) the structures it finished and refill their slots; how many."""
     slot.fresh[:] = False
-    slot.steps += np.asarray(taken, np.int64)
-    f = np.sqrt(np.asarray(f2, np.float64))
-    energy = np.asarray(energy, np.float64)
+    slot.steps += np.asarray(res.steps, np.int64)
+    f = np.sqrt(np.asarray(res.max_force2, np.float64))
+    energy = np.asarray(res.energy, np.float64)
     finished = [
-        s for s in range(len(slot.slot_of)) if slot.slot_of[s] >= 0 and (f[s] < fmax or slot.steps[s] >= max_steps)
+        s
+        for s in range(len(slot.slot_of))
+        if slot.slot_of[s] >= 0 and (f[s] < stops.fmax or slot.steps[s] >= stops.max_steps)
     ]
     if finished:
-        R_now = np.asarray(state.position, np.float64)
+        R_now = np.asarray(res.state.position, np.float64)
         for s in finished:
             b = slot.slot_of[s]
             out.positions[b], out.energies[b], out.fmax[b], out.steps[b] = R_now[s], energy[s], f[s], slot.steps[s]
-            out.converged[b] = f[s] < fmax
+            out.converged[b] = f[s] < stops.fmax
             if out.force_calls is not None:
                 out.force_calls[b] = slot.calls[s]
             if on_done is not None:
                 on_done(
-                    int(b),
-                    out.positions[b],
-                    float(out.energies[b]),
-                    float(out.fmax[b]),
-                    int(out.steps[b]),
-                    bool(out.converged[b]),
-                    int(slot.calls[s]),
+                    Minimum(
+                        int(b),
+                        out.positions[b],
+                        float(out.energies[b]),
+                        float(out.fmax[b]),
+                        int(out.steps[b]),
+                        bool(out.converged[b]),
+                        int(slot.calls[s]),
+                    )
                 )
-            slot.refill(s, P0)
+            slot.refill(s)
     return len(finished)
 
 
 def _one_at_a_time(energy_fn, P0, on_done, progress, **kwargs) -> BatchMinimizeResult:
-    """:func:`minimize_batch` with one slot: :func:`minimize` on each structure in turn."""
+    """:func:`minimize_batch` with one slot: :func:`md.optimize.fire.minimize` on each structure in turn."""
     B = len(P0)
     out = BatchMinimizeResult(
         positions=P0.copy(),
@@ -381,14 +434,14 @@ def _one_at_a_time(energy_fn, P0, on_done, progress, **kwargs) -> BatchMinimizeR
     t_start = time.perf_counter()
     try:
         for b in range(B):
-            r = minimize(energy_fn, P0[b], **kwargs)
+            r = fire.minimize(energy_fn, P0[b], **kwargs)
             out.positions[b], out.energies[b], out.fmax[b] = r.positions, r.energy, r.fmax
             out.steps[b], out.converged[b] = r.steps, r.converged
             out.force_calls[b] = r.steps + 1  # one per FIRE step, and the first
             out.compile_seconds += r.compile_seconds
             out.pair_reallocations += r.pair_reallocations
             if on_done is not None:
-                on_done(b, r.positions, r.energy, r.fmax, r.steps, r.converged, r.steps + 1)
+                on_done(Minimum(b, r.positions, r.energy, r.fmax, r.steps, r.converged, r.steps + 1))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(f"{int(out.converged.sum())} converged")

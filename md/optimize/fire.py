@@ -4,7 +4,7 @@ Many structures at once, with FIRE or L-BFGS: :func:`md.optimize.batch.minimize_
 
 Converged when every atom's force is below ``fmax`` (eV/Å): ``max_i |F_i| < fmax``, ASE's test.
 The steps run inside jit in chunks (``lax.while_loop``, stopping as soon as the criterion
-holds); the pair list is managed and re-allocated as in MD (:mod:`md.dynamics.forces`). As in ASE's
+holds); the pair list is managed and re-allocated as in MD (:mod:`md.forces.potential`). As in ASE's
 FIRE, all masses are 1, the time step starts at 0.1 and grows to at most 1.0 ASE time units
 (jax-md's time unit is the same), and no step moves the atoms by more than ``maxstep`` Å
 (the norm over all atoms).
@@ -27,8 +27,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax_md import minimize as jmd_minimize
 
-from md.dynamics.engine import OVERFLOW_GROWTH, _where_active, shared_cache
-from md.dynamics.forces import MDPotential
+from md.forces.active import where_active
+from md.forces.cache import shared_cache
+from md.forces.potential import MDPotential
+from md.optimize.minimiser import ChunkResult, Minimiser
 from painnjax.compiler import jit
 from painnjax.errors import InputError
 from painnjax.validate import as_atomic_numbers, check_free_cluster, check_positions
@@ -49,7 +51,10 @@ class MinimizeResult:
     pair_reallocations: int = 0
 
 
-def _check_settings(fmax, max_steps, maxstep, dt_start, dt_max, least_steps: int) -> None:
+def check_settings(fmax, max_steps, maxstep, dt_start, dt_max, least_steps: int) -> None:
+    """Refuse settings FIRE cannot run with (:class:`~painnjax.errors.InputError`, naming the setting):
+    ``fmax``, ``maxstep``, ``dt_start`` and ``dt_max`` finite and > 0, ``max_steps`` a whole
+    number >= ``least_steps``."""
     for name, value in (("fmax", fmax), ("maxstep", maxstep), ("dt_start", dt_start), ("dt_max", dt_max)):
         if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
             raise InputError(f"{name} must be a finite number > 0, got {value!r}")
@@ -107,7 +112,7 @@ def minimize(
         ignore_cell: minimise periodic ``atoms`` as a free cluster (cell and pbc not used);
             without it they are an :class:`InputError` (the models are for free clusters).
     """
-    _check_settings(fmax, max_steps, maxstep, dt_start, dt_max, least_steps=0)
+    check_settings(fmax, max_steps, maxstep, dt_start, dt_max, least_steps=0)
     if hasattr(atoms, "get_positions"):
         source = atoms.info.get("source")
         check_free_cluster(atoms, source, ignore_cell=ignore_cell)
@@ -119,7 +124,7 @@ def minimize(
     n = len(R0)
     pot = MDPotential.wrap(energy_fn, n, pairs)
     cap = pot.initial_capacity(R0[None], capacity)
-    dtype = jnp.dtype(jax.eval_shape(pot.energy(cap), jnp.asarray(R0, jnp.float32)).dtype)
+    dtype = pot.energy_dtype(cap)
     state = None
     compile_seconds = 0.0
     reallocations = 0
@@ -131,24 +136,23 @@ def minimize(
     R = jnp.asarray(R0, dtype)
     first = True
     while True:
-        fns = cache.get(("fire", cap, settings))
-        if fns is None:
+        minimiser = cache.get(("fire", cap, settings))
+        if minimiser is None:
             t0 = time.perf_counter()
-            fns = _compile(pot, cap, dtype, R, maxstep, dt_start, dt_max)
+            minimiser = _compile(pot, cap, dtype, R, maxstep, dt_start, dt_max)
             compile_seconds += time.perf_counter() - t0
-            cache[("fire", cap, settings)] = fns
-        init, chunk = fns
+            cache[("fire", cap, settings)] = minimiser
         if state is None:
-            state = init(R)
+            state = minimiser.init(R)
         n_max = min(chunk_steps, max_steps - steps)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Explicitly requested dtype")
-            new, taken, done, most, energy = chunk(
+            new, taken, done, most, energy = minimiser.chunk(
                 state, jnp.asarray(n_max, jnp.int32), jnp.asarray(first), jnp.asarray(fmax * fmax, dtype)
             )
         most = int(most)
         if cap is not None and most > cap:
-            cap = pot.capacity_for(int(most * OVERFLOW_GROWTH))
+            cap = pot.after_overflow(most)
             reallocations += 1
             continue  # the same chunk again, from the same start state, with a larger list
         state, first = new, False
@@ -170,7 +174,10 @@ def minimize(
     )
 
 
-def _compile(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_max):
+def _compile(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_max) -> Minimiser:
+    """Jitted ``init`` and ``chunk`` of FIRE for one structure: ``chunk(state, n_max, start, fmax2)``
+    returns ``(state, steps, converged, most_pairs, energy)``; ``start``: the state is new (its
+    forces not yet evaluated)."""
     energy = pot.energy(capacity)
     value_and_grad = jax.value_and_grad(energy)
 
@@ -206,13 +213,13 @@ def _compile(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_max):
         compiled = (
             jit(chunk).lower(example, jnp.asarray(0, jnp.int32), jnp.asarray(True), jnp.asarray(0.0, dtype)).compile()
         )
-    return init, compiled
+    return Minimiser(init, compiled)
 
 
-def compile_batch(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_max):
-    """Jitted ``init`` and ``chunk`` of FIRE vmapped over slots (the batched :func:`_compile`), for
-    :func:`md.optimize.batch.minimize_batch`: ``chunk(state, occupied, limit, n_max, fmax2)`` returns
-    ``(state, taken, max_force2, most_pairs, energy, force_calls)``; one force call per FIRE step."""
+def compile_batch(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_max) -> Minimiser:
+    """FIRE vmapped over the slots of ``R`` (S, N, 3) (the batched :func:`_compile`), for
+    :func:`md.optimize.batch.minimize_batch`: a :class:`~md.optimize.minimiser.Minimiser` whose
+    chunk returns a :class:`~md.optimize.minimiser.ChunkResult`; one force call per FIRE step."""
     energy = pot.energy(capacity)
     value_and_grad = jax.vmap(jax.value_and_grad(energy))
 
@@ -237,13 +244,13 @@ def compile_batch(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_ma
         def body(carry):
             state, i, taken, most = carry
             go = running(state, taken)
-            state = _where_active(go, apply_fn(state), state)
+            state = where_active(go, apply_fn(state), state)
             return state, i + 1, taken + go.astype(jnp.int32), jnp.maximum(most, jnp.max(count(state.position)))
 
         zeros = jnp.zeros(occupied.shape, jnp.int32)
         carry = (state, jnp.zeros((), jnp.int32), zeros, jnp.max(count(state.position)))
         state, _, taken, most = jax.lax.while_loop(cond, body, carry)
-        return state, taken, max_force2(state), most, jax.vmap(energy)(state.position), taken
+        return ChunkResult(state, taken, max_force2(state), most, jax.vmap(energy)(state.position), taken)
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
@@ -257,4 +264,4 @@ def compile_batch(pot: MDPotential, capacity, dtype, R, maxstep, dt_start, dt_ma
             )
             .compile()
         )
-    return init, compiled
+    return Minimiser(init, compiled)

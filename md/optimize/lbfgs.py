@@ -27,8 +27,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from md.dynamics.engine import _where_active
-from md.dynamics.forces import MDPotential
+from md.forces.active import where_active
+from md.forces.potential import MDPotential
+from md.optimize.minimiser import ChunkResult, Minimiser
 from painnjax.compiler import jit
 
 #: curvature pairs kept per structure (measured on SA2AM2 candidates: 10 pairs need ~1.6x the
@@ -84,13 +85,14 @@ def _per_slot(fn, slots: int):
     return one
 
 
-def compile_batch(pot: MDPotential, capacity, dtype, R, memory: int, linesearch_steps: int, maxstep: float = 0.2):
-    """Jitted ``init`` and ``chunk`` of L-BFGS vmapped over slots, for :func:`md.optimize.batch.minimize_batch`.
+def compile_batch(
+    pot: MDPotential, capacity, dtype, R, memory: int, linesearch_steps: int, maxstep: float = 0.2
+) -> Minimiser:
+    """L-BFGS vmapped over the slots of ``R`` (S, N, 3), for :func:`md.optimize.batch.minimize_batch`.
 
-    ``init(R)`` -> :class:`LBFGSState` per slot; ``chunk(state, occupied, limit, n_max, fmax2)``
-    runs at most ``n_max`` iterations, each slot while it is occupied, has steps left
-    (``limit``) and a largest squared force ``>= fmax2``; returns ``(state, iterations,
-    max_force2, most_pairs, energy, force_calls)`` per slot.
+    A :class:`~md.optimize.minimiser.Minimiser`: ``init(R)`` -> :class:`LBFGSState` per slot;
+    its chunk counts L-BFGS iterations as steps and one force call per line-search trial
+    (:class:`~md.optimize.minimiser.ChunkResult`).
     """
     import optax
 
@@ -157,14 +159,14 @@ def compile_batch(pot: MDPotential, capacity, dtype, R, memory: int, linesearch_
             state, i, taken, calls, most = carry
             go = running(state, taken)
             new, n_calls = update(state)
-            state = _where_active(go, new, state)
+            state = where_active(go, new, state)
             most = jnp.maximum(most, jnp.max(jnp.where(go, count(state.position), 0)))
             return state, i + 1, taken + go.astype(jnp.int32), calls + jnp.where(go, n_calls, 0), most
 
         zeros = jnp.zeros(occupied.shape, jnp.int32)
         carry = (state, jnp.zeros((), jnp.int32), zeros, zeros, jnp.max(count(state.position)))
         state, _, taken, calls, most = jax.lax.while_loop(cond, body, carry)
-        return state, taken, max_force2(state), most, state.energy, calls
+        return ChunkResult(state, taken, max_force2(state), most, state.energy, calls)
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype")
@@ -177,4 +179,4 @@ def compile_batch(pot: MDPotential, capacity, dtype, R, memory: int, linesearch_
             )
             .compile()
         )
-    return init, compiled
+    return Minimiser(init, compiled)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -178,7 +178,7 @@ def screen(
         on_done: called ``on_done(index, atoms)`` with each minimised structure as it finishes.
         devices: local devices to spread the slots over (None: all; :mod:`painnjax.devices`).
     """
-    from md.optimize.batch import minimize_batch
+    from md.optimize.batch import Minimum, minimize_batch
     from md.structures import precision
 
     candidates = list(candidates)
@@ -191,7 +191,7 @@ def screen(
         raise InputError(f"refine rounds must be a whole number >= 0, got {refine['rounds']!r}")
     with precision(dtype):
         energy_for = _energy_for(model, dtype)
-        results: dict[int, tuple] = dict(done)
+        results: dict[int, Minimum] = {k: Minimum(k, *v) for k, v in done.items()}
         energy_fns: dict[tuple, Callable] = {}  # one per atom list: compiled once for every stage
         t0 = time.perf_counter()
         compile_s = 0.0
@@ -212,9 +212,9 @@ def screen(
                 if key not in energy_fns:
                     energy_fns[key] = energy_for(candidates[todo[0]])
 
-                def finished(i, R, e, f, s, c, n_calls, todo=todo):
-                    k = todo[i]
-                    results[k] = (R, e, f, s, c, n_calls)
+                def finished(m, todo=todo):
+                    k = todo[m.index]
+                    results[k] = replace(m, index=k)
                     if on_done is not None:
                         on_done(k, _minimised(candidates[k], results[k]))
                     if bar is not None:
@@ -241,8 +241,8 @@ def screen(
                 so_far = [_minimised(candidates[k], results[k]) for k in range(len(candidates))]
                 new = refine_candidates(
                     so_far,
-                    [results[k][1] for k in range(len(candidates))],
-                    [bool(results[k][4]) for k in range(len(candidates))],
+                    [results[k].energy for k in range(len(candidates))],
+                    [bool(results[k].converged) for k in range(len(candidates))],
                     round_=round_,
                     start=len(candidates),
                     top=refine["top"],
@@ -265,10 +265,10 @@ def screen(
     n = len(candidates)
 
     structures = [_minimised(candidates[k], results[k]) for k in range(n)]
-    E = np.array([results[k][1] for k in range(n)], np.float64)
-    F = np.array([results[k][2] for k in range(n)], np.float64)
-    steps = np.array([results[k][3] for k in range(n)], np.int64)
-    conv = np.array([bool(results[k][4]) for k in range(n)]) & np.isfinite(E)
+    E = np.array([results[k].energy for k in range(n)], np.float64)
+    F = np.array([results[k].fmax for k in range(n)], np.float64)
+    steps = np.array([results[k].steps for k in range(n)], np.int64)
+    conv = np.array([bool(results[k].converged) for k in range(n)]) & np.isfinite(E)
     comps = [a.info.get("composition", a.get_chemical_formula()) for a in structures]
     prints = [fingerprint(a) for a in structures]
     # Unconverged structures take part in no comparison: they are reported, never ranked.
@@ -296,7 +296,9 @@ def screen(
         ranked,
         e_spread,
         f_spread,
-        force_calls=np.array([results[k][5] if len(results[k]) > 5 else -1 for k in range(n)], np.int64),
+        force_calls=np.array(
+            [-1 if results[k].force_calls is None else results[k].force_calls for k in range(n)], np.int64
+        ),
         seconds=seconds,
         compile_seconds=compile_s,
         resumed=len(done),
@@ -305,20 +307,20 @@ def screen(
     )
 
 
-def _minimised(candidate, result):
+def _minimised(candidate, m):
+    """The candidate at its minimum ``m`` (a :class:`md.optimize.batch.Minimum`), with what the screen records."""
     from ase.calculators.singlepoint import SinglePointCalculator
 
     from md.screening.protonation import detect_state
 
-    R, e, f, s, c = result[:5]
     atoms = candidate.copy()
-    atoms.positions = np.asarray(R, np.float64)
-    atoms.info.update(fmax=float(f), steps=int(s), converged=bool(c))
-    if len(result) > 5:
-        atoms.info["force_calls"] = int(result[5])
+    atoms.positions = np.asarray(m.positions, np.float64)
+    atoms.info.update(fmax=float(m.fmax), steps=int(m.steps), converged=bool(m.converged))
+    if m.force_calls is not None:
+        atoms.info["force_calls"] = int(m.force_calls)
     atoms.info["state"] = str(candidate.info["state"]) if "state" in candidate.info else detect_state(candidate)[1]
     atoms.info["final_state"] = detect_state(atoms)[1]
-    atoms.calc = SinglePointCalculator(atoms, energy=float(e))  # what ASE reads back as the energy
+    atoms.calc = SinglePointCalculator(atoms, energy=float(m.energy))  # what ASE reads back as the energy
     return atoms
 
 

@@ -115,6 +115,19 @@ def count_pairs(R, cutoff: float, atom_mask=None) -> int:
     return 2 * int(np.count_nonzero(pdist(R) < cutoff)) if len(R) > 1 else 0
 
 
+def most_pairs(structures, cutoff: float) -> tuple[int, int]:
+    """``(index, n_pairs)``: the structure among ``structures`` ((S, N, 3), or a list of (N, 3)) with the
+    most ordered pairs within ``cutoff`` (the first of equals), and its count; eager, as :func:`count_pairs`.
+
+    A pair list sized to it holds them all (see :meth:`painnjax.potential.Potential.start_capacity`).
+    """
+    counts = [count_pairs(R, cutoff) for R in structures]
+    if not counts:
+        raise ValueError("most_pairs needs at least one structure")
+    k = int(np.argmax(counts))
+    return k, counts[k]
+
+
 def pair_capacity(n_pairs: int, multiplier: float = 1.1, multiple: int = 64) -> int:
     """A tight pair capacity: ``n_pairs`` times a margin, rounded up to a multiple (for reuse)."""
     want = max(int(np.ceil(n_pairs * multiplier)), 1)

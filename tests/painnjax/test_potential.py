@@ -249,7 +249,7 @@ def test_the_potential_is_a_typed_frozen_value(sa2am2, small_model):
 def test_the_matrix_layout_gives_the_same_energy_and_forces(small_model, n_atoms):
     """neighbor="matrix" (an (N, N) mask, no gathers or scatters) is a layout, not a model:
     equal to the sparse list and to all pairs in float64, and MD calls it as it is."""
-    from md.dynamics.forces import MDPotential
+    from md.forces.potential import MDPotential
     from painnjax.data import bundled_structure
 
     atoms = bundled_structure({22: "SA2AM2", 44: "SA4AM4"}[n_atoms])

@@ -13,8 +13,8 @@ import numpy as np
 from md_helpers import bound_potential
 
 from md import MDConfig, run_md
-from md.dynamics.forces import MDPotential
 from md.dynamics.output import TrajectoryWriter
+from md.forces.potential import MDPotential
 from painnjax import potential
 from painnjax.nn.neighbors import count_pairs
 

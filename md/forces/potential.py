@@ -1,12 +1,15 @@
-"""The energy the integrators see, with the pair list rebuilt every step and its overflow told apart.
+"""The energy MD and the minimisers see, with the pair list rebuilt at every call and its overflow told apart.
 
-A painnjax potential (``painnjax.potential``) for a cluster of more than 32 atoms, or one built
-with ``neighbor="sparse"``, is evaluated here on a pair list of a fixed ``capacity``
-(unordered pairs) that :class:`MDPotential` builds from the positions at every force call,
-inside the jitted step loop. The drivers count the pairs within the cutoff after every step
-(:meth:`MDPotential.count`): when the count exceeds the capacity, the chunk of steps is run
-again from its saved start with a larger list, so no step ever uses a truncated list. A real
-blow-up (non-finite energies) is therefore never confused with an overflow.
+A painnjax potential (``painnjax.potential``) that asks for a pair list of its driver
+(:meth:`painnjax.potential.Potential.needs_pair_list`: a sparse potential, or one of more than
+32 atoms) is evaluated here on a list of a fixed ``capacity`` (unordered pairs) that
+:class:`MDPotential` builds from the positions at every force call, inside the jitted loop. The
+drivers count the pairs within the cutoff after every step (:meth:`MDPotential.count`): when the
+count exceeds the capacity, the chunk of steps is run again from its saved start with a larger
+list (:meth:`MDPotential.after_overflow`), so no step ever uses a truncated list. A real blow-up
+(non-finite energies) is therefore never confused with an overflow. The capacities themselves
+are the potential's policy (:meth:`~painnjax.potential.Potential.start_capacity`,
+:meth:`~painnjax.potential.Potential.grown_capacity`).
 
 Any other function ``energy_fn(R, **kwargs) -> E`` (eV, Å) -- a small painnjax potential on
 all pairs, or any jax-md style energy -- is called as it is.
@@ -28,10 +31,14 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from painnjax.nn.neighbors import count_pairs, pair_capacity, sparse_pairs, within_cutoff
-from painnjax.potential import ALL_PAIRS_MAX_ATOMS, Potential
+from painnjax.nn.neighbors import sparse_pairs, within_cutoff
+from painnjax.potential import Potential
+
+#: on overflow the list is sized for this many times the largest count seen (plus the usual
+#: 10 % margin): a cluster that is getting denser would otherwise overflow again and again,
+#: each time with a new compilation.
+OVERFLOW_GROWTH = 1.15
 
 
 def _cluster(kwargs: dict) -> dict:
@@ -44,7 +51,8 @@ class MDPotential:
     """An energy function plus how its pair list is managed.
 
     Attributes:
-        energy_fn: ``energy_fn(R, neighbor=None, **kwargs) -> E`` in eV.
+        energy_fn: ``energy_fn(R, neighbor=None, **kwargs) -> E`` in eV; a painnjax
+            :class:`~painnjax.potential.Potential` whenever the list is managed here.
         n_atoms: atoms in the cluster.
         cutoff: pair-list cutoff (Å) when the list is managed here, else None.
         capacity_hint: the potential's own sparse capacity in unordered pairs, if any.
@@ -63,31 +71,30 @@ class MDPotential:
         """Decide how ``energy_fn`` gets its pairs.
 
         ``pairs="auto"``: a painnjax :class:`~painnjax.potential.Potential` gets a managed
-        sparse list when it is sparse or has more than 32 atoms; anything else is called as it
-        is. ``"sparse"`` forces a managed list (needs a painnjax potential, for its cutoff),
-        ``"own"`` calls ``energy_fn(R)`` as it is.
+        sparse list when it asks for one (:meth:`~painnjax.potential.Potential.needs_pair_list`:
+        sparse, or more than 32 atoms); anything else is called as it is. ``"sparse"`` forces a
+        managed list (needs a painnjax potential, for its cutoff), ``"own"`` calls
+        ``energy_fn(R)`` as it is.
         """
         if isinstance(energy_fn, MDPotential):
             return energy_fn
         typed = isinstance(energy_fn, Potential)
-        cutoff = energy_fn.cutoff if typed else None
-        mode = energy_fn.neighbor_mode if typed else None
         if pairs == "auto":
-            managed = cutoff is not None and (mode == "sparse" or (mode == "all" and n_atoms > ALL_PAIRS_MAX_ATOMS))
+            managed = typed and energy_fn.needs_pair_list()
         elif pairs == "sparse":
-            if cutoff is None:
+            if not typed:
                 raise ValueError("pairs='sparse' needs a painnjax Potential (its cutoff sizes the pair list)")
             managed = True
         elif pairs == "own":
             managed = False
         else:
             raise ValueError(f"pairs must be 'auto', 'sparse' or 'own', got {pairs!r}")
-        cap = energy_fn.capacity if mode == "sparse" else None
+        cap = energy_fn.capacity if typed and energy_fn.neighbor_mode == "sparse" else None
         members = tuple(energy_fn.members) if typed else ()
         return cls(
             energy_fn,
             int(n_atoms),
-            float(cutoff) if managed else None,
+            float(energy_fn.cutoff) if managed else None,
             None if cap is None else int(cap) // 2,
             members if len(members) > 1 else (),
         )
@@ -96,10 +103,6 @@ class MDPotential:
     def managed(self) -> bool:
         """Whether the pair list is built here (and can overflow)."""
         return self.cutoff is not None
-
-    @property
-    def max_capacity(self) -> int:
-        return self.n_atoms * (self.n_atoms - 1) // 2
 
     def _pairs(self, R, capacity: int | None) -> dict:
         """The keyword arguments that give an energy function its pairs: ``{"neighbor": list}``
@@ -123,6 +126,12 @@ class MDPotential:
 
         return energy
 
+    def energy_dtype(self, capacity: int | None) -> jnp.dtype:
+        """The dtype of the energy (the potential's: float32, or float64 when built so), from the
+        shapes alone: nothing is computed or compiled."""
+        R = jax.ShapeDtypeStruct((self.n_atoms, 3), jnp.float32)
+        return jnp.dtype(jax.eval_shape(self.energy(capacity), R).dtype)
+
     def committee(self, capacity: int | None) -> Callable:
         """``committee(R, **kwargs) -> (E, F)``: each member's energy (K,) eV, forces (K, N, 3) eV/Å, one pair list."""
         if not self.members:
@@ -144,19 +153,23 @@ class MDPotential:
         return jnp.sum(jnp.triu(within, k=1)).astype(jnp.int32)
 
     def capacity_for(self, n_pairs: int) -> int:
-        """A capacity with a margin for ``n_pairs`` unordered pairs (never above all pairs)."""
-        return int(min(pair_capacity(2 * int(n_pairs)) // 2, self.max_capacity))
+        """A capacity with a margin for ``n_pairs`` unordered pairs (never above all pairs); managed lists only.
+
+        The potential decides (:meth:`painnjax.potential.Potential.grown_capacity`)."""
+        return self.energy_fn.grown_capacity(n_pairs)
+
+    def after_overflow(self, most: int) -> int:
+        """The capacity to run a chunk again with, after it saw ``most`` unordered pairs (more than
+        its list held): :meth:`capacity_for` ``OVERFLOW_GROWTH`` times that."""
+        return self.capacity_for(max(int(most * OVERFLOW_GROWTH), 1))
 
     def initial_capacity(self, positions, capacity: int | None = None) -> int | None:
         """Capacity that holds every structure in ``positions`` (S, N, 3); None if not managed.
 
         ``capacity`` (unordered pairs) or the potential's own capacity is used when it holds
-        the structures; otherwise one with a 10 % margin. It grows during the run when needed.
+        the structures; otherwise one with a 10 % margin
+        (:meth:`painnjax.potential.Potential.start_capacity`). It grows during the run when needed.
         """
         if not self.managed:
             return None
-        most = max(count_pairs(R, self.cutoff) // 2 for R in np.asarray(positions, np.float64))
-        start = capacity if capacity is not None else self.capacity_hint
-        if start is None or start < most:
-            start = self.capacity_for(most)
-        return int(min(max(int(start), 1), self.max_capacity))
+        return self.energy_fn.start_capacity(positions, capacity)
