@@ -33,7 +33,7 @@ Public API (each a small module with one job):
   ``painnjax md`` and ``painnjax optimize`` call them.
 - Lower level: :mod:`md.dynamics.integrators` (jax-md integrators in the field's units),
   :mod:`md.dynamics.engine` (the jitted chunk loop with pair-list overflow handling),
-  :mod:`md.dynamics.forces`, :mod:`md.dynamics.velocities`, :mod:`md.dynamics.safety`, :mod:`md.dynamics.output`,
+  :mod:`md.forces`, :mod:`md.dynamics.velocities`, :mod:`md.dynamics.safety`, :mod:`md.dynamics.output`,
   :mod:`md.dynamics.checkpoint`, :mod:`painnjax.units` (the one place where fs/K meet jax-md's units).
 
 Importing ``md`` imports nothing heavy; the names above load their module on first use.

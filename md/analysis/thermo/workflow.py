@@ -36,7 +36,7 @@ from painnjax.data.molecules import MONOMER_POINT_GROUPS, MONOMER_SYMMETRY
 from painnjax.errors import InputError
 from painnjax.io.modelfile import load_model, model_identity
 from painnjax.model import Model
-from painnjax.nn.neighbors import count_pairs
+from painnjax.nn.neighbors import most_pairs
 from painnjax.validate import free_cluster
 
 #: a structure with a larger force than this (eV/Å) is warned about: not a stationary point of the model
@@ -71,7 +71,7 @@ def _potential_factory(model, dtype: str) -> tuple[Callable, str | None]:
 
     def potential_for(frames):
         # sized to the frame with the most pairs, so that one potential serves the batch
-        ref = max(frames, key=lambda a: count_pairs(a.positions, cutoff))
+        ref = frames[most_pairs([a.positions for a in frames], cutoff)[0]]
         return build_potential(m, ref, dtype)
 
     return potential_for, model_identity(m)
