@@ -12,7 +12,7 @@ epoch with the lowest validation loss, which are then tested on a composition ne
               proportion from every composition except ``--held-out`` (default SA6AM5, the
               pool's largest); ``--valid-fraction`` of them validate. Test: the held-out
               composition's frames (at most ``--n-test``).
-  painnjax    ``painnjax.training.trainer.train`` (its own loop: batches, validation, best model,
+  painnjax    ``painnjax.training.fit.train`` (its own loop: batches, validation, best model,
               test report), started from the carried weights (``warm_start``), float32.
   SchNetPack  its model and training step without Lightning, as in ``bench_train.py``:
               ``nnp.train()``, ``loss.backward()``, ``torch.optim.AdamW``; each epoch the
@@ -62,7 +62,7 @@ from painnjax.data.batching import make_buckets  # noqa: E402
 from painnjax.data.splits import Split  # noqa: E402
 from painnjax.io.files import lock_run_folder  # noqa: E402
 from painnjax.training.config import TrainConfig  # noqa: E402
-from painnjax.training.trainer import train  # noqa: E402
+from painnjax.training.fit import train  # noqa: E402
 from painnjax.units import EV_TO_KCAL_PER_MOL  # noqa: E402
 
 ENERGY_WEIGHT = 0.01

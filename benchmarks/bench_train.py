@@ -13,7 +13,7 @@ composition). Per batch size it times whole epochs over the sample:
               and ``trainer.step_packed(batch, lr)`` over ``iterate_packed(sample, ..., epoch_rng(seed, epoch))``
               (``--layout buckets``: ``trainer.step(b, batch, lr)`` over ``iterate_batches``),
               ``block_until_ready`` on the parameters at the end of the epoch: exactly the inner
-              loop of ``painnjax.training.trainer.train``. Timed: host-side padding/batching, transfer, the
+              loop of ``painnjax.training.fit.train``. Timed: host-side padding/batching, transfer, the
               jitted step (pair list, energies, forces, loss, gradients, AdamW update). One full
               untimed epoch first compiles every bucket shape ("compile").
   SchNetPack  its training step without Lightning: ``nnp.train()`` (so ``Forces`` builds the
@@ -156,7 +156,7 @@ class JaxRun:
         self.indices = np.arange(len(sample))
         self.buckets = make_buckets(sample, model.config.cutoff, max_buckets=max_buckets)
         self.pairs = self.budgets = None
-        if layout == "packed":  # as painnjax.training.trainer._train does
+        if layout == "packed":  # as painnjax.training.fit._set_up does
             self.pairs = structure_pairs(sample, model.config.cutoff)
             self.budgets = make_budgets(sample, self.pairs, self.indices, batch_size, 1, seed=seed)
         self.cfg = TrainConfig(

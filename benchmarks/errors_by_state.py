@@ -26,7 +26,7 @@ from ase import Atoms
 
 from md.screening.protonation import ion_counts
 from painnjax.data.dataset import read_dataset
-from painnjax.training.evaluate import _energy_stats, _force_stats, predict  # painnjax evaluate's own metrics
+from painnjax.training.evaluate import energy_stats, force_stats, predict  # painnjax evaluate's own metrics
 from painnjax.units import EV_TO_KCAL_PER_MOL
 
 
@@ -64,8 +64,8 @@ def main(argv=None) -> int:
             )
             row[label] = {
                 "energy_mean_error": float(de[idx].mean()),
-                **_energy_stats(de[idx]),
-                **_force_stats([F[k] for k in idx], [ds.forces[k] for k in idx]),
+                **energy_stats(de[idx]),
+                **force_stats([F[k] for k in idx], [ds.forces[k] for k in idx]),
             }
     ordered = sorted(rows.values(), key=lambda r: (r["n_atoms"], r["composition"], r["state"]))
     head = "| composition | atoms | state | frames | " + " | ".join(

@@ -45,7 +45,7 @@ from painnjax.training.committee import (
     write_selection,
 )
 from painnjax.training.config import TrainConfig
-from painnjax.training.trainer import train
+from painnjax.training.fit import train
 from painnjax.units import ENERGY_UNITS
 
 

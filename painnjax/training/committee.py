@@ -362,7 +362,7 @@ def committee_report(models, ds, batch_size: int = 8, dtype: str = "float32", na
 
     ``_stats`` holds the :class:`CommitteeStats` (not written to JSON).
     """
-    from painnjax.training.evaluate import _training_reference, error_report, prediction_errors
+    from painnjax.training.evaluate import error_report, prediction_errors, training_reference
 
     if ds.reference.get("kind") != "total":
         raise InputError("evaluate expects total energies (read the data without a reference)")
@@ -375,7 +375,7 @@ def committee_report(models, ds, batch_size: int = 8, dtype: str = "float32", na
         members.append(
             {"model": name, **{key: v for key, v in r.items() if key != "per_composition" and not key.startswith("_")}}
         )
-    refs = [_training_reference(m, ds) for m in models]
+    refs = [training_reference(m, ds) for m in models]
     ref = refs[0] if all(np.array_equal(r, refs[0]) for r in refs) else None
     out = prediction_errors(stats.mean_energy, stats.mean_forces, ds, ref)
     e_err = np.abs(stats.mean_energy - ds.energy)

@@ -47,8 +47,11 @@ def predict(model, ds, batch_size: int = 8, dtype: str = "float32"):
     return energies, forces
 
 
-def _training_reference(model, ds) -> np.ndarray:
-    """Per-structure reference energies (eV) of what the model was trained on (zeros: totals)."""
+def training_reference(model, ds) -> np.ndarray:
+    """Per-structure reference energies (eV) of what the model was trained on (zeros: totals).
+
+    A model trained on binding or element-offset energies carries that reference in its
+    metadata (``energy_reference["trained_on"]``); Pearson r is taken on energies less this."""
     from painnjax.data.dataset import reference_atomref
 
     trained_on = model.metadata.get("energy_reference", {}).get("trained_on")
@@ -67,7 +70,7 @@ def error_report(model, ds, batch_size: int = 8, predictions=None) -> dict:
     if ds.reference.get("kind") != "total":
         raise ValueError("evaluate expects total energies (read the data without a reference)")
     E, F = predict(model, ds, batch_size) if predictions is None else predictions
-    return prediction_errors(E, F, ds, _training_reference(model, ds))
+    return prediction_errors(E, F, ds, training_reference(model, ds))
 
 
 def prediction_errors(E, F, ds, ref=None) -> dict:
@@ -77,24 +80,25 @@ def prediction_errors(E, F, ds, ref=None) -> dict:
     E = np.asarray(E, np.float64)
     ref = np.zeros(len(ds)) if ref is None else np.asarray(ref, np.float64)
     de = (E - ds.energy) * EV_TO_KCAL_PER_MOL
-    out = {"n_structures": len(ds), **_energy_stats(de)}
+    out = {"n_structures": len(ds), **energy_stats(de)}
     out["energy_pearson_r"] = float(np.corrcoef(E - ref, ds.energy - ref)[0, 1]) if len(ds) > 1 else float("nan")
     if ds.forces is not None:
-        out.update(_force_stats(F, ds.forces))
+        out.update(force_stats(F, ds.forces))
     comps = ds.compositions
     table = {}
     for c in sorted(set(comps), key=lambda s: (len(s), s)):
         idx = [k for k, ck in enumerate(comps) if ck == c]
-        row = {"n_structures": len(idx), "n_atoms": int(ds.n_atoms[idx[0]]), **_energy_stats(de[idx])}
+        row = {"n_structures": len(idx), "n_atoms": int(ds.n_atoms[idx[0]]), **energy_stats(de[idx])}
         if ds.forces is not None:
-            row.update(_force_stats([F[k] for k in idx], [ds.forces[k] for k in idx]))
+            row.update(force_stats([F[k] for k in idx], [ds.forces[k] for k in idx]))
         table[c] = row
     out["per_composition"] = table
     out["_predictions"] = (E - ref, ds.energy - ref, F, ds.forces)
     return out
 
 
-def _energy_stats(de) -> dict:
+def energy_stats(de) -> dict:
+    """MAE, RMSE and largest absolute value of energy errors ``de`` (S,), in their unit (kcal/mol here)."""
     return {
         "energy_mae": float(np.mean(np.abs(de))),
         "energy_rmse": float(np.sqrt(np.mean(de**2))),
@@ -102,7 +106,10 @@ def _energy_stats(de) -> dict:
     }
 
 
-def _force_stats(F_pred, F_ref) -> dict:
+def force_stats(F_pred, F_ref) -> dict:
+    """MAE, RMSE and largest error of the force components (kcal/mol/Å), and the mean angle
+    (degrees) between predicted and reference force vectors; ``F_pred`` and ``F_ref`` are
+    lists of (n_i, 3) eV/Å, one per structure."""
     p = np.concatenate([np.asarray(f).reshape(-1, 3) for f in F_pred])
     r = np.concatenate([np.asarray(f).reshape(-1, 3) for f in F_ref])
     d = (p - r) * EV_TO_KCAL_PER_MOL

@@ -36,6 +36,7 @@ from painnjax.config import from_mapping
 from painnjax.data.config import DataConfig, SplitConfig
 from painnjax.errors import InputError
 from painnjax.nn.config import PaiNNConfig
+from painnjax.training.checkpoint import checkpoint_path
 from painnjax.training.config import TrainConfig
 
 
@@ -121,12 +122,12 @@ def train_from_files(
     shuffling differ); returns the list of their best models. ``stop_after`` ends this call
     after that many epochs (the run resumes later; 0 only rewrites the run's summary, plots and
     the best model's training record). ``warm_start``: a model, or one per member, to start
-    training from instead of seeded weights (see :func:`painnjax.training.trainer.train`).
+    training from instead of seeded weights (see :func:`painnjax.training.fit.train`).
     """
     from painnjax.data.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
     from painnjax.data.splits import Split, extend_split, make_split
     from painnjax.io.files import lock_run_folder
-    from painnjax.training.trainer import train
+    from painnjax.training.fit import train
 
     cfg = read_run_config(config_path, overrides)
     model_config, train_config, data, split_opts = cfg.model, cfg.train, cfg.data, cfg.split
@@ -187,7 +188,7 @@ def train_from_files(
         for k in range(committee):
             member = dataclasses.replace(train_config, seed=train_config.seed + k)
             folder = out / f"member-{k + 1}"
-            resume_k = resume and (folder / "checkpoints" / "latest.ckpt").exists()
+            resume_k = resume and checkpoint_path(folder).exists()
             models.append(
                 train(
                     ds,

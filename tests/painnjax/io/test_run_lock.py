@@ -61,7 +61,7 @@ def test_every_run_command_refuses_a_held_folder_and_a_killed_holder_leaves_it_f
 
         # train
         from painnjax.training.config import TrainConfig
-        from painnjax.training.trainer import train
+        from painnjax.training.fit import train
 
         n = 3
         ds = Dataset(

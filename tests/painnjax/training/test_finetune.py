@@ -15,7 +15,7 @@ from painnjax import InputError, PaiNNConfig, load_model, potential, save_model
 from painnjax.data.splits import Split
 from painnjax.training.config import TrainConfig
 from painnjax.training.finetune import trainable_mask
-from painnjax.training.trainer import train
+from painnjax.training.fit import train
 from tests.conftest import perturbed_model, rattled_set
 
 TINY = PaiNNConfig(n_atom_basis=16, n_interactions=2, n_rbf=8)

@@ -15,8 +15,8 @@ from painnjax.data.batching import make_buckets, pad_structures
 from painnjax.data.dataset import Dataset
 from painnjax.data.splits import Split
 from painnjax.training.config import TrainConfig
+from painnjax.training.fit import train
 from painnjax.training.loss import loss_and_sums, metrics_from_sums
-from painnjax.training.trainer import train
 from painnjax.units import EV_TO_KCAL_PER_MOL
 from tests.conftest import rattled_set
 
@@ -235,7 +235,7 @@ def test_early_stopping_ends_the_run_where_the_metrics_say(tiny_set, tmp_path, m
     import importlib
     import json
 
-    train_module = importlib.import_module("painnjax.training.trainer")
+    train_module = importlib.import_module("painnjax.training.fit")
 
     scripted = iter([3.0, 2.0, 2.5, 1.9, 2.0, 2.1, 1.0, 0.5, 0.4, 0.3])
     real_evaluate = train_module.evaluate
@@ -290,7 +290,7 @@ def test_metrics_row_is_written_before_the_checkpoint_and_every_line_ends_in_lf(
     computed again on resume), and metrics.csv has one line ending before and after a resume."""
     import importlib
 
-    train_module = importlib.import_module("painnjax.training.trainer")
+    train_module = importlib.import_module("painnjax.training.fit")
     cfg = TrainConfig(epochs=2, batch_size=2)
     train(tiny_set, _split(), tmp_path, TINY, cfg, stop_after=1, progress=False)
 
