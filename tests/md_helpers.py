@@ -10,8 +10,11 @@ restart are tested on a system that stays a cluster.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax.numpy as jnp
 import numpy as np
+from flax import serialization
 from scipy.spatial.distance import pdist
 
 from painnjax import potential
@@ -81,3 +84,8 @@ class ElasticNetworkCalculator:
                 self.results = {"energy": float(e), "forces": -np.asarray(g, np.float64)}
 
         return _Calc()
+
+
+def checkpoint_meta(path) -> dict:
+    """The metadata of an MD checkpoint file (``md.dynamics.checkpoint``), read without a state template."""
+    return serialization.msgpack_restore(Path(path).read_bytes())["meta"]

@@ -40,10 +40,6 @@ def save_checkpoint(path, state, meta: dict) -> Path:
     return atomic_write(path, serialization.msgpack_serialize(payload))
 
 
-def read_meta(path) -> dict:
-    return _read(path)["meta"]
-
-
 def _read(path) -> dict:
     path = Path(path)
     if not path.is_file():

@@ -10,10 +10,10 @@ import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 from conftest import SMALL, perturbed_model
-from md_helpers import elastic_network
+from md_helpers import checkpoint_meta, elastic_network
 
 from md import MDConfig, run_md
-from md.dynamics.checkpoint import CHECKPOINT_FILE, read_meta
+from md.dynamics.checkpoint import CHECKPOINT_FILE
 from md.dynamics.output import read_thermo
 from painnjax import InputError, Model, PaiNNConfig, load_model, save_model
 from painnjax.cli import main
@@ -42,7 +42,7 @@ def test_md_restart_refuses_another_model_and_continues_with_the_same(sa1am1, tm
     energy = elastic_network(sa1am1.positions)
     out = tmp_path / "run"
     run_md(energy, sa1am1, _cfg(20), out=out, progress=False, model_id=A, model_name="a.painn")
-    assert read_meta(out / CHECKPOINT_FILE)["model_id"] == A
+    assert checkpoint_meta(out / CHECKPOINT_FILE)["model_id"] == A
     rows = len(read_thermo(out)["step"])
     msg = r"made with model a\.painn \(sha256:aaaaaaaaaaaa\), this call uses b\.painn \(sha256:bbbbbbbbbbbb\)"
     with pytest.raises(InputError, match=msg):
@@ -54,7 +54,7 @@ def test_md_restart_refuses_another_model_and_continues_with_the_same(sa1am1, tm
     # a checkpoint from before models were recorded: continued, with a warning
     old = tmp_path / "old"
     run_md(energy, sa1am1, _cfg(20), out=old, progress=False)
-    assert "model_id" not in read_meta(old / CHECKPOINT_FILE)
+    assert "model_id" not in checkpoint_meta(old / CHECKPOINT_FILE)
     with pytest.warns(UserWarning, match="written before painnjax recorded the model"):
         res = run_md(energy, sa1am1, _cfg(30), out=old, progress=False, restart=True, model_id=B, model_name="b")
     assert res.steps_done == 30

@@ -11,11 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from md_helpers import bound_potential
+from md_helpers import bound_potential, checkpoint_meta
 
 import md.dynamics.engine
 from md import MDConfig, run_md
-from md.dynamics.checkpoint import read_meta
 from md.dynamics.output import TrajectoryWriter, read_thermo
 from painnjax import InputError
 
@@ -80,7 +79,7 @@ def test_killed_run_restarts_exactly(energy_f64, sa1am1, tmp_path, monkeypatch, 
     with pytest.raises(RuntimeError, match="killed"):
         run_md(energy_f64, sa1am1, cfg, out=tmp_path / "run", progress=False)
     monkeypatch.undo()
-    assert read_meta(tmp_path / "run" / "checkpoint.msgpack")["step"] == 200
+    assert checkpoint_meta(tmp_path / "run" / "checkpoint.msgpack")["step"] == 200
     assert read_thermo(tmp_path / "run")["step"].max() == 250  # rows beyond the checkpoint, as after a kill
 
     res = run_md(energy_f64, sa1am1, cfg, out=tmp_path / "run", restart=True, progress=False)
@@ -107,7 +106,7 @@ def test_interrupt_saves_a_checkpoint_and_extends(energy_f64, sa1am1, tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         run_md(energy_f64, sa1am1, _cfg(steps=200), out=tmp_path / "run", progress=False)
     monkeypatch.undo()
-    assert read_meta(tmp_path / "run" / "checkpoint.msgpack")["step"] == 150
+    assert checkpoint_meta(tmp_path / "run" / "checkpoint.msgpack")["step"] == 150
     res = run_md(energy_f64, sa1am1, _cfg(steps=300), out=tmp_path / "run", restart=True, progress=False)
     assert res.summary["restarted_from_step"] == 150 and res.steps_done == 300
     _same_state(res.state, ref.state)
