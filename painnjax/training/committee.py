@@ -24,14 +24,23 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
 
+from painnjax.data.dataset import read_dataset
 from painnjax.errors import InputError
+from painnjax.io.files import write_extxyz_atomic
+from painnjax.io.modelfile import load_model
+from painnjax.model import Model
+from painnjax.training.evaluate import error_report, predict, prediction_errors, training_reference
 from painnjax.units import EV_TO_KCAL_PER_MOL
+from painnjax.validate import check_species
 
 CRITERIA = ("forces", "forces_max", "energy")
 
@@ -43,8 +52,6 @@ CRITERIA = ("forces", "forces_max", "energy")
 def load_committee(models, names=None):
     """``(models, names)``: K ≥ 2 members loaded (Model objects pass through) with names for
     messages (file names by default); an :class:`InputError` for fewer than two."""
-    from painnjax.io.modelfile import load_model
-    from painnjax.model import Model
 
     models = list(models)
     if names is None:
@@ -70,7 +77,6 @@ def check_committee(models, ds, names: Sequence[str]) -> None:
     :class:`InputError` naming the member, and the structure (file, frame) and atom it cannot
     handle.
     """
-    from painnjax.validate import check_species
 
     if len(ds) == 0:
         raise InputError("the committee has no structures to predict (empty dataset)")
@@ -101,7 +107,6 @@ def committee_predict(models, ds, batch_size: int = 8, dtype: str = "float32", n
     ``models``: :class:`~painnjax.io.modelfile.Model` objects or model files. Each member is run
     with :func:`painnjax.training.evaluate.predict`; members with the same config share compiled code.
     """
-    from painnjax.training.evaluate import predict
 
     models, names = load_committee(models, names)
     check_committee(models, ds, names)
@@ -213,10 +218,6 @@ def read_pool(paths, format: str | None = None, ignore_cell: bool = False):
     and ``frame``, and labels are kept where every frame has them; a periodic frame is an
     error unless ``ignore_cell`` (then read as a free cluster).
     """
-    import warnings
-
-    from painnjax.data.dataset import read_dataset
-
     with warnings.catch_warnings():  # a pool missing some forces is normal, not worth a warning
         warnings.filterwarnings("ignore", message=".*structures have no forces")
         return read_dataset(paths, require_energy=False, require_forces=False, format=format, ignore_cell=ignore_cell)
@@ -288,11 +289,6 @@ def write_selection(path, ds, selection: Selection):
     ``committee_rank`` (0: largest spread), ``committee_energy_std_eV``,
     ``committee_force_spread_eV_A`` and ``committee_force_spread_max_eV_A``.
     """
-    from ase import Atoms
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    from painnjax.io.files import write_extxyz_atomic
-
     stats = selection.stats
     frames = []
     for rank, k in enumerate(np.asarray(selection.indices).tolist()):
@@ -362,7 +358,6 @@ def committee_report(models, ds, batch_size: int = 8, dtype: str = "float32", na
 
     ``_stats`` holds the :class:`CommitteeStats` (not written to JSON).
     """
-    from painnjax.training.evaluate import error_report, prediction_errors, training_reference
 
     if ds.reference.get("kind") != "total":
         raise InputError("evaluate expects total energies (read the data without a reference)")

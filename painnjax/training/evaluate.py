@@ -14,10 +14,13 @@ import numpy as np
 
 from painnjax.compiler import jit
 from painnjax.data.batching import iterate_batches, make_buckets
+from painnjax.data.dataset import reference_atomref
 from painnjax.io.files import write_json
+from painnjax.io.plots import pyplot, save_figure
 from painnjax.potential import cast_variables
 from painnjax.training.loss import predict_batch
 from painnjax.units import EV_TO_KCAL_PER_MOL
+from painnjax.validate import check_species
 
 # One compile per (config, bucket shape, pair capacity, dtype), shared by every model of the
 # same config: the members of a committee, or repeated evaluations, compile once.
@@ -26,7 +29,6 @@ _predict_batch_jit = jit(predict_batch, static_argnums=(0, 3, 4, 5))
 
 def predict(model, ds, batch_size: int = 8, dtype: str = "float32"):
     """Energies (S,) eV and forces (list of (n_i, 3) eV/Å) of every structure in ``ds``."""
-    from painnjax.validate import check_species
 
     for k, Z in enumerate(ds.numbers):  # the batched path has no per-call checks of its own
         check_species(
@@ -52,7 +54,6 @@ def training_reference(model, ds) -> np.ndarray:
 
     A model trained on binding or element-offset energies carries that reference in its
     metadata (``energy_reference["trained_on"]``); Pearson r is taken on energies less this."""
-    from painnjax.data.dataset import reference_atomref
 
     trained_on = model.metadata.get("energy_reference", {}).get("trained_on")
     if not trained_on:
@@ -124,7 +125,6 @@ def force_stats(F_pred, F_ref) -> dict:
 
 def parity_plot(report: dict, path: Path, title: str = "") -> Path:
     """Predicted vs reference energies (kcal/mol) and force components (kcal/mol/Å), PNG."""
-    from painnjax.io.plots import pyplot, save_figure
 
     plt = pyplot()
 
@@ -155,7 +155,6 @@ def parity_plot(report: dict, path: Path, title: str = "") -> Path:
 def size_plot(reports: dict, path: Path, title: str = "") -> Path:
     """Energy and force MAE of each composition against its atom count, one series per report
     (``{label: report}``, e.g. two models on the same frames), PNG: does the error grow with size?"""
-    from painnjax.io.plots import pyplot, save_figure
 
     plt = pyplot()
     with_forces = any("forces_mae" in r for r in reports.values())

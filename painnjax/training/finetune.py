@@ -22,7 +22,9 @@ import re
 import jax
 import numpy as np
 
+from painnjax.data.dataset import reference_atomref
 from painnjax.errors import InputError
+from painnjax.io.modelfile import load_model
 from painnjax.model import Model
 from painnjax.nn.config import PaiNNConfig
 
@@ -76,7 +78,6 @@ def trainable_mask(params, config: PaiNNConfig, freeze_embedding: bool, freeze_i
 def warm_params(model, template: Model):
     """The ``params`` of ``model`` (a Model or file) in the template's dtypes, checked against
     the template's architecture."""
-    from painnjax.io.modelfile import load_model
 
     model = load_model(model)
     if model.config != template.config:
@@ -104,8 +105,6 @@ def carried_over(init, template: Model) -> Model:
     reference, the run starts from ``init``'s total energies exactly. Data with a ``total``
     reference (none subtracted) start from ``init``'s total energies.
     """
-    from painnjax.data.dataset import reference_atomref
-    from painnjax.io.modelfile import load_model
 
     init = load_model(init)
     name = init.metadata.get("name", "the model")

@@ -34,10 +34,15 @@ from pathlib import Path
 
 from painnjax.config import from_mapping
 from painnjax.data.config import DataConfig, SplitConfig
+from painnjax.data.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
+from painnjax.data.splits import Split, extend_split, make_split
 from painnjax.errors import InputError
+from painnjax.io.files import lock_run_folder
+from painnjax.io.modelfile import load_model
 from painnjax.nn.config import PaiNNConfig
 from painnjax.training.checkpoint import checkpoint_path
 from painnjax.training.config import TrainConfig
+from painnjax.training.fit import train
 
 
 @dataclass(frozen=True)
@@ -124,16 +129,10 @@ def train_from_files(
     the best model's training record). ``warm_start``: a model, or one per member, to start
     training from instead of seeded weights (see :func:`painnjax.training.fit.train`).
     """
-    from painnjax.data.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
-    from painnjax.data.splits import Split, extend_split, make_split
-    from painnjax.io.files import lock_run_folder
-    from painnjax.training.fit import train
 
     cfg = read_run_config(config_path, overrides)
     model_config, train_config, data, split_opts = cfg.model, cfg.train, cfg.data, cfg.split
     if train_config.init_from and model_config == PaiNNConfig():  # no [model]: the start model's
-        from painnjax.io.modelfile import load_model
-
         model_config = load_model(train_config.init_from).config
     ds = read_dataset(
         data_paths,
