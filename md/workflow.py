@@ -16,9 +16,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import write
+
 from md.dynamics.config import MDConfig
+from md.dynamics.simulate import run_md
+from md.optimize.fire import minimize
 from md.structures import build_potential, precision, read_structure
 from painnjax.errors import InputError
+from painnjax.io.modelfile import load_model, model_identity
 
 
 def run_md_file(
@@ -49,9 +55,6 @@ def run_md_file(
     and these, and records the committee's spreads. ``devices``: local devices for the replicas
     (None: all). ``pairs``: the potential's pair layout (``neighbor`` of
     :func:`painnjax.potential`)."""
-    from md.dynamics.simulate import run_md
-    from painnjax.io.modelfile import load_model, model_identity
-
     config.check()
     with precision(dtype):
         m = load_model(model)
@@ -126,12 +129,6 @@ def optimize_file(
 ):
     """FIRE-minimise the structure in ``inp`` and write it (with energy and forces) to ``out``;
     ``ignore_cell``: a periodic frame is minimised as a free cluster (else an error)."""
-    from ase.calculators.singlepoint import SinglePointCalculator
-    from ase.io import write
-
-    from md.optimize.fire import minimize
-    from painnjax.io.modelfile import load_model
-
     with precision(dtype):
         m = load_model(model)
         atoms = read_structure(inp, ignore_cell=ignore_cell)

@@ -44,9 +44,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from md.structures import build_potential, precision, read_structure
 from painnjax import units
 from painnjax.compiler import jit
 from painnjax.errors import InputError
+from painnjax.io.files import write_json
+from painnjax.io.modelfile import load_model
 from painnjax.validate import check_free_cluster
 
 
@@ -365,9 +368,6 @@ def harmonic_file(
 ) -> HarmonicResult:
     """:func:`harmonic_analysis` of a structure file (or bundled name) with a model file (or bundled name);
     ``ignore_cell``: a periodic frame is read as a free cluster (else an error)."""
-    from md.structures import build_potential, precision, read_structure
-    from painnjax.io.modelfile import load_model
-
     with precision(dtype):
         m = load_model(model)
         atoms = read_structure(structure, ignore_cell=ignore_cell)
@@ -386,6 +386,4 @@ def format_frequencies(result: HarmonicResult) -> str:
 
 def write_frequencies(result: HarmonicResult, path) -> Path:
     """The result's :meth:`HarmonicResult.to_dict` as JSON (key ``frequencies_cm-1``), written atomically."""
-    from painnjax.io.files import write_json
-
     return write_json(path, result.to_dict())

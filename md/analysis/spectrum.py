@@ -38,15 +38,20 @@ Example:
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from ase.io import read
 
 from painnjax.errors import InputError
-from painnjax.units import SPEED_OF_LIGHT_CM_PER_FS
+from painnjax.io.files import atomic_write, write_json
+from painnjax.io.plots import pyplot
+from painnjax.units import SPEED_OF_LIGHT_CM_PER_FS, TIME_UNIT_FS
+from painnjax.validate import as_atomic_numbers
 
 WINDOWS = ("hann", "none")
 NORMALISATIONS = ("max", "absolute")
@@ -92,8 +97,6 @@ class Spectrum:
 
     def write_csv(self, path) -> Path:
         """``frequency_cm-1,intensity`` rows (atomic write)."""
-        from painnjax.io.files import atomic_write
-
         lines = ["frequency_cm-1,intensity\n"]
         lines += [f"{f:.6f},{y:.10g}\n" for f, y in zip(self.frequencies, self.intensity)]
         return atomic_write(Path(path), "".join(lines))
@@ -175,8 +178,6 @@ def power_spectrum(
     V = _as_replicas(velocities)
     m = np.asarray(masses, np.float64)
     if velocity_unit == "A/fs":
-        from painnjax.units import TIME_UNIT_FS
-
         V = V * TIME_UNIT_FS
     idx = None
     if atoms is not None:
@@ -230,8 +231,6 @@ def read_velocities(paths, *, dt_fs: float | None = None, rtol: float = 1e-6):
     equally spaced (relative tolerance ``rtol``); every file must hold the same atoms and
     the same number of frames with the same spacing.
     """
-    from ase.io import read
-
     if isinstance(paths, (str, Path)):
         paths = [paths]
     if not paths:
@@ -298,8 +297,6 @@ def spectrum_from_files(
     V, m, Z, dt = read_velocities(paths, dt_fs=dt_fs)
     sel = None
     if elements:
-        from painnjax.validate import as_atomic_numbers
-
         want = as_atomic_numbers(list(elements), source="elements")
         sel = np.isin(Z, want)
         if not sel.any():
@@ -315,11 +312,6 @@ def plot_spectrum(
     Only real (positive) harmonic frequencies are drawn; the x axis ends at ``max_frequency``
     (default: 1.1 times where 99.9 % of the intensity lies, or past the highest stick).
     """
-    import io
-
-    from painnjax.io.files import atomic_write
-    from painnjax.io.plots import pyplot
-
     plt = pyplot()
     f, y = spectrum.frequencies, spectrum.intensity
     if max_frequency is None:
@@ -365,8 +357,6 @@ def plot_spectrum(
 def write_spectrum_folder(spectrum: Spectrum, out, *, harmonic=None, max_frequency: float | None = None) -> Path:
     """``out/spectrum.csv`` and its plot ``out/spectrum.png``, ``.pdf`` (:func:`plot_spectrum`); with
     ``harmonic`` frequencies (cm⁻¹) also ``out/harmonic.json`` (key ``frequencies_cm-1``). Returns ``out``."""
-    from painnjax.io.files import write_json
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     spectrum.write_csv(out / "spectrum.csv")

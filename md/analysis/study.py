@@ -26,7 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
+from md.analysis.harmonic import harmonic_file, write_frequencies
+from md.analysis.spectrum import plot_spectrum, power_spectrum, read_velocities
+from md.dynamics.checkpoint import CHECKPOINT_FILE
+from md.dynamics.config import MDConfig
+from md.dynamics.output import trajectory_path
+from md.structures import read_structure
+from md.workflow import optimize_file, run_md_file
 from painnjax.errors import InputError
+from painnjax.io.files import lock_run_folder, write_json
+from painnjax.io.modelfile import check_same_model, model_identity
 
 STUDY_FILE = "study.json"
 # Settings that define a study; `ps` may grow between calls (the MD is continued).
@@ -84,10 +93,6 @@ def vibrational_study(
     ``out`` is locked for the call (a second study into it at the same time is refused), and
     ``study.json`` records the model's identity: continuing with another model is refused.
     """
-    from md.structures import read_structure
-    from painnjax.io.files import lock_run_folder
-    from painnjax.io.modelfile import model_identity
-
     say = log or (lambda *a, **k: None)
     _check_numbers(temperature, ps, dt, fmax, equilibrate)
     start = read_structure(structure)  # a bad name or file fails here, before anything is written
@@ -140,8 +145,6 @@ class _Record:
 
     def save(self) -> None:
         """Write the record to its file."""
-        from painnjax.io.files import write_json
-
         write_json(self.path, self.data)
 
 
@@ -164,8 +167,6 @@ def _read_record(out: Path, settings: dict) -> dict:
         except (OSError, ValueError) as exc:
             raise InputError(f"{record_path}: cannot read the study record ({exc}); choose another folder") from None
         old = record.get("settings", {})
-        from painnjax.io.modelfile import check_same_model
-
         check_same_model(old.get("model_id"), old.get("model"), settings["model_id"], settings["model"], record_path)
         fixed = [k for k in _FIXED if k != "model" or "model_id" not in old]  # the identity decides, not the name
         changed = [k for k in fixed if old.get(k) != settings[k]]
@@ -177,8 +178,6 @@ def _read_record(out: Path, settings: dict) -> dict:
 
 def _minimum_stage(model, structure, minimum_path: Path, fmax, max_fire_steps, rec: _Record, say):
     """1. FIRE to the minimum (``minimum.xyz``), unless the folder holds it; the result (None when reused)."""
-    from md.workflow import optimize_file
-
     if "minimum" in rec.data and minimum_path.exists():
         say(f"minimum: reused {minimum_path}")
         return None
@@ -202,8 +201,6 @@ def _harmonic_stage(model, minimum_path: Path, harmonic_path: Path, rec: _Record
     """2. Harmonic frequencies of the minimum (``harmonic.json``), unless the folder holds them.
 
     Returns (result or None, frequencies in cm-1)."""
-    from md.analysis.harmonic import harmonic_file, write_frequencies
-
     if "harmonic" in rec.data and harmonic_path.exists():
         freqs = np.asarray(json.loads(harmonic_path.read_text())["frequencies_cm-1"], np.float64)
         say(f"harmonic: reused {harmonic_path}")
@@ -224,8 +221,6 @@ def _harmonic_stage(model, minimum_path: Path, harmonic_path: Path, rec: _Record
 
 def _md_config(temperature, ps, dt, replicas, seed):
     """The study's Nosé–Hoover MD, ``ps`` long with a frame every fs; its checkpoint interval never changes."""
-    from md.dynamics.config import MDConfig
-
     every = _frames_per_fs(dt)
     steps = max(every, int(round(ps * 1000.0 / dt / every)) * every)
     return MDConfig(
@@ -243,9 +238,6 @@ def _md_config(temperature, ps, dt, replicas, seed):
 
 def _md_stage(model, minimum_path: Path, md_out: Path, cfg, progress, rec: _Record, say) -> dict:
     """3. NVT MD from the minimum, continued from its checkpoint when ``md_out`` holds one; its summary."""
-    from md.dynamics.checkpoint import CHECKPOINT_FILE
-    from md.workflow import run_md_file
-
     restart = (md_out / CHECKPOINT_FILE).exists()
     md = run_md_file(model, minimum_path, cfg, md_out, restart=restart, progress=progress)
     s = md.summary
@@ -273,9 +265,6 @@ def _md_stage(model, minimum_path: Path, md_out: Path, cfg, progress, rec: _Reco
 
 def _md_power_spectrum(md_out: Path, replicas, equilibrate):
     """The power spectrum of the MD frames after ``equilibrate`` ps; also the frames used and fs between frames."""
-    from md.analysis.spectrum import power_spectrum, read_velocities
-    from md.dynamics.output import trajectory_path
-
     paths = [trajectory_path(md_out, r, "traj") for r in range(replicas)]
     V, masses, _, dt_fs = read_velocities(paths)
     skip = int(round(equilibrate * 1000.0 / dt_fs))
@@ -299,8 +288,6 @@ def _spectrum_stage(
     say,
 ):
     """4. The power spectrum after equilibration (``spectrum.csv``) and its plots with the harmonic sticks."""
-    from md.analysis.spectrum import plot_spectrum
-
     spec, used, dt_fs = _md_power_spectrum(md_out, replicas, equilibrate)
     spec.write_csv(out / "spectrum.csv")
     name = start.get_chemical_formula() if not _is_bundled(structure) else str(structure)

@@ -26,8 +26,13 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+from ase import Atoms
+from scipy.spatial.distance import cdist
+from scipy.spatial.transform import Rotation
 
 from md.screening.candidates import composition_name, parse_composition, template
+from md.screening.protonation import detect_state
+from painnjax.data.composition import molecule_counts
 from painnjax.errors import InputError
 
 #: molecules a growth move may add (neutral: a cluster stays neutral)
@@ -36,8 +41,6 @@ ADDABLE = ("SA", "AM", "W")
 
 def _parent_counts(atoms, where: str) -> dict:
     """The neutral molecule counts of a parent, from its composition name or its atoms."""
-    from painnjax.data.composition import molecule_counts
-
     return {k: v for k, v in molecule_counts(atoms.numbers, source=where).items() if v}
 
 
@@ -52,12 +55,6 @@ def grown_candidates(
     tries: int = 100,
 ) -> list:
     """``n`` candidates: parent ``k % len(parents)`` plus one ``molecule``; see the module doc."""
-    from ase import Atoms
-    from scipy.spatial.distance import cdist
-    from scipy.spatial.transform import Rotation
-
-    from md.screening.protonation import detect_state
-
     parents = list(parents)
     if not parents:
         raise InputError("growth needs at least one parent structure")

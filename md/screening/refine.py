@@ -27,14 +27,14 @@ Example:
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
+from md.clusters import molecules
 from md.screening.dedup import fingerprint, unique_minima
 from painnjax.errors import InputError
 
 
 def _rotation(rng, angle_deg: float) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
     return Rotation.from_rotvec(rng.normal(size=3) * np.deg2rad(angle_deg) / np.sqrt(3.0)).as_matrix()
 
 
@@ -42,8 +42,6 @@ def perturbations(
     atoms, moves: int, rng, *, angle: float = 60.0, shift: float = 0.5, min_distance: float = 1.2, tries: int = 20
 ) -> list:
     """``moves`` copies of ``atoms``, each with one random molecule rotated and shifted; see the module doc."""
-    from md.clusters import molecules
-
     mols = molecules(atoms)
     R0 = np.asarray(atoms.positions, np.float64)
     out = []

@@ -53,16 +53,24 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import iread
+from tqdm.auto import tqdm
 
+from painnjax.data.dataset import read_frames
 from painnjax.errors import InputError
-from painnjax.io.files import ExtxyzAppender, complete_extxyz_end, extxyz_text
+from painnjax.io.files import ExtxyzAppender, atomic_write, complete_extxyz_end, extxyz_text
+from painnjax.validate import as_atomic_numbers, check_positions
 
 METHODS = ("GFN1-xTB", "GFN2-xTB", "IPEA1-xTB")
 INSTALL_HINT = "pip install 'painnjax[xtb]'"
@@ -84,7 +92,7 @@ def check_method(method: str) -> str:
 
 def tblite_calculator_class():
     """``tblite.ase.TBLite``, or an :class:`InputError` telling how to install it."""
-    try:
+    try:  # imported here: tblite is an optional extra (painnjax[xtb])
         from tblite.ase import TBLite
     except ImportError as exc:
         raise InputError(f"xTB labels need tblite, which is not installed ({exc}); {INSTALL_HINT}") from None
@@ -148,9 +156,6 @@ def read_inputs(paths, *, ignore_cell: bool = False) -> list[_Frame]:
     A periodic frame is an error (xTB would compute a periodic energy, which a model of free
     clusters must not learn) unless ``ignore_cell``: then its cell and pbc are dropped and xTB
     computes it as a free cluster (:func:`painnjax.validate.free_cluster`)."""
-    from painnjax.data.dataset import _read_frames
-    from painnjax.validate import as_atomic_numbers, check_positions
-
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     paths = [Path(p) for p in paths]
@@ -158,7 +163,7 @@ def read_inputs(paths, *, ignore_cell: bool = False) -> list[_Frame]:
         raise InputError("no input files given")
     frames = []
     for path in paths:
-        for k, atoms in enumerate(_read_frames(path, ignore_cell=ignore_cell)):
+        for k, atoms in enumerate(read_frames(path, ignore_cell=ignore_cell)):
             where = f"{path}, frame {k}"
             if len(atoms) == 0:
                 raise InputError(f"{where}: no atoms")
@@ -193,8 +198,6 @@ class _Existing:
 
 def _read_existing(path: Path, inputs: Sequence[_Frame], method: str, what: str, unique: bool) -> _Existing:
     """Frames already in ``path`` (``what``: "labels" or "failures"), checked against the input."""
-    from ase.io import iread
-
     if not path.exists():
         return _Existing({}, 0, 0)
     if path.is_dir():
@@ -366,7 +369,7 @@ def _single_points(TBLite, inputs, todo, method: str, settings: dict, workers: i
             yield k, _single_point(TBLite, inputs[k], method, settings)
         return
     if scheduler is not None:
-        try:
+        try:  # imported here: dask's distributed is an optional extra (painnjax[dask])
             from distributed import Client
             from distributed import as_completed as dask_completed
         except ImportError as exc:
@@ -391,9 +394,6 @@ def _single_points(TBLite, inputs, todo, method: str, settings: dict, workers: i
         finally:
             client.close()
         return
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     # spawn: a fork of a process that has started JAX's or OpenMP's threads can hang
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread)
     pending: set = set()
@@ -438,9 +438,6 @@ def _drain(submit, track, next_done, todo, window: int):
 
 
 def _output_frame(frame: _Frame, index: int, method: str, energy=None, forces=None, error=None):
-    from ase import Atoms
-    from ase.calculators.singlepoint import SinglePointCalculator
-
     src = frame.atoms
     atoms = Atoms(numbers=src.numbers, positions=src.positions, cell=src.cell, pbc=src.pbc)
     for key, value in src.arrays.items():
@@ -549,8 +546,6 @@ def label_file(
 
         bar = None
         if progress and todo:
-            from tqdm.auto import tqdm
-
             bar = tqdm(
                 total=len(inputs),
                 initial=len(inputs) - len(todo),
@@ -594,8 +589,6 @@ def label_file(
 
 def _compact_failures(failed: Path, inputs, method: str, out_indices: set[int]) -> None:
     """After a retry: the failure file keeps, once each, the frames that still have no labels."""
-    from painnjax.io.files import atomic_write
-
     existing = _read_existing(failed, inputs, method, "failures", unique=False)
     keep = [existing.frames[k] for k in sorted(existing.frames) if k not in out_indices]
     if not keep:

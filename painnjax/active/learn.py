@@ -32,8 +32,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from ase.io import read
 
+from md.dynamics.config import ENSEMBLES, MDConfig
+from painnjax.active.label import label_file
+from painnjax.active.sample import sample_md
+from painnjax.config import check, integer, is_int, is_real, positive
+from painnjax.data.dataset import read_dataset
 from painnjax.errors import InputError
+from painnjax.io.files import atomic_write, lock_run_folder, write_json
+from painnjax.io.modelfile import check_same_model, load_model, model_identity
+from painnjax.io.plots import pyplot, save_figure
+from painnjax.training.committee import (
+    CRITERIA,
+    Selection,
+    committee_predict,
+    committee_report,
+    committee_stats,
+    read_pool,
+    write_selection,
+)
+from painnjax.training.workflow import train_from_files
 
 ROUND_FILE = "round.json"
 
@@ -84,10 +103,6 @@ class LearnConfig:
     seed: int = 0
 
     def __post_init__(self):
-        from md.dynamics.config import ENSEMBLES
-        from painnjax.config import check, integer, is_int, is_real, positive
-        from painnjax.training.committee import CRITERIA
-
         S = "learn"
         for key in ("starts", "temperatures"):
             value = getattr(self, key)
@@ -170,8 +185,6 @@ class LearnConfig:
 
 
 def _md_config(cfg: LearnConfig, round_: int):
-    from md.dynamics.config import MDConfig
-
     temps = tuple(float(t) for t in cfg.temperatures)
     return MDConfig(
         ensemble=cfg.ensemble,
@@ -187,8 +200,6 @@ def _md_config(cfg: LearnConfig, round_: int):
 
 
 def _train_round(data_files, train_config, folder: Path, cfg: LearnConfig, warm, progress: bool):
-    from painnjax.training.workflow import train_from_files
-
     overrides = {"split": {"test_largest": 0, "test_compositions": []}}
     if cfg.epochs is not None:
         overrides["train"] = {"epochs": int(cfg.epochs)}
@@ -206,8 +217,6 @@ def _train_round(data_files, train_config, folder: Path, cfg: LearnConfig, warm,
 
 
 def _test_errors(models, test_ds) -> dict:
-    from painnjax.training.committee import committee_report
-
     r = committee_report(models, test_ds)
     c = r["committee"]
     return {
@@ -220,8 +229,6 @@ def _test_errors(models, test_ds) -> dict:
 
 
 def _best_models(folder: Path, k: int):
-    from painnjax.io.modelfile import load_model
-
     return [load_model(folder / f"member-{i + 1}" / "best.painn") for i in range(k)]
 
 
@@ -241,8 +248,6 @@ def learn(
     refused. Each round records its committee's identity; a round continued with another
     committee than the one the last round finished with is refused.
     """
-    from painnjax.io.files import lock_run_folder
-
     cfg = cfg or LearnConfig()
     say = log or (lambda *a, **k: None)
     out = Path(out)
@@ -252,11 +257,6 @@ def learn(
 
 def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, progress: bool, say) -> list[dict]:
     """:func:`learn` once its folder is locked."""
-    from painnjax.active.label import label_file
-    from painnjax.data.dataset import read_dataset
-    from painnjax.io.modelfile import check_same_model, model_identity
-    from painnjax.training.committee import Selection, committee_predict, committee_stats, read_pool, write_selection
-
     out.mkdir(parents=True, exist_ok=True)
     settings = {
         "config": cfg.to_dict(),
@@ -305,8 +305,6 @@ def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, p
             pool_files = []
             for i, start in enumerate(cfg.starts):
                 pool = folder / f"pool-{i}.extxyz"
-                from painnjax.active.sample import sample_md
-
                 sample_md(
                     models,
                     start,
@@ -365,8 +363,6 @@ def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, p
         row.update(_test_errors(models, test_ds))
         row["seconds"] = time.perf_counter() - t0
         row["data_files_after"] = [str(f) for f in data_files]
-        from painnjax.io.files import write_json
-
         write_json(done, row)
         rows.append(row)
         say(
@@ -382,8 +378,6 @@ def _as_list(x) -> list:
 
 
 def _count_frames(path) -> int:
-    from ase.io import read
-
     p = Path(path)
     if not p.exists() or p.stat().st_size == 0:
         return 0
@@ -410,8 +404,6 @@ COLUMNS = (
 
 
 def _write_report(out: Path, settings: dict, rows: list[dict]) -> None:
-    from painnjax.io.files import atomic_write, write_json
-
     write_json(out / "learn.json", {"settings": settings, "rounds": rows})
     lines = [",".join(COLUMNS)]
     for row in rows:
@@ -443,8 +435,6 @@ def format_rounds(rows: list[dict]) -> str:
 
 def plot_learning(rows: list[dict], path) -> Path:
     """Test errors (energy and forces) and training frames per round."""
-    from painnjax.io.plots import pyplot, save_figure
-
     plt = pyplot()
     r = [row["round"] for row in rows]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(8.0, 3.4))

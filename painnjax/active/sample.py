@@ -22,20 +22,31 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import jax.numpy as jnp
 import numpy as np
+from ase import Atoms, units
+from ase.constraints import FixCom
+from ase.io import read
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
+from tqdm.auto import tqdm
 
+from md.dynamics.output import trajectory_path
+from md.dynamics.simulate import run_md
+from md.structures import precision, read_structure
+from painnjax.active.label import check_method, tblite_calculator_class
+from painnjax.data.composition import composition_of
 from painnjax.errors import InputError
-from painnjax.io.files import write_extxyz_atomic
+from painnjax.io.files import lock_run_folder, write_extxyz_atomic
+from painnjax.io.modelfile import load_model, model_identity
+from painnjax.potential import mean_potential
 
 
 def _bare(atoms, **info):
     """Positions and species only (no energies, no velocities), with the sampling info."""
-    from ase import Atoms
-
-    from painnjax.data.composition import composition_of
-
     bare = Atoms(numbers=atoms.numbers, positions=atoms.positions)
     bare.info.update(composition=composition_of(atoms.numbers) or atoms.get_chemical_formula(mode="hill"), **info)
     return bare
@@ -82,12 +93,6 @@ def sample_md(
         ignore_cell: a periodic start frame is run as a free cluster (else an error).
     Returns the number of frames written.
     """
-    import dataclasses
-
-    from md.structures import precision, read_structure
-    from painnjax.io.files import lock_run_folder
-    from painnjax.io.modelfile import load_model
-
     if not (isinstance(every, int) and every >= 1):
         raise InputError(f"every must be an integer >= 1 (steps), got {every!r}")
     if not (isinstance(equilibrate, int) and 0 <= equilibrate < config.steps):
@@ -107,15 +112,6 @@ def sample_md(
 
 def _sample_md(models, names, atoms, start, out: Path, cfg, workdir: Path, equilibrate, restart, dtype, progress):
     """:func:`sample_md` once its inputs are read and its work folder is locked."""
-    import jax.numpy as jnp
-    from ase.io import read
-
-    from md.dynamics.output import trajectory_path
-    from md.dynamics.simulate import run_md
-    from md.structures import precision
-    from painnjax.io.modelfile import model_identity
-    from painnjax.potential import mean_potential
-
     label = "mean of " + ", ".join(names) if len(names) > 1 else names[0]
     with precision(dtype):
         energy_fn = mean_potential(models, atoms, reference_positions=atoms.positions, dtype=jnp.dtype(dtype))
@@ -178,14 +174,6 @@ def sample_xtb(
     ``ignore_cell``: a periodic start frame is run as a free cluster (else an error).
     Returns the number of frames written.
     """
-    from ase import units
-    from ase.constraints import FixCom
-    from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
-
-    from md.structures import read_structure
-    from painnjax.active.label import check_method, tblite_calculator_class
-
     for name, value in (("temperature", temperature), ("dt", dt), ("friction", friction)):
         if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
             raise InputError(f"{name} must be a finite number > 0, got {value!r}")
@@ -204,8 +192,6 @@ def sample_xtb(
     frames = []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=steps, unit="step", desc=f"{method} MD", dynamic_ncols=True)
     try:
         for step in range(1, steps + 1):

@@ -7,8 +7,9 @@ their ``cmd_*`` handlers: :mod:`~painnjax.cli.models` (``convert-schnetpack``, `
 ``evaporation``),
 :mod:`~painnjax.cli.active` (``label``, ``sample``, ``learn``), :mod:`~painnjax.cli.screening` (``screen``) and
 :mod:`~painnjax.cli.dynamics` (``md``, ``optimize``); options they share are in
-:mod:`~painnjax.cli.common`. Handlers import the library when they run, so ``painnjax --help``
-stays quick.
+:mod:`~painnjax.cli.common`. Handlers import ``md`` and ``painnjax.active`` when they run (they
+load jax-md), so ``painnjax --help`` stays quick; painnjax's lower layers, which ``import painnjax``
+loads anyway, are imported at the head of each module.
 """
 
 from __future__ import annotations

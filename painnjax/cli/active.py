@@ -3,26 +3,30 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from painnjax.cli.common import add_ignore_cell, add_quiet
 from painnjax.errors import InputError
+from painnjax.io.files import check_writable
+
+# `painnjax.active` and `md` are imported in the handlers, not here: they load jax-md, scipy and ase.io,
+# which would add 5-8 s to `painnjax --help` (1.5-3 s) and to every argument error (2026-12-07:
+# `import painnjax.active.learn` timed after `import painnjax`). painnjax's own lower layers are imported
+# here: `import painnjax` has loaded them.
 
 ENSEMBLES = ["nvt-nh", "nvt-langevin", "nve"]
 
 
 def _one_omp_thread() -> None:
     """tblite's OpenMP threads cost far more than they give on clusters of tens of atoms."""
-    import os
-
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def cmd_label(args) -> int:
     _one_omp_thread()
     from painnjax.active.label import label_file
-    from painnjax.io.files import check_writable
 
     if len(args.files) < 2:
         raise InputError("give the input file(s) and then the output file: painnjax label IN [IN ...] OUT")
@@ -113,8 +117,6 @@ def _sample_md(args) -> int:
 
 
 def cmd_sample(args) -> int:
-    from painnjax.io.files import check_writable
-
     check_writable(args.out, "--out file")
     n = _sample_xtb(args) if args.xtb else _sample_md(args)
     print(f"wrote {n} frames to {Path(args.out)} (positions only: label them with painnjax label)")
@@ -124,7 +126,6 @@ def cmd_sample(args) -> int:
 def cmd_learn(args) -> int:
     _one_omp_thread()
     from painnjax.active.learn import LearnConfig, format_rounds, learn
-    from painnjax.io.files import check_writable
 
     check_writable(args.out, "--out folder", folder=True)
     cfg = LearnConfig(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from painnjax.devices import initialize_distributed
+from painnjax.validate import as_atomic_numbers
+
 
 def add_model(p: argparse.ArgumentParser) -> None:
     """The positional ``model`` argument."""
@@ -43,8 +46,6 @@ def atomic_numbers(text: str | None, option: str) -> list[int] | None:
     symbols = comma_list(text)
     if symbols is None:
         return None
-    from painnjax.validate import as_atomic_numbers
-
     return as_atomic_numbers(symbols, source=option).tolist()
 
 
@@ -70,8 +71,6 @@ def add_distributed(p: argparse.ArgumentParser, what: str) -> None:
 def start_distributed(args) -> None:
     """Join the multi-process job when ``--distributed`` was given (before anything uses JAX)."""
     if getattr(args, "distributed", False):
-        from painnjax.devices import initialize_distributed
-
         initialize_distributed()
 
 

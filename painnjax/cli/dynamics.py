@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+import warnings
+
+import jax
 
 from painnjax.cli.common import (
     add_devices,
@@ -13,6 +16,15 @@ from painnjax.cli.common import (
     add_quiet,
     start_distributed,
 )
+from painnjax.devices import is_main_process
+from painnjax.io.files import check_writable
+from painnjax.potential import NEIGHBOR_MODES
+
+# `md` is imported in the handlers, not here: its modules load jax-md, scipy or ase.io, which would add
+# 5-8 s to `painnjax --help` (1.5-3 s) and to every argument error (2026-12-07: `import md.workflow`
+# timed after `import painnjax`). painnjax's own modules are imported here: `import painnjax` has loaded them.
+# cmd_md must also import md after `start_distributed`: importing jax-md starts JAX's backend, and a
+# multi-host job can be joined only before that.
 
 
 def _md_config(args):
@@ -21,8 +33,6 @@ def _md_config(args):
     ``--tau``, ``--chain-length`` and ``--friction`` are None when not given: MDConfig fills in
     its defaults and warns only about values given for an ensemble that does not use them.
     """
-    import warnings
-
     from md.dynamics.config import MDConfig, UnusedOptionWarning
 
     temps = args.T[0] if len(args.T) == 1 else tuple(args.T)
@@ -60,14 +70,8 @@ def _md_config(args):
 
 def cmd_md(args) -> int:
     start_distributed(args)
-    import warnings
-
-    import jax
-
     from md.dynamics.simulate import SafetyStopWarning
     from md.workflow import format_md_summary, run_md_file
-    from painnjax.devices import is_main_process
-    from painnjax.io.files import check_writable
 
     cfg = _md_config(args)
     check_writable(args.out, "--out folder", folder=True)  # before the run, not after its first chunk
@@ -105,7 +109,6 @@ def cmd_md(args) -> int:
 
 def cmd_optimize(args) -> int:
     from md.workflow import optimize_file
-    from painnjax.io.files import check_writable
 
     check_writable(args.out, "--out file")
     res = optimize_file(
@@ -126,8 +129,6 @@ def cmd_optimize(args) -> int:
 
 
 def _add_md(sub) -> None:
-    from painnjax.potential import NEIGHBOR_MODES
-
     m = sub.add_parser(
         "md",
         help="molecular dynamics of a cluster (jax-md): Nosé-Hoover, NVE or Langevin, replicas, checkpoints, --restart",

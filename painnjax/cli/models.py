@@ -6,13 +6,13 @@ import json
 
 from painnjax.cli.common import add_model, atomic_numbers
 from painnjax.errors import PainnjaxError
+from painnjax.interfaces.check import run_check
+from painnjax.interfaces.schnetpack import ENERGY_UNITS_IN_EV, from_schnetpack
+from painnjax.io.files import check_writable
+from painnjax.io.modelfile import load_model, save_model
 
 
 def cmd_convert(args) -> int:
-    from painnjax.interfaces.schnetpack import ENERGY_UNITS_IN_EV, from_schnetpack
-    from painnjax.io.files import check_writable
-    from painnjax.io.modelfile import save_model
-
     check_writable(args.output, "output model file")
     if args.energy_unit not in ENERGY_UNITS_IN_EV:
         raise PainnjaxError(f"--energy-unit must be one of {', '.join(ENERGY_UNITS_IN_EV)}")
@@ -31,8 +31,6 @@ def cmd_convert(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from painnjax.io.modelfile import load_model
-
     model = load_model(args.model)
     info = {"config": model.config.to_dict(), "n_parameters": model.n_parameters, "metadata": model.metadata}
     print(json.dumps(info, indent=2))
@@ -40,9 +38,6 @@ def cmd_info(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from painnjax.interfaces.check import run_check
-    from painnjax.io.files import check_writable
-
     check_writable(args.out, "--out folder", folder=True)
     run_check(args.out, sizes=args.sizes, model=args.model)
     return 0

@@ -5,14 +5,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from painnjax.cli.common import add_distributed, add_ignore_cell, add_model, add_quiet, start_distributed
+from painnjax.data.dataset import read_dataset
 from painnjax.errors import InputError
+from painnjax.io.files import check_writable
+from painnjax.io.modelfile import SUFFIX, bundled_models, load_model
+from painnjax.training.committee import (
+    committee_report,
+    format_committee,
+    format_selection,
+    load_committee,
+    read_pool,
+    select_by_spread,
+    write_selection,
+)
+from painnjax.training.evaluate import error_report, format_report, parity_plot, size_plot, write_report
+from painnjax.training.workflow import train_from_files
 
 
 def cmd_train(args) -> int:
     start_distributed(args)
-    from painnjax.io.files import check_writable
-    from painnjax.training.workflow import train_from_files
-
     check_writable(args.out, "--out folder", folder=True)
     overrides = {
         "train": {
@@ -51,8 +62,6 @@ def cmd_train(args) -> int:
 def _models_and_data(first: str, rest: list[str]) -> tuple[list[str], list[str]]:
     """The first argument and every later one ending in .painn (or naming a bundled model that
     is not a file here) are models; the others are data files."""
-    from painnjax.io.modelfile import SUFFIX, bundled_models
-
     bundled = set(bundled_models())
     models, data = [first], []
     for arg in rest:
@@ -69,34 +78,16 @@ def _models_and_data(first: str, rest: list[str]) -> tuple[list[str], list[str]]
 
 def _check_outputs(*outputs) -> None:
     """Refuse output files (path, what) that cannot be written before any work; None: not asked for."""
-    from painnjax.io.files import check_writable
-
     for path, what in outputs:
         if path is not None:
             check_writable(path, what)
 
 
 def cmd_evaluate(args) -> int:
-    from painnjax.data.dataset import read_dataset
-    from painnjax.io.modelfile import load_model
-    from painnjax.training.evaluate import (
-        error_report,
-        format_report,
-        parity_plot,
-        size_plot,
-        write_report,
-    )
-
     plot = Path(args.plot) if args.plot else Path(args.json).with_suffix(".png") if args.json else None
     _check_outputs((args.json, "--json file"), (plot, "--plot file"))
     models, data = _models_and_data(args.model, args.data)
     if len(models) > 1:
-        from painnjax.training.committee import (
-            committee_report,
-            format_committee,
-            load_committee,
-        )
-
         committee, names = load_committee(models)
         ds = read_dataset(data, require_forces=False, ignore_cell=args.ignore_cell)
         report = committee_report(committee, ds, batch_size=args.batch_size, names=names)
@@ -122,14 +113,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_select(args) -> int:
-    from painnjax.training.committee import (
-        format_selection,
-        load_committee,
-        read_pool,
-        select_by_spread,
-        write_selection,
-    )
-
     _check_outputs((args.out, "--out file"))
     models, names = load_committee(args.models)  # before reading the pool: fail fast
     pool = read_pool(args.pool, ignore_cell=args.ignore_cell)

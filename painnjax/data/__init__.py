@@ -27,7 +27,7 @@ def bundled_structures() -> list[str]:
 
 def bundled_structure(name: str):
     """The bundled structure ``name`` as an ``ase.Atoms``."""
-    from ase.io import read
+    from ase.io import read  # here, not at the head: see painnjax.data.dataset.read_frames
 
     return read(bundled_structure_path(name))
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from ase.data import chemical_symbols
 
+from painnjax.data import bundled_dataset_path, bundled_datasets
 from painnjax.data.composition import MOLECULES, composition_of, molecule_counts, molecule_table
 from painnjax.errors import InputError
 from painnjax.units import ENERGY_UNITS, LENGTH_UNITS
@@ -192,14 +193,19 @@ def _plain(value):
     return value
 
 
-def _read_frames(path: Path, format: str | None = None, ignore_cell: bool = False) -> list:
-    """Every frame of ``path`` (or of a bundled dataset of that name), each a free cluster
-    (:func:`painnjax.validate.free_cluster`: a periodic frame is an error unless ``ignore_cell``)."""
+def read_frames(path: Path, format: str | None = None, ignore_cell: bool = False) -> list:
+    """Every frame (``ase.Atoms``) of the file ``path``, or of the bundled dataset of that name.
+
+    Each frame is a free cluster (:func:`painnjax.validate.free_cluster`: a periodic frame is an
+    error unless ``ignore_cell``). ``format`` is ASE's (None: from the file name). A missing,
+    empty or unreadable file, a folder, or a file without frames is an :class:`InputError` that
+    names the path. The frames are not checked further (:func:`read_dataset` checks energies and forces).
+    """
+    # Imported here, not at the head: ase.io would add 0.8 s to `import painnjax`, so to every
+    # `painnjax` command and `--help` (2026-12-07: `import ase.io` timed after `import painnjax`).
     from ase.io import read
 
     if not path.exists():
-        from painnjax.data import bundled_dataset_path, bundled_datasets
-
         if str(path) not in bundled_datasets():
             raise InputError(f"{path}: file not found (nor a bundled dataset: {', '.join(bundled_datasets())})")
         path = bundled_dataset_path(str(path))
@@ -357,7 +363,7 @@ def read_dataset(
     frames = [
         reader.read(atoms, path, k)
         for path in paths
-        for k, atoms in enumerate(_read_frames(path, format, ignore_cell=ignore_cell))
+        for k, atoms in enumerate(read_frames(path, format, ignore_cell=ignore_cell))
     ]
 
     missing_forces = [f.where for f in frames if f.forces is None]
@@ -505,7 +511,7 @@ def read_monomer_references(
     periodic frames as there (``ignore_cell``).
     """
     path = Path(path)
-    frames = _read_frames(path, ignore_cell=ignore_cell)
+    frames = read_frames(path, ignore_cell=ignore_cell)
     factor = _energy_factor(energy_unit)
     table = molecule_table(molecules)
     found: dict[str, float] = {}

@@ -53,6 +53,8 @@ class Budget:
 
 def structure_pairs(ds, cutoff: float) -> list[np.ndarray]:
     """Per structure, its unordered pairs closer than ``cutoff`` as an (h, 2) int32 array (i < j)."""
+    # Imported here, not at the head: scipy would add 0.4 s to `import painnjax`, so to every
+    # `painnjax` command and `--help` (2026-12-07: `import scipy.spatial.distance` timed after `import painnjax`).
     from scipy.spatial.distance import pdist
 
     out = []
@@ -175,13 +177,3 @@ def iterate_packed(
         members = order[s : s + batch_size]
         k = fitting_budget(ds, pairs, members, budgets, batch_size, groups)
         yield k, members, pack(ds, pairs, members, budgets[k], batch_size, groups)
-
-
-def fill_fraction(ds, pairs, indices, batch_size: int, budgets: list[Budget], groups: int, rng) -> float:
-    """Real atoms / atom slots over one epoch of :func:`iterate_packed` (host arithmetic only)."""
-    order = np.asarray(indices) if rng is None else rng.permutation(np.asarray(indices))
-    slots = 0
-    for s in range(0, len(order), batch_size):
-        k = fitting_budget(ds, pairs, order[s : s + batch_size], budgets, batch_size, groups)
-        slots += groups * budgets[k].atoms
-    return float(np.asarray(ds.n_atoms)[order].sum() / max(slots, 1))

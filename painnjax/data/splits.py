@@ -17,6 +17,7 @@ import numpy as np
 
 from painnjax.data.dataset import Dataset
 from painnjax.errors import InputError
+from painnjax.io.files import write_json
 
 SPLIT_FORMAT = "painnjax-split"
 SPLIT_VERSION = 1
@@ -117,8 +118,6 @@ class Split:
 
     def save(self, path) -> None:
         """Write JSON atomically (temporary file in the same folder, then ``os.replace``)."""
-        from painnjax.io.files import write_json
-
         write_json(path, self.to_dict(), indent=None)
 
     @classmethod

@@ -28,6 +28,8 @@ import jax
 import numpy as np
 
 from painnjax.errors import ConversionError
+from painnjax.io.modelfile import load_model
+from painnjax.model import Model
 from painnjax.nn.config import PaiNNConfig
 from painnjax.nn.painn import init_variables
 from painnjax.units import ENERGY_UNITS
@@ -38,6 +40,7 @@ ENERGY_UNITS_IN_EV = {k: ENERGY_UNITS[k] for k in ("eV", "meV", "kcal/mol", "kJ/
 
 def import_schnetpack():
     """Import schnetpack under torch >= 2.6 (its loader imports a renamed type variable)."""
+    # Imported here, not at the head: torch and schnetpack are an optional extra (painnjax[compare]).
     try:
         import torch
         import torch.utils.data.dataloader as _dl
@@ -173,8 +176,6 @@ def from_schnetpack(
             which runs any code the file holds. By default a file may name only the SchNetPack
             and torch classes of a convertible PaiNN model (:func:`allowed_globals`); others are refused.
     """
-    from painnjax.model import Model
-
     torch, spk = import_schnetpack()
     source = "SchNetPack model"
     nnp = model_or_path
@@ -366,8 +367,6 @@ def to_schnetpack(model, path=None):
     Returns:
         the ``schnetpack.model.NeuralNetworkPotential`` (``torch.nn.Module``).
     """
-    from painnjax.io.modelfile import load_model
-
     model = load_model(model)
     torch, spk = import_schnetpack()
     c = model.config

@@ -158,6 +158,8 @@ def complete_extxyz_end(data: bytes, path: Path) -> int:
 
 
 def extxyz_text(atoms, where: str) -> str:
+    # ase.io is imported where it is used, not at the head: it would add 0.8 s to `import painnjax`,
+    # so to every `painnjax` command and `--help` (2026-12-07: `import ase.io` timed after `import painnjax`).
     from ase.io import write
 
     buf = io.StringIO()
@@ -202,7 +204,7 @@ def _try_lock(fd: int, path: Path, what: str) -> bool:
     on unprotected rather than never starting. The kernel releases the lock when the file is
     closed or its process ends, also by SIGKILL, so there are no stale locks to clean up.
     """
-    try:
+    try:  # imported here: there is no fcntl off POSIX, and then the file is not locked
         import fcntl
     except ImportError:  # pragma: no cover - not POSIX
         return True
@@ -286,7 +288,7 @@ def lock_run_folder(path: str | os.PathLike, what: str = "a run"):
 
 def write_extxyz_atomic(path, frames) -> Path:
     """Frames (``ase.Atoms``; none gives an empty file) as one extxyz file, written atomically."""
-    from ase.io import write
+    from ase.io import write  # here, not at the head: see extxyz_text
 
     buf = io.StringIO()
     if frames:

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 from importlib import resources
@@ -30,7 +31,8 @@ import msgpack
 import numpy as np
 from flax import serialization
 
-from painnjax.errors import ModelFileError
+from painnjax._version import __version__
+from painnjax.errors import InputError, ModelFileError
 from painnjax.io.files import atomic_write
 from painnjax.model import Model
 from painnjax.nn.config import PaiNNConfig
@@ -91,8 +93,6 @@ def resolve_model_path(name_or_path: str | os.PathLike) -> Path:
 def save_model(model: Model, path: str | os.PathLike) -> Path:
     """Write ``model`` to ``path`` atomically (a crash never leaves half a file)."""
     path = Path(path)
-    from painnjax._version import __version__
-
     weights = serialization.msgpack_serialize(jax.device_get(model.variables))
     header = {
         "format": FORMAT,
@@ -194,8 +194,6 @@ def model_identity(model) -> str:
     first. A list or tuple of models (a committee whose mean drives MD) gets one identity of the
     members in order. Run folders record it so that a restart with another model is refused.
     """
-    import json
-
     if isinstance(model, (list, tuple)):
         if len(model) == 1:
             return model_identity(model[0])
@@ -229,10 +227,6 @@ def check_same_model(recorded: str | None, recorded_name, model_id: str | None, 
     model cannot be checked. ``model_id`` None (an energy function with no model): nothing to
     check. ``where`` is the file holding the record (for the messages).
     """
-    import warnings
-
-    from painnjax.errors import InputError
-
     if model_id is None:
         return
     if recorded is None:

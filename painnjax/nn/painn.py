@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from painnjax.nn.config import PaiNNConfig
-from painnjax.nn.neighbors import HalfPairs, PairMatrix, Pairs
+from painnjax.nn.neighbors import HalfPairs, PairMatrix, Pairs, pair_matrix
 from painnjax.nn.radial import cosine_cutoff, gaussian_centers_widths, gaussian_rbf, safe_pair_vectors
 
 # SchNetPack's initialisation: Xavier-uniform weights, zero biases, N(0, 1) embeddings.
@@ -225,8 +225,6 @@ def init_variables(config: PaiNNConfig, seed: int = 0, dtype=jnp.float32):
     Z = jnp.array([1, 8], jnp.int32)
     R = jnp.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype)
     mask = jnp.ones(2, bool)
-    from painnjax.nn.neighbors import pair_matrix
-
     variables = PaiNN(config).init(jax.random.PRNGKey(seed), Z, R, pair_matrix(mask), mask)
     return jax.tree_util.tree_map(lambda x: x.astype(dtype), variables)
 

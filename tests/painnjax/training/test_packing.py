@@ -11,11 +11,21 @@ import pytest
 from painnjax import Model, PaiNNConfig, energy_and_forces, potential
 from painnjax.data.batching import epoch_rng, make_buckets, pad_structures
 from painnjax.data.dataset import Dataset
-from painnjax.data.packing import fill_fraction, iterate_packed, make_budgets, pack, structure_pairs
+from painnjax.data.packing import fitting_budget, iterate_packed, make_budgets, pack, structure_pairs
 from painnjax.training.config import TrainConfig
 from painnjax.training.loss import loss_and_sums, packed_loss_and_sums, predict_packed
 
 TINY = PaiNNConfig(n_atom_basis=16, n_interactions=2, n_rbf=8)
+
+
+def fill_fraction(ds, pairs, indices, batch_size: int, budgets: list, groups: int, rng) -> float:
+    """Real atoms / atom slots over one epoch of ``iterate_packed`` (host arithmetic only)."""
+    order = np.asarray(indices) if rng is None else rng.permutation(np.asarray(indices))
+    slots = 0
+    for s in range(0, len(order), batch_size):
+        k = fitting_budget(ds, pairs, order[s : s + batch_size], budgets, batch_size, groups)
+        slots += groups * budgets[k].atoms
+    return float(np.asarray(ds.n_atoms)[order].sum() / max(slots, 1))
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +133,7 @@ def test_training_with_packed_batches_lowers_the_loss_and_records_the_layout(mix
     import json
 
     from painnjax.data.splits import Split
-    from painnjax.training.trainer import train
+    from painnjax.training.fit import train
 
     split = Split(train=np.arange(7), valid=np.arange(7, 9), test=np.arange(0), seed=0, rule="test")
     cfg = TrainConfig(epochs=4, batch_size=8, lr=5e-3)
