@@ -63,7 +63,8 @@ def rank_screen_by_g(
     """Rank the minima a finished screen kept in ``out/best.extxyz`` by G at ``temperatures[0]``; see the module doc.
 
     ``model``: what :func:`md.analysis.thermo.thermo_of_file` takes (a model file, bundled name,
-    ``Model``, or ``atoms -> energy_fn``). ``with_binding``: formation ΔH, ΔS, ΔG from the
+    ``Model``, a :class:`~painnjax.io.resolved.ResolvedModel`, e.g. the one the screen ran with, so
+    that it is not read again, or ``atoms -> energy_fn``). ``with_binding``: formation ΔH, ΔS, ΔG from the
     monomers (``dH_dS.txt``); by default when every minimum is made of SA, AM and W (ion pairs
     included)."""
     out = Path(out)

@@ -3,12 +3,20 @@ energies) and ``spectrum`` (of MD); ``evaporation`` (statistics of molecules los
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 from painnjax.cli.common import add_dtype, add_ignore_cell, add_model, add_quiet, comma_list
+from painnjax.errors import InputError
+from painnjax.io.files import check_writable
+
+# `md` is imported in the handlers, not here: its modules load jax-md, scipy or ase.io, which would add
+# 5-8 s to `painnjax --help` (1.5-3 s) and to every argument error (2026-12-07: `import md.workflow`
+# timed after `import painnjax`). painnjax's own modules are imported here: `import painnjax` has loaded them.
 
 
 def cmd_demo(args) -> int:
     from md.analysis.study import vibrational_study
-    from painnjax.io.files import check_writable
 
     check_writable(args.out, "--out folder", folder=True)
     vibrational_study(
@@ -31,7 +39,6 @@ def cmd_harmonic(args) -> int:
         harmonic_file,
         write_frequencies,
     )
-    from painnjax.io.files import check_writable
 
     if args.json:  # before the Hessian is computed, not after
         check_writable(args.json, "--json file")
@@ -57,8 +64,6 @@ def cmd_thermo(args) -> int:
         write_dh_ds_table,
         write_thermo,
     )
-    from painnjax.errors import InputError
-    from painnjax.io.files import check_writable
 
     # settings and output paths before any Hessian is computed
     check_conditions(args.T, args.p, symmetry_number=args.symmetry_number, qh_cutoff=args.qh_cutoff)
@@ -90,7 +95,6 @@ def cmd_thermo(args) -> int:
 
 def cmd_spectrum(args) -> int:
     from md.analysis.spectrum import spectrum_from_files, write_spectrum_folder
-    from painnjax.io.files import check_writable
 
     check_writable(args.out, "--out folder", folder=True)
     spec = spectrum_from_files(
@@ -115,9 +119,6 @@ def cmd_spectrum(args) -> int:
 
 
 def cmd_evaporation(args) -> int:
-    import sys
-    import warnings
-
     from md.analysis.evaporation import (
         BrokenMoleculeWarning,
         check_confidence,
@@ -125,7 +126,6 @@ def cmd_evaporation(args) -> int:
         format_evaporation,
         write_evaporation,
     )
-    from painnjax.io.files import check_writable
 
     confidence = check_confidence(args.confidence)
     out = args.out if args.out is not None else args.runs[0]

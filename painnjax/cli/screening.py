@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from collections import Counter
 
+from md.screening.config import RefineConfig, ScreenConfig
 from painnjax.cli.common import add_devices, add_dtype, add_ignore_cell, add_model, add_quiet
 from painnjax.errors import InputError
+from painnjax.io.files import check_writable
+from painnjax.io.resolved import resolve_model
+
+# `md` is imported in the handlers, not here: its modules load jax-md, scipy or ase.io, which would add
+# 5-8 s to `painnjax --help` (1.5-3 s) and to every argument error (2026-12-07: `import md.workflow`
+# timed after `import painnjax`). painnjax's own modules are imported here: `import painnjax` has loaded them.
+# Except md.screening.config, imported here for the option defaults: it loads no more than dataclasses (2 ms,
+# `python -X importtime -c "import painnjax.cli; import md.screening.config"`, 2-core dev machine, 2026-12-08).
+SCREEN = ScreenConfig()  # the defaults of the options
+REFINE = RefineConfig()
 
 
 def _candidates(args):
@@ -74,9 +85,26 @@ def _grown(args):
     )
 
 
+def _config(args) -> ScreenConfig:
+    """The screen's settings from the command line."""
+    refine = None
+    if args.refine_rounds != 0:
+        refine = RefineConfig(rounds=args.refine_rounds, top=args.refine_top, moves=args.refine_moves, seed=args.seed)
+    return ScreenConfig(
+        fmax=args.fmax,
+        max_steps=args.steps,
+        optimizer=args.optimizer,
+        slots=args.slots,
+        keep=args.keep,
+        energy_window=args.energy_window,
+        tolerance=args.tolerance,
+        dtype=args.dtype,
+        refine=refine,
+    )
+
+
 def cmd_screen(args) -> int:
-    from md.screening.screen import screen_to_folder
-    from painnjax.io.files import check_writable
+    from md.screening.folder import screen_to_folder
 
     check_writable(args.out, "--out folder", folder=True)
     candidates, description = _candidates(args)
@@ -84,25 +112,16 @@ def cmd_screen(args) -> int:
     shares = Counter(str(a.info.get("state")) for a in candidates)
     if len(shares) > 1:
         print("protonation states: " + ", ".join(f"{state} {n}" for state, n in shares.items()))
+    config = _config(args)
+    model = resolve_model(args.model, args.committee or ())  # read once: the screen, its spreads and --rank-by G
     res = screen_to_folder(
-        args.model,
+        model,
         candidates,
         args.out,
-        keep=args.keep,
+        config,
         resume=args.resume,
         description=description,
-        fmax=args.fmax,
-        max_steps=args.steps,
-        slots=args.slots,
-        energy_window=args.energy_window,
-        tolerance=args.tolerance,
-        committee=args.committee or (),
-        dtype=args.dtype,
-        optimizer=args.optimizer,
         devices=args.devices,
-        refine=False
-        if args.refine_rounds == 0
-        else {"rounds": args.refine_rounds, "top": args.refine_top, "moves": args.refine_moves, "seed": args.seed},
         progress=not args.quiet,
     )
     if not len(res.ranked):
@@ -111,7 +130,7 @@ def cmd_screen(args) -> int:
         from md.analysis.ranking import rank_screen_by_g
 
         ranking = rank_screen_by_g(
-            args.model, args.out, args.T, pressure=args.p, quasi_harmonic=not args.rrho, qh_cutoff=args.qh_cutoff
+            model, args.out, args.T, pressure=args.p, quasi_harmonic=not args.rrho, qh_cutoff=args.qh_cutoff
         )
         print("wrote " + ", ".join(str(f) for f in ranking.files))
     return 0
@@ -145,40 +164,66 @@ def register(sub) -> None:
     add_ignore_cell(sc)
     sc.add_argument("--n", type=int, default=1000, help="random candidates (default 1000)")
     sc.add_argument("--seed", type=int, default=0, help="seed of the random candidates (default 0)")
-    sc.add_argument("--keep", type=int, default=20, help="distinct minima written to OUT/best.extxyz (default 20)")
+    sc.add_argument(
+        "--keep",
+        type=int,
+        default=SCREEN.keep,
+        help=f"distinct minima written to OUT/best.extxyz (default {SCREEN.keep})",
+    )
     sc.add_argument(
         "--optimizer",
         choices=("lbfgs", "fire"),
-        default="lbfgs",
+        default=SCREEN.optimizer,
         help="minimiser: L-BFGS with a line search (default; several times fewer force calls) or FIRE",
     )
     sc.add_argument(
         "--refine-rounds",
         type=int,
-        default=3,
+        default=REFINE.rounds,
         help="rounds of refinement after the candidates: new candidates made by turning and shifting one molecule "
-        "of the lowest minima so far (default 3; 0: none)",
+        f"of the lowest minima so far (default {REFINE.rounds}; 0: none)",
     )
-    sc.add_argument("--refine-top", type=int, default=4, help="lowest distinct minima refined per round (default 4)")
-    sc.add_argument("--refine-moves", type=int, default=4, help="new candidates per refined minimum (default 4)")
-    sc.add_argument("--fmax", type=float, default=0.01, help="convergence: largest atomic force, eV/Å (default 0.01)")
     sc.add_argument(
-        "--steps", type=int, default=2000, help="L-BFGS iterations or FIRE steps per structure at most (default 2000)"
+        "--refine-top",
+        type=int,
+        default=REFINE.top,
+        help=f"lowest distinct minima refined per round (default {REFINE.top})",
+    )
+    sc.add_argument(
+        "--refine-moves",
+        type=int,
+        default=REFINE.moves,
+        help=f"new candidates per refined minimum (default {REFINE.moves})",
+    )
+    sc.add_argument(
+        "--fmax",
+        type=float,
+        default=SCREEN.fmax,
+        help=f"convergence: largest atomic force, eV/Å (default {SCREEN.fmax})",
+    )
+    sc.add_argument(
+        "--steps",
+        type=int,
+        default=SCREEN.max_steps,
+        help=f"L-BFGS iterations or FIRE steps per structure at most (default {SCREEN.max_steps})",
     )
     sc.add_argument(
         "--slots",
         type=int,
-        default=None,
+        default=SCREEN.slots,
         help="structures minimised at once (default: 1 on a CPU, where that is fastest; 256 on a GPU)",
     )
     sc.add_argument(
-        "--energy-window", type=float, default=0.1, help="duplicates lie within this energy, kcal/mol (default 0.1)"
+        "--energy-window",
+        type=float,
+        default=SCREEN.energy_window,
+        help=f"duplicates lie within this energy, kcal/mol (default {SCREEN.energy_window})",
     )
     sc.add_argument(
         "--tolerance",
         type=float,
-        default=0.03,
-        help="... and within this RMS of sorted interatomic distances, Å (default 0.03)",
+        default=SCREEN.tolerance,
+        help=f"... and within this RMS of sorted interatomic distances, Å (default {SCREEN.tolerance})",
     )
     sc.add_argument(
         "--committee",

@@ -11,10 +11,8 @@ with each frame's :func:`~md.analysis.thermo.formation.binding`, as ``painnjax t
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,39 +32,38 @@ from md.structures import build_potential, precision
 from painnjax.data.composition import composition_of, molecule_counts
 from painnjax.data.molecules import MONOMER_POINT_GROUPS, MONOMER_SYMMETRY
 from painnjax.errors import InputError
-from painnjax.io.modelfile import load_model, model_identity
-from painnjax.model import Model
+from painnjax.io.resolved import ResolvedModel, is_model_reference, resolve_model
 from painnjax.nn.neighbors import most_pairs
 from painnjax.validate import free_cluster
 
 #: a structure with a larger force than this (eV/Å) is warned about: not a stationary point of the model
 STATIONARY_FMAX = 0.05
+#: :func:`thermo_of_structures`' defaults: structures of one atom list whose Hessians one ``jax.vmap``
+#: computes (``batch_size``), and Hessian columns per pass (``hessian_batch``)
+BATCH_SIZE = 8
+HESSIAN_BATCH = 8
+#: :func:`monomer_references`' defaults: FIRE's convergence (eV/Å) and step limit for the monomer templates
+MONOMER_FMAX = 1e-3
+MONOMER_MAX_STEPS = 5000
 
 # --------------------------------------------------------------------------------------------
 # The model
-
-
-@dataclass(frozen=True)
-class _ResolvedModel:
-    """A model loaded once (:func:`_potential_factory`), passed on as the ``model`` of
-    :func:`thermo_of_structures` and :func:`monomer_references`, so that they do not load it again."""
-
-    potential_for: Callable
-    identity: str | None
 
 
 def _potential_factory(model, dtype: str) -> tuple[Callable, str | None]:
     """``(potential_for, identity)``: ``potential_for(frames) -> energy_fn`` valid for every frame
     of one atom list, and the model's identity (None for a callable given instead of a model).
 
-    ``model``: a painnjax ``Model``, a model file or bundled name, or a callable
+    ``model``: a painnjax ``Model``, a model file or bundled name (read here), a
+    :class:`~painnjax.io.resolved.ResolvedModel` (read before), or a callable
     ``potential_for(atoms) -> energy_fn`` (an analytic potential, e.g. in tests).
     """
-    if isinstance(model, _ResolvedModel):
-        return model.potential_for, model.identity
-    if callable(model) and not isinstance(model, (Model, str, os.PathLike)):
+    if not is_model_reference(model):
         return (lambda frames: model(frames[0])), None
-    m = load_model(model)
+    resolved = resolve_model(model)
+    if resolved.model is None:  # a plain function, resolved before
+        return (lambda frames: resolved.function(frames[0])), None
+    m = resolved.model
     cutoff = float(m.config.cutoff)
 
     def potential_for(frames):
@@ -74,7 +71,7 @@ def _potential_factory(model, dtype: str) -> tuple[Callable, str | None]:
         ref = frames[most_pairs([a.positions for a in frames], cutoff)[0]]
         return build_potential(m, ref, dtype)
 
-    return potential_for, model_identity(m)
+    return potential_for, resolved.identity
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,8 +109,8 @@ def thermo_of_structures(
     spin: float = 0,
     dtype: str = "float64",
     ignore_cell: bool = False,
-    batch_size: int = 8,
-    hessian_batch: int = 8,
+    batch_size: int = BATCH_SIZE,
+    hessian_batch: int = HESSIAN_BATCH,
     names: Sequence[str] | None = None,
 ) -> list[Thermo]:
     """:func:`thermochemistry` of each structure, its frequencies from the model's exact Hessian.
@@ -125,7 +122,8 @@ def thermo_of_structures(
     frequencies are warned about (:class:`NotAMinimumWarning`); the latter are left out.
 
     Args:
-        model: a painnjax ``Model``, model file or bundled name; or a callable
+        model: a painnjax ``Model``, model file or bundled name, or a
+            :class:`~painnjax.io.resolved.ResolvedModel` (not read again); or a callable
             ``potential_for(atoms) -> energy_fn`` (any JAX energy, eV and Å).
         structures: ``ase.Atoms`` (free clusters; periodic ones only with ``ignore_cell``).
         temperatures: K; pressure: Pa; quasi_harmonic, qh_cutoff, qh_alpha, spin: as in
@@ -137,6 +135,43 @@ def thermo_of_structures(
     Returns:
         one :class:`Thermo` per structure, in order, with ``name``, ``composition`` and ``fmax``.
     """
+    return _thermo_of_structures(
+        lambda: _potential_factory(model, dtype)[0],
+        structures,
+        temperatures,
+        pressure=pressure,
+        quasi_harmonic=quasi_harmonic,
+        qh_cutoff=qh_cutoff,
+        qh_alpha=qh_alpha,
+        symmetry_number=symmetry_number,
+        spin=spin,
+        dtype=dtype,
+        ignore_cell=ignore_cell,
+        batch_size=batch_size,
+        hessian_batch=hessian_batch,
+        names=names,
+    )
+
+
+def _thermo_of_structures(
+    potential: Callable[[], Callable],
+    structures,
+    temperatures,
+    *,
+    pressure: float,
+    quasi_harmonic: bool,
+    qh_cutoff: float,
+    qh_alpha: float,
+    symmetry_number: int | Sequence[int],
+    spin: float,
+    dtype: str,
+    ignore_cell: bool,
+    batch_size: int,
+    hessian_batch: int,
+    names: Sequence[str] | None,
+) -> list[Thermo]:
+    """:func:`thermo_of_structures` with its model as ``potential() -> potential_for`` (of
+    :func:`_potential_factory`), called once the structures are checked."""
     structures = list(structures)
     T = check_conditions(temperatures, pressure, spin=spin, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha)
     frames, names, sigmas = _checked_structures(structures, names, symmetry_number, T, pressure, ignore_cell)
@@ -144,7 +179,7 @@ def thermo_of_structures(
         return []
     results: list[Thermo | None] = [None] * len(frames)
     with precision(dtype):
-        potential_for, _ = _potential_factory(model, dtype)
+        potential_for = potential()
         for idx in _same_atoms(frames):
             group = [frames[k] for k in idx]
             harmonic = _harmonic_of_group(
@@ -231,8 +266,8 @@ def monomer_references(
     *,
     qh_cutoff: float = 100.0,
     qh_alpha: float = 4,
-    fmax: float = 1e-3,
-    max_steps: int = 5000,
+    fmax: float = MONOMER_FMAX,
+    max_steps: int = MONOMER_MAX_STEPS,
 ) -> dict[str, Thermo]:
     """The monomers minimised with the model and their thermochemistry: the references of :func:`binding`.
 
@@ -247,6 +282,35 @@ def monomer_references(
         model: as in :func:`thermo_of_structures`.
         names: the monomers wanted (keys of :data:`painnjax.data.molecules.MONOMER_SYMMETRY`).
     """
+    return _monomer_references(
+        lambda: _potential_factory(model, dtype)[0],
+        names,
+        temperatures,
+        pressure,
+        quasi_harmonic,
+        dtype,
+        qh_cutoff=qh_cutoff,
+        qh_alpha=qh_alpha,
+        fmax=fmax,
+        max_steps=max_steps,
+    )
+
+
+def _monomer_references(
+    potential: Callable[[], Callable],
+    names: Sequence[str],
+    temperatures,
+    pressure: float,
+    quasi_harmonic: bool,
+    dtype: str,
+    *,
+    qh_cutoff: float,
+    qh_alpha: float,
+    fmax: float,
+    max_steps: int,
+) -> dict[str, Thermo]:
+    """:func:`monomer_references` with its model as ``potential() -> potential_for`` (of
+    :func:`_potential_factory`), called once the names are checked."""
     T = check_conditions(temperatures, pressure, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha)
     unknown = [n for n in names if n not in MONOMER_SYMMETRY]
     if unknown:
@@ -255,7 +319,7 @@ def monomer_references(
         )
     out: dict[str, Thermo] = {}
     with precision(dtype):
-        potential_for, _ = _potential_factory(model, dtype)
+        potential_for = potential()
         for name in names:
             atoms = _minimised_monomer(potential_for, name, fmax, max_steps)
             with warnings.catch_warnings():
@@ -353,23 +417,47 @@ def thermo_of_file(
 ) -> ThermoSet:
     """Every frame of a structure file: :func:`thermo_of_structures`, and with ``with_binding``
     the monomers that its clusters are made of (:func:`monomer_references`) and each frame's
-    :func:`binding`. Frames are read by :func:`md.screening.candidates.read_candidates`."""
+    :func:`binding`. Frames are read by :func:`md.screening.candidates.read_candidates`.
+
+    ``model``: as in :func:`thermo_of_structures`; read once for the structures and the monomers.
+    """
     T = check_conditions(
         temperatures, pressure, symmetry_number=symmetry_number, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha
     )
     frames, names, counts = _read_frames(path, ignore_cell, with_binding)
-    with_model = dict(
-        pressure=pressure, quasi_harmonic=quasi_harmonic, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha, dtype=dtype
-    )
-    factory = _ResolvedModel(*_potential_factory(model, dtype))
-    thermos = thermo_of_structures(
-        factory, frames, T, symmetry_number=symmetry_number, ignore_cell=ignore_cell, names=names, **with_model
+    potential_for, identity = _potential_factory(model, dtype)
+    thermos = _thermo_of_structures(
+        lambda: potential_for,
+        frames,
+        T,
+        pressure=pressure,
+        quasi_harmonic=quasi_harmonic,
+        qh_cutoff=qh_cutoff,
+        qh_alpha=qh_alpha,
+        symmetry_number=symmetry_number,
+        spin=0,  # closed-shell clusters, thermo_of_structures' default
+        dtype=dtype,
+        ignore_cell=ignore_cell,
+        batch_size=BATCH_SIZE,
+        hessian_batch=HESSIAN_BATCH,
+        names=names,
     )
     monomers: dict[str, Thermo] = {}
     bindings = None
     if counts is not None:
         needed = [n for n in MONOMER_SYMMETRY if any(c.get(n, 0) for c in counts)]
-        monomers = monomer_references(factory, needed, T, **with_model)
+        monomers = _monomer_references(
+            lambda: potential_for,
+            needed,
+            T,
+            pressure,
+            quasi_harmonic,
+            dtype,
+            qh_cutoff=qh_cutoff,
+            qh_alpha=qh_alpha,
+            fmax=MONOMER_FMAX,
+            max_steps=MONOMER_MAX_STEPS,
+        )
         bindings = [binding(t, c, monomers) for t, c in zip(thermos, counts)]
     settings = settings_dict(
         T,
@@ -377,14 +465,21 @@ def thermo_of_file(
         quasi_harmonic,
         qh_cutoff,
         qh_alpha,
-        model=str(model) if isinstance(model, (str, Path)) else None,
-        model_id=factory.identity,
+        model=_source(model),
+        model_id=identity,
         structures=str(path),
         dtype=dtype,
         symmetry_number=int(symmetry_number),
         binding=bool(with_binding),
     )
     return ThermoSet(thermos, bindings, monomers, settings)
+
+
+def _source(model) -> str | None:
+    """The model file or bundled name ``model`` was read from, as given; None for a model in memory or a function."""
+    if isinstance(model, ResolvedModel):
+        return model.source
+    return str(model) if isinstance(model, (str, Path)) else None
 
 
 def _read_frames(path, ignore_cell: bool, with_binding: bool):

@@ -360,7 +360,7 @@ def test_screen_minima_ranked_by_free_energy(tmp_path):
 
     from md.analysis.ranking import rank_screen_by_g
     from md.analysis.thermo import thermo_of_structures
-    from md.screening.screen import screen_to_folder
+    from md.screening.folder import screen_to_folder
 
     energy = lj(7)
     out = tmp_path / "s"

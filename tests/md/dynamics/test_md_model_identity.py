@@ -76,7 +76,7 @@ def test_cli_md_restart_with_another_model_file_is_refused(tmp_path, capsys):
 
 def test_screen_and_study_refuse_to_continue_with_another_model(small_model, sa1am1, tmp_path):
     from md.analysis.study import vibrational_study
-    from md.screening.screen import screen_to_folder
+    from md.screening.folder import screen_to_folder
 
     other = save_model(perturbed_model(SMALL, seed=1), tmp_path / "other.painn")
     screen_dir = tmp_path / "screen"

@@ -11,8 +11,9 @@ from scipy.spatial.distance import pdist
 
 from md.clusters import molecules
 from md.screening.candidates import random_candidates
+from md.screening.folder import screen_to_folder
 from md.screening.refine import perturbations, refine_candidates
-from md.screening.screen import screen, screen_to_folder
+from md.screening.screen import screen
 from painnjax.errors import InputError
 
 LJ7 = lj(7)

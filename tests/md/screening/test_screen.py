@@ -18,7 +18,8 @@ from lj_helpers import EPS, LJ7_MINIMA, lj, random_lj_starts
 from md.optimize.batch import minimize_batch
 from md.optimize.fire import minimize
 from md.screening.dedup import fingerprint, fingerprint_distance, unique_minima
-from md.screening.screen import screen, screen_to_folder
+from md.screening.folder import screen_to_folder
+from md.screening.screen import screen
 from painnjax.cli import main as cli_main
 from painnjax.errors import InputError
 from painnjax.units import KCAL_PER_MOL
@@ -119,7 +120,7 @@ def test_screen_resumes_without_repeating(tmp_path, monkeypatch):
     class Stop(Exception):
         pass
 
-    from md.screening import screen as screen_module
+    from md.screening import folder as screen_module
 
     real = screen_module.screen
 

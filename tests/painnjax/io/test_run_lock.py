@@ -78,7 +78,7 @@ def test_every_run_command_refuses_a_held_folder_and_a_killed_holder_leaves_it_f
 
         # screen, sample, learn and the vibrational study take the same lock
         from md.analysis.study import vibrational_study
-        from md.screening.screen import screen_to_folder
+        from md.screening.folder import screen_to_folder
         from painnjax.active.learn import learn
         from painnjax.active.sample import sample_md
 

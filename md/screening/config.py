@@ -1,0 +1,106 @@
+"""What a screen does, as data: :class:`ScreenConfig` and its refinement stage :class:`RefineConfig` (frozen).
+
+These are the one home of the screen's defaults: :func:`md.screening.screen.screen`,
+:func:`md.screening.folder.screen_to_folder` and ``painnjax screen`` (its option defaults and
+their help text) all read them from here.
+
+Example:
+    >>> cfg = ScreenConfig(fmax=0.05, refine=True)
+    >>> cfg.refine.rounds, cfg.record()["refine"]["top"]
+    (3, 4)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from painnjax.errors import InputError
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """The refinement of the lowest minima by perturbation (:mod:`md.screening.refine`), after the candidates.
+
+    Attributes:
+        rounds: rounds of refinement (``painnjax screen --refine-rounds``; 0: none).
+        top: lowest distinct minima refined per round.
+        moves: new candidates per refined minimum.
+        seed: seed of the perturbations (``painnjax screen`` gives its ``--seed``).
+        angle: root-mean-square rotation of the moved molecule, degrees.
+        shift: root-mean-square shift of the moved molecule, Å.
+    """
+
+    rounds: int = 3
+    top: int = 4
+    moves: int = 4
+    seed: int = 0
+    angle: float = 60.0
+    shift: float = 0.5
+
+    def __post_init__(self):
+        if not (isinstance(self.rounds, int) and self.rounds >= 0):
+            raise InputError(f"refine rounds must be a whole number >= 0, got {self.rounds!r}")
+
+    @classmethod
+    def of(cls, refine) -> RefineConfig | None:
+        """The refinement ``refine`` asks for: None or False for none, True for the defaults, a dict of
+        some of the fields over the defaults, or a :class:`RefineConfig`."""
+        if refine is None or refine is False:
+            return None
+        if refine is True:
+            return cls()
+        if isinstance(refine, cls):
+            return refine
+        names = [f.name for f in dataclasses.fields(cls)]
+        if not isinstance(refine, dict) or set(refine) - set(names):
+            raise InputError(f"refine must be True, False, None or a dict of {', '.join(names)}; got {refine!r}")
+        return cls(**refine)
+
+
+@dataclass(frozen=True)
+class ScreenConfig:
+    """One screen's settings (the candidates and the model are given beside it).
+
+    Attributes:
+        fmax: convergence, eV/Å (largest atomic force).
+        max_steps: FIRE steps or L-BFGS iterations per structure; beyond it, not converged.
+        optimizer: ``"lbfgs"`` (several times fewer force calls) or ``"fire"``
+            (:func:`md.optimize.batch.minimize_batch`).
+        slots: structures minimised at once per group (None: 1 on a CPU, 256 on a GPU,
+            :func:`md.optimize.batch.minimize_batch`).
+        keep: how many of the lowest distinct minima are kept (``best.extxyz``) and given
+            committee spreads; None: all.
+        energy_window: duplicates lie within this energy, kcal/mol (:func:`md.screening.dedup.unique_minima`).
+        tolerance: ... and within this RMS of sorted interatomic distances, Å.
+        dtype: precision of the model, ``"float32"`` or ``"float64"``.
+        refine: the refinement stage (:class:`RefineConfig`), None for none; True, False or a
+            dict are taken as :meth:`RefineConfig.of` reads them.
+    """
+
+    fmax: float = 0.01
+    max_steps: int = 2000
+    optimizer: str = "lbfgs"
+    slots: int | None = None
+    keep: int | None = 20
+    energy_window: float = 0.1
+    tolerance: float = 0.03
+    dtype: str = "float32"
+    refine: RefineConfig | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "refine", RefineConfig.of(self.refine))
+
+    def refine_record(self) -> dict | None:
+        """The refinement as ``screen.json`` records it (None: no refinement)."""
+        return None if self.refine is None else dataclasses.asdict(self.refine)
+
+    def record(self) -> dict:
+        """The settings that define a screen, as ``screen.json`` records them (a resumed screen must have the same)."""
+        return {
+            "fmax_eV_per_A": float(self.fmax),
+            "max_steps": int(self.max_steps),
+            "dtype": self.dtype,
+            "optimizer": self.optimizer,
+            "refine": self.refine_record(),
+        }
