@@ -77,8 +77,8 @@ def _calls_stats(calls, converged) -> dict:
 
 
 def run_painnjax(model, candidates, args, optimizer: str) -> dict:
+    from md.forces.build import build_potential
     from md.optimize.batch import minimize_batch
-    from md.structures import build_potential
 
     # Compile once, untimed, on one candidate: screen() then reuses the compiled chunk
     # (the cache is keyed on the energy function, which screen() builds per composition).

@@ -507,9 +507,9 @@ def part_train(ctx) -> dict:
 
 
 def part_screen(ctx) -> dict:
+    from md.forces.build import build_potential
     from md.optimize.batch import minimize_batch
     from md.screening.candidates import random_candidates
-    from md.structures import build_potential
 
     cfg, share, model = ctx["cfg"], ctx["share"], ctx["sim_model"]
     n, chunk, fmax = cfg["screen_n"], cfg["screen_chunk"], cfg["screen_fmax"]

@@ -21,8 +21,9 @@ from ase.io import write
 
 from md.dynamics.config import MDConfig
 from md.dynamics.simulate import run_md
+from md.forces.build import build_potential, precision
 from md.optimize.fire import minimize
-from md.structures import build_potential, precision, read_structure
+from md.structures import read_structure
 from painnjax.errors import InputError
 from painnjax.io.modelfile import load_model, model_identity
 

@@ -44,7 +44,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from md.structures import build_potential, precision, read_structure
+from md.forces.build import build_potential, precision
+from md.structures import read_structure
 from painnjax import units
 from painnjax.compiler import jit
 from painnjax.errors import InputError

@@ -33,13 +33,13 @@ import numpy as np
 from ase.calculators.singlepoint import SinglePointCalculator
 from tqdm.auto import tqdm
 
+from md.forces.build import build_potential, precision
 from md.optimize.batch import Minimum, minimize_batch
 from md.screening.config import ScreenConfig
 from md.screening.dedup import fingerprint, unique_minima
 from md.screening.protonation import detect_state
 from md.screening.refine import refine_candidates
 from md.screening.spread import committee_spread
-from md.structures import build_potential, precision
 from painnjax.errors import InputError
 from painnjax.io.resolved import ResolvedModel, resolve_model
 from painnjax.units import KCAL_PER_MOL

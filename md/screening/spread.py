@@ -14,7 +14,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from md.structures import build_potential, precision
+from md.forces.build import build_potential, precision
 from painnjax.io.resolved import ResolvedModel
 from painnjax.potential import energy_and_forces
 from painnjax.training.committee import committee_stats

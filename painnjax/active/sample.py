@@ -36,7 +36,8 @@ from tqdm.auto import tqdm
 
 from md.dynamics.output import trajectory_path
 from md.dynamics.simulate import run_md
-from md.structures import precision, read_structure
+from md.forces.build import precision
+from md.structures import read_structure
 from painnjax.active.label import check_method, tblite_calculator_class
 from painnjax.data.composition import composition_of
 from painnjax.errors import InputError

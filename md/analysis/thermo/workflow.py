@@ -27,8 +27,8 @@ from md.analysis.thermo.equations import (
 )
 from md.analysis.thermo.formation import ThermoSet, binding
 from md.clusters import molecule
+from md.forces.build import build_potential, precision
 from md.screening.candidates import read_candidates
-from md.structures import build_potential, precision
 from painnjax.data.composition import composition_of, molecule_counts
 from painnjax.data.molecules import MONOMER_POINT_GROUPS, MONOMER_SYMMETRY
 from painnjax.errors import InputError

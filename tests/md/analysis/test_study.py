@@ -29,7 +29,8 @@ def test_harmonic_frequencies_of_the_shipped_painn_match_ase_vibrations(tmp_path
     from ase.vibrations import Vibrations
 
     from md.analysis.harmonic import harmonic_analysis
-    from md.structures import build_potential, read_structure
+    from md.forces.build import build_potential
+    from md.structures import read_structure
     from painnjax.interfaces.calculator import PaiNNCalculator
     from painnjax.io.modelfile import load_model
 
