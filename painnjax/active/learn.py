@@ -45,6 +45,7 @@ from painnjax.io.modelfile import check_same_model, load_model, model_identity
 from painnjax.io.plots import pyplot, save_figure
 from painnjax.training.committee import (
     CRITERIA,
+    CommitteeStats,
     Selection,
     committee_predict,
     committee_report,
@@ -199,23 +200,6 @@ def _md_config(cfg: LearnConfig, round_: int):
     )
 
 
-def _train_round(data_files, train_config, folder: Path, cfg: LearnConfig, warm, progress: bool):
-    overrides = {"split": {"test_largest": 0, "test_compositions": []}}
-    if cfg.epochs is not None:
-        overrides["train"] = {"epochs": int(cfg.epochs)}
-    resume = (folder / "member-1" / "checkpoints" / "latest.ckpt").exists()
-    return train_from_files(
-        [str(f) for f in data_files],
-        train_config,
-        folder,
-        resume=resume,
-        overrides=overrides,
-        progress=progress,
-        committee=cfg.committee,
-        warm_start=warm,
-    )
-
-
 def _test_errors(models, test_ds) -> dict:
     r = committee_report(models, test_ds)
     c = r["committee"]
@@ -256,23 +240,10 @@ def learn(
 
 
 def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, progress: bool, say) -> list[dict]:
-    """:func:`learn` once its folder is locked."""
+    """:func:`learn` once its folder is locked: the rounds, each done once (a finished one is read back)."""
     out.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "config": cfg.to_dict(),
-        "initial_data": [str(p) for p in _as_list(initial_data)],
-        "test_data": [str(p) for p in _as_list(test_data)],
-        "train_config": str(train_config),
-    }
-    record_path = out / "learn.json"
-    if record_path.exists():
-        old = json.loads(record_path.read_text()).get("settings", {})
-        keep_rounds = {**old.get("config", {}), "rounds": cfg.rounds}
-        if {**old, "config": keep_rounds} != settings:
-            raise InputError(
-                f"{out} holds an active-learning run with other settings; choose another folder "
-                "(only `rounds` may change between calls)"
-            )
+    settings = _run_settings(out, cfg, initial_data, test_data, train_config)
+    # read_dataset and check_same_model called here, not in a helper: their warnings' stacklevel is set for this depth.
     test_ds = read_dataset(_as_list(test_data))
     data_files = [Path(p) for p in _as_list(initial_data)]
     rows: list[dict] = []
@@ -289,9 +260,7 @@ def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, p
         folder.mkdir(parents=True, exist_ok=True)
         row = {"round": r}
         t0 = time.perf_counter()
-        added_file = None
         if r > 0:
-            # 1-3: sample with the last committee, pick where it disagrees, label.
             prev = out / f"round-{r - 1}" / "committee"
             if models is None:  # the committee the last round finished with, not another
                 models = _best_models(prev, cfg.committee)
@@ -302,68 +271,13 @@ def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, p
                     f"{prev} now",
                     prev.parent / ROUND_FILE,
                 )
-            pool_files = []
-            for i, start in enumerate(cfg.starts):
-                pool = folder / f"pool-{i}.extxyz"
-                sample_md(
-                    models,
-                    start,
-                    pool,
-                    _md_config(cfg, r),
-                    every=cfg.every,
-                    equilibrate=cfg.equilibrate,
-                    workdir=folder / f"md-{i}",
-                    restart=(folder / f"md-{i}" / "checkpoint.msgpack").exists(),
-                    progress=progress,
-                )
-                pool_files.append(pool)
-            row["md_seconds"] = time.perf_counter() - t0
-            pool_ds = read_pool(pool_files)
-            E, F = committee_predict(models, pool_ds)
-            stats = committee_stats(E, F)
-            spread = stats.spread(cfg.criterion)
-            above = np.flatnonzero((spread > cfg.threshold) & (spread <= cfg.max_spread))
-            picked = above[np.argsort(-spread[above], kind="stable")][: cfg.max_add]
-            row.update(
-                pool_frames=len(pool_ds),
-                pool_mean_spread_eV_A=float(spread.mean()),
-                pool_max_spread_eV_A=float(spread.max()),
-                above_threshold=int(len(above)),
-                above_max_spread=int((spread > cfg.max_spread).sum()),
-            )
-            if len(picked):
-                sel_file = folder / "selected.extxyz"
-                write_selection(sel_file, pool_ds, Selection(picked, spread[picked], cfg.criterion, stats))
-                t1 = time.perf_counter()
-                added_file = folder / "labelled.extxyz"
-                rep = label_file(sel_file, added_file, method=cfg.method, progress=progress)
-                row.update(label_seconds=time.perf_counter() - t1, label_failed=int(rep.failed))
-                n_added = _count_frames(added_file)
-                if n_added:
-                    data_files = data_files + [added_file]
-            else:
-                n_added = 0
-            row["added"] = int(n_added)
-            say(
-                f"round {r}: {len(pool_ds)} frames sampled, "
-                f"spread mean {spread.mean():.3f} max {spread.max():.3f} eV/Å, "
-                f"{len(above)} between {cfg.threshold} and {cfg.max_spread} eV/Å, {n_added} labelled and added"
-            )
-        # 4: train the round's committee on everything so far.
-        t2 = time.perf_counter()
-        warm = None
-        if r > 0 and cfg.retrain == "continue":
-            warm = models or _best_models(out / f"round-{r - 1}" / "committee", cfg.committee)
-        _train_round(data_files, train_config, folder / "committee", cfg, warm, progress)
-        models = _best_models(folder / "committee", cfg.committee)
-        row["committee_model_id"] = model_identity(models)
-        row["train_seconds"] = time.perf_counter() - t2
-        # 5: the report.
-        row["train_frames"] = int(sum(_count_frames(f) for f in data_files))
-        row.update(_test_errors(models, test_ds))
-        row["seconds"] = time.perf_counter() - t0
-        row["data_files_after"] = [str(f) for f in data_files]
-        write_json(done, row)
+            sampled, added_file = _sample_and_label(models, folder, r, cfg, t0, progress, say)
+            row.update(sampled)
+            if added_file is not None:
+                data_files = data_files + [added_file]
+        models, trained = _train_round(data_files, train_config, out, r, cfg, models, progress)
+        row.update(trained)
+        _finish_round(row, done, data_files, models, test_ds, t0)
         rows.append(row)
         say(
             f"round {r}: {row['train_frames']} training frames; test ΔE MAE {row['test_energy_mae_kcal_mol']:.3f} "
@@ -371,6 +285,137 @@ def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, p
         )
     _write_report(out, settings, rows)
     return rows
+
+
+def _run_settings(out: Path, cfg: LearnConfig, initial_data, test_data, train_config) -> dict:
+    """The run's settings, as ``learn.json`` records them; refused if ``out`` holds a run with others."""
+    settings = {
+        "config": cfg.to_dict(),
+        "initial_data": [str(p) for p in _as_list(initial_data)],
+        "test_data": [str(p) for p in _as_list(test_data)],
+        "train_config": str(train_config),
+    }
+    record_path = out / "learn.json"
+    if record_path.exists():
+        old = json.loads(record_path.read_text()).get("settings", {})
+        keep_rounds = {**old.get("config", {}), "rounds": cfg.rounds}
+        if {**old, "config": keep_rounds} != settings:
+            raise InputError(
+                f"{out} holds an active-learning run with other settings; choose another folder "
+                "(only `rounds` may change between calls)"
+            )
+    return settings
+
+
+@dataclass(frozen=True)
+class _Picks:
+    """The committee's spread on the sampled frames and the frames picked for labelling.
+
+    ``spread`` per frame (eV/Å, ``cfg.criterion``); ``above``: the frames between ``threshold`` and
+    ``max_spread``; ``picked``: the ``max_add`` of them with the largest spread, largest first.
+    """
+
+    stats: CommitteeStats
+    spread: np.ndarray
+    above: np.ndarray
+    picked: np.ndarray
+
+
+def _pick(models, pool_ds, cfg: LearnConfig) -> _Picks:
+    """Step 2: the committee's spread on the pool and the frames where it disagrees most."""
+    E, F = committee_predict(models, pool_ds)
+    stats = committee_stats(E, F)
+    spread = stats.spread(cfg.criterion)
+    above = np.flatnonzero((spread > cfg.threshold) & (spread <= cfg.max_spread))
+    picked = above[np.argsort(-spread[above], kind="stable")][: cfg.max_add]
+    return _Picks(stats, spread, above, picked)
+
+
+def _sample_pools(models, folder: Path, r: int, cfg: LearnConfig, progress: bool) -> list[Path]:
+    """Step 1: MD with the committee mean from each start structure, frames into ``pool-<i>.extxyz``."""
+    pool_files = []
+    for i, start in enumerate(cfg.starts):
+        pool = folder / f"pool-{i}.extxyz"
+        sample_md(
+            models,
+            start,
+            pool,
+            _md_config(cfg, r),
+            every=cfg.every,
+            equilibrate=cfg.equilibrate,
+            workdir=folder / f"md-{i}",
+            restart=(folder / f"md-{i}" / "checkpoint.msgpack").exists(),
+            progress=progress,
+        )
+        pool_files.append(pool)
+    return pool_files
+
+
+def _sample_and_label(models, folder: Path, r: int, cfg: LearnConfig, t0: float, progress: bool, say):
+    """Steps 1-3 of round ``r``: sample, pick, label. Returns the report entries and the labelled file (or None)."""
+    pool_files = _sample_pools(models, folder, r, cfg, progress)
+    row = {"md_seconds": time.perf_counter() - t0}
+    pool_ds = read_pool(pool_files)
+    picks = _pick(models, pool_ds, cfg)
+    spread = picks.spread
+    row.update(
+        pool_frames=len(pool_ds),
+        pool_mean_spread_eV_A=float(spread.mean()),
+        pool_max_spread_eV_A=float(spread.max()),
+        above_threshold=int(len(picks.above)),
+        above_max_spread=int((spread > cfg.max_spread).sum()),
+    )
+    added_file, n_added = None, 0
+    if len(picks.picked):
+        sel_file = folder / "selected.extxyz"
+        write_selection(sel_file, pool_ds, Selection(picks.picked, spread[picks.picked], cfg.criterion, picks.stats))
+        t1 = time.perf_counter()
+        added_file = folder / "labelled.extxyz"
+        rep = label_file(sel_file, added_file, method=cfg.method, progress=progress)
+        row.update(label_seconds=time.perf_counter() - t1, label_failed=int(rep.failed))
+        n_added = _count_frames(added_file)
+    row["added"] = int(n_added)
+    say(
+        f"round {r}: {len(pool_ds)} frames sampled, "
+        f"spread mean {spread.mean():.3f} max {spread.max():.3f} eV/Å, "
+        f"{len(picks.above)} between {cfg.threshold} and {cfg.max_spread} eV/Å, {n_added} labelled and added"
+    )
+    return row, added_file if n_added else None
+
+
+def _train_round(data_files, train_config, out: Path, r: int, cfg: LearnConfig, models, progress: bool):
+    """Step 4: round ``r``'s committee trained on everything so far, warm-started from ``models`` if
+    ``retrain = "continue"``. Returns its members (best models) and the round's report entries."""
+    t2 = time.perf_counter()
+    warm = None
+    if r > 0 and cfg.retrain == "continue":
+        warm = models or _best_models(out / f"round-{r - 1}" / "committee", cfg.committee)
+    folder = out / f"round-{r}" / "committee"
+    overrides = {"split": {"test_largest": 0, "test_compositions": []}}
+    if cfg.epochs is not None:
+        overrides["train"] = {"epochs": int(cfg.epochs)}
+    resume = (folder / "member-1" / "checkpoints" / "latest.ckpt").exists()
+    train_from_files(
+        [str(f) for f in data_files],
+        train_config,
+        folder,
+        resume=resume,
+        overrides=overrides,
+        progress=progress,
+        committee=cfg.committee,
+        warm_start=warm,
+    )
+    models = _best_models(folder, cfg.committee)
+    return models, {"committee_model_id": model_identity(models), "train_seconds": time.perf_counter() - t2}
+
+
+def _finish_round(row: dict, done: Path, data_files, models, test_ds, t0: float) -> None:
+    """Step 5: the round's report row, completed and written to ``done`` (the round is then never redone)."""
+    row["train_frames"] = int(sum(_count_frames(f) for f in data_files))
+    row.update(_test_errors(models, test_ds))
+    row["seconds"] = time.perf_counter() - t0
+    row["data_files_after"] = [str(f) for f in data_files]
+    write_json(done, row)
 
 
 def _as_list(x) -> list:

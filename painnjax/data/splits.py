@@ -178,6 +178,26 @@ def make_split(
     n = len(ds)
     if n == 0:
         raise InputError("make_split: the dataset is empty")
+    valid_fraction, test_largest, test_compositions, seed = _checked_options(
+        valid_fraction, by, test_largest, test_compositions, seed
+    )
+    is_test, test_rule = _test_set(ds, test_compositions, test_largest)
+    test = np.nonzero(is_test)[0]
+    rest = np.nonzero(~is_test)[0]
+    if rest.size == 0:
+        raise InputError(f"nothing left to train on: the test set ({test_rule}) takes all {n} structures")
+    rng = np.random.default_rng(seed)
+    if by == "frame":
+        valid, how = _valid_by_frame(rest, valid_fraction, rng)
+    else:
+        valid, how = _valid_by_trajectory(ds, rest, valid_fraction, rng)
+    train = np.setdiff1d(rest, valid)
+    rule = f"test: {test_rule}; valid: {how}, seed {seed}"
+    return Split(train=train, valid=valid, test=np.sort(test), seed=seed, rule=rule, n_structures=n)
+
+
+def _checked_options(valid_fraction, by, test_largest, test_compositions, seed) -> tuple[float, int, list | None, int]:
+    """:func:`make_split`'s options, checked: ``(valid_fraction, test_largest, test_compositions, seed)``."""
     try:
         valid_fraction = float(valid_fraction)
     except (TypeError, ValueError):
@@ -188,20 +208,20 @@ def make_split(
         raise InputError(f"by must be 'frame' or 'trajectory', got {by!r}")
     if isinstance(test_largest, bool) or int(test_largest) != test_largest or test_largest < 0:
         raise InputError(f"test_largest must be a non-negative integer, got {test_largest!r}")
-    test_largest = int(test_largest)
     if isinstance(test_compositions, str):
         test_compositions = [test_compositions]
-    seed = int(seed)
+    return valid_fraction, int(test_largest), test_compositions, int(seed)
 
-    comps = np.asarray(ds.compositions, dtype=object)
+
+def _test_set(ds: Dataset, test_compositions, test_largest: int) -> tuple[np.ndarray, str]:
+    """Which structures are held out for testing (a mask), and the rule that chose them in words."""
     sizes = _composition_sizes(ds)
-    present = sorted(sizes, key=lambda c: (sizes[c], c))
-
     rules = []
     chosen: list[str] = []
     if test_compositions:
         unknown = [c for c in test_compositions if c not in sizes]
         if unknown:
+            present = sorted(sizes, key=lambda c: (sizes[c], c))
             raise InputError(
                 f"test composition(s) {', '.join(map(str, unknown))} not in the dataset; present: {', '.join(present)}"
             )
@@ -217,61 +237,58 @@ def make_split(
             f"the {test_largest} largest composition(s) by atom count "
             f"({', '.join(f'{c}: {sizes[c]} atoms' for c in largest)})"
         )
-    is_test = np.isin(comps, np.asarray(chosen, dtype=object)) if chosen else np.zeros(n, bool)
-    test = np.nonzero(is_test)[0]
-    rest = np.nonzero(~is_test)[0]
-    if rest.size == 0:
-        raise InputError(f"nothing left to train on: the test set ({'; '.join(rules)}) takes all {n} structures")
+    comps = np.asarray(ds.compositions, dtype=object)
+    is_test = np.isin(comps, np.asarray(chosen, dtype=object)) if chosen else np.zeros(len(ds), bool)
+    return is_test, "; ".join(rules) if rules else "none"
 
-    rng = np.random.default_rng(seed)
-    target = valid_fraction * rest.size
-    if by == "frame":
-        n_valid = int(round(target))
-        if valid_fraction > 0:
-            n_valid = max(n_valid, 1)
-        if n_valid >= rest.size:
-            raise InputError(
-                f"nothing left to train on: {rest.size} structure(s) outside the test set, "
-                f"valid_fraction={valid_fraction} takes them all"
-            )
-        perm = rng.permutation(rest)
-        valid = np.sort(perm[:n_valid])
-        how = f"{valid_fraction:g} of the remaining structures drawn at random (by frame)"
-    else:
-        keys = [_trajectory_key(ds.info[i], int(i)) for i in rest.tolist()]
-        groups: dict[str, list[int]] = {}
-        for i, k in zip(rest.tolist(), keys):
-            groups.setdefault(k, []).append(i)
-        names = sorted(groups)
-        order = rng.permutation(len(names))
-        picked: list[str] = []
-        count = 0
-        for j in order.tolist():
-            size = len(groups[names[j]])
-            if abs(count + size - target) < abs(count - target):
-                picked.append(names[j])
-                count += size
-        if valid_fraction > 0 and not picked:
-            if len(names) < 2:
-                raise InputError(
-                    f"cannot split by trajectory: only one trajectory ({names[0]}) outside the test set; "
-                    f"use by='frame' or more trajectories"
-                )
-            smallest = min((len(groups[names[j]]), pos) for pos, j in enumerate(order.tolist()))
-            picked.append(names[order[smallest[1]]])
-        if len(picked) == len(names):
-            raise InputError(
-                f"nothing left to train on: valid_fraction={valid_fraction} takes all {len(names)} trajectories"
-            )
-        valid = np.sort(np.asarray([i for k in picked for i in groups[k]], np.int64))
-        how = (
-            f"whole trajectories ({len(picked)} of {len(names)}, grouped by info name/source) drawn at random "
-            f"for ≈{valid_fraction:g} of the remaining structures"
+
+def _valid_by_frame(rest: np.ndarray, valid_fraction: float, rng) -> tuple[np.ndarray, str]:
+    """round(valid_fraction · len(rest)) structures of ``rest`` drawn at random (at least one when the fraction > 0)."""
+    n_valid = int(round(valid_fraction * rest.size))
+    if valid_fraction > 0:
+        n_valid = max(n_valid, 1)
+    if n_valid >= rest.size:
+        raise InputError(
+            f"nothing left to train on: {rest.size} structure(s) outside the test set, "
+            f"valid_fraction={valid_fraction} takes them all"
         )
-    train = np.setdiff1d(rest, valid)
-    test_rule = "; ".join(rules) if rules else "none"
-    rule = f"test: {test_rule}; valid: {how}, seed {seed}"
-    return Split(train=train, valid=valid, test=np.sort(test), seed=seed, rule=rule, n_structures=n)
+    perm = rng.permutation(rest)
+    return np.sort(perm[:n_valid]), f"{valid_fraction:g} of the remaining structures drawn at random (by frame)"
+
+
+def _valid_by_trajectory(ds: Dataset, rest: np.ndarray, valid_fraction: float, rng) -> tuple[np.ndarray, str]:
+    """Whole trajectories of ``rest`` in random order, each kept when it brings the count closer to the target."""
+    target = valid_fraction * rest.size
+    groups: dict[str, list[int]] = {}
+    for i in rest.tolist():
+        groups.setdefault(_trajectory_key(ds.info[i], int(i)), []).append(i)
+    names = sorted(groups)
+    order = rng.permutation(len(names))
+    picked: list[str] = []
+    count = 0
+    for j in order.tolist():
+        size = len(groups[names[j]])
+        if abs(count + size - target) < abs(count - target):
+            picked.append(names[j])
+            count += size
+    if valid_fraction > 0 and not picked:
+        if len(names) < 2:
+            raise InputError(
+                f"cannot split by trajectory: only one trajectory ({names[0]}) outside the test set; "
+                f"use by='frame' or more trajectories"
+            )
+        smallest = min((len(groups[names[j]]), pos) for pos, j in enumerate(order.tolist()))
+        picked.append(names[order[smallest[1]]])
+    if len(picked) == len(names):
+        raise InputError(
+            f"nothing left to train on: valid_fraction={valid_fraction} takes all {len(names)} trajectories"
+        )
+    valid = np.sort(np.asarray([i for k in picked for i in groups[k]], np.int64))
+    how = (
+        f"whole trajectories ({len(picked)} of {len(names)}, grouped by info name/source) drawn at random "
+        f"for ≈{valid_fraction:g} of the remaining structures"
+    )
+    return valid, how
 
 
 __all__ = ["Split", "make_split"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax
@@ -177,6 +178,39 @@ def from_schnetpack(
             and torch classes of a convertible PaiNN model (:func:`allowed_globals`); others are refused.
     """
     torch, spk = import_schnetpack()
+    nnp, source = _read_schnetpack(spk, model_or_path, energy_unit, trust_pickle)
+    where = f"{source}: "
+    rep = nnp.representation
+    offsets, widths, cutoff = _check_representation(torch, spk, rep, where)
+    layers = _check_energy_head(torch, spk, nnp.output_modules, energy_key, where)
+    config = _painn_config(rep, len(offsets), cutoff, layers)
+    params = _painn_params(rep, layers, config)
+    shift, atomref = _energy_offsets(spk, nnp, energy_key, config.max_z, where)
+    to_ev = ENERGY_UNITS_IN_EV[energy_unit]
+    constants = {
+        "scale": np.asarray(to_ev),
+        "shift": np.asarray(shift * to_ev),
+        "atomref": atomref * to_ev,
+        # SchNetPack's own (float32) centres and widths, not recomputed ones: exact in float64.
+        "representation": {"rbf_centers": offsets, "rbf_widths": widths},
+    }
+    # The source's precision (float32 for SchNetPack; upcasting to float64 later is exact).
+    dtype = np.float64 if rep.filter_net.weight.dtype == torch.float64 else np.float32
+    variables = _in_painnjax_layout(config, {"params": params, "constants": constants}, dtype, where)
+    meta = {
+        "elements": None if elements is None else sorted(int(z) for z in elements),
+        "energy_reference": {"kind": "total"},
+        "source": f"converted from SchNetPack ({source}, energy unit {energy_unit})",
+    }
+    return Model(config, variables, meta)
+
+
+def _read_schnetpack(spk, model_or_path, energy_unit: str, trust_pickle: bool):
+    """The SchNetPack model (read from its file when given a path) and the name of its source.
+
+    Refuses a ``state_dict``, an unknown ``energy_unit``, anything but a ``NeuralNetworkPotential``
+    and input modules other than ``PairwiseDistances`` (or ``Strain``).
+    """
     source = "SchNetPack model"
     nnp = model_or_path
     if isinstance(model_or_path, (str, os.PathLike)):
@@ -192,12 +226,14 @@ def from_schnetpack(
         raise ConversionError(f"energy_unit must be one of {sorted(ENERGY_UNITS_IN_EV)}, got {energy_unit!r}")
     if not isinstance(nnp, spk.model.NeuralNetworkPotential):
         raise ConversionError(f"{where}expected a schnetpack.model.NeuralNetworkPotential, got {type(nnp).__name__}")
-
     for m in nnp.input_modules:
         if not isinstance(m, (spk.atomistic.PairwiseDistances, spk.atomistic.Strain)):
             raise ConversionError(f"{where}input module {type(m).__name__} cannot be carried (only PairwiseDistances)")
+    return nnp, source
 
-    rep = nnp.representation
+
+def _check_representation(torch, spk, rep, where: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """Refuse a representation painnjax's PaiNN cannot carry; returns the RBF centres and widths and the cutoff (Å)."""
     if not isinstance(rep, spk.representation.PaiNN):
         raise ConversionError(f"{where}representation {type(rep).__name__} is not PaiNN")
     if len(rep.electronic_embeddings) > 0:
@@ -225,11 +261,16 @@ def from_schnetpack(
         raise ConversionError(f"{where}RBF range {rbf_cutoff} Å differs from the cutoff {cutoff} Å")
     if not _is_silu(rep.interactions[0].interatomic_context_net[0].activation, torch):
         raise ConversionError(f"{where}PaiNN activation is not SiLU")
+    return offsets, widths, cutoff
 
-    T = rep.n_interactions
-    shared_interactions = T > 1 and rep.interactions[0] is rep.interactions[1]
-    heads = [m for m in nnp.output_modules if isinstance(m, spk.atomistic.Atomwise)]
-    for m in nnp.output_modules:
+
+def _check_energy_head(torch, spk, output_modules, energy_key: str, where: str) -> list:
+    """The layers of the one ``Atomwise`` head named ``energy_key`` (a sum of one SiLU-net output per atom).
+
+    Refuses output modules other than ``Atomwise`` and ``Forces``.
+    """
+    heads = [m for m in output_modules if isinstance(m, spk.atomistic.Atomwise)]
+    for m in output_modules:
         if not isinstance(m, (spk.atomistic.Atomwise, spk.atomistic.Forces)):
             raise ConversionError(f"{where}output module {type(m).__name__} cannot be carried")
     heads = [m for m in heads if m.output_key == energy_key]
@@ -244,9 +285,16 @@ def from_schnetpack(
     for k, layer in enumerate(layers[:-1]):
         if not _is_silu(layer.activation, torch):
             raise ConversionError(f"{where}Atomwise layer {k} activation is not SiLU")
+    return layers
+
+
+def _painn_config(rep, n_rbf: int, cutoff: float, layers) -> PaiNNConfig:
+    """The painnjax config of a checked SchNetPack PaiNN and its readout ``layers``."""
+    T = rep.n_interactions
+    shared_interactions = T > 1 and rep.interactions[0] is rep.interactions[1]
     sizes = tuple(int(layer.out_features) for layer in layers)
     F = rep.n_atom_basis
-    config = PaiNNConfig(
+    return PaiNNConfig(
         n_atom_basis=F,
         n_interactions=T,
         n_rbf=n_rbf,
@@ -258,12 +306,15 @@ def from_schnetpack(
         readout_hidden=None if sizes == PaiNNConfig(n_atom_basis=F).readout_sizes else sizes[:-1],
     )
 
+
+def _painn_params(rep, layers, config: PaiNNConfig) -> dict:
+    """The SchNetPack weights as painnjax's ``params`` (float64 arrays; torch's kernels transposed)."""
     rep_params = {
         "embedding": {"embedding": _np(rep.embedding.weight)},
         "filter_net_kernel": _np(rep.filter_net.weight).T,
         "filter_net_bias": _np(rep.filter_net.bias),
     }
-    for t in range(1 if shared_interactions else T):
+    for t in range(1 if config.shared_interactions else config.n_interactions):
         inter, mix = rep.interactions[t], rep.mixing[t]
         rep_params[f"interactions_{t}"] = {
             "context_0": _dense(inter.interatomic_context_net[0], f"interactions.{t}.0"),
@@ -275,58 +326,51 @@ def from_schnetpack(
             "mu_channel_mix": _dense(mix.mu_channel_mix, f"mixing.{t}.mu_channel_mix", bias=False),
         }
     readout = {f"layers_{k}": _dense(layer, f"outnet.{k}") for k, layer in enumerate(layers)}
+    return {"representation": rep_params, "readout": readout}
 
-    to_ev = ENERGY_UNITS_IN_EV[energy_unit]
-    shift, atomref = 0.0, np.zeros(config.max_z)
-    if nnp.do_postprocessing:
-        for p in nnp.postprocessors:
-            if isinstance(p, (spk.transform.CastTo64, spk.transform.CastTo32)):
+
+def _energy_offsets(spk, nnp, energy_key: str, max_z: int, where: str) -> tuple[float, np.ndarray]:
+    """What the postprocessors add to the energy, in the model's unit: a per-atom ``shift`` and ``atomref`` per element.
+
+    Casts are passed over; any postprocessor other than an extensive ``AddOffsets`` is refused.
+    """
+    shift, atomref = 0.0, np.zeros(max_z)
+    if not nnp.do_postprocessing:
+        return shift, atomref
+    for p in nnp.postprocessors:
+        if isinstance(p, (spk.transform.CastTo64, spk.transform.CastTo32)):
+            continue
+        if isinstance(p, spk.transform.AddOffsets):
+            if p._property != energy_key:
                 continue
-            if isinstance(p, spk.transform.AddOffsets):
-                if p._property != energy_key:
-                    continue
-                if not p.is_extensive:
-                    raise ConversionError(
-                        f"{where}AddOffsets with is_extensive=False cannot be carried (energy is extensive)"
-                    )
-                if p.add_mean:
-                    shift += float(_np(p.mean).reshape(-1)[0])
-                if p.add_atomrefs:
-                    ref = _np(p.atomref).reshape(-1)
-                    atomref[: min(len(ref), config.max_z)] += ref[: config.max_z]
-                continue
-            raise ConversionError(
-                f"{where}postprocessor {type(p).__name__} cannot be carried"
-                + (
-                    " (SchNetPack scales the energy after computing forces, so its forces are unscaled)"
-                    if isinstance(p, spk.transform.ScaleProperty)
-                    else ""
+            if not p.is_extensive:
+                raise ConversionError(
+                    f"{where}AddOffsets with is_extensive=False cannot be carried (energy is extensive)"
                 )
+            if p.add_mean:
+                shift += float(_np(p.mean).reshape(-1)[0])
+            if p.add_atomrefs:
+                ref = _np(p.atomref).reshape(-1)
+                atomref[: min(len(ref), max_z)] += ref[:max_z]
+            continue
+        raise ConversionError(
+            f"{where}postprocessor {type(p).__name__} cannot be carried"
+            + (
+                " (SchNetPack scales the energy after computing forces, so its forces are unscaled)"
+                if isinstance(p, spk.transform.ScaleProperty)
+                else ""
             )
+        )
+    return shift, atomref
 
+
+def _in_painnjax_layout(config: PaiNNConfig, variables: dict, dtype, where: str) -> dict:
+    """``variables`` as arrays of ``dtype`` in the shapes painnjax's model of ``config`` has."""
     template = jax.eval_shape(lambda: init_variables(config))  # shapes only, no weights made
-    # The source's precision (float32 for SchNetPack; upcasting to float64 later is exact).
-    dtype = np.float64 if rep.filter_net.weight.dtype == torch.float64 else np.float32
-    variables = {
-        "params": {"representation": rep_params, "readout": readout},
-        "constants": {
-            "scale": np.asarray(to_ev),
-            "shift": np.asarray(shift * to_ev),
-            "atomref": atomref * to_ev,
-            # SchNetPack's own (float32) centres and widths, not recomputed ones: exact in float64.
-            "representation": {"rbf_centers": offsets, "rbf_widths": widths},
-        },
-    }
     try:
-        variables = jax.tree_util.tree_map(lambda t, v: np.asarray(v, dtype).reshape(t.shape), template, variables)
+        return jax.tree_util.tree_map(lambda t, v: np.asarray(v, dtype).reshape(t.shape), template, variables)
     except (ValueError, TypeError) as exc:  # pragma: no cover - guards against SchNetPack changes
         raise ConversionError(f"{where}weights do not fit the painnjax layout ({exc})") from None
-    meta = {
-        "elements": None if elements is None else sorted(int(z) for z in elements),
-        "energy_reference": {"kind": "total"},
-        "source": f"converted from SchNetPack ({source}, energy unit {energy_unit})",
-    }
-    return Model(config, variables, meta)
 
 
 def _to_torch(torch, x, dtype):
@@ -367,12 +411,43 @@ def to_schnetpack(model, path=None):
     Returns:
         the ``schnetpack.model.NeuralNetworkPotential`` (``torch.nn.Module``).
     """
-    model = load_model(model)
+    model = load_model(model)  # here, not in a helper: its warnings' stacklevel is set for this depth
     torch, spk = import_schnetpack()
-    c = model.config
-    F, T = c.n_atom_basis, c.n_interactions
+    weights = _checked_weights(model)
+    dtype = torch.float64 if weights.float64 else torch.float32
+    nnp = _schnetpack_model(torch, spk, model.config, weights, dtype)
+    with torch.no_grad():
+        _copy_weights(torch, nnp, model.config, weights, dtype)
+    nnp.eval()
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(nnp, path)
+    return nnp
 
-    # The weights must have exactly the layout the config implies.
+
+@dataclass(frozen=True)
+class _PainnWeights:
+    """A painnjax model's weights, checked against its config, as :func:`to_schnetpack` carries them.
+
+    ``representation`` and ``readout``: the ``params`` in painnjax's layout; the constants as
+    float64 (``atomref`` per element, ``centers``/``widths`` of the Gaussian radial basis, Å);
+    ``float64``: whether the kernels are float64 (else the SchNetPack module is float32).
+    """
+
+    representation: dict
+    readout: dict
+    scale: float
+    shift: float
+    atomref: np.ndarray
+    centers: np.ndarray
+    widths: np.ndarray
+    float64: bool
+
+
+def _checked_weights(model) -> _PainnWeights:
+    """``model``'s weights in exactly the layout its config implies, with finite constants and nonzero widths."""
+    c = model.config
     template = jax.eval_shape(lambda: init_variables(c))
     try:
         variables = jax.tree_util.tree_map(
@@ -383,10 +458,8 @@ def to_schnetpack(model, path=None):
     except (ValueError, TypeError) as exc:
         raise ConversionError(f"the painnjax weights do not match the config {c} ({exc})") from None
     params, consts = variables["params"], variables["constants"]
-    rep_p, readout_p = params["representation"], params["readout"]
-
-    kernel_dtype = np.asarray(rep_p["filter_net_kernel"]).dtype
-    dtype = torch.float64 if kernel_dtype == np.float64 else torch.float32
+    rep_p = params["representation"]
+    float64 = np.asarray(rep_p["filter_net_kernel"]).dtype == np.float64
 
     scale = float(np.asarray(consts["scale"], np.float64))
     shift = float(np.asarray(consts["shift"], np.float64))
@@ -404,82 +477,91 @@ def to_schnetpack(model, path=None):
             raise ConversionError(f"the painnjax constant {name} is not finite")
     if np.any(widths == 0):
         raise ConversionError("a Gaussian radial basis width is zero")
+    return _PainnWeights(rep_p, params["readout"], scale, shift, atomref, centers, widths, float64)
 
-    rbf = spk.nn.GaussianRBF(n_rbf=c.n_rbf, cutoff=c.cutoff)
+
+def _schnetpack_model(torch, spk, c: PaiNNConfig, weights: _PainnWeights, dtype):
+    """SchNetPack's ``NeuralNetworkPotential`` for config ``c`` in ``dtype``, with ``weights``' energy offsets."""
     rep = spk.representation.PaiNN(
-        n_atom_basis=F,
-        n_interactions=T,
-        radial_basis=rbf,
+        n_atom_basis=c.n_atom_basis,
+        n_interactions=c.n_interactions,
+        radial_basis=spk.nn.GaussianRBF(n_rbf=c.n_rbf, cutoff=c.cutoff),
         cutoff_fn=spk.nn.CosineCutoff(c.cutoff),
         activation=torch.nn.functional.silu,
         shared_interactions=c.shared_interactions,
         shared_filters=c.shared_filters,
         epsilon=c.epsilon,
-        nuclear_embedding=torch.nn.Embedding(c.max_z, F),
+        nuclear_embedding=torch.nn.Embedding(c.max_z, c.n_atom_basis),
     )
     sizes = c.readout_sizes
     head = spk.atomistic.Atomwise(
-        n_in=F,
+        n_in=c.n_atom_basis,
         n_out=1,
         n_hidden=None if c.readout_hidden is None else list(c.readout_hidden),
         n_layers=len(sizes),
         aggregation_mode="sum",
         output_key="energy",
     )
-    postprocessors = []
-    if shift != 0.0 or np.any(atomref != 0.0):
-        # SchNetPack 2.1.1's AddOffsets(atomrefs=<tensor>) fails (`atomrefs or zeros` on a
-        # tensor) and property_mean=tensor(0.) is silently dropped: set the buffers afterwards.
-        # is_extensive=True adds mean * n_atoms, i.e. ``mean`` is painnjax's per-atom shift.
-        offsets = spk.transform.AddOffsets("energy", add_mean=True, add_atomrefs=True, is_extensive=True, zmax=c.max_z)
-        offsets.mean = torch.tensor([shift], dtype=torch.float64)
-        offsets.atomref = torch.from_numpy(atomref.copy())
-        # Nothing a datamodule brings may replace them (AtomisticModel.initialize_transforms).
-        offsets._mean_initialized = offsets._atomrefs_initialized = True
-        # Offsets added in float64, as SchNetPack advises (the energies are totals, 100s of eV).
-        postprocessors = [spk.transform.CastTo64(), offsets]
     nnp = spk.model.NeuralNetworkPotential(
         representation=rep,
         input_modules=[spk.atomistic.PairwiseDistances()],
         output_modules=[head, spk.atomistic.Forces(energy_key="energy", force_key="forces")],
-        postprocessors=postprocessors,
+        postprocessors=_energy_postprocessors(torch, spk, weights.shift, weights.atomref, c.max_z),
         input_dtype_str="float64" if dtype == torch.float64 else "float32",
         do_postprocessing=True,
     )
     rep.to(dtype)
     head.to(dtype)
-
     layers = list(head.outnet)
     if tuple(int(m.out_features) for m in layers) != tuple(sizes):  # pragma: no cover - guards SchNetPack changes
         raise ConversionError(f"SchNetPack built readout sizes {[m.out_features for m in layers]}, not {sizes}")
-    with torch.no_grad():
-        rep.embedding.weight.copy_(_to_torch(torch, rep_p["embedding"]["embedding"], dtype))
-        rep.filter_net.weight.copy_(_to_torch(torch, rep_p["filter_net_kernel"], dtype).T)
-        rep.filter_net.bias.copy_(_to_torch(torch, rep_p["filter_net_bias"], dtype))
-        rbf.offsets.copy_(_to_torch(torch, centers, dtype))
-        rbf.widths.copy_(_to_torch(torch, widths, dtype))
-        for t in range(1 if c.shared_interactions else T):
-            inter, mix = rep.interactions[t], rep.mixing[t]
-            ip, mp = rep_p[f"interactions_{t}"], rep_p[f"mixing_{t}"]
-            _copy_dense(torch, inter.interatomic_context_net[0], ip["context_0"], dtype)
-            _copy_dense(torch, inter.interatomic_context_net[1], ip["context_1"], dtype)
-            _copy_dense(torch, mix.intraatomic_context_net[0], mp["context_0"], dtype)
-            _copy_dense(torch, mix.intraatomic_context_net[1], mp["context_1"], dtype)
-            _copy_dense(torch, mix.mu_channel_mix, mp["mu_channel_mix"], dtype)
-        for k, layer in enumerate(layers):
-            p = readout_p[f"layers_{k}"]
-            if k == len(layers) - 1:  # scale folded in (in float64, then rounded once)
-                p = {
-                    "kernel": np.asarray(p["kernel"], np.float64) * scale,
-                    "bias": np.asarray(p["bias"], np.float64) * scale,
-                }
-            _copy_dense(torch, layer, p, dtype)
-    nnp.eval()
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(nnp, path)
     return nnp
+
+
+def _energy_postprocessors(torch, spk, shift: float, atomref: np.ndarray, max_z: int) -> list:
+    """``CastTo64`` and ``AddOffsets`` adding the per-atom ``shift`` and the ``atomref``s (none when both are zero)."""
+    if not (shift != 0.0 or np.any(atomref != 0.0)):
+        return []
+    # SchNetPack 2.1.1's AddOffsets(atomrefs=<tensor>) fails (`atomrefs or zeros` on a
+    # tensor) and property_mean=tensor(0.) is silently dropped: set the buffers afterwards.
+    # is_extensive=True adds mean * n_atoms, i.e. ``mean`` is painnjax's per-atom shift.
+    offsets = spk.transform.AddOffsets("energy", add_mean=True, add_atomrefs=True, is_extensive=True, zmax=max_z)
+    offsets.mean = torch.tensor([shift], dtype=torch.float64)
+    offsets.atomref = torch.from_numpy(atomref.copy())
+    # Nothing a datamodule brings may replace them (AtomisticModel.initialize_transforms).
+    offsets._mean_initialized = offsets._atomrefs_initialized = True
+    # Offsets added in float64, as SchNetPack advises (the energies are totals, 100s of eV).
+    return [spk.transform.CastTo64(), offsets]
+
+
+def _copy_weights(torch, nnp, c: PaiNNConfig, weights: _PainnWeights, dtype) -> None:
+    """Copy ``weights`` into the SchNetPack model built by :func:`_schnetpack_model` (under ``torch.no_grad``).
+
+    ``scale`` is folded into the last readout layer, in float64 and then rounded once to ``dtype``.
+    """
+    rep, rep_p = nnp.representation, weights.representation
+    rep.embedding.weight.copy_(_to_torch(torch, rep_p["embedding"]["embedding"], dtype))
+    rep.filter_net.weight.copy_(_to_torch(torch, rep_p["filter_net_kernel"], dtype).T)
+    rep.filter_net.bias.copy_(_to_torch(torch, rep_p["filter_net_bias"], dtype))
+    rep.radial_basis.offsets.copy_(_to_torch(torch, weights.centers, dtype))
+    rep.radial_basis.widths.copy_(_to_torch(torch, weights.widths, dtype))
+    for t in range(1 if c.shared_interactions else c.n_interactions):
+        inter, mix = rep.interactions[t], rep.mixing[t]
+        ip, mp = rep_p[f"interactions_{t}"], rep_p[f"mixing_{t}"]
+        _copy_dense(torch, inter.interatomic_context_net[0], ip["context_0"], dtype)
+        _copy_dense(torch, inter.interatomic_context_net[1], ip["context_1"], dtype)
+        _copy_dense(torch, mix.intraatomic_context_net[0], mp["context_0"], dtype)
+        _copy_dense(torch, mix.intraatomic_context_net[1], mp["context_1"], dtype)
+        _copy_dense(torch, mix.mu_channel_mix, mp["mu_channel_mix"], dtype)
+    layers = list(nnp.output_modules[0].outnet)
+    for k, layer in enumerate(layers):
+        p = weights.readout[f"layers_{k}"]
+        if k == len(layers) - 1:  # scale folded in (in float64, then rounded once)
+            p = {
+                "kernel": np.asarray(p["kernel"], np.float64) * weights.scale,
+                "bias": np.asarray(p["bias"], np.float64) * weights.scale,
+            }
+        _copy_dense(torch, layer, p, dtype)
 
 
 def _bad_shape(template, value):

@@ -132,6 +132,7 @@ def train_from_files(
 
     cfg = read_run_config(config_path, overrides)
     model_config, train_config, data, split_opts = cfg.model, cfg.train, cfg.data, cfg.split
+    # load_model and read_dataset called here, not in a helper: their warnings' stacklevel is set for this depth.
     if train_config.init_from and model_config == PaiNNConfig():  # no [model]: the start model's
         model_config = load_model(train_config.init_from).config
     ds = read_dataset(
@@ -143,33 +144,10 @@ def train_from_files(
         delta_low_key=data.delta_low_key or None,
         ignore_cell=data.ignore_cell,
     )
-    if data.monomers:
-        ds = to_binding_energies(ds, data.monomers, ignore_cell=data.ignore_cell)
-    else:
-        ds = subtract_element_offsets(ds, fit_element_offsets(ds, model_config.max_z))
+    ds = _reference_energies(ds, data, model_config.max_z)
     out = Path(out)
-    split_file = out / "split.json"
-    if resume and split_file.exists():
-        split = Split.load(split_file)
-        split.check(ds)  # the split must belong to this data
-    else:
-        options = dict(
-            valid_fraction=split_opts.valid_fraction,
-            seed=split_opts.seed,
-            test_compositions=list(split_opts.test_compositions) or None,
-            test_largest=split_opts.test_largest,
-            by=split_opts.by,
-        )
-        if split_opts.extend:  # an earlier run's split for its structures, the added ones split anew
-            old = _extended_split_file(split_opts.extend, config_path)
-            split = extend_split(Split.load(old), ds, **options)
-        else:
-            split = make_split(ds, **options)
-    if committee < 1:
-        raise InputError(f"committee must be >= 1 models, got {committee}")
-    warm = list(warm_start) if isinstance(warm_start, (list, tuple)) else [warm_start] * committee
-    if len(warm) != committee:
-        raise InputError(f"warm start: {len(warm)} models for a committee of {committee}")
+    split = _run_split(ds, out / "split.json", split_opts, config_path, resume)
+    warm = _warm_starts(warm_start, committee)
     if committee == 1:
         return train(
             ds,
@@ -182,9 +160,50 @@ def train_from_files(
             stop_after=stop_after,
             warm_start=warm[0],
         )
+    return _train_committee(ds, split, out, model_config, train_config, warm, resume, progress, stop_after)
+
+
+def _reference_energies(ds, data: DataConfig, max_z: int):
+    """``ds`` with binding energies against ``[data] monomers``, else with fitted per-element offsets subtracted."""
+    if data.monomers:
+        return to_binding_energies(ds, data.monomers, ignore_cell=data.ignore_cell)
+    return subtract_element_offsets(ds, fit_element_offsets(ds, max_z))
+
+
+def _run_split(ds, split_file: Path, split_opts: SplitConfig, config_path, resume: bool) -> Split:
+    """The run's split: the one in ``split_file`` when resuming, else made (or extended) as ``[split]`` says."""
+    if resume and split_file.exists():
+        split = Split.load(split_file)
+        split.check(ds)  # the split must belong to this data
+        return split
+    options = dict(
+        valid_fraction=split_opts.valid_fraction,
+        seed=split_opts.seed,
+        test_compositions=list(split_opts.test_compositions) or None,
+        test_largest=split_opts.test_largest,
+        by=split_opts.by,
+    )
+    if split_opts.extend:  # an earlier run's split for its structures, the added ones split anew
+        old = _extended_split_file(split_opts.extend, config_path)
+        return extend_split(Split.load(old), ds, **options)
+    return make_split(ds, **options)
+
+
+def _warm_starts(warm_start, committee: int) -> list:
+    """One warm-start model (or None) per member of a committee of ``committee``, checked."""
+    if committee < 1:
+        raise InputError(f"committee must be >= 1 models, got {committee}")
+    warm = list(warm_start) if isinstance(warm_start, (list, tuple)) else [warm_start] * committee
+    if len(warm) != committee:
+        raise InputError(f"warm start: {len(warm)} models for a committee of {committee}")
+    return warm
+
+
+def _train_committee(ds, split, out: Path, model_config, train_config, warm, resume, progress, stop_after) -> list:
+    """K members on the same split into ``out/member-k``, member k with seed ``[train] seed + k - 1``."""
     models = []
     with lock_run_folder(out, "a committee's training"):  # and train locks each member's folder
-        for k in range(committee):
+        for k in range(len(warm)):
             member = dataclasses.replace(train_config, seed=train_config.seed + k)
             folder = out / f"member-{k + 1}"
             resume_k = resume and checkpoint_path(folder).exists()
