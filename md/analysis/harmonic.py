@@ -203,6 +203,14 @@ def _checked_input(atoms, masses, ignore_cell: bool, where: str | None = None) -
     return R, m
 
 
+def check_harmonic_input(atoms, *, ignore_cell: bool = False, where: str | None = None) -> None:
+    """What :func:`harmonic_analysis` needs of ``atoms`` (``ase.Atoms``), checked without computing
+    anything: a free cluster (unless ``ignore_cell``) of at least 2 atoms, finite positions, masses
+    > 0; else an :class:`InputError` naming ``where``. For a caller that must refuse before other
+    work (``painnjax screen --rank-by G``, before it minimises)."""
+    _checked_input(atoms, None, ignore_cell, where)
+
+
 def _check_threshold(imaginary_threshold) -> None:
     if not (np.isfinite(imaginary_threshold) and imaginary_threshold >= 0):
         raise InputError(f"imaginary_threshold must be a finite number >= 0, got {imaginary_threshold!r}")

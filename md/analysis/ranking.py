@@ -16,6 +16,10 @@ writes:
 - ``OUT/best_by_G.extxyz``: the same structures in that order (``info``: ``G_rank``,
   ``relative_G_kcal_mol``, ``energy_rank``).
 
+:func:`check_rank_by_g` checks, before the screen, what the ranking will need of its minima
+(``painnjax screen --rank-by G`` calls it on the candidates: their minima have their atoms), so
+that a structure without thermochemistry is refused before hours of minimisation, not after.
+
 Example:
     >>> rank_screen_by_g("saam-gfn1", "screen-SA2AM2", [298.15])     # doctest: +SKIP
 """
@@ -28,8 +32,16 @@ from pathlib import Path
 import numpy as np
 from ase.io import read
 
-from md.analysis.thermo import ThermoSet, thermo_of_file, write_dh_ds_table, write_thermo
-from painnjax.data.composition import composition_of
+from md.analysis.harmonic import check_harmonic_input
+from md.analysis.thermo import (
+    ThermoSet,
+    check_conditions,
+    structure_name,
+    thermo_of_file,
+    write_dh_ds_table,
+    write_thermo,
+)
+from painnjax.data.composition import composition_of, molecule_counts
 from painnjax.errors import InputError
 from painnjax.io.files import atomic_write, write_extxyz_atomic
 from painnjax.units import EV_TO_KCAL_PER_MOL
@@ -47,6 +59,43 @@ class GRanking:
     relative_G_kcal_mol: np.ndarray
     relative_E_kcal_mol: np.ndarray
     files: list
+
+
+def check_rank_by_g(
+    structures,
+    temperatures=(298.15,),
+    *,
+    pressure: float = 101325.0,
+    qh_cutoff: float = 100.0,
+    with_binding: bool | None = None,
+) -> None:
+    """Check what :func:`rank_screen_by_g` will need of minima with the atoms of ``structures``, before
+    they are made: the checks thermochemistry applies, run without computing anything.
+
+    - the conditions: :func:`md.analysis.thermo.check_conditions` (temperatures and pressure finite
+      and > 0, the quasi-harmonic cutoff > 0);
+    - each atom list: what the harmonic analysis needs (:func:`md.analysis.harmonic.check_harmonic_input`:
+      a free cluster of at least 2 atoms; a single atom has no vibrations);
+    - with ``with_binding`` True, that each splits into whole SA, AM and W molecules
+      (:func:`painnjax.data.composition.molecule_counts`, as :func:`md.analysis.thermo.thermo_of_file`
+      reads them). By default (None) the binding free energies are computed only where every
+      minimum splits so: nothing to refuse.
+
+    One structure of each atom list is checked (what is checked depends on the atoms, and the
+    screen has checked every candidate's positions). Raises :class:`~painnjax.errors.InputError`
+    naming the structure (:func:`md.analysis.thermo.structure_name`).
+    """
+    check_conditions(temperatures, pressure, qh_cutoff=qh_cutoff)
+    structures = list(structures)
+    first_of: dict[tuple[int, ...], int] = {}
+    for k, atoms in enumerate(structures):
+        first_of.setdefault(tuple(int(z) for z in atoms.numbers), k)
+    for k in first_of.values():
+        atoms = structures[k]
+        name = structure_name(atoms, k)
+        check_harmonic_input(atoms, where=name)
+        if with_binding:
+            molecule_counts(atoms.numbers, source=name)
 
 
 def rank_screen_by_g(

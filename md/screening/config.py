@@ -2,7 +2,10 @@
 
 These are the one home of the screen's defaults: :func:`md.screening.screen.screen`,
 :func:`md.screening.folder.screen_to_folder` and ``painnjax screen`` (its option defaults and
-their help text) all read them from here.
+their help text) all read them from here. Both check every field when built (an
+:class:`~painnjax.errors.InputError` such as ``[screen] tolerance: must be a finite number > 0 Å``),
+so a library call is refused what the command line is, before any work; what the config cannot
+see (the models, the candidates) :func:`md.screening.checks.check_screen` checks.
 
 Example:
     >>> cfg = ScreenConfig(fmax=0.05, refine=True)
@@ -15,7 +18,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from painnjax.config import check, integer, is_int, is_real, positive
 from painnjax.errors import InputError
+
+#: the minimisers a screen runs (:func:`md.optimize.batch.minimize_batch`)
+OPTIMIZERS = ("lbfgs", "fire")
+#: the precisions of the model (:data:`md.forces.build.DTYPES`; not imported: this module is read by
+#: ``painnjax --help`` for the option defaults, and md.forces loads jax)
+SCREEN_DTYPES = ("float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,15 @@ class RefineConfig:
     shift: float = 0.5
 
     def __post_init__(self):
-        if not (isinstance(self.rounds, int) and self.rounds >= 0):
-            raise InputError(f"refine rounds must be a whole number >= 0, got {self.rounds!r}")
+        # Checked here, not when a round starts: a bad value must stop the screen before its candidates
+        # are minimised, not after (issue 32).
+        integer("refine", "rounds", self.rounds, 0)
+        integer("refine", "top", self.top, 1)
+        integer("refine", "moves", self.moves, 1)
+        integer("refine", "seed", self.seed, 0)  # numpy's default_rng refuses a negative seed
+        for name, unit in (("angle", "degrees"), ("shift", "Å")):
+            value = getattr(self, name)
+            check(is_real(value) and value >= 0, "refine", name, f"must be a finite number >= 0 {unit}, got {value!r}")
 
     @classmethod
     def of(cls, refine) -> RefineConfig | None:
@@ -89,6 +106,24 @@ class ScreenConfig:
     refine: RefineConfig | None = None
 
     def __post_init__(self):
+        positive("screen", "fmax", self.fmax, "eV/Å")
+        integer("screen", "max_steps", self.max_steps, 1)
+        check(
+            self.optimizer in OPTIMIZERS, "screen", "optimizer", f"must be one of {OPTIMIZERS}, got {self.optimizer!r}"
+        )
+        for name in ("slots", "keep"):
+            value = getattr(self, name)
+            check(
+                value is None or (is_int(value) and value >= 1),
+                "screen",
+                name,
+                f"must be None or an integer >= 1, got {value!r}",
+            )
+        # A negative or NaN window or tolerance would make no two minima duplicates, silently; 0 would
+        # keep only exact copies, which no minimiser makes: both are refused.
+        positive("screen", "energy_window", self.energy_window, "kcal/mol")
+        positive("screen", "tolerance", self.tolerance, "Å")
+        check(self.dtype in SCREEN_DTYPES, "screen", "dtype", f"must be one of {SCREEN_DTYPES}, got {self.dtype!r}")
         object.__setattr__(self, "refine", RefineConfig.of(self.refine))
 
     def refine_record(self) -> dict | None:

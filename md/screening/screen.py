@@ -8,7 +8,8 @@ rotation- and permutation-invariant fingerprint) and ranks the distinct converge
 energy. Structures that did not converge are reported, never ranked. With a committee of
 further models, the spread of their energies and forces on the kept minima
 (:mod:`md.screening.spread`) flags the ones the model is unsure about. Its settings are a
-:class:`~md.screening.config.ScreenConfig`.
+:class:`~md.screening.config.ScreenConfig`; they, the models and the candidates are checked
+before any structure is minimised (:func:`md.screening.checks.check_screen`).
 
 :func:`md.screening.folder.screen_to_folder` is what ``painnjax screen`` runs: the same with its
 results in a folder, resumable; :mod:`md.screening.report` writes and prints them.
@@ -35,13 +36,13 @@ from tqdm.auto import tqdm
 
 from md.forces.build import build_potential, precision
 from md.optimize.batch import Minimum, minimize_batch
+from md.screening.checks import check_screen
 from md.screening.config import ScreenConfig
 from md.screening.dedup import fingerprint, unique_minima
 from md.screening.protonation import detect_state
 from md.screening.refine import refine_candidates
 from md.screening.spread import committee_spread
-from painnjax.errors import InputError
-from painnjax.io.resolved import ResolvedModel, resolve_model
+from painnjax.io.resolved import ResolvedModel
 from painnjax.units import KCAL_PER_MOL
 
 
@@ -140,11 +141,9 @@ def screen(
         on_done: called ``on_done(index, atoms)`` with each minimised structure as it finishes.
         devices: local devices to spread the slots over (None: all; :mod:`painnjax.devices`).
     """
-    config = replace(config or ScreenConfig(keep=None), **settings)
+    config = replace(config or ScreenConfig(keep=None), **settings)  # checks the settings
     candidates = list(candidates)
-    if not candidates:
-        raise InputError("no candidates to screen")
-    model = resolve_model(model, committee)
+    model = check_screen(model, candidates, config, committee=committee)  # the rest, before any work
     run = _Minimisation(candidates, {k: Minimum(k, *v) for k, v in (done or {}).items()}, model, config)
     resumed, given = len(run.results), len(candidates)
     with precision(config.dtype):

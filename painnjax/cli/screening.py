@@ -19,25 +19,79 @@ SCREEN = ScreenConfig()  # the defaults of the options
 REFINE = RefineConfig()
 
 
-def _candidates(args):
-    """The candidates ``--composition`` or ``--candidates`` asks for, and a description of them.
+# The option of each checked setting, for the messages (ScreenConfig and RefineConfig name their fields)
+_OPTIONS = {
+    "[screen] fmax": "--fmax",
+    "[screen] max_steps": "--steps",
+    "[screen] optimizer": "--optimizer",
+    "[screen] slots": "--slots",
+    "[screen] keep": "--keep",
+    "[screen] energy_window": "--energy-window",
+    "[screen] tolerance": "--tolerance",
+    "[screen] dtype": "--dtype",
+    "[refine] rounds": "--refine-rounds",
+    "[refine] top": "--refine-top",
+    "[refine] moves": "--refine-moves",
+    "[refine] seed": "--seed",
+}
+
+
+def _prepared(args):
+    """Every input and option of the command, checked before any work (issue 32): ``(model, candidates,
+    description, config)``.
+
+    In order of cost, so that a bad input is refused in seconds: the settings
+    (:class:`~md.screening.config.ScreenConfig`: numbers finite and in range), the conditions of
+    ``--rank-by G``, the options that choose the candidates, with the memory they will take (before
+    random or grown candidates are built), the model and the ``--committee`` (read once; a missing
+    or damaged file stops here), the candidates themselves against the models
+    (:func:`md.screening.checks.check_screen`) and, for ``--rank-by G``, that their minima can have
+    a free energy (:func:`md.analysis.ranking.check_rank_by_g`)."""
+    from md.screening.checks import check_screen
+
+    config = _config(args)
+    rank = None
+    if args.rank_by == "G":
+        from md.analysis.ranking import check_rank_by_g
+
+        def rank(structures):
+            try:
+                check_rank_by_g(structures, args.T, pressure=args.p, qh_cutoff=args.qh_cutoff)
+            except InputError as exc:
+                raise InputError(f"--rank-by G: {exc}") from None
+
+        rank([])  # the conditions, before the candidates are built
+    make = _candidates(args, config)
+    model = resolve_model(args.model, args.committee or ())  # read once: the screen, its spreads and --rank-by G
+    candidates, description = make()
+    model = check_screen(model, candidates, config)
+    if rank is not None:
+        rank(candidates)  # their minima have their atoms
+    return model, candidates, description, config
+
+
+def _check_memory(n: int, n_atoms: int, config: ScreenConfig) -> None:
+    """The memory ``n`` candidates of ``n_atoms`` atoms will take, checked before they are built."""
+    from md.screening.checks import check_screen_memory
+
+    try:
+        check_screen_memory(n, n_atoms, config)
+    except InputError as exc:
+        raise InputError(f"--n {n}: {exc}") from None
+
+
+def _candidates(args, config: ScreenConfig):
+    """The options that choose the candidates checked, with the memory they will take: a function that
+    makes the candidates ``--composition``, ``--candidates`` or ``--grow-from`` asks for, and a description.
 
     A neutral composition (SA, AM, W) screens its proton-transfer states (``--transfers``, default
     all) in equal shares; one that gives its ions (B, AH) is one state. A file's frames get the
     state :func:`md.screening.protonation.detect_state` finds in them."""
-    from md.screening.candidates import composition_name, parse_composition, read_candidates
+    from md.screening.candidates import composition_name, parse_composition, read_candidates, template
     from md.screening.protonation import detect_state, protonation_states, state_candidates
 
-    if args.rank_by == "G":  # the conditions before the screen, not after it
-        from md.analysis.thermo import check_conditions
-
-        check_conditions(args.T, args.p, qh_cutoff=args.qh_cutoff)
-    for name in ("refine_rounds", "refine_top", "refine_moves"):
-        low = 0 if name == "refine_rounds" else 1
-        if getattr(args, name) < low:
-            raise InputError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(args, name)}")
     if args.grow_from is not None:
-        return _grown(args)
+        return _grown(args, config)
     if args.add is not None:
         raise InputError("--add needs --grow-from FILE (the minima the molecule is added to)")
     if (args.composition is None) == (args.candidates is None):
@@ -49,24 +103,24 @@ def _candidates(args):
         name = composition_name(counts)
         transfers = "all" if args.transfers is None else args.transfers
         states = protonation_states(counts, transfers)
-        candidates = state_candidates(counts, args.n, seed=args.seed, transfers=transfers)
+        _check_memory(args.n, sum(len(template(m)) * c for m, c in counts.items()), config)
         description = f"{name} n={args.n} seed={args.seed}"
         if "B" not in counts and "AH" not in counts:  # the transfers chosen, "all" when every state is
             every = len(states) == len(protonation_states(counts))
             description += " transfers=" + ("all" if every else ",".join(str(k) for k, _ in states))
-        return candidates, description
+        return lambda: (state_candidates(counts, args.n, seed=args.seed, transfers=transfers), description)
     if args.transfers is not None:
         raise InputError("--transfers goes with --composition; frames of --candidates keep the state they are in")
     candidates = read_candidates(args.candidates, ignore_cell=args.ignore_cell)
     for atoms in candidates:  # the state of the frame itself, not one a former screen noted
         atoms.info["state"] = detect_state(atoms)[1]
-    return candidates, f"{args.candidates} ({len(candidates)} frames)"
+    return lambda: (candidates, f"{args.candidates} ({len(candidates)} frames)")
 
 
-def _grown(args):
-    """Growth candidates: ``--add MOLECULE`` on the minima in ``--grow-from FILE``."""
-    from md.screening.candidates import read_candidates
-    from md.screening.growth import grown_candidates
+def _grown(args, config: ScreenConfig):
+    """Growth candidates: ``--add MOLECULE`` on the minima in ``--grow-from FILE`` (as :func:`_candidates`)."""
+    from md.screening.candidates import read_candidates, template
+    from md.screening.growth import ADDABLE, grown_candidates
 
     if args.composition is not None or args.candidates is not None:
         raise InputError("--grow-from makes its own candidates: leave out --composition and --candidates")
@@ -77,43 +131,53 @@ def _grown(args):
     if args.n < 1:
         raise InputError(f"--n must be >= 1, got {args.n}")
     parents = read_candidates(args.grow_from, ignore_cell=args.ignore_cell)
-    candidates = grown_candidates(parents, args.add, args.n, seed=args.seed)
-    name = candidates[0].info["composition"]
-    return (
-        candidates,
-        f"{name} grown from {args.grow_from} ({len(parents)} minima) + {args.add.upper()} n={args.n} seed={args.seed}",
-    )
+    # the largest molecule that may be added: grown_candidates says which --add it takes
+    _check_memory(args.n, max(len(p) for p in parents) + max(len(template(m)) for m in ADDABLE), config)
+
+    def make():
+        candidates = grown_candidates(parents, args.add, args.n, seed=args.seed)
+        name = candidates[0].info["composition"]
+        return (
+            candidates,
+            f"{name} grown from {args.grow_from} ({len(parents)} minima) + {args.add.upper()} n={args.n} "
+            f"seed={args.seed}",
+        )
+
+    return make
 
 
 def _config(args) -> ScreenConfig:
-    """The screen's settings from the command line."""
-    refine = None
-    if args.refine_rounds != 0:
+    """The screen's settings from the command line, checked (the refinement's even with --refine-rounds 0);
+    a bad one is named by its option."""
+    try:
         refine = RefineConfig(rounds=args.refine_rounds, top=args.refine_top, moves=args.refine_moves, seed=args.seed)
-    return ScreenConfig(
-        fmax=args.fmax,
-        max_steps=args.steps,
-        optimizer=args.optimizer,
-        slots=args.slots,
-        keep=args.keep,
-        energy_window=args.energy_window,
-        tolerance=args.tolerance,
-        dtype=args.dtype,
-        refine=refine,
-    )
+        return ScreenConfig(
+            fmax=args.fmax,
+            max_steps=args.steps,
+            optimizer=args.optimizer,
+            slots=args.slots,
+            keep=args.keep,
+            energy_window=args.energy_window,
+            tolerance=args.tolerance,
+            dtype=args.dtype,
+            refine=refine if refine.rounds else None,
+        )
+    except InputError as exc:
+        field, sep, rest = str(exc).partition(":")
+        if field in _OPTIONS and sep:
+            raise InputError(f"{_OPTIONS[field]}:{rest}") from None
+        raise
 
 
 def cmd_screen(args) -> int:
     from md.screening.folder import screen_to_folder
 
     check_writable(args.out, "--out folder", folder=True)
-    candidates, description = _candidates(args)
+    model, candidates, description, config = _prepared(args)  # every input checked before any work
     print(f"screening {description} with {args.model}")
     shares = Counter(str(a.info.get("state")) for a in candidates)
     if len(shares) > 1:
         print("protonation states: " + ", ".join(f"{state} {n}" for state, n in shares.items()))
-    config = _config(args)
-    model = resolve_model(args.model, args.committee or ())  # read once: the screen, its spreads and --rank-by G
     res = screen_to_folder(
         model,
         candidates,
