@@ -78,6 +78,16 @@ def test_an_element_of_a_later_group_is_refused_before_the_first_group_is_minimi
         screen(small_model, [sa1am1.copy(), methane])
 
 
+def test_screen_to_folder_refuses_before_it_touches_the_folder(small_model, sa1am1, tmp_path, no_minimisation):
+    from md.screening.folder import screen_to_folder
+
+    methane = Atoms("CH4", positions=[[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63],
+                                      [0.63, -0.63, -0.63]])  # fmt: skip
+    with pytest.raises(InputError, match=r"candidate 1: atom 0: element C \(Z=6\) is not known"):
+        screen_to_folder(small_model, [sa1am1.copy(), methane], tmp_path / "s", log=None)
+    assert not (tmp_path / "s").exists()
+
+
 def test_check_screen_is_the_one_check_and_returns_the_resolved_model(small_model, sa1am1):
     from md.screening.checks import check_screen
     from md.screening.config import ScreenConfig
