@@ -42,7 +42,10 @@ the single points in N worker processes of this machine, one xTB thread each; ``
 a Dask scheduler address (``--scheduler tcp://host:8786``; a ``dask_jobqueue`` cluster's
 ``scheduler_address`` gives SLURM/PBS nodes) runs them on that cluster's workers. Either way
 this process alone writes ``out``, in the order the frames finish, so resuming works as above;
-at most a few frames per worker are in flight, and a kill loses only those.
+at most a few frames per worker are in flight, and a kill loses only those. Dask's ``tcp://``
+is unauthenticated and carries pickles: use a scheduler you control, or ``tls://`` with
+certificates; the first message of a ``tcp://`` peer is checked before Dask reads it
+(:func:`check_dask_scheduler`), so a peer that is not a Dask server is an error naming it.
 
 Example:
     >>> report = label_file("pool.extxyz", "labels.extxyz", method="GFN1-xTB")  # doctest: +SKIP
@@ -55,12 +58,15 @@ import io
 import math
 import multiprocessing
 import os
+import socket
+import struct
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgpack
 import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
@@ -357,7 +363,99 @@ def _one_thread() -> None:
 
 
 IN_FLIGHT_PER_WORKER = 2  # frames submitted ahead per worker: busy workers, little lost on a kill
-SCHEDULER_TIMEOUT = "30s"  # to reach a Dask scheduler
+SCHEDULER_TIMEOUT = "30s"  # to reach a Dask scheduler, and for its first message
+#: the most a Dask server's first message (its handshake: compression, python and pickle versions,
+#: about 60 bytes) may announce; Dask itself allocates whatever length a peer announces
+HANDSHAKE_MAX_BYTES = 65536
+
+
+def _recv_exactly(conn: socket.socket, n: int, deadline: float) -> bytes:
+    """``n`` bytes from ``conn`` by ``deadline`` (``time.monotonic``); fewer when the peer closes.
+    TimeoutError past the deadline."""
+    data = b""
+    while len(data) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        conn.settimeout(left)
+        part = conn.recv(min(n - len(data), 65536))
+        if not part:
+            break
+        data += part
+    return data
+
+
+def check_dask_scheduler(address: str, timeout: float) -> None:
+    """An :class:`InputError` naming ``address`` when the peer there is not a Dask server.
+
+    Dask's ``tcp://`` protocol is unauthenticated and trusts its peer: the client allocates
+    whatever length the peer's first message announces (a stray service once made it try 3 EiB),
+    waits for that message for ever, then unpickles what the scheduler sends. This reads the
+    first message as Dask would, with ``timeout`` seconds in all and at most
+    :data:`HANDSHAKE_MAX_BYTES`, and checks it is Dask's handshake (msgpack frames of a map with
+    the peer's ``python`` and ``pickle-protocol``). An address nobody listens on is left to
+    Dask, which retries until its own timeout (a scheduler may be starting) and says so; other
+    schemes (``tls://``: the TLS handshake checks the peer's certificate) are not read here.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address, strict=False)
+        host, port = parse_host_port(location, 8786)  # Dask's default port
+    except ValueError:
+        return  # Dask's own error names the bad address
+    if scheme != "tcp":
+        return
+    deadline = time.monotonic() + timeout
+    try:
+        conn = socket.create_connection((host, int(port)), timeout=timeout)
+    except OSError:
+        return
+    peer = f"the peer at {address!r}"
+    with conn:
+        try:
+            head = _recv_exactly(conn, 8, deadline)
+            if len(head) < 8:
+                raise InputError(f"{peer} closed the connection without a Dask handshake: not a Dask scheduler")
+            (size,) = struct.unpack("<Q", head)
+            if not 16 < size <= HANDSHAKE_MAX_BYTES:
+                raise InputError(
+                    f"{peer} is not a Dask scheduler: it announces a first message of {size} bytes "
+                    f"(a Dask handshake has about 60; starts {head!r})"
+                )
+            body = _recv_exactly(conn, size, deadline)
+        except TimeoutError:
+            raise InputError(
+                f"{peer} accepted the connection but sent no Dask handshake within {timeout:g} s: not a Dask "
+                "scheduler (or one too busy to answer)"
+            ) from None
+        except OSError as exc:
+            raise InputError(f"{peer} broke the connection ({exc.strerror or exc}): not a Dask scheduler") from None
+    if not _is_dask_handshake(body, size):
+        raise InputError(f"{peer} is not a Dask scheduler: its first message is not a Dask handshake ({body[:40]!r})")
+
+
+def _is_dask_handshake(body: bytes, size: int) -> bool:
+    """Whether ``body`` (``size`` bytes announced) is Dask's framing of a handshake: a count of
+    frames, their lengths, the frames; one of them a msgpack map with ``python`` or ``pickle-protocol``."""
+    if len(body) != size:
+        return False
+    (n,) = struct.unpack_from("<Q", body)
+    if not 1 <= n <= 16 or 8 * (n + 1) > size:
+        return False
+    lengths = struct.unpack_from(f"<{n}Q", body, 8)
+    if 8 * (n + 1) + sum(lengths) != size:
+        return False
+    start = 8 * (n + 1)
+    for length in lengths:
+        try:
+            message = msgpack.unpackb(body[start : start + length], raw=False)
+        except Exception:  # noqa: BLE001 - whatever msgpack makes of garbage: not a handshake
+            message = None
+        if isinstance(message, dict) and ({"python", "pickle-protocol"} & set(map(str, message))):
+            return True
+        start += length
+    return False
 
 
 def _single_points(TBLite, inputs, todo, method: str, settings: dict, workers: int, scheduler):
@@ -370,12 +468,14 @@ def _single_points(TBLite, inputs, todo, method: str, settings: dict, workers: i
         return
     if scheduler is not None:
         try:  # imported here: dask's distributed is an optional extra (painnjax[dask])
+            from dask.utils import parse_timedelta
             from distributed import Client
             from distributed import as_completed as dask_completed
         except ImportError as exc:
             raise InputError(
                 f"--scheduler needs dask's distributed, which is not installed ({exc}); pip install 'painnjax[dask]'"
             ) from None
+        check_dask_scheduler(scheduler, parse_timedelta(SCHEDULER_TIMEOUT))
         try:
             client = Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError for a bad address

@@ -177,7 +177,10 @@ def _add_label(sub) -> None:
         "--scheduler",
         metavar="ADDRESS",
         help="a Dask scheduler (tcp://host:8786; dask-jobqueue for SLURM/PBS): the single points run on its "
-        "workers; needs painnjax[dask]",
+        "workers; needs painnjax[dask]. tcp:// is unauthenticated and carries pickles, which run as code on both "
+        "ends: use a scheduler you started, on a network only you reach, or tls:// with certificates (Dask's "
+        "distributed.comm.tls settings); a peer that is not a Dask scheduler is an error (see "
+        "docs/active-learning.md)",
     )
     add_ignore_cell(lb)
     add_quiet(lb)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from painnjax.devices import initialize_distributed
+from painnjax.devices import DEFAULT_TIMEOUT, TIMEOUT_ENV, initialize_distributed
 from painnjax.validate import as_atomic_numbers
 
 
@@ -64,7 +64,8 @@ def add_distributed(p: argparse.ArgumentParser, what: str) -> None:
         "--distributed",
         action="store_true",
         help=f"one process of a multi-host job (srun/mpirun start one per host): the {what} are spread over "
-        "the devices of all of them, process 0 writes the files (see docs/devices.md)",
+        f"the devices of all of them, process 0 writes the files; a job not started within {TIMEOUT_ENV} seconds "
+        f"(default {DEFAULT_TIMEOUT:g}) is exit 2 naming the coordinator (see docs/devices.md)",
     )
 
 

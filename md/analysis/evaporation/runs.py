@@ -83,12 +83,40 @@ class FirstPassage:
         }
 
 
-def _number(value, what: str, path, minimum: float | None = None) -> float:
+#: marks a field that is not in the summary (None is a value some fields may hold)
+_MISSING = object()
+
+
+def _field(d: dict, key: str, where: str, path, required: bool = True):
+    """``d[key]``; :data:`_MISSING` when absent and not ``required`` (else an InputError naming it)."""
+    if key in d:
+        return d[key]
+    if required:
+        raise InputError(f"{path}: {where}{key} is missing")
+    return _MISSING
+
+
+def _number(value, what: str, path, minimum: float | None = None, above: bool = False) -> float:
+    """``value`` as a float: a finite JSON number (not a bool), ``>= minimum`` (``> minimum`` when ``above``)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or (minimum is not None and value < minimum):
-        bound = "" if minimum is None else f" >= {minimum:g}"
+    if not ok or (minimum is not None and (value <= minimum if above else value < minimum)):
+        bound = "" if minimum is None else f" {'>' if above else '>='} {minimum:g}"
         raise InputError(f"{path}: {what} must be a finite number{bound}, got {value!r}")
     return float(value)
+
+
+def _whole(value, what: str, path, minimum: int = 0) -> int:
+    """``value`` as an int: a JSON integer (not a bool, not 1.5) ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InputError(f"{path}: {what} must be a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _text(value, what: str, path) -> str | None:
+    """``value`` when it is a string or None (a field md leaves empty), else an InputError."""
+    if value is not None and not isinstance(value, str):
+        raise InputError(f"{path}: {what} must be a text, got {value!r}")
+    return value
 
 
 def _read_summary(folder: Path) -> tuple[Path, dict]:
@@ -113,23 +141,46 @@ def _read_summary(folder: Path) -> tuple[Path, dict]:
 def _run_times(path: Path, s: dict) -> tuple[float, float, float | None]:
     """``(dt_fs, steps_done, resolution_fs)`` of a run's summary ``s``; InputError for a run
     without evaporation times of one temperature (no fragmentation check, replica exchange)."""
-    dt = _number(s.get("dt_fs"), "dt_fs", path, minimum=0)
-    steps_done = _number(s.get("steps_done"), "steps_done", path, minimum=0)
-    config = s.get("config") if isinstance(s.get("config"), dict) else {}
-    fd = config.get("fragment_distance")
-    if fd == 0 or (fd is None and config.get("wall_radius") is not None):  # a wall's default is no check
+    dt = _number(_field(s, "dt_fs", "", path), "dt_fs", path, minimum=0, above=True)
+    steps_done = _whole(_field(s, "steps_done", "", path), "steps_done", path)
+    config = _field(s, "config", "", path, required=False)
+    if config is _MISSING:  # a summary without the run's settings: the defaults (a check, no exchange)
+        config = {}
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: config must be an object, got {config!r}")
+    fd, wall = config.get("fragment_distance"), config.get("wall_radius")
+    if fd is not None:
+        _number(fd, "config.fragment_distance", path, minimum=0)
+    if wall is not None:
+        _number(wall, "config.wall_radius", path, minimum=0, above=True)
+    exchange = config.get("exchange_every")
+    if exchange is not None:
+        _whole(exchange, "config.exchange_every", path)
+    log_every = config.get("log_every")
+    if log_every is not None:
+        _whole(log_every, "config.log_every", path, minimum=1)
+    if fd == 0 or (fd is None and wall is not None):  # a wall's default is no check
         raise InputError(
             f"{path}: the run was made without the fragmentation check (fragment_distance 0"
-            f"{', a wall' if config.get('wall_radius') is not None else ''}): it has no evaporation times"
+            f"{', a wall' if wall is not None else ''}): it has no evaporation times"
         )
-    if config.get("exchange_every"):
+    if exchange:
         raise InputError(
             f"{path}: a replica-exchange run: configurations move between the temperatures, so a replica's "
             "time to fragmentation is not that of one temperature"
         )
-    log_every = config.get("log_every")
-    resolution = log_every * dt if isinstance(log_every, int) and not isinstance(log_every, bool) else None
+    resolution = None if log_every is None else log_every * dt
     return dt, steps_done, resolution
+
+
+def _temperatures(path: Path, s: dict) -> list[float]:
+    """The run's ``temperatures_K`` (one per replica; empty when the summary has none)."""
+    temps = _field(s, "temperatures_K", "", path, required=False)
+    if temps is _MISSING:
+        return []
+    if not isinstance(temps, list):
+        raise InputError(f"{path}: temperatures_K must be a list of numbers, got {temps!r}")
+    return [_number(T, f"temperatures_K[{r}]", path, minimum=0) for r, T in enumerate(temps)]
 
 
 def _classify(fragments: Sequence[str], molecules: Mapping[str, str]) -> tuple[str, tuple[str | None, ...]]:
@@ -147,41 +198,56 @@ def read_run(folder, molecules: Mapping[str, str] = DEFAULT_MOLECULES) -> list[F
     """One :class:`FirstPassage` per replica of the ``painnjax md`` run in ``folder``.
 
     Raises :class:`InputError` naming the folder or its ``summary.json`` when there is none, it
-    is not a run's summary, or the run had no fragmentation check (``fragment_distance`` 0).
-    Warns (:class:`BrokenMoleculeWarning`) about each replica that lost a broken molecule.
+    is not a run's summary, a field it uses is missing or of the wrong kind (naming the field,
+    e.g. ``replica_status[0].replica``), or the run had no fragmentation check
+    (``fragment_distance`` 0). Warns (:class:`BrokenMoleculeWarning`) about each replica that
+    lost a broken molecule.
     """
     folder = Path(folder)
     check_molecules(molecules)  # a bad table is an error even when nothing fragmented
     path, s = _read_summary(folder)
     dt, steps_done, resolution = _run_times(path, s)
-    temps = s.get("temperatures_K") if isinstance(s.get("temperatures_K"), list) else []
+    temps = _temperatures(path, s)
+    formula = _text(s.get("formula"), "formula", path)
+    ensemble = _text(s.get("ensemble"), "ensemble", path)
     records = []
     for r, st in enumerate(s["replica_status"]):
+        where = f"replica_status[{r}]"
         if not isinstance(st, dict):
-            raise InputError(f"{path}: replica_status[{r}] is not an object")
-        replica = st.get("replica", r)
-        T = st.get("temperature_K", temps[r] if r < len(temps) else None)
-        T = _number(T, f"the temperature of replica {replica}", path, minimum=0)
-        status = st.get("status")
+            raise InputError(f"{path}: {where} must be an object, got {st!r}")
+        replica = _whole(st.get("replica", r), f"{where}.replica", path)
+        T = st.get("temperature_K", temps[r] if r < len(temps) else _MISSING)
+        if T is _MISSING:
+            raise InputError(f"{path}: {where}.temperature_K is missing (and temperatures_K has no entry {r})")
+        T = _number(T, f"{where}.temperature_K", path, minimum=0)
+        status = _field(st, "status", f"{where}.", path)
+        if status not in ("completed", "running", "stopped"):
+            raise InputError(
+                f"{path}: {where}.status {status!r} is an unknown status (replica {replica}; "
+                "known: completed, running, stopped)"
+            )
+        cluster = _text(st.get("formula", formula), f"{where}.formula", path)  # a run of several clusters
         common = dict(
             run=str(folder),
-            replica=int(replica),
+            replica=replica,
             temperature=T,
             resolution_fs=resolution,
-            cluster=st.get("formula", s.get("formula")),  # a run of several clusters: the replica's own
-            ensemble=s.get("ensemble"),
+            cluster=cluster,
+            ensemble=ensemble,
         )
         if status in ("completed", "running"):
             records.append(FirstPassage(time_fs=steps_done * dt, outcome=status, **common))
             continue
-        if status != "stopped":
-            raise InputError(f"{path}: replica {replica} has an unknown status {status!r}")
-        kind = st.get("stop_reason")
+        kind = _field(st, "stop_reason", f"{where}.", path)
+        if not isinstance(kind, str):
+            raise InputError(f"{path}: {where}.stop_reason must be a text, got {kind!r}")
         if "stop_time_fs" in st:
-            t = _number(st["stop_time_fs"], f"stop_time_fs of replica {replica}", path, minimum=0)
+            t = _number(st["stop_time_fs"], f"{where}.stop_time_fs", path, minimum=0)
+        elif "stop_step" in st:
+            t = _whole(st["stop_step"], f"{where}.stop_step", path) * dt
         else:
-            t = _number(st.get("stop_step"), f"stop_step of replica {replica}", path, minimum=0) * dt
-        message = st.get("message")
+            raise InputError(f"{path}: {where} has neither stop_time_fs nor stop_step (replica {replica} stopped)")
+        message = _text(st.get("message"), f"{where}.message", path)
         if kind != "fragmentation":
             records.append(FirstPassage(time_fs=t, outcome="stopped", stop_reason=kind, message=message, **common))
             continue
@@ -189,7 +255,7 @@ def read_run(folder, molecules: Mapping[str, str] = DEFAULT_MOLECULES) -> list[F
         if frags is None:  # runs older than the "fragments" key
             frags = fragments_from_message(message or "")
         if not isinstance(frags, list) or not all(isinstance(f, str) for f in frags):
-            raise InputError(f"{path}: the fragments of replica {replica} are not a list of formulas: {frags!r}")
+            raise InputError(f"{path}: {where}.fragments must be a list of formulas, got {frags!r}")
         outcome, lost = _classify(frags, molecules)
         rec = FirstPassage(
             time_fs=t,
