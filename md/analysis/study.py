@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from md.dynamics.output import trajectory_path
 from md.structures import read_structure
 from md.workflow import optimize_file, run_md_file
 from painnjax.errors import InputError
-from painnjax.io.files import lock_run_folder, write_json
+from painnjax.io.files import lock_run_folder, read_json, write_json
 from painnjax.io.modelfile import check_same_model, model_identity
 
 STUDY_FILE = "study.json"
@@ -162,11 +161,10 @@ def _read_record(out: Path, settings: dict) -> dict:
     record_path = out / STUDY_FILE
     record = {}
     if record_path.exists():
-        try:
-            record = json.loads(record_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{record_path}: cannot read the study record ({exc}); choose another folder") from None
+        record = read_json(record_path, "study record", fix="choose another folder")
         old = record.get("settings", {})
+        if not isinstance(old, dict):
+            raise InputError(f"{record_path}: settings must be an object, got {repr(old)[:80]}: a damaged study record")
         check_same_model(old.get("model_id"), old.get("model"), settings["model_id"], settings["model"], record_path)
         fixed = [k for k in _FIXED if k != "model" or "model_id" not in old]  # the identity decides, not the name
         changed = [k for k in fixed if old.get(k) != settings[k]]
@@ -197,12 +195,22 @@ def _minimum_stage(model, structure, minimum_path: Path, fmax, max_fire_steps, r
     return res
 
 
+def _read_frequencies(path: Path) -> np.ndarray:
+    """The harmonic frequencies (cm-1) that ``harmonic.json`` at ``path`` holds; InputError when damaged."""
+    value = read_json(path, "harmonic record").get("frequencies_cm-1")
+    ok = isinstance(value, list) and all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in value)
+    if not ok:
+        shown = "nothing" if value is None else repr(value)[:80]
+        raise InputError(f"{path}: frequencies_cm-1 must be a list of numbers, got {shown}: a damaged harmonic record")
+    return np.asarray(value, np.float64)
+
+
 def _harmonic_stage(model, minimum_path: Path, harmonic_path: Path, rec: _Record, say):
     """2. Harmonic frequencies of the minimum (``harmonic.json``), unless the folder holds them.
 
     Returns (result or None, frequencies in cm-1)."""
     if "harmonic" in rec.data and harmonic_path.exists():
-        freqs = np.asarray(json.loads(harmonic_path.read_text())["frequencies_cm-1"], np.float64)
+        freqs = _read_frequencies(harmonic_path)
         say(f"harmonic: reused {harmonic_path}")
         return None, freqs
     harm = harmonic_file(model, minimum_path)

@@ -33,7 +33,14 @@ from md.screening.config import ScreenConfig
 from md.screening.report import SCREEN_FILE, write_outputs
 from md.screening.screen import ScreenResult, screen
 from painnjax.errors import InputError
-from painnjax.io.files import ExtxyzAppender, complete_extxyz_end, extxyz_text, lock_run_folder, write_json
+from painnjax.io.files import (
+    ExtxyzAppender,
+    complete_extxyz_end,
+    extxyz_text,
+    lock_run_folder,
+    read_json,
+    write_json,
+)
 from painnjax.io.modelfile import check_same_model
 from painnjax.io.resolved import ResolvedModel
 
@@ -152,13 +159,8 @@ def _recorded_settings(path: Path) -> dict:
         f"restore it, or delete it to resume from {PARTIAL_FILE} alone (its structures record their model and "
         "settings), or start a new screen in another folder"
     )
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON ({exc}): damaged; {fix}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read ({exc}); {fix}") from None
-    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
+    record = read_json(path, "screen record", fix=fix)
+    if not isinstance(record.get("settings"), dict):
         raise InputError(f"{path}: not a screen record (no settings object): damaged; {fix}")
     return record["settings"]
 

@@ -26,7 +26,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from painnjax.active.sample import sample_md
 from painnjax.config import check, integer, is_int, is_real, positive
 from painnjax.data.dataset import read_dataset
 from painnjax.errors import InputError
-from painnjax.io.files import atomic_write, lock_run_folder, write_json
+from painnjax.io.files import atomic_write, lock_run_folder, read_json, write_json
 from painnjax.io.modelfile import check_same_model, load_model, model_identity
 from painnjax.io.plots import pyplot, save_figure
 from painnjax.training.committee import (
@@ -252,7 +251,7 @@ def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, p
         folder = out / f"round-{r}"
         done = folder / ROUND_FILE
         if done.exists():
-            row = json.loads(done.read_text())
+            row = _read_round(done)
             rows.append(row)
             data_files = [Path(p) for p in row["data_files_after"]]
             models = None
@@ -287,6 +286,16 @@ def _learn(initial_data, test_data, out: Path, cfg: LearnConfig, train_config, p
     return rows
 
 
+def _read_round(path: Path) -> dict:
+    """The record ``round.json`` at ``path`` of a finished round; InputError when damaged."""
+    row = read_json(path, "round record")
+    files = row.get("data_files_after")
+    if not (isinstance(files, list) and all(isinstance(f, str) for f in files)):
+        shown = "nothing" if files is None else repr(files)[:80]
+        raise InputError(f"{path}: data_files_after must be a list of file names, got {shown}: a damaged round record")
+    return row
+
+
 def _run_settings(out: Path, cfg: LearnConfig, initial_data, test_data, train_config) -> dict:
     """The run's settings, as ``learn.json`` records them; refused if ``out`` holds a run with others."""
     settings = {
@@ -297,7 +306,12 @@ def _run_settings(out: Path, cfg: LearnConfig, initial_data, test_data, train_co
     }
     record_path = out / "learn.json"
     if record_path.exists():
-        old = json.loads(record_path.read_text()).get("settings", {})
+        old = read_json(record_path, "active-learning record", fix="choose another folder").get("settings", {})
+        if not (isinstance(old, dict) and isinstance(old.get("config", {}), dict)):
+            raise InputError(
+                f"{record_path}: settings must be an object with a config object, got {str(old)[:80]}: "
+                "a damaged active-learning record"
+            )
         keep_rounds = {**old.get("config", {}), "rounds": cfg.rounds}
         if {**old, "config": keep_rounds} != settings:
             raise InputError(

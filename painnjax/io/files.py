@@ -2,7 +2,8 @@
 
 - :func:`atomic_write`: a whole file via a temporary file and ``os.replace``;
   :func:`write_json`: JSON the same way (the one JSON writer: numpy scalars and arrays become
-  numbers and lists, paths strings).
+  numbers and lists, paths strings); :func:`read_json`: the one reader of JSON files a run
+  wrote or a user gives (run records): a damaged one is an InputError naming it, not a traceback.
 - :func:`check_writable`: refuses an output file or folder that cannot be written, before the
   work starts (every command checks its outputs with it).
 - :class:`ExtxyzAppender` (with :func:`extxyz_text` and :func:`lock_for_writing`): results
@@ -77,6 +78,45 @@ def _json_default(x):
 def write_json(path: str | os.PathLike, obj, *, indent: int | None = 2) -> Path:
     """``obj`` as JSON (UTF-8, trailing newline) at ``path``, written atomically."""
     return atomic_write(path, json.dumps(obj, indent=indent, default=_json_default, ensure_ascii=False) + "\n")
+
+
+#: what a JSON value of each Python type is called in a message
+_JSON_KINDS = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "true/false"}
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article."""
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def read_json(path: str | os.PathLike, what: str, *, fix: str = "", kind: type | None = dict):
+    """The JSON value in the file at ``path`` (UTF-8), which holds ``what`` (e.g. ``"screen record"``).
+
+    Every run record that is read back goes through here, so a damaged, truncated or foreign file
+    is an :class:`~painnjax.errors.InputError` naming the file and what it should hold, never a
+    traceback. ``kind`` (default ``dict``): the type the top-level value must have (``None``: any);
+    ``fix``, when given, ends each message (what the user can do about it).
+    """
+    path = Path(path)
+    end = f"; {fix}" if fix else ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not JSON (not UTF-8 text: {exc.reason} at byte {exc.start}): a damaged {what}{end}"
+        ) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc}){end}") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc}): a damaged {what}{end}") from None
+    if kind is not None and not isinstance(value, kind):
+        got = "null" if value is None else _JSON_KINDS.get(type(value), type(value).__name__)
+        raise InputError(
+            f"{path}: not {_a(what)} (a JSON {got} where {_a(_JSON_KINDS.get(kind, kind.__name__))} belongs){end}"
+        )
+    return value
 
 
 def check_writable(path: str | os.PathLike, what: str = "output", *, folder: bool = False) -> Path:
