@@ -92,7 +92,14 @@ def _set(path: tuple, value):
     return change
 
 
-DELETE = object()
+class _Delete:
+    """The field is taken out (a sentinel with a stable repr: pytest-xdist workers must collect the same ids)."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 
 #: (the field, a bad value or DELETE, what the message must say besides the file)
 MALFORMED = [
