@@ -5,7 +5,7 @@
 # `gfn2_energy` / `gfn2_forces`), gzipped into OUT_DIR (the files committed under benchmarks/data/saw/).
 #
 #   bash benchmarks/data/saw/label_gfn2.sh RUN_DIR OUT_DIR [WORKERS]
-# Resumable as `painnjax label` is (frames already labelled are skipped).
+# Resumable as `painnjax label` is (frames already labelled are skipped); a round whose merged file is in OUT_DIR is done.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -21,9 +21,10 @@ for first in "$run"/train/round*_gfn1.extxyz "$run"/test/*_gfn1.extxyz; do
   [ -s "$first" ] || continue
   second="${first%_gfn1.extxyz}_gfn2.extxyz"
   merged="${first%_gfn1.extxyz}_gfn1_gfn2.extxyz"
+  [ -s "$out/$(basename "$merged").gz" ] && { echo "done before: $out/$(basename "$merged").gz"; continue; }
   nice -n 19 "$pj" label "$first" "$second" --method GFN2-xTB --workers "$workers" --quiet
   "$root/.venv/bin/python" "$here/merge_levels.py" "$first" "$second" "$merged" --run "$run"
-  gzip -9 -c "$merged" > "$out/$(basename "$merged").gz.part"
+  gzip -9 -n -c "$merged" > "$out/$(basename "$merged").gz.part"
   mv "$out/$(basename "$merged").gz.part" "$out/$(basename "$merged").gz"
   echo "both levels: $out/$(basename "$merged").gz"
 done

@@ -1,10 +1,11 @@
 """Merge two labellings of the same frames into one extxyz: the first level as the frames' energy and forces,
 the second under its own keys (``gfn2_energy`` in info, ``gfn2_forces`` per atom, by default).
 
-The frames of both files must be the same structures in the same order (species and positions equal to
-1e-10 Å); the second level's energy and forces come from its calculator results (what ``painnjax label``
-writes). With ``--run RUN_DIR``, paths in the frames' info that lie in the run folder are written as
-``RUN/...``, so that no path of the machine that made them goes into the repository.
+The second file must be the first labelled again (``painnjax label FIRST SECOND``): its frames are matched
+to the first's by ``label_index`` and checked (species and positions equal to 1e-10 Å); the second level's
+energy and forces come from its calculator results. With ``--run RUN_DIR``, paths in the frames' info
+that lie in the run folder are written as ``RUN/...``, so that no path of the machine that made them
+goes into the repository.
 
 Read the merged frames with ``painnjax.read_dataset(path)`` for the first level, or
 ``read_dataset(path, energy_key="gfn2_energy", forces_key="gfn2_forces")`` for the second.
@@ -33,11 +34,21 @@ def relative_paths(info: dict, run: Path) -> None:
 
 
 def merge(first: Path, second: Path, key: str, run: Path | None = None) -> list:
-    """The frames of ``first`` with the energy and forces of ``second`` under ``{key}_energy`` / ``{key}_forces``."""
+    """The frames of ``first`` with the energy and forces of ``second`` under ``{key}_energy`` / ``{key}_forces``.
+
+    ``painnjax label`` with several workers writes frames as they finish, and each output frame's
+    ``label_index`` is its index in the labeller's input: ``second`` (labelled from ``first``) is
+    matched by it, and the merged frames are put back in the order of ``first``'s own inputs (the
+    trajectories, by ``first``'s ``label_index``).
+    """
     a, b = read(first, index=":"), read(second, index=":")
     if len(a) != len(b):
         sys.exit(f"{first} has {len(a)} frames, {second} {len(b)}: not the same frames")
-    for i, (x, y) in enumerate(zip(a, b)):
+    by_index = {int(y.info["label_index"]): y for y in b}
+    if sorted(by_index) != list(range(len(a))):
+        sys.exit(f"{second}: its label_index values are not 0 ... {len(a) - 1}: not labelled from {first}")
+    for i, x in enumerate(a):
+        y = by_index[i]
         if x.get_chemical_symbols() != y.get_chemical_symbols() or not np.allclose(
             x.positions, y.positions, rtol=0, atol=1e-10
         ):
@@ -51,7 +62,7 @@ def merge(first: Path, second: Path, key: str, run: Path | None = None) -> list:
             x.info[f"{key}_level"] = level
         if run is not None:
             relative_paths(x.info, run)
-    return a
+    return sorted(a, key=lambda x: int(x.info.get("label_index", 0)))
 
 
 def main() -> int:
