@@ -13,10 +13,10 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
+from socket_helpers import LoopbackPeer, run_or_fail
 
 from painnjax.cli import build_parser
 from painnjax.devices import DEFAULT_TIMEOUT, TIMEOUT_ENV, probe_coordinator
@@ -28,16 +28,8 @@ WAIT = 90  # s: far beyond the 3 s asked for, far below JAX's own 300 s
 
 def _painnjax(args, env_extra, timeout=WAIT) -> tuple[subprocess.CompletedProcess, float]:
     """The command's result and the time.monotonic() it ended at (killed after ``timeout`` s: it hung)."""
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "", **env_extra}
     cmd = [sys.executable, "-m", "painnjax.cli", *args]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # no hung process left behind, even when the test fails
-        out, err = proc.communicate()
-        pytest.fail(f"still waiting after {timeout} s (the job never gave up); stderr: {err[-2000:]}")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), time.monotonic()
+    return run_or_fail(cmd, {"XLA_FLAGS": "", **env_extra}, timeout, "the job (it never gave up)")
 
 
 def _job(port: int, process_id: int, timeout="3") -> dict:
@@ -49,40 +41,9 @@ def _job(port: int, process_id: int, timeout="3") -> dict:
     }
 
 
-class Peer:
-    """A loopback server: ``answer`` bytes sent to each connection (None: accept, never answer)."""
-
-    def __init__(self, answer: bytes | None = None):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.answer, self.held, self.stop = answer, [], threading.Event()
-        self.first: float | None = None  # time.monotonic() of the first connection
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.first = self.first or time.monotonic()
-            self.held.append(conn)  # kept open, silent, until close()
-            if self.answer is not None:
-                conn.sendall(self.answer)
-
-    def close(self):
-        self.stop.set()
-        for c in self.held:
-            c.close()
-        self.sock.close()
-
-
 @pytest.fixture
 def silent():
-    peer = Peer()
+    peer = LoopbackPeer()
     yield peer
     peer.close()
 
@@ -97,7 +58,7 @@ def test_process_1_gives_up_on_a_silent_coordinator(tmp_path, silent):
 
 
 def test_process_1_refuses_a_peer_that_is_not_a_coordinator(tmp_path):
-    peer = Peer(b"\xff" * 8)
+    peer = LoopbackPeer(b"\xff" * 8)
     try:
         run, ended = _painnjax([*MD, "--out", str(tmp_path / "d")], _job(peer.port, 1, timeout="30"))
     finally:

@@ -9,13 +9,9 @@ within the connect timeout. Every peer here is a socket on this machine's loopba
 
 from __future__ import annotations
 
-import os
-import socket
 import struct
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +20,7 @@ pytest.importorskip("distributed", reason="distributed is not installed (painnja
 pytest.importorskip("tblite.ase", reason="tblite is not installed (pip install 'painnjax[xtb]')")
 
 from ase.io import write  # noqa: E402
+from socket_helpers import LoopbackPeer, run_or_fail  # noqa: E402
 
 import painnjax.active.label as label_mod  # noqa: E402
 from painnjax.active.label import check_dask_scheduler, label_file  # noqa: E402
@@ -44,41 +41,6 @@ NOT_DASK = {
 }
 
 
-class Peer:
-    """A loopback server: ``answer`` sent to each connection, which is then held open, silent
-    (None: accept and never answer)."""
-
-    def __init__(self, answer: bytes | None = None):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.answer, self.held, self.stop = answer, [], threading.Event()
-        self.first: float | None = None  # time.monotonic() of the first connection
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.first = self.first or time.monotonic()
-            self.held.append(conn)
-            if self.answer is not None:
-                try:
-                    conn.sendall(self.answer)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.stop.set()
-        for c in self.held:
-            c.close()
-        self.sock.close()
-
-
 @pytest.fixture
 def inp(tmp_path):
     path = tmp_path / "in.extxyz"
@@ -94,20 +56,13 @@ def _label_cli(inp, out, scheduler, timeout="3s") -> tuple[subprocess.CompletedP
         "from painnjax.cli import main; sys.exit(main(sys.argv[2:]))"
     )
     cmd = [sys.executable, "-c", code, timeout, "label", str(inp), str(out), "--scheduler", scheduler, "--quiet"]
-    proc = subprocess.Popen(cmd, env={**os.environ, "JAX_PLATFORMS": "cpu"}, stderr=subprocess.PIPE, text=True)
-    try:
-        _, err = proc.communicate(timeout=WAIT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        pytest.fail(f"painnjax label still waiting after {WAIT} s; stderr: {err[-2000:]}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, "", err), time.monotonic()
+    return run_or_fail(cmd, {}, WAIT, "painnjax label")
 
 
 @pytest.mark.parametrize("kind", list(NOT_DASK))
 def test_a_peer_that_is_not_a_scheduler_is_refused_at_once(inp, tmp_path, kind):
     answer, says = NOT_DASK[kind]
-    peer = Peer(answer)
+    peer = LoopbackPeer(answer)
     try:
         run, ended = _label_cli(inp, tmp_path / "out.extxyz", peer.address, timeout="30s")
     finally:
@@ -120,7 +75,7 @@ def test_a_peer_that_is_not_a_scheduler_is_refused_at_once(inp, tmp_path, kind):
 
 
 def test_a_silent_peer_is_given_up_after_the_connect_timeout(inp, tmp_path):
-    peer = Peer()
+    peer = LoopbackPeer()
     try:
         run, ended = _label_cli(inp, tmp_path / "out.extxyz", peer.address, timeout="3s")
     finally:
@@ -132,7 +87,7 @@ def test_a_silent_peer_is_given_up_after_the_connect_timeout(inp, tmp_path):
 
 def test_the_check_in_process(inp, tmp_path, monkeypatch):
     """:func:`check_dask_scheduler` itself, and label_file raising it before any output."""
-    peer = Peer(NOT_DASK["3 EiB"][0])
+    peer = LoopbackPeer(NOT_DASK["3 EiB"][0])
     try:
         with pytest.raises(InputError, match="is not a Dask scheduler"):
             check_dask_scheduler(peer.address, 5.0)
