@@ -2,7 +2,8 @@
 
 :func:`build_potential` makes the painnjax potential of a read structure (sized to its pairs;
 a list of models gives their committee mean), with element and position errors naming the
-file; :func:`precision` switches JAX's float64 mode on for one run only, never globally.
+file and a warning, once, for a structure outside a model's training domain; :func:`precision`
+switches JAX's float64 mode on for one run only, never globally.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import contextlib
 import jax
 import jax.numpy as jnp
 
+from painnjax.data.domain import warn_outside
 from painnjax.errors import InputError
+from painnjax.io.modelfile import load_model
 from painnjax.potential import mean_potential, potential
 from painnjax.validate import check_free_cluster, check_positions
 
@@ -24,14 +27,19 @@ def build_potential(model, atoms, dtype: str = "float32", neighbor: str = "auto"
     """The painnjax potential for ``atoms`` (sized to its pairs); element errors name the file.
 
     A list of models gives their committee mean (:func:`painnjax.potential.mean_potential`).
-    ``neighbor``: the pair layout (:func:`painnjax.potential`)."""
+    ``neighbor``: the pair layout (:func:`painnjax.potential`). A structure unlike those a
+    model was trained on (:mod:`painnjax.data.domain`) is warned about, once per command."""
     source = atoms.info.get("source")
     check_free_cluster(atoms, source)
     check_positions(atoms.positions, len(atoms), source=source, symbols=atoms.get_chemical_symbols())
     kwargs = dict(reference_positions=atoms.positions, dtype=jnp.dtype(dtype), neighbor=neighbor)
     try:
         if isinstance(model, (list, tuple)):
-            return mean_potential(model, atoms, **kwargs)
+            models = [load_model(m) for m in model]
+            warn_outside(models, atoms, stacklevel=3)
+            return mean_potential(models, atoms, **kwargs)
+        model = load_model(model)
+        warn_outside(model, atoms, stacklevel=3)
         return potential(model, atoms, **kwargs)
     except InputError as exc:
         raise InputError(f"{source}: {exc}" if source else str(exc)) from None

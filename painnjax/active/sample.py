@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 from ase import Atoms, units
 from ase.constraints import FixCom
@@ -36,14 +35,13 @@ from tqdm.auto import tqdm
 
 from md.dynamics.output import trajectory_path
 from md.dynamics.simulate import run_md
-from md.forces.build import precision
+from md.forces.build import build_potential, precision
 from md.structures import read_structure
 from painnjax.active.label import check_method, tblite_calculator_class
 from painnjax.data.composition import composition_of
 from painnjax.errors import InputError
 from painnjax.io.files import lock_run_folder, write_extxyz_atomic
 from painnjax.io.modelfile import load_model, model_identity
-from painnjax.potential import mean_potential
 
 
 def _bare(atoms, **info):
@@ -115,7 +113,7 @@ def _sample_md(models, names, atoms, start, out: Path, cfg, workdir: Path, equil
     """:func:`sample_md` once its inputs are read and its work folder is locked."""
     label = "mean of " + ", ".join(names) if len(names) > 1 else names[0]
     with precision(dtype):
-        energy_fn = mean_potential(models, atoms, reference_positions=atoms.positions, dtype=jnp.dtype(dtype))
+        energy_fn = build_potential(models, atoms, dtype)  # the committee mean; warns outside the models' domain
         run_md(
             energy_fn,
             atoms,

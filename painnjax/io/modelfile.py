@@ -2,7 +2,9 @@
 
 File layout (msgpack): ``{"header": {...}, "variables": <flax msgpack bytes>, "sha256": hex,
 "sha256_all": hex}``. The header holds ``format`` ("painnjax-model"), ``format_version``,
-``painnjax_version``, ``config`` and ``metadata``. ``sha256`` is the digest of the weights;
+``painnjax_version``, ``config`` and ``metadata`` (with, for a model painnjax trained, its
+``training`` record and its ``domain``: what the training frames covered,
+:class:`painnjax.data.domain.Domain`). ``sha256`` is the digest of the weights;
 ``sha256_all`` (format version 2) is the digest of the whole content, the canonical
 serialisation of the header (keys sorted at every level) followed by the weights, so a
 truncated file or one with any altered byte of header or weights is refused. Files of format
@@ -41,6 +43,8 @@ from painnjax.nn.painn import init_variables
 FORMAT = "painnjax-model"
 FORMAT_VERSION = 2  # 2: "sha256_all" covers header and weights; 1: "sha256" covers the weights only
 SUFFIX = ".painn"
+#: metadata entries that do not change what a model computes, left out of :func:`model_identity`
+NOT_IDENTITY = ("domain",)
 
 
 class ModelFileWarning(UserWarning):
@@ -193,6 +197,9 @@ def model_identity(model) -> str:
     leaf by leaf in key order, with their dtype and shape). A file path or bundled name is read
     first. A list or tuple of models (a committee whose mean drives MD) gets one identity of the
     members in order. Run folders record it so that a restart with another model is refused.
+    The metadata entries of :data:`NOT_IDENTITY` (the training domain, which says where the
+    model is valid, not what it computes) are left out: recording a domain in a model file
+    later does not make its earlier runs another model's.
     """
     if isinstance(model, (list, tuple)):
         if len(model) == 1:
@@ -203,7 +210,8 @@ def model_identity(model) -> str:
         return "sha256:" + h.hexdigest()
     model = load_model(model)
     h = hashlib.sha256(b"painnjax-model\0")
-    head = {"config": model.config.to_dict(), "metadata": model.metadata}
+    metadata = {k: v for k, v in model.metadata.items() if k not in NOT_IDENTITY}
+    head = {"config": model.config.to_dict(), "metadata": metadata}
     h.update(json.dumps(head, sort_keys=True, default=_json_value).encode() + b"\0")
     for key, leaf in jax.tree_util.tree_leaves_with_path(jax.device_get(model.variables)):
         x = np.ascontiguousarray(np.asarray(leaf))

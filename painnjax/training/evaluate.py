@@ -15,6 +15,7 @@ import numpy as np
 from painnjax.compiler import jit
 from painnjax.data.batching import iterate_batches, make_buckets
 from painnjax.data.dataset import reference_atomref
+from painnjax.data.domain import warn_outside
 from painnjax.io.files import write_json
 from painnjax.io.plots import pyplot, save_figure
 from painnjax.potential import cast_variables
@@ -27,8 +28,12 @@ from painnjax.validate import check_species
 _predict_batch_jit = jit(predict_batch, static_argnums=(0, 3, 4, 5))
 
 
-def predict(model, ds, batch_size: int = 8, dtype: str = "float32"):
-    """Energies (S,) eV and forces (list of (n_i, 3) eV/Å) of every structure in ``ds``."""
+def predict(model, ds, batch_size: int = 8, dtype: str = "float32", check_domain: bool = True):
+    """Energies (S,) eV and forces (list of (n_i, 3) eV/Å) of every structure in ``ds``;
+    ``check_domain``: warn once about structures outside the model's training domain
+    (:func:`painnjax.data.domain.warn_outside`)."""
+    if check_domain:
+        warn_outside(model, ds.numbers, stacklevel=3)
 
     for k, Z in enumerate(ds.numbers):  # the batched path has no per-call checks of its own
         check_species(
@@ -38,14 +43,19 @@ def predict(model, ds, batch_size: int = 8, dtype: str = "float32"):
     variables = cast_variables(model.variables, dtype)
     energies = np.zeros(len(ds))
     forces = [None] * len(ds)
-    for b, members, batch in iterate_batches(ds, np.arange(len(ds)), batch_size, buckets, rng=None):
-        batch = batch._replace(R=batch.R.astype(dtype))
-        E, F = jax.device_get(
-            _predict_batch_jit(model.module, variables, batch, model.config.cutoff, buckets[b].pair_capacity, True)
-        )
-        for row, k in enumerate(members):
-            energies[k] = E[row]
-            forces[k] = np.asarray(F[row, : ds.n_atoms[k]], np.float64)
+    from tqdm.auto import tqdm  # a bar over the structures on a terminal (disable=None), none for one
+
+    one = len(ds) < 2
+    with tqdm(total=len(ds), unit="structure", desc="predict", disable=True if one else None, leave=False) as bar:
+        for b, members, batch in iterate_batches(ds, np.arange(len(ds)), batch_size, buckets, rng=None):
+            batch = batch._replace(R=batch.R.astype(dtype))
+            E, F = jax.device_get(
+                _predict_batch_jit(model.module, variables, batch, model.config.cutoff, buckets[b].pair_capacity, True)
+            )
+            for row, k in enumerate(members):
+                energies[k] = E[row]
+                forces[k] = np.asarray(F[row, : ds.n_atoms[k]], np.float64)
+            bar.update(len(members))
     return energies, forces
 
 

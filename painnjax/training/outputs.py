@@ -5,7 +5,8 @@
 in ``\\n`` before and after a resume; a resume trims the rows of epochs that have no checkpoint.
 At the end of a call the best model is evaluated on the validation and test sets
 (``parity_valid.png``, ``parity_test.png``, ``by_size.png``, and its errors in ``summary.json``),
-and how it was trained is written into its file's metadata (:func:`training_record`).
+and how it was trained is written into its file's metadata (:func:`training_record`); what
+the training frames covered, its domain (:func:`training_domain`), is in every model it saves.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from painnjax.data.dataset import reference_atomref
+from painnjax.data.domain import domain_of_dataset, model_domain
 from painnjax.io.files import atomic_write, write_json
 from painnjax.io.modelfile import load_model, save_model
 from painnjax.io.plots import learning_curve
@@ -138,21 +140,6 @@ class LearningCurve:
             self.last_plot = time.perf_counter()
 
 
-def progress_bar(it, enabled: bool, total: int):
-    """``it`` with a progress bar over epochs when ``enabled``."""
-    if not enabled:
-        return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, total=total, desc="epochs", unit="epoch")
-
-
-def show_errors(bar, valid_m: dict) -> None:
-    """The epoch's validation errors on the progress bar (nothing without one)."""
-    if hasattr(bar, "set_postfix"):
-        bar.set_postfix(E=f"{valid_m['energy_mae']:.3f}", F=f"{valid_m.get('forces_mae', float('nan')):.3f}")
-
-
 def report_best_model(run_dir: Path, ds, split, cfg: TrainConfig, summary: dict) -> dict:
     """The best model's errors and parity plots on the validation and test sets, their
     ``by_size.png``, and its training record written into ``best.painn``; returns ``summary``
@@ -177,7 +164,7 @@ def subset_report(model: Model, part, png: Path, batch_size: int) -> dict:
     """Errors (as ``painnjax evaluate``) and a parity plot of ``model`` on the structures
     ``part`` of the training data, in the energies trained on (binding or element-offset
     energies: the reference folded into the model is taken off again)."""
-    E, F = predict(model, part, batch_size=max(batch_size, 8))
+    E, F = predict(model, part, batch_size=max(batch_size, 8), check_domain=False)  # a test set may lie outside
     folded = model.metadata.get("energy_reference", {}).get("trained_on")
     if folded:
         atomref = reference_atomref(folded, model.config.max_z)
@@ -188,12 +175,29 @@ def subset_report(model: Model, part, png: Path, batch_size: int) -> dict:
     return report
 
 
+def training_domain(ds, split, start=None) -> dict:
+    """The model's domain as its ``metadata["domain"]`` (:class:`painnjax.data.domain.Domain`):
+    that of the training and validation frames (the test set is kept out), merged, for a model
+    fine-tuned from ``start`` (a model, file or bundled name), with the start model's domain
+    (recorded, or derived from its training record)."""
+    domain = domain_of_dataset(ds, np.concatenate([np.asarray(split.train), np.asarray(split.valid)]))
+    if start is not None:
+        before = model_domain(load_model(start))
+        if before is None:
+            note = "fine-tuned from a model whose domain is unknown: only the new frames' domain is recorded"
+            domain = dataclasses.replace(domain, derived=note)
+        else:
+            domain = domain.merge(before)
+    return domain.to_json()
+
+
 def training_record(cfg: TrainConfig, ds, split, summary: dict) -> dict:
     """How a model was trained and how well it did: kept in its file's metadata."""
     keys = ("n_structures", "energy_mae", "energy_rmse", "forces_mae", "forces_rmse")
     record = {
         "train_config": dataclasses.asdict(cfg),
         "data_sources": sorted({str(i.get("source")) for i in ds.info}),
+        "levels": sorted({str(i["level"]) for i in ds.info if i.get("level")}),  # the frames' levels of theory
         "n_structures": {part: int(len(getattr(split, part))) for part in ("train", "valid", "test")},
         "test_compositions": sorted({ds.compositions[k] for k in split.test}),
         "split_rule": getattr(split, "rule", ""),

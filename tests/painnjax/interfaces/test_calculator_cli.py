@@ -121,7 +121,7 @@ def test_calculator_refuses_periodic_atoms(small_model, sa1am1):
 
 def test_cli_info(tmp_path, small_model, capsys):
     path = save_model(small_model, tmp_path / "m.painn")
-    assert cli_main(["info", str(path)]) == 0
+    assert cli_main(["info", str(path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["n_parameters"] == small_model.n_parameters
     assert info["config"] == small_model.config.to_dict()

@@ -248,7 +248,7 @@ def test_convert_cli_round_trip(converted, frames, tmp_path, capsys):
     e_ref, _ = schnetpack_energy_forces(nnp, atoms, torch.float32)
     assert abs(e_file - e_ref) < 1e-4 * abs(e_ref)
     # `info` reports the converted model.
-    assert cli_main(["info", str(out)]) == 0
+    assert cli_main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["n_parameters"] == model.n_parameters
     assert info["config"]["n_atom_basis"] == SMALL["n_atom_basis"]
