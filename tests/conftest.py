@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# fixture modules shared by sub-folders (a conftest.py there would shadow this one for `from conftest import`)
+pytest_plugins = ["kernel_helpers"]
+
 # XLA's compiled programs are kept in JAX's persistent compilation cache under .pytest_cache/:
 # many tests build the same small models and steps again (new closures, the same program), and
 # the two xdist workers and the subprocesses some tests start (they inherit the environment)

@@ -32,7 +32,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from painnjax.config import from_mapping
+from painnjax.config import from_mapping, read_file
 from painnjax.data.config import DataConfig, SplitConfig
 from painnjax.data.dataset import fit_element_offsets, read_dataset, subtract_element_offsets, to_binding_energies
 from painnjax.data.splits import Split, extend_split, make_split
@@ -65,26 +65,13 @@ def read_run_config(path: str | Path | None, overrides: dict | None = None) -> R
     ignored), as the command line's options are. Unknown sections and keys and bad values
     raise :class:`InputError` naming the file, the section and the key.
     """
-    raw: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such config file")
-        text = path.read_text()
-        try:
-            if path.suffix in (".yaml", ".yml"):
-                import yaml
-
-                raw = yaml.safe_load(text) or {}
-            else:
-                import tomllib
-
-                raw = tomllib.loads(text)
-        except Exception as exc:
-            raise InputError(f"{path}: cannot parse the config ({exc})") from None
+    raw = read_file(path) if path is not None else {}  # the one reader of config files
     where = f"{path}: " if path is not None else ""
-    if not isinstance(raw, dict):
-        raise InputError(f"{where}the config must be a table of sections, got {type(raw).__name__}")
+    model = raw.get("model")
+    if isinstance(model, dict) and "kind" in model:  # `[model] kind` picks PaiNN or a kernel model (painnjax.kernels)
+        if model["kind"] != "painn":
+            raise InputError(f"{where}[model] kind: a PaiNN run config needs 'painn', got {model['kind']!r}")
+        raw = {**raw, "model": {k: v for k, v in model.items() if k != "kind"}}
     unknown = sorted(set(raw) - set(SECTIONS)) + sorted(set(overrides or {}) - set(SECTIONS))
     if unknown:
         raise InputError(f"{where}unknown section(s) {unknown}; known: {list(SECTIONS)}")
