@@ -1,8 +1,10 @@
-"""Labelling: GFN-xTB single points (energy and forces) of structures with tblite, resumable.
+"""Labelling: single points (energy and forces) of structures -- xTB, PySCF or any ASE calculator -- resumable.
 
 :func:`label_file` is what ``painnjax label`` runs: every frame of the input file(s) (anything
-``ase.io.read`` reads) gets a single point -- energy (eV) and forces (eV/Å) -- with tblite's
-ASE calculator, a fresh one per frame (a frame's label never depends on the frame before it),
+``ase.io.read`` reads) gets a single point -- energy (eV) and forces (eV/Å) -- from a
+:class:`~painnjax.active.calculators.Labeller` (tblite's xTB by default; PySCF or an ASE
+calculator through ``calculator=``, see :mod:`painnjax.active.calculators`), a fresh
+calculation per frame (a frame's label never depends on the frame before it),
 and is appended to ``out`` (extxyz) as soon as it is done. ``ase.io.read(out, ":")`` gives the
 energies and forces back as calculator results, exactly as :func:`painnjax.read_dataset`
 reads training data. The labels of the shared GFN1-xTB data are reproduced to 1e-10 eV.
@@ -11,20 +13,22 @@ Output frames keep the input frame's atoms, ``info`` and per-atom arrays, plus
 
 - ``label_index``: the frame's index in the input (all files in order, counted from 0);
 - ``label_source``, ``label_frame``: the input file and the frame's index in it;
-- ``level``: the method, e.g. ``"GFN1-xTB"``.
+- ``level``: the labeller's level of theory, e.g. ``"GFN1-xTB"`` or ``"b3lyp/def2-svp (PySCF)"``.
 
 Charge and spin: ``info["charge"]`` (default 0) and ``info["uhf"]``, the number of unpaired
-electrons (default 0: singlet; or ``info["multiplicity"]`` = uhf + 1), per frame.
+electrons (default 0: singlet; or ``info["multiplicity"]`` = uhf + 1), per frame (PySCF's
+``spin`` is uhf).
 
 Periodic frames: the models are for free clusters, so a frame with any ``pbc`` True is an
 error naming file and frame, before any single point, unless ``ignore_cell=True``
 (``painnjax label --ignore-cell``): its cell and pbc are then dropped and xTB computes the free
 cluster, as every other command reads such a frame.
 
-Failures: a frame whose SCF fails (tblite raises, e.g. not converged in ``max_iterations``, an
-impossible spin) or gives a non-finite energy or forces is written to the failure file
-(default: ``out`` with the suffix ``.failed.extxyz``) with ``info["label_error"]`` = the
-reason, and counted in the :class:`LabelReport`; it is never silently dropped.
+Failures: a frame whose SCF fails (the program raises, e.g. not converged in ``max_iterations``,
+an impossible spin; PySCF's SCF not converged in ``max_cycle``) or gives a non-finite energy or
+forces is written to the failure file (default: ``out`` with the suffix ``.failed.extxyz``) with
+``info["label_error"]`` = the reason, and counted in the :class:`LabelReport`; it is never
+silently dropped.
 
 Resuming: run the same call again. Frames whose ``label_index`` is in ``out`` are skipped, so
 no frame is labelled twice and none is lost; frames in the failure file are skipped too unless
@@ -35,7 +39,7 @@ appending it) is recognised -- an incomplete last frame, whose first line is an 
 and cut off before appending (``LabelReport.truncated_bytes``); that frame is labelled again.
 Anything else that cannot be read is an error, never truncated.
 
-Speed: tblite runs OpenMP threads. For clusters of tens of atoms one thread is fastest, and on
+Speed: tblite (and PySCF) run OpenMP threads. For clusters of tens of atoms one thread is fastest, and on
 a busy machine extra threads slow each single point down many times: set ``OMP_NUM_THREADS=1``
 (before Python starts). To use more cores, ``workers=N`` (``painnjax label --workers N``) runs
 the single points in N worker processes of this machine, one xTB thread each; ``scheduler=``
@@ -73,36 +77,26 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import iread
 from tqdm.auto import tqdm
 
+from painnjax.active.calculators import (
+    INSTALL_HINT,
+    METHODS,
+    Labeller,
+    TBLiteLabeller,
+    check_method,
+    parse_calculator,
+    tblite_calculator_class,
+)
 from painnjax.data.dataset import read_frames
 from painnjax.errors import InputError
 from painnjax.io.files import ExtxyzAppender, atomic_write, complete_extxyz_end, extxyz_text
 from painnjax.validate import as_atomic_numbers, check_positions
 
-METHODS = ("GFN1-xTB", "GFN2-xTB", "IPEA1-xTB")
-INSTALL_HINT = "pip install 'painnjax[xtb]'"
 OUT_SUFFIXES = (".extxyz", ".xyz")
 POSITION_TOLERANCE = 1e-6  # Å; extxyz keeps 8 decimals
 
 
 # --------------------------------------------------------------------------------------------
-# tblite
-
-
-def check_method(method: str) -> str:
-    """The canonical spelling of ``method`` (case-insensitive), or an :class:`InputError` listing them."""
-    for m in METHODS:
-        if isinstance(method, str) and method.lower() == m.lower():
-            return m
-    raise InputError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-
-
-def tblite_calculator_class():
-    """``tblite.ase.TBLite``, or an :class:`InputError` telling how to install it."""
-    try:  # imported here: tblite is an optional extra (painnjax[xtb])
-        from tblite.ase import TBLite
-    except ImportError as exc:
-        raise InputError(f"xTB labels need tblite, which is not installed ({exc}); {INSTALL_HINT}") from None
-    return TBLite
+# Files
 
 
 def failed_path_for(out) -> Path:
@@ -174,11 +168,6 @@ def read_inputs(paths, *, ignore_cell: bool = False) -> list[_Frame]:
             if len(atoms) == 0:
                 raise InputError(f"{where}: no atoms")
             as_atomic_numbers(atoms.get_atomic_numbers(), source=where)
-            if (atoms.numbers < 1).any() or (atoms.numbers > 86).any():
-                i = int(np.argmax((atoms.numbers < 1) | (atoms.numbers > 86)))
-                raise InputError(
-                    f"{where}: atom {i}: element Z={int(atoms.numbers[i])} is not parametrised in GFN-xTB (Z = 1..86)"
-                )
             check_positions(
                 np.asarray(atoms.positions, np.float64), len(atoms), source=where, symbols=atoms.get_chemical_symbols()
             )
@@ -202,7 +191,7 @@ class _Existing:
         return self.size - self.end
 
 
-def _read_existing(path: Path, inputs: Sequence[_Frame], method: str, what: str, unique: bool) -> _Existing:
+def _read_existing(path: Path, inputs: Sequence[_Frame], lab: Labeller, what: str, unique: bool) -> _Existing:
     """Frames already in ``path`` (``what``: "labels" or "failures"), checked against the input."""
     if not path.exists():
         return _Existing({}, 0, 0)
@@ -216,7 +205,7 @@ def _read_existing(path: Path, inputs: Sequence[_Frame], method: str, what: str,
         j = 0
         try:
             for j, atoms in enumerate(iread(text, index=":", format="extxyz")):
-                _check_existing(atoms, j, path, inputs, method, what)
+                _check_existing(atoms, j, path, inputs, lab, what)
                 k = int(atoms.info["label_index"])
                 if unique and k in frames:
                     raise InputError(
@@ -233,7 +222,7 @@ def _read_existing(path: Path, inputs: Sequence[_Frame], method: str, what: str,
     return _Existing(frames, end, len(data))
 
 
-def _check_existing(atoms, j: int, path: Path, inputs: Sequence[_Frame], method: str, what: str) -> None:
+def _check_existing(atoms, j: int, path: Path, inputs: Sequence[_Frame], lab: Labeller, what: str) -> None:
     where = f"{path}, frame {j}"
     k = atoms.info.get("label_index")
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
@@ -247,8 +236,10 @@ def _check_existing(atoms, j: int, path: Path, inputs: Sequence[_Frame], method:
             f"these {what} belong to other input; choose another output file"
         )
     level = atoms.info.get("level")
-    if level != method:
-        raise InputError(f"{where}: {what} of level {level!r}, this run computes {method}; choose another output file")
+    if level != lab.level:
+        raise InputError(
+            f"{where}: {what} of level {level!r}, this run computes {lab.level}; choose another output file"
+        )
     ref = inputs[k]
     if len(atoms) != len(ref.atoms) or (atoms.numbers != ref.atoms.numbers).any():
         raise InputError(
@@ -264,7 +255,7 @@ def _check_existing(atoms, j: int, path: Path, inputs: Sequence[_Frame], method:
         )
     if what == "labels":
         results = getattr(atoms.calc, "results", {}) if atoms.calc is not None else {}
-        if "energy" not in results or "forces" not in results:
+        if "energy" not in results or (lab.forces and "forces" not in results):
             raise InputError(f"{where}: no energy and forces: not a labelled frame")
 
 
@@ -329,20 +320,21 @@ class LabelReport:
         return "; ".join(parts)
 
 
-def _single_point(TBLite, frame: _Frame, method: str, settings: dict):
-    """``(energy, forces, None)`` or ``(None, None, reason)``."""
-    calc = TBLite(method=method, charge=frame.charge, multiplicity=frame.uhf + 1, verbosity=0, **settings)
+def _single_point(lab: Labeller, frame: _Frame):
+    """``(energy, forces, None)`` or ``(None, None, reason)``; forces None for an energies-only labeller."""
     atoms = frame.atoms.copy()
     atoms.calc = None
     try:
-        calc.calculate(atoms, ["energy", "forces"])
-        e = float(calc.results["energy"])
-        f = np.array(calc.results["forces"], np.float64)
-    except Exception as exc:  # noqa: BLE001 - tblite raises CalculationFailed, InputError, RuntimeError...
+        e, f = lab(atoms, frame.charge, frame.uhf)
+        e = float(e)
+    except Exception as exc:  # noqa: BLE001 - tblite raises CalculationFailed, PySCF RuntimeError, ASE ...
         reason = str(exc).strip().replace("\n", " ") or type(exc).__name__
         return None, None, f"{type(exc).__name__}: {reason}"
     if not math.isfinite(e):
         return None, None, f"non-finite energy ({e})"
+    if f is None:
+        return e, None, None
+    f = np.asarray(f, np.float64)
     if f.shape != (len(atoms), 3):
         return None, None, f"forces of shape {f.shape}, expected ({len(atoms)}, 3)"
     if not np.isfinite(f).all():
@@ -351,9 +343,9 @@ def _single_point(TBLite, frame: _Frame, method: str, settings: dict):
     return e, f, None
 
 
-def _worker_single_point(frame: _Frame, method: str, settings: dict):
-    """:func:`_single_point` in a worker process (its xTB on one thread: see :func:`_one_thread`)."""
-    return _single_point(tblite_calculator_class(), frame, method, settings)
+def _worker_single_point(lab: Labeller, frame: _Frame):
+    """:func:`_single_point` in a worker process (its threads: see :func:`_one_thread`)."""
+    return _single_point(lab, frame)
 
 
 def _one_thread() -> None:
@@ -458,13 +450,13 @@ def _is_dask_handshake(body: bytes, size: int) -> bool:
     return False
 
 
-def _single_points(TBLite, inputs, todo, method: str, settings: dict, workers: int, scheduler):
+def _single_points(lab: Labeller, inputs, todo, workers: int, scheduler):
     """``(k, (energy, forces, error))`` for every index of ``todo``: in this process, in
     ``workers`` processes (one xTB thread each), or on a Dask cluster; in the order they finish,
     with at most :data:`IN_FLIGHT_PER_WORKER` frames per worker submitted ahead."""
     if scheduler is None and workers == 1:
         for k in todo:
-            yield k, _single_point(TBLite, inputs[k], method, settings)
+            yield k, _single_point(lab, inputs[k])
         return
     if scheduler is not None:
         try:  # imported here: dask's distributed is an optional extra (painnjax[dask])
@@ -485,7 +477,7 @@ def _single_points(TBLite, inputs, todo, method: str, settings: dict, workers: i
             n = max(1, len(client.scheduler_info().get("workers", {})))
             waiting = dask_completed()
             yield from _drain(
-                lambda k: client.submit(_worker_single_point, inputs[k], method, settings, pure=False),
+                lambda k: client.submit(_worker_single_point, lab, inputs[k], pure=False),
                 waiting.add,
                 lambda: next(waiting),
                 todo,
@@ -506,7 +498,7 @@ def _single_points(TBLite, inputs, todo, method: str, settings: dict, workers: i
 
     try:
         yield from _drain(
-            lambda k: pool.submit(_worker_single_point, inputs[k], method, settings),
+            lambda k: pool.submit(_worker_single_point, lab, inputs[k]),
             pending.add,
             next_done,
             todo,
@@ -537,18 +529,19 @@ def _drain(submit, track, next_done, todo, window: int):
         yield k, fut.result()
 
 
-def _output_frame(frame: _Frame, index: int, method: str, energy=None, forces=None, error=None):
+def _output_frame(frame: _Frame, index: int, level: str, energy=None, forces=None, error=None):
     src = frame.atoms
     atoms = Atoms(numbers=src.numbers, positions=src.positions, cell=src.cell, pbc=src.pbc)
     for key, value in src.arrays.items():
         if key not in ("numbers", "positions", "forces"):
             atoms.arrays[key] = np.array(value)
     atoms.info.update({k: v for k, v in src.info.items() if k != "label_error"})
-    atoms.info.update(label_index=int(index), label_source=frame.source, label_frame=int(frame.frame), level=method)
+    atoms.info.update(label_index=int(index), label_source=frame.source, label_frame=int(frame.frame), level=level)
     if error is not None:
         atoms.info["label_error"] = error
     else:
-        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
+        results = {"energy": energy} if forces is None else {"energy": energy, "forces": forces}
+        atoms.calc = SinglePointCalculator(atoms, **results)
     return atoms
 
 
@@ -562,7 +555,8 @@ def label_file(
     inp,
     out,
     *,
-    method: str = "GFN1-xTB",
+    method: str | None = None,
+    calculator: Labeller | str | None = None,
     failed=None,
     retry_failed: bool = False,
     progress: bool = True,
@@ -574,7 +568,7 @@ def label_file(
     workers: int = 1,
     scheduler: str | None = None,
 ) -> LabelReport:
-    """Energies (eV) and forces (eV/Å) of every frame of ``inp`` with tblite, appended to ``out``.
+    """Energies (eV) and forces (eV/Å) of every frame of ``inp`` (tblite, PySCF, ASE), appended to ``out``.
 
     See the module doc for the file format, failures and resuming.
 
@@ -582,12 +576,16 @@ def label_file(
         inp: one ASE-readable file or several (frames counted in order over all of them).
         out: extxyz file (``.extxyz`` or ``.xyz``) for the labelled frames; if it exists, the
             frames it has are skipped (a resumed run).
-        method: ``"GFN1-xTB"`` (default), ``"GFN2-xTB"`` or ``"IPEA1-xTB"``.
+        method: ``"GFN1-xTB"`` (the default without ``calculator``), ``"GFN2-xTB"`` or ``"IPEA1-xTB"``.
+        calculator: instead of ``method``, a :class:`~painnjax.active.calculators.Labeller` or a
+            spec for :func:`~painnjax.active.calculators.parse_calculator` (``"pyscf:b3lyp/def2-svp"``,
+            ``"ase:ase.calculators.orca.ORCA,..."``); its ``level`` goes into each frame's info.
         failed: file for frames whose single point failed (default ``out`` with suffix
             ``.failed.extxyz``); written only when a frame fails.
         retry_failed: label the frames in ``failed`` again (those that succeed leave it).
         progress: a tqdm progress bar.
-        accuracy, electronic_temperature (K), max_iterations: tblite settings (its defaults).
+        accuracy, electronic_temperature (K), max_iterations: tblite settings (its defaults;
+            not with ``calculator``).
         ignore_cell: label periodic frames as free clusters (cell and pbc dropped, xTB called
             without them); without it a periodic frame is an error before any single point.
         on_frame: called ``on_frame(label_index, atoms)`` after each frame is written, with the
@@ -600,20 +598,18 @@ def label_file(
     Raises:
         InputError: a missing, unreadable or empty input file, a frame without atoms, with
             non-finite or overlapping positions, a bad charge or spin, a periodic frame without
-            ``ignore_cell`` (naming file and frame), an unknown method, tblite not installed,
-            or an ``out`` holding other frames.
+            ``ignore_cell`` (naming file and frame), an unknown method or calculator spec, the
+            program not installed, a frame the labeller cannot compute (an element, a charge), or
+            an ``out`` holding other frames.
     """
-    method = check_method(method)
-    TBLite = tblite_calculator_class()
+    if calculator is None:
+        lab = TBLiteLabeller(method or "GFN1-xTB", float(accuracy), float(electronic_temperature), int(max_iterations))
+    elif method is not None:
+        raise InputError(f"give the method ({method!r}) or a calculator ({calculator!r}), not both")
+    else:
+        lab = parse_calculator(calculator)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
-    settings = {
-        "accuracy": float(accuracy),
-        "electronic_temperature": float(electronic_temperature),
-        "max_iterations": int(max_iterations),
-    }
-    if not (settings["accuracy"] > 0 and settings["electronic_temperature"] >= 0 and settings["max_iterations"] >= 1):
-        raise InputError(f"tblite settings must be positive: {settings}")
     out = Path(out)
     failed = failed_path_for(out) if failed is None else Path(failed)
     for p in (out, failed):
@@ -628,15 +624,16 @@ def label_file(
         raise InputError(f"{out}: the output and the failure file must differ")
 
     inputs = read_inputs(paths, ignore_cell=ignore_cell)
-    report = LabelReport(out, failed, method, len(inputs))
+    lab.check_frames(inputs)
+    report = LabelReport(out, failed, lab.level, len(inputs))
     writer, fail_writer = ExtxyzAppender(out, "labels to it"), ExtxyzAppender(failed, "labels to it")
     try:
         if out.exists():
             writer.open()  # lock before reading: nobody else appends meanwhile
-        done = _read_existing(out, inputs, method, "labels", unique=True)
+        done = _read_existing(out, inputs, lab, "labels", unique=True)
         if failed.exists():
             fail_writer.open()
-        old_failed = _read_existing(failed, inputs, method, "failures", unique=False)
+        old_failed = _read_existing(failed, inputs, lab, "failures", unique=False)
         report.truncated_bytes = _truncate(out, done) + _truncate(failed, old_failed)
         failed_before = {k for k in old_failed.frames if k not in done.frames}
         report.done_before = len(done.frames)
@@ -650,15 +647,15 @@ def label_file(
                 total=len(inputs),
                 initial=len(inputs) - len(todo),
                 unit="frame",
-                desc=f"label {method}",
+                desc=f"label {lab.level}",
                 dynamic_ncols=True,
             )
         labelled_now: set[int] = set()
         t0 = time.perf_counter()
         try:
-            for k, (e, f, error) in _single_points(TBLite, inputs, todo, method, settings, workers, scheduler):
+            for k, (e, f, error) in _single_points(lab, inputs, todo, workers, scheduler):
                 frame = inputs[k]
-                atoms = _output_frame(frame, k, method, e, f, error)
+                atoms = _output_frame(frame, k, lab.level, e, f, error)
                 text = extxyz_text(atoms, frame.where)
                 if error is None:
                     writer.append(text)
@@ -680,16 +677,16 @@ def label_file(
                 bar.close()
         if retry_failed and failed.exists():
             fail_writer.close()
-            _compact_failures(failed, inputs, method, out_indices=set(done.frames) | labelled_now)
+            _compact_failures(failed, inputs, lab, out_indices=set(done.frames) | labelled_now)
     finally:
         writer.close()
         fail_writer.close()
     return report
 
 
-def _compact_failures(failed: Path, inputs, method: str, out_indices: set[int]) -> None:
+def _compact_failures(failed: Path, inputs, lab: Labeller, out_indices: set[int]) -> None:
     """After a retry: the failure file keeps, once each, the frames that still have no labels."""
-    existing = _read_existing(failed, inputs, method, "failures", unique=False)
+    existing = _read_existing(failed, inputs, lab, "failures", unique=False)
     keep = [existing.frames[k] for k in sorted(existing.frames) if k not in out_indices]
     if not keep:
         failed.unlink()
