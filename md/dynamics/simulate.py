@@ -42,6 +42,7 @@ from painnjax.devices import distributed, is_main_process, to_host
 from painnjax.errors import InputError
 from painnjax.io.files import lock_run_folder
 from painnjax.io.modelfile import check_same_model
+from painnjax.io.plots import md_energies
 from painnjax.potential import Potential
 from painnjax.units import KB_EV, kelvin_to_kT, ns_per_day
 from painnjax.validate import as_atomic_numbers, check_free_cluster, check_positions
@@ -746,7 +747,8 @@ def _run_chunks(loop: _Loop, run: _Run, kT, saver: _Checkpointer, bar, start: bo
 
 
 def _finish(run: _Run, s: _Setup, loop: _Loop, stop_reason, bar, opts: _Options):
-    """Close the bar, settle the stop reason and summary; write final frames and summary unless nothing ran."""
+    """Close the bar, settle the stop reason and summary; write final frames, summary and
+    ``energies.png`` (:func:`painnjax.io.plots.md_energies`) unless nothing ran."""
     if bar is not None:
         bar.close()
     stop_reason = _final_stop_reason(run, stop_reason, loop.step, run.cfg.steps)
@@ -756,6 +758,9 @@ def _finish(run: _Run, s: _Setup, loop: _Loop, stop_reason, bar, opts: _Options)
             if good is not None:
                 output.write_frame(Path(opts.out) / f"final_r{r:03d}.extxyz", run._atoms(r, good))
         output.write_summary(opts.out, summary)
+        if (Path(opts.out) / output.THERMO_FILE).exists():
+            title = f"{summary['formula']}, {summary['ensemble']}, {summary['replicas']} replica(s)"
+            md_energies(output.read_thermo(opts.out), Path(opts.out) / "energies.png", title=title)
     return stop_reason, summary
 
 

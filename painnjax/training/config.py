@@ -48,6 +48,7 @@ class TrainConfig:
     init_from: str = ""
     freeze_embedding: bool = False
     freeze_interactions: int = 0  # the first k interaction (message + update) blocks
+    log: str = "csv"  # "csv" (metrics.csv) or "tensorboard" (also tensorboard/): painnjax.training.logs
 
     def __post_init__(self):
         S = SECTION

@@ -14,7 +14,9 @@ error; :mod:`painnjax.training.checkpoint`), ``best.painn`` (the model with the 
 validation loss so far), ``parity_valid.png`` and ``parity_test.png`` (the best model on the
 validation and test sets), ``by_size.png`` (its error per composition against atom count) and
 ``summary.json`` (epochs done, why it stopped, best epoch, the best model's validation and test
-errors); :mod:`painnjax.training.outputs` writes the files other than the checkpoint. Every
+errors); :mod:`painnjax.training.outputs` writes the files other than the checkpoint. With
+``[train] log = "tensorboard"`` the metrics rows also go to ``tensorboard/``, and a terminal
+shows a bar over the optimiser steps (:mod:`painnjax.training.logs`). Every
 file is written atomically. Shuffling depends on (seed, epoch) only, so a run killed after
 epoch k and resumed continues exactly as if it had never stopped.
 """
@@ -22,13 +24,14 @@ epoch k and resumed continues exactly as if it had never stopped.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from painnjax.data.batching import epoch_rng, iterate_batches, make_buckets
+from painnjax.data.batching import bucket_of, epoch_rng, iterate_batches, make_buckets
 from painnjax.data.dataset import Dataset
 from painnjax.data.packing import iterate_packed, make_budgets, structure_pairs
 from painnjax.data.splits import Split
@@ -41,6 +44,7 @@ from painnjax.nn.config import PaiNNConfig
 from painnjax.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from painnjax.training.config import TrainConfig
 from painnjax.training.finetune import carried_over, warm_params
+from painnjax.training.logs import StepBar, TensorBoardLog, check_log
 from painnjax.training.loss import metrics_from_sums
 from painnjax.training.outputs import (
     METRICS_COLUMNS,
@@ -48,9 +52,8 @@ from painnjax.training.outputs import (
     append_csv,
     epochs_in_csv,
     metrics_row,
-    progress_bar,
     report_best_model,
-    show_errors,
+    training_domain,
     trim_csv,
     write_run_config,
 )
@@ -97,7 +100,8 @@ def train(
 
 
 def _check_inputs(ds, split, cfg: TrainConfig, warm_start) -> None:
-    """Refuse data, splits and start models that the run cannot use, before anything is written."""
+    """Refuse data, splits, start models and logs that the run cannot use, before anything is written."""
+    check_log(cfg.log)
     if cfg.uses_forces and ds.forces is None:
         raise InputError("training with forces (energy_weight < 1) needs a dataset with forces")
     bad = np.nonzero(~np.isfinite(np.asarray(ds.energy, np.float64)))[0]
@@ -175,6 +179,7 @@ def _set_up(ds, split, run_dir, ckpt, model_config: PaiNNConfig, cfg: TrainConfi
         template = carried_over(cfg.init_from, template)
     elif warm_start is not None and not resume:
         template.variables["params"] = warm_params(warm_start, template)
+    template.metadata["domain"] = training_domain(ds, split, cfg.init_from or None)  # in every model saved
     buckets = make_buckets(ds, model_config.cutoff, cfg.max_buckets)  # validation, and "buckets" training
     trainer = Trainer(template, cfg, buckets)
     packing = budgets = None
@@ -201,11 +206,23 @@ def _epochs(run: _Run, start: int, end: int, best: float, progress: bool) -> tup
     checkpoint and, when it validates best, ``best.painn``. Returns the best validation loss
     and whether early stopping ended the run."""
     curve = LearningCurve(run.run_dir)
-    bar = progress_bar(range(start, end), progress, total=end - start)
-    for epoch in bar:
+    bar = StepBar(progress, _steps_per_epoch(run), start, end, run.cfg.epochs)
+    board = TensorBoardLog(run.run_dir, first_epoch=start + 1) if run.cfg.log == "tensorboard" else None
+    try:
+        return _epoch_loop(run, start, end, best, curve, bar, board)
+    finally:
+        bar.close()
+        if board is not None:
+            board.close()
+
+
+def _epoch_loop(run: _Run, start: int, end: int, best: float, curve, bar: StepBar, board) -> tuple[float, bool]:
+    """The epochs of :func:`_epochs`, with its learning curve, bar and TensorBoard log (or None)."""
+    for epoch in range(start, end):
         t0 = time.perf_counter()
         lr = run.schedule.lr_for(epoch)
-        train_m = _train_epoch(run, epoch, lr)
+        bar.start_epoch(epoch)
+        train_m = _train_epoch(run, epoch, lr, bar)
         valid_m = evaluate(run.trainer, run.ds, run.split.valid, run.cfg.batch_size)
         row = metrics_row(epoch + 1, round(time.perf_counter() - t0, 3), train_m, valid_m, lr)
         if valid_m["loss"] < best:
@@ -218,23 +235,43 @@ def _epochs(run: _Run, start: int, end: int, best: float, progress: bool) -> tup
         append_csv(run.metrics, METRICS_COLUMNS, row)
         save_checkpoint(run.ckpt, run.trainer, epoch + 1, best, run.schedule, run.stopper)
         curve.update(force=epoch + 1 == end or stop)
-        show_errors(bar, valid_m)
+        if board is not None:
+            board.write(row)
+        bar.end_epoch(valid_m)
         if stop:
             return best, True
     return best, False
 
 
-def _train_epoch(run: _Run, epoch: int, lr: float) -> dict:
+def _train_epoch(run: _Run, epoch: int, lr: float, bar: StepBar) -> dict:
     """One pass over the training set, shuffled by (seed, epoch); the epoch's training metrics."""
     acc = None
     rng = epoch_rng(run.cfg.seed, epoch)
+
+    def running_loss() -> float:
+        return metrics_from_sums(acc, run.cfg.uses_forces)["loss"]
+
     if run.packing is not None:
         for _, _, packed in iterate_packed(run.ds, *run.packing, rng=rng):
             acc = _add_sums(acc, run.trainer.step_packed(packed, lr))
+            bar.step(running_loss)
     else:
         for b, _, batch in iterate_batches(run.ds, run.split.train, run.cfg.batch_size, run.trainer.buckets, rng):
             acc = _add_sums(acc, run.trainer.step(b, batch, lr))
+            bar.step(running_loss)
     return metrics_from_sums(acc, run.cfg.uses_forces)
+
+
+def _steps_per_epoch(run: _Run) -> int:
+    """Optimiser steps of one epoch: batches of the training set (in each size bucket, or packed)."""
+    n, size = len(run.split.train), run.cfg.batch_size
+    if run.packing is not None:
+        return math.ceil(n / size)
+    counts: dict[int, int] = {}
+    for k in run.split.train:
+        b = bucket_of(int(run.ds.n_atoms[k]), run.trainer.buckets)
+        counts[b] = counts.get(b, 0) + 1
+    return sum(math.ceil(c / size) for c in counts.values())
 
 
 def _add_sums(acc: dict | None, sums: dict) -> dict:

@@ -178,7 +178,10 @@ def _thermo_of_structures(
     if not frames:
         return []
     results: list[Thermo | None] = [None] * len(frames)
-    with precision(dtype):
+    from tqdm.auto import tqdm  # a bar over the structures on a terminal (disable=None), none for one
+
+    bar = tqdm(total=len(frames), unit="structure", desc="thermo", disable=None if len(frames) > 1 else True)
+    with precision(dtype), bar:
         potential_for = potential()
         for idx in _same_atoms(frames):
             group = [frames[k] for k in idx]
@@ -210,6 +213,7 @@ def _thermo_of_structures(
                     composition=_composition(structures[k]),
                     fmax=res.fmax,
                 )
+            bar.update(len(idx))  # a group of the same atoms is one Hessian batch
     return results  # type: ignore[return-value]
 
 
