@@ -10,6 +10,9 @@ value is checked, also those the ensemble does not use; an option the ensemble i
 Units at this edge are the field's: time step and thermostat time in fs, temperatures in K,
 friction in 1/fs. :mod:`painnjax.units` converts them to jax-md's units in one place.
 
+A config file's ``[md]`` table (``painnjax md --config``, :data:`FILE_SECTIONS`) holds the same
+keys, checked the same way.
+
 Example:
     >>> cfg = MDConfig(ensemble="nvt-nh", temperature=300.0, dt=0.5, steps=2000)
     >>> cfg.temperatures(replicas=2)
@@ -22,7 +25,7 @@ import dataclasses
 import warnings
 from dataclasses import dataclass
 
-from painnjax.config import check, from_mapping, integer, is_int, is_real, positive
+from painnjax.config import Section, check, from_mapping, integer, is_int, is_real, positive
 
 S = "md"  # the section name in error messages
 
@@ -262,3 +265,9 @@ class MDConfig:
     def from_dict(cls, d: dict) -> MDConfig:
         """From :meth:`to_dict` (or an ``[md]`` table); unknown keys are refused."""
         return from_mapping(cls, S, d)
+
+
+#: the sections of a ``painnjax md --config`` file (:func:`painnjax.config.read_sections`): ``[md]``,
+#: every field of :class:`MDConfig`; a template leaves ``replicas`` out (the command's default is one
+#: per temperature and start structure)
+FILE_SECTIONS = {S: Section(MDConfig, unset=("replicas",))}

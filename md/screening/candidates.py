@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from painnjax.compiler import jit
+from painnjax.data.composition import MOLECULES, composition_of, decompose
 from painnjax.data.composition import composition_name as canonical_name
-from painnjax.data.composition import composition_of
-from painnjax.data.molecules import MOLECULE_TYPES
+from painnjax.data.molecules import MOLECULE_TYPES, formula_numbers
 from painnjax.errors import InputError
 from painnjax.validate import format_hint, free_cluster
 
@@ -96,11 +96,30 @@ def _split_names(word: str) -> list[str] | None:
     return out
 
 
+def _formula_counts(text: str) -> dict[str, int] | None:
+    """The neutral molecules (SA, AM, W) of a chemical formula of their elements (``"H10N2O8S2"``: SA2AM2), or
+    None when ``text`` is not such a formula (no composition name is: each has an A, B, M or W)."""
+    try:
+        elements = formula_numbers(text)
+    except InputError:
+        return None
+    if not set(elements) <= set().union(*(formula_numbers(f) for f in MOLECULES.values())):
+        return None
+    counts = decompose(elements)
+    if counts is None:
+        raise InputError(
+            f"formula {text!r} is not whole molecules of {', '.join(f'{k} ({v})' for k, v in MOLECULES.items())}"
+        )
+    return counts
+
+
 def parse_composition(text) -> dict[str, int]:
     """A composition string -> ``{name: count}`` in canonical order (SA, B, AM, AH, W).
 
     Names are case-insensitive; separators (space, ``-``, ``_``, ``,``) are optional; a name
     without a count counts 1 (``"SA1AM"`` = SA1AM1). Only names with a non-zero count are kept.
+    A chemical formula of the neutral molecules' elements, in any order (Hill's ``"H10N2O8S2"``),
+    is read as those molecules (SA2AM2).
     Raises :class:`InputError` for an empty string, an unknown name, a name given twice, a
     negative or malformed count, no molecules at all, or a net charge (B must equal AH).
     """
@@ -110,6 +129,9 @@ def parse_composition(text) -> dict[str, int]:
     if not s:
         raise InputError(f"empty composition; expected molecule names with counts like 'SA4AM4' (known: {_known()})")
     hint = "expected molecule names with whole counts like 'SA4AM4' or 'SA2-AM1-W3'"
+    formula = _formula_counts(s)
+    if formula is not None:
+        return _checked(formula, f"composition {text!r}")
     tokens = _TOKENS.findall(s)
     counts: dict[str, int] = {}
     last: str | None = None  # the name a following count belongs to (None once it has one)

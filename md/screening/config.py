@@ -5,7 +5,9 @@ These are the one home of the screen's defaults: :func:`md.screening.screen.scre
 their help text) all read them from here. Both check every field when built (an
 :class:`~painnjax.errors.InputError` such as ``[screen] tolerance: must be a finite number > 0 Å``),
 so a library call is refused what the command line is, before any work; what the config cannot
-see (the models, the candidates) :func:`md.screening.checks.check_screen` checks.
+see (the models, the candidates) :func:`md.screening.checks.check_screen` checks. A config file's
+``[screen]`` and ``[refine]`` tables (``painnjax screen --config``, :data:`FILE_SECTIONS`) hold the same
+keys, checked the same way.
 
 Example:
     >>> cfg = ScreenConfig(fmax=0.05, refine=True)
@@ -18,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from painnjax.config import check, integer, is_int, is_real, positive
+from painnjax.config import Section, check, integer, is_int, is_real, positive
 from painnjax.errors import InputError
 
 #: the minimisers a screen runs (:func:`md.optimize.batch.minimize_batch`)
@@ -139,3 +141,12 @@ class ScreenConfig:
             "optimizer": self.optimizer,
             "refine": self.refine_record(),
         }
+
+
+#: the sections of a ``painnjax screen --config`` file (:func:`painnjax.config.read_sections`): ``[screen]``,
+#: the fields of :class:`ScreenConfig` but ``refine``, which is the section ``[refine]`` (its ``rounds = 0``:
+#: none), the fields of :class:`RefineConfig` but ``seed`` (the screen's ``--seed``)
+FILE_SECTIONS = {
+    "screen": Section(ScreenConfig, exclude=("refine",)),
+    "refine": Section(RefineConfig, exclude=("seed",)),
+}

@@ -1,4 +1,4 @@
-"""Commands that make training data: ``label`` (xTB), ``sample`` (configurations from MD) and
+"""Commands that make training data: ``label`` (xTB, PySCF, any ASE calculator), ``sample`` (configurations from MD) and
 ``learn`` (active learning)."""
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ ENSEMBLES = ["nvt-nh", "nvt-langevin", "nve"]
 
 
 def _one_omp_thread() -> None:
-    """tblite's OpenMP threads cost far more than they give on clusters of tens of atoms."""
+    """tblite's (and PySCF's) OpenMP threads cost far more than they give on clusters of tens of atoms."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def cmd_label(args) -> int:
     _one_omp_thread()
+    from painnjax.active.calculators import parse_calculator
     from painnjax.active.label import label_file
 
     if len(args.files) < 2:
@@ -34,11 +35,17 @@ def cmd_label(args) -> int:
     check_writable(out, "output file")
     if args.failed:
         check_writable(args.failed, "--failed file")
+    if args.calculator and args.method:
+        raise InputError("give --method (xTB) or --calculator, not both")
+    if args.trust_calculator and not args.calculator:
+        raise InputError("--trust-calculator goes with --calculator ase:...")
+    calculator = parse_calculator(args.calculator, trust=args.trust_calculator) if args.calculator else None
     try:
         report = label_file(
             inputs,
             out,
             method=args.method,
+            calculator=calculator,
             failed=args.failed,
             retry_failed=args.retry_failed,
             progress=not args.quiet,
@@ -154,8 +161,8 @@ def cmd_learn(args) -> int:
 def _add_label(sub) -> None:
     lb = sub.add_parser(
         "label",
-        help="xTB single points (energy, forces) of every frame with tblite: a labelled "
-        "extxyz for training; resumable (run again to continue); "
+        help="single points (energy, forces) of every frame -- xTB with tblite, or DFT with PySCF or any ASE "
+        "calculator (--calculator): a labelled extxyz for training; resumable (run again to continue); "
         "OMP_NUM_THREADS=1 is fastest for small clusters",
     )
     lb.add_argument(
@@ -164,7 +171,22 @@ def _add_label(sub) -> None:
         metavar="FILE",
         help="IN [IN ...] OUT: ASE-readable input files, then the output extxyz (frames already there are skipped)",
     )
-    lb.add_argument("--method", default="GFN1-xTB", help="GFN1-xTB (default), GFN2-xTB or IPEA1-xTB")
+    lb.add_argument("--method", help="xTB level: GFN1-xTB (default), GFN2-xTB or IPEA1-xTB")
+    lb.add_argument(
+        "--calculator",
+        metavar="SPEC",
+        help="instead of xTB: pyscf:METHOD/BASIS[,KEY=VALUE...] (e.g. pyscf:b3lyp-d3bj/def2-svp,density_fit=true; "
+        "painnjax[pyscf]), ase:ase.calculators.MODULE.CLASS[,KEY=VALUE...] (e.g. ase:ase.calculators.orca.ORCA,"
+        "orcasimpleinput='wB97X-D3 6-31++G(d,p) EnGrad',command=/opt/orca/orca), or a .toml/.json file with the "
+        "same keys; its level of theory goes into each frame's info (see docs/labels.md) (default: none, "
+        "xTB at --method)",
+    )
+    lb.add_argument(
+        "--trust-calculator",
+        action="store_true",
+        help="let ase: name a calculator class outside ase.calculators (it is imported and run: only a class "
+        "you trust)",
+    )
     lb.add_argument("--failed", help="file for frames whose SCF failed (default: OUT with suffix .failed.extxyz)")
     lb.add_argument("--retry-failed", action="store_true", help="label the frames that failed before again")
     lb.add_argument(
@@ -180,7 +202,7 @@ def _add_label(sub) -> None:
         "workers; needs painnjax[dask]. tcp:// is unauthenticated and carries pickles, which run as code on both "
         "ends: use a scheduler you started, on a network only you reach, or tls:// with certificates (Dask's "
         "distributed.comm.tls settings); a peer that is not a Dask scheduler is an error (see "
-        "docs/active-learning.md)",
+        "docs/active-learning.md) (default: none, the single points run on this machine: --workers)",
     )
     add_ignore_cell(lb)
     add_quiet(lb)
@@ -201,20 +223,23 @@ def _add_sample(sub) -> None:
     )
     sa.add_argument("--out", required=True, help="extxyz file of the sampled frames (positions only)")
     sa.add_argument(
-        "--xtb", metavar="METHOD", help="MD at this xTB level through ASE (Langevin; slow) instead of NN MD"
+        "--xtb",
+        metavar="METHOD",
+        help="MD at this xTB level through ASE (Langevin; slow) instead of NN MD (default: none, NN MD with the "
+        "models)",
     )
-    sa.add_argument("--ensemble", choices=ENSEMBLES, default="nvt-langevin")
+    sa.add_argument("--ensemble", choices=ENSEMBLES, default="nvt-langevin", help="ensemble of the NN MD")
     sa.add_argument("--T", type=float, nargs="+", default=[300.0], help="temperature(s), K: one replica each")
     sa.add_argument("--replicas", type=int, default=1, help="replicas per temperature (default 1)")
-    sa.add_argument("--steps", type=int, default=2000)
+    sa.add_argument("--steps", type=int, default=2000, help="MD steps per replica")
     sa.add_argument("--dt", type=float, default=0.5, help="fs (default 0.5)")
     sa.add_argument("--friction", type=float, default=0.01, help="Langevin friction, 1/fs (default 0.01)")
     sa.add_argument("--every", type=int, default=20, help="steps between sampled frames (default 20)")
     sa.add_argument("--equilibrate", type=int, default=0, help="steps left out at the start (default 0)")
-    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--seed", type=int, default=0, help="seed of the MD's initial velocities and thermostat noise")
     sa.add_argument("--restart", action="store_true", help="continue the NN MD in OUT's _md folder")
     add_ignore_cell(sa)
-    add_quiet(sa, help=None)
+    add_quiet(sa)
     sa.set_defaults(func=cmd_sample)
 
 
@@ -226,24 +251,32 @@ def _add_learn(sub) -> None:
     )
     le.add_argument("--data", nargs="+", required=True, help="labelled files to start from")
     le.add_argument("--test", nargs="+", required=True, help="labelled test file(s), never trained on")
-    le.add_argument("--config", help="training config (TOML/YAML, as painnjax train takes)")
+    le.add_argument(
+        "--config",
+        help="training config (TOML/YAML, as painnjax train takes) (default: none, the reference study's protocol)",
+    )
     le.add_argument("--out", required=True, help="run folder (run again to continue)")
-    le.add_argument("--rounds", type=int, default=3)
+    le.add_argument("--rounds", type=int, default=3, help="label-and-retrain rounds after round 0")
     le.add_argument("--committee", type=int, default=2, help="models per committee (default 2)")
     le.add_argument("--epochs", type=int, help="training epochs per round (default: the config's)")
-    le.add_argument("--retrain", choices=["scratch", "continue"], default="scratch")
+    le.add_argument(
+        "--retrain",
+        choices=["scratch", "continue"],
+        default="scratch",
+        help="scratch: new seeded weights each round; continue: start from the previous round's members",
+    )
     le.add_argument("--starts", nargs="+", default=["SA2AM2"], help="MD start structures (files or bundled names)")
     le.add_argument("--T", type=float, nargs="+", default=[300.0], help="MD temperatures, K (one replica each)")
-    le.add_argument("--ensemble", choices=ENSEMBLES, default="nvt-langevin")
-    le.add_argument("--dt", type=float, default=0.5)
-    le.add_argument("--md-steps", type=int, default=2000)
-    le.add_argument("--every", type=int, default=20)
+    le.add_argument("--ensemble", choices=ENSEMBLES, default="nvt-langevin", help="ensemble of the sampling MD")
+    le.add_argument("--dt", type=float, default=0.5, help="MD time step, fs")
+    le.add_argument("--md-steps", type=int, default=2000, help="MD steps per replica and round")
+    le.add_argument("--every", type=int, default=20, help="MD steps between sampled frames")
     le.add_argument("--threshold", type=float, default=0.05, help="pick frames whose force spread exceeds this, eV/Å")
     le.add_argument("--max-spread", type=float, default=1.0, help="... but not this (unphysical), eV/Å")
     le.add_argument("--max-add", type=int, default=20, help="frames labelled per round at most")
-    le.add_argument("--method", default="GFN1-xTB")
-    le.add_argument("--seed", type=int, default=0)
-    add_quiet(le, help=None)
+    le.add_argument("--method", default="GFN1-xTB", help="xTB level of the labels: GFN1-xTB, GFN2-xTB or IPEA1-xTB")
+    le.add_argument("--seed", type=int, default=0, help="MD seed; round r uses SEED + r")
+    add_quiet(le)
     le.set_defaults(func=cmd_learn)
 
 

@@ -178,7 +178,11 @@ def _add_harmonic(sub) -> None:
     )
     add_model(h)
     h.add_argument("structure", help="minimised structure (any ASE-readable file; its last frame) or a bundled name")
-    h.add_argument("--json", help="write the frequencies here (key frequencies_cm-1, ascending, imaginary negative)")
+    h.add_argument(
+        "--json",
+        help="write the frequencies here (key frequencies_cm-1, ascending, imaginary negative) "
+        "(default: none, only printed)",
+    )
     add_dtype(h, default="float64")
     h.add_argument(
         "--imaginary-threshold",
@@ -226,7 +230,7 @@ def _add_thermo(sub) -> None:
     t.add_argument(
         "--table",
         help="also write a plain-text table of dH (kcal/mol), dS (cal/(mol K)) and dG (kcal/mol) "
-        "per structure and T, as cluster-kinetics codes (ACDC) read them",
+        "per structure and T, as cluster-kinetics codes (ACDC) read them (default: none, --json only)",
     )
     t.add_argument(
         "--no-binding",
@@ -249,7 +253,8 @@ def _add_spectrum(sub) -> None:
         "--harmonic",
         nargs=2,
         metavar=("MODEL", "MINIMUM"),
-        help="also compute the harmonic frequencies of MINIMUM with MODEL and draw them as sticks",
+        help="also compute the harmonic frequencies of MINIMUM with MODEL and draw them as sticks "
+        "(default: none, the spectrum alone)",
     )
     s.add_argument("--window", choices=["hann", "none"], default="hann", help="lag window (default hann)")
     s.add_argument(
@@ -258,9 +263,20 @@ def _add_spectrum(sub) -> None:
         default="max",
         help="max: highest peak 1 (default); absolute: eV per cm-1, integrating to the mean kinetic energy",
     )
-    s.add_argument("--elements", help="only these elements, e.g. H or N,O")
-    s.add_argument("--dt", type=float, default=None, help="frame spacing in fs (only for frames without time_fs)")
-    s.add_argument("--max-frequency", type=float, default=None, help="plot up to this wavenumber (cm-1)")
+    s.add_argument("--elements", help="only these elements, e.g. H or N,O (default: all atoms)")
+    s.add_argument(
+        "--dt",
+        type=float,
+        default=None,
+        help="frame spacing, fs (default: from the frames' time_fs; needed only for frames without it)",
+    )
+    s.add_argument(
+        "--max-frequency",
+        type=float,
+        default=None,
+        help="plot up to this wavenumber, cm-1 (default: 1.1 times where 99.9 %% of the intensity lies, "
+        "or past the highest harmonic stick)",
+    )
     s.set_defaults(func=cmd_spectrum)
 
 
@@ -287,7 +303,7 @@ def _add_evaporation(sub) -> None:
         default=None,
         metavar="FORMULA",
         help="only the replicas of this cluster (its formula as in summary.json, e.g. H20N4O16S4): "
-        "for runs of several clusters",
+        "for runs of several clusters (default: all replicas, which must then be of one cluster)",
     )
     e.set_defaults(func=cmd_evaporation)
 

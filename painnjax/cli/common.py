@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
 
+from painnjax.config import Section, toml_text
 from painnjax.devices import DEFAULT_TIMEOUT, TIMEOUT_ENV, initialize_distributed
+from painnjax.io.files import atomic_write
 from painnjax.validate import as_atomic_numbers
 
 
@@ -13,9 +17,67 @@ def add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="model file or bundled model name")
 
 
-def add_dtype(p: argparse.ArgumentParser, default: str = "float32") -> None:
-    """``--dtype``: the floating-point precision of the model's evaluation."""
-    p.add_argument("--dtype", choices=["float32", "float64"], default=default)
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help says its default: `` (default: X)`` is added where the help does not say
+    one already (``store_true`` flags and options without a default are left as they are; their help
+    says what leaving them out does)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text.lower()
+            or "%(default)" in text
+            or action.option_strings == []
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool)
+            or action.required
+        ):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+        return f"{text} (default: {shown.replace('%', '%%')})".lstrip()
+
+
+def use_help_formatter(subparsers) -> None:
+    """Give every command of ``subparsers`` :class:`HelpFormatter` (its options' help say their defaults)."""
+    for parser in subparsers.choices.values():
+        parser.formatter_class = HelpFormatter
+
+
+def add_dtype(p: argparse.ArgumentParser, default: str | None = "float32", shown: str | None = None) -> None:
+    """``--dtype``: the floating-point precision of the model's evaluation. ``default`` None: not
+    given (a config file's value may count); ``shown`` is then the default its help states."""
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default=default,
+        help=f"floating-point precision of the model's evaluation (default {default or shown})",
+    )
+
+
+def add_config(p: argparse.ArgumentParser, sections: str) -> None:
+    """``--config FILE``: a TOML or YAML file of the command's settings; options given beat it."""
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"TOML or YAML file with {sections} (see docs/configs.md; `painnjax template` writes one); "
+        "options given on the command line beat its values (default: none, every value from the options)",
+    )
+
+
+def write_resolved_config(out, command: str, configs: dict, sections: dict[str, Section]) -> Path:
+    """Write ``OUT/config.toml``: the settings a run used (``--config`` and the options together), in the
+    form ``--config`` reads, so that ``painnjax COMMAND ... --config OUT/config.toml`` runs with the same."""
+    tables = {}
+    for name, cfg in configs.items():
+        exclude = sections[name].exclude
+        tables[name] = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in exclude}
+    header = (
+        f"The settings of this `painnjax {command}` run (its --config file and options together). "
+        f"`painnjax {command} ... --config THIS_FILE` runs with the same."
+    )
+    return atomic_write(Path(out) / "config.toml", toml_text(tables, header=header))
 
 
 def add_quiet(p: argparse.ArgumentParser, help: str | None = "no progress bar") -> None:

@@ -7,7 +7,10 @@ import warnings
 
 import jax
 
+from md.dynamics.config import ENSEMBLES, MDConfig
+from md.dynamics.config import FILE_SECTIONS as MD_SECTIONS
 from painnjax.cli.common import (
+    add_config,
     add_devices,
     add_distributed,
     add_dtype,
@@ -15,51 +18,69 @@ from painnjax.cli.common import (
     add_model,
     add_quiet,
     start_distributed,
+    write_resolved_config,
 )
+from painnjax.config import read_sections, resolved
 from painnjax.devices import is_main_process
+from painnjax.errors import InputError
 from painnjax.io.files import check_writable
 from painnjax.potential import NEIGHBOR_MODES
 
 # `md` is imported in the handlers, not here: its modules load jax-md, scipy or ase.io, which would add
 # 5-8 s to `painnjax --help` (1.5-3 s) and to every argument error (2026-12-07: `import md.workflow`
 # timed after `import painnjax`). painnjax's own modules are imported here: `import painnjax` has loaded them.
+# Except md.dynamics.config, imported here for the option defaults: it loads no more than dataclasses (3 ms,
+# `python -X importtime -c "import painnjax.cli; import md.dynamics.config"`, 2-core dev machine, 2026-12-09).
 # cmd_md must also import md after `start_distributed`: importing jax-md starts JAX's backend, and a
 # multi-host job can be joined only before that.
+MD = MDConfig()  # the defaults of the options
+
+# The option (its dest) that sets each [md] key of a --config file; an option not given is None, so the
+# file's value (else MDConfig's default) counts
+MD_KEYS = {
+    "ensemble": "ensemble",
+    "T": "temperature",
+    "dt": "dt",
+    "steps": "steps",
+    "replicas": "replicas",
+    "seed": "seed",
+    "tau": "tau",
+    "chain_length": "chain_length",
+    "friction": "friction",
+    "log_every": "log_every",
+    "traj_every": "traj_every",
+    "checkpoint_every": "checkpoint_every",
+    "max_temperature": "max_temperature",
+    "fragment_distance": "fragment_distance",
+    "wall": "wall_radius",
+    "wall_k": "wall_k",
+    "exchange_every": "exchange_every",
+    "max_spread": "max_spread",
+    "collect_above": "collect_above",
+}
 
 
-def _md_config(args):
-    """The run's MDConfig; options the ensemble ignores but were set are reported as warnings.
+def _md_config(args) -> MDConfig:
+    """The run's MDConfig: the ``[md]`` table of ``--config`` with the options given put over it;
+    options the ensemble ignores but were set are reported as warnings.
 
-    ``--tau``, ``--chain-length`` and ``--friction`` are None when not given: MDConfig fills in
-    its defaults and warns only about values given for an ensemble that does not use them.
-    """
-    from md.dynamics.config import MDConfig, UnusedOptionWarning
+    An option not given is None: the file's value counts, else MDConfig's default (``--tau``,
+    ``--chain-length`` and ``--friction`` warn only about values set for an ensemble that does not
+    use them). ``--replicas`` not given anywhere: one per temperature and start structure."""
+    from md.dynamics.config import UnusedOptionWarning
 
-    temps = args.T[0] if len(args.T) == 1 else tuple(args.T)
-    replicas = args.replicas if args.replicas is not None else max(len(args.T), len(args.start), 1)
+    from_file = read_sections(args.config, MD_SECTIONS)["md"]
+    given = {key: getattr(args, dest) for dest, key in MD_KEYS.items()}
+    if args.T is not None:
+        given["temperature"] = args.T[0] if len(args.T) == 1 else tuple(args.T)
+    if args.steps is None and "steps" not in from_file:
+        raise InputError("--steps is required (the total number of steps), here or as [md] steps in --config")
+    if args.replicas is None and "replicas" not in from_file:
+        temps = given["temperature"] if args.T is not None else from_file.get("temperature", MD.temperature)
+        given["replicas"] = max(len(temps) if isinstance(temps, (list, tuple)) else 1, len(args.start), 1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnusedOptionWarning)
-        cfg = MDConfig(
-            ensemble=args.ensemble,
-            temperature=temps,
-            dt=args.dt,
-            steps=args.steps,
-            replicas=replicas,
-            seed=args.seed,
-            tau=args.tau,
-            chain_length=args.chain_length,
-            friction=args.friction,
-            log_every=args.log_every,
-            traj_every=args.traj_every,
-            checkpoint_every=args.checkpoint_every,
-            max_temperature=args.max_temperature,
-            fragment_distance=args.fragment_distance,
-            wall_radius=args.wall,
-            wall_k=args.wall_k,
-            exchange_every=args.exchange_every,
-            max_spread=args.max_spread,
-            collect_above=args.collect_above,
-        )
+        cfg = resolved(MDConfig, "md", from_file, given, args.config)
     for w in caught:
         if issubclass(w.category, UnusedOptionWarning):
             print(f"painnjax md: warning: {w.message}", file=sys.stderr)
@@ -70,10 +91,10 @@ def _md_config(args):
 
 def cmd_md(args) -> int:
     start_distributed(args)
+    cfg = _md_config(args)  # before md's heavy modules: a bad option or --config file is refused at once
     from md.dynamics.simulate import SafetyStopWarning
     from md.workflow import format_md_summary, run_md_file
 
-    cfg = _md_config(args)
     check_writable(args.out, "--out folder", folder=True)  # before the run, not after its first chunk
     try:
         with warnings.catch_warnings():
@@ -103,7 +124,11 @@ def cmd_md(args) -> int:
         return 1 if res.stop_reason.startswith("safety") else 0
     for line in res.messages:
         print(f"painnjax md: {line}", file=sys.stderr)
-    print(f"wrote {args.out}: summary.json, thermo.csv, trajectory_r*.{args.format}, checkpoint.msgpack")
+    write_resolved_config(args.out, "md", {"md": cfg}, MD_SECTIONS)
+    print(
+        f"wrote {args.out}: summary.json, thermo.csv, trajectory_r*.{args.format}, checkpoint.msgpack, "
+        "config.toml (the settings, for --config)"
+    )
     return 1 if res.stop_reason.startswith("safety") else 0
 
 
@@ -141,31 +166,64 @@ def _add_md(sub) -> None:
         "several: replica r runs structure r mod K, padded to the largest in one compiled run "
         "(different sizes: --ensemble nvt-langevin or nve)",
     )
-    m.add_argument("--ensemble", default="nvt-nh", help="nvt-nh (Nosé-Hoover chain, default), nve or nvt-langevin")
+    add_config(m, "an [md] section (the keys of MDConfig: ensemble, temperature, dt, steps, ...)")
+    m.add_argument(
+        "--ensemble",
+        default=None,
+        metavar="{" + ",".join(ENSEMBLES) + "}",
+        help=f"nvt-nh (Nosé-Hoover chain), nve or nvt-langevin (BAOAB) (default {MD.ensemble})",
+    )
     m.add_argument(
         "--T",
         "--temperature",
         dest="T",
         type=float,
         nargs="+",
-        default=[300.0],
-        help="temperature in K (NVE: of the initial velocities); several: one per replica",
+        default=None,
+        help="temperature in K (NVE: of the initial velocities); several: one per replica "
+        f"(default {MD.temperature:g})",
     )
-    m.add_argument("--dt", type=float, default=0.5, help="time step in fs (default 0.5)")
-    m.add_argument("--steps", type=int, required=True, help="total number of steps (a restart continues up to it)")
+    m.add_argument("--dt", type=float, default=None, help=f"time step in fs (default {MD.dt:g})")
+    m.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="total number of steps (a restart continues up to it); no default: give it here or as [md] steps "
+        "in --config",
+    )
     m.add_argument("--out", required=True, help="output folder")
     m.add_argument(
         "--replicas", type=int, default=None, help="independent trajectories in one run (default: one per --T value)"
     )
     m.add_argument("--restart", action="store_true", help="continue the run in --out from its checkpoint")
-    m.add_argument("--seed", type=int, default=0, help="random seed of the initial velocities and noise")
-    # None when not given: MDConfig's defaults; a value the ensemble ignores gives a warning
-    m.add_argument("--tau", type=float, default=None, help="Nosé-Hoover time constant in fs (default 100)")
-    m.add_argument("--chain-length", type=int, default=None, help="Nosé-Hoover chain length, >= 2 (default 3)")
-    m.add_argument("--friction", type=float, default=None, help="Langevin friction in 1/fs (default 0.01)")
-    m.add_argument("--log-every", type=int, default=10, help="steps between thermo records and checks (default 10)")
-    m.add_argument("--traj-every", type=int, default=100, help="steps between trajectory frames (default 100; 0: none)")
-    m.add_argument("--checkpoint-every", type=int, default=1000, help="steps between checkpoints (default 1000)")
+    m.add_argument(
+        "--seed", type=int, default=None, help=f"random seed of the initial velocities and noise (default {MD.seed})"
+    )
+    # None when not given: the --config file's value, else MDConfig's default; a value the ensemble ignores
+    # gives a warning
+    m.add_argument("--tau", type=float, default=None, help=f"Nosé-Hoover time constant in fs (default {MD.tau:g})")
+    m.add_argument(
+        "--chain-length", type=int, default=None, help=f"Nosé-Hoover chain length, >= 2 (default {MD.chain_length})"
+    )
+    m.add_argument("--friction", type=float, default=None, help=f"Langevin friction in 1/fs (default {MD.friction:g})")
+    m.add_argument(
+        "--log-every",
+        type=int,
+        default=None,
+        help=f"steps between thermo records and checks (default {MD.log_every})",
+    )
+    m.add_argument(
+        "--traj-every",
+        type=int,
+        default=None,
+        help=f"steps between trajectory frames (default {MD.traj_every}; 0: none)",
+    )
+    m.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        help=f"steps between checkpoints (default {MD.checkpoint_every})",
+    )
     m.add_argument("--format", choices=["traj", "extxyz"], default="traj", help="trajectory format (default traj)")
     m.add_argument("--forces", action="store_true", help="store forces in the trajectory frames")
     add_dtype(m)
@@ -202,35 +260,41 @@ def _add_md(sub) -> None:
         help="flat-bottom spherical wall of this radius (Å) around the centre of mass (default: none); "
         "with a wall, fragments are not stops unless --fragment-distance is given",
     )
-    w.add_argument("--wall-k", type=float, default=1.0, help="the wall's force constant in eV/Å² (default 1)")
+    w.add_argument(
+        "--wall-k", type=float, default=None, help=f"the wall's force constant in eV/Å² (default {MD.wall_k:g})"
+    )
     c = m.add_argument_group("committee (uncertainty inside the run)")
     c.add_argument(
         "--committee",
         nargs="+",
         default=None,
         metavar="MODEL",
-        help="more models: the run follows the committee mean and thermo.csv gets its energy and force spreads",
+        help="more models: the run follows the committee mean and thermo.csv gets its energy and force spreads "
+        "(default: none, the one model)",
     )
     c.add_argument(
         "--max-spread",
         type=float,
         default=None,
-        help="stop a replica whose largest atomic force spread exceeds this (eV/Å), keeping its last frame below it",
+        help="stop a replica whose largest atomic force spread exceeds this (eV/Å), keeping its last frame below it "
+        "(default: no limit)",
     )
     c.add_argument(
         "--collect-above",
         type=float,
         default=None,
-        help="write frames whose largest atomic force spread exceeds this (eV/Å) to uncertain.extxyz (for labelling)",
+        help="write frames whose largest atomic force spread exceeds this (eV/Å) to uncertain.extxyz (for labelling; "
+        "default: none written)",
     )
     x = m.add_argument_group("replica exchange")
     x.add_argument(
         "--exchange-every",
         type=int,
-        default=0,
+        default=None,
         metavar="K",
         help="swap configurations between neighbouring temperatures (--T, increasing) every K steps "
-        "(Metropolis; a multiple of --log-every; default 0: none); summary.json gets exchange_acceptance",
+        f"(Metropolis; a multiple of --log-every; default {MD.exchange_every}: none); summary.json gets "
+        "exchange_acceptance",
     )
     add_ignore_cell(m)
     add_quiet(m)

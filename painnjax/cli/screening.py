@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 
+from md.screening.config import FILE_SECTIONS as SCREEN_SECTIONS
 from md.screening.config import RefineConfig, ScreenConfig
-from painnjax.cli.common import add_devices, add_dtype, add_ignore_cell, add_model, add_quiet
+from painnjax.cli.common import (
+    add_config,
+    add_devices,
+    add_dtype,
+    add_ignore_cell,
+    add_model,
+    add_quiet,
+    write_resolved_config,
+)
+from painnjax.config import read_sections, resolved
 from painnjax.errors import InputError
 from painnjax.io.files import check_writable
 from painnjax.io.resolved import resolve_model
@@ -18,6 +28,22 @@ from painnjax.io.resolved import resolve_model
 SCREEN = ScreenConfig()  # the defaults of the options
 REFINE = RefineConfig()
 
+
+# The option (its dest) that sets each key of a --config file's [screen] and [refine]; an option not given
+# is None, so the file's value (else the dataclass's default) counts
+KEYS = {
+    "fmax": ("screen", "fmax"),
+    "steps": ("screen", "max_steps"),
+    "optimizer": ("screen", "optimizer"),
+    "slots": ("screen", "slots"),
+    "keep": ("screen", "keep"),
+    "energy_window": ("screen", "energy_window"),
+    "tolerance": ("screen", "tolerance"),
+    "dtype": ("screen", "dtype"),
+    "refine_rounds": ("refine", "rounds"),
+    "refine_top": ("refine", "top"),
+    "refine_moves": ("refine", "moves"),
+}
 
 # The option of each checked setting, for the messages (ScreenConfig and RefineConfig name their fields)
 _OPTIONS = {
@@ -94,8 +120,10 @@ def _candidates(args, config: ScreenConfig):
         return _grown(args, config)
     if args.add is not None:
         raise InputError("--add needs --grow-from FILE (the minima the molecule is added to)")
-    if (args.composition is None) == (args.candidates is None):
-        raise InputError("give either --composition (random candidates) or --candidates FILE, not both")
+    if args.composition is None and args.candidates is None:  # two of them: argparse refuses that
+        raise InputError(
+            "give the candidates: --composition (random candidates), --candidates FILE or --grow-from FILE"
+        )
     if args.composition is not None:
         if args.n < 1:
             raise InputError(f"--n must be >= 1, got {args.n}")
@@ -122,8 +150,6 @@ def _grown(args, config: ScreenConfig):
     from md.screening.candidates import read_candidates, template
     from md.screening.growth import ADDABLE, grown_candidates
 
-    if args.composition is not None or args.candidates is not None:
-        raise InputError("--grow-from makes its own candidates: leave out --composition and --candidates")
     if args.add is None:
         raise InputError("--grow-from needs --add SA, AM or W (the molecule added to each minimum)")
     if args.transfers is not None:
@@ -147,21 +173,17 @@ def _grown(args, config: ScreenConfig):
 
 
 def _config(args) -> ScreenConfig:
-    """The screen's settings from the command line, checked (the refinement's even with --refine-rounds 0);
-    a bad one is named by its option."""
+    """The screen's settings: the ``[screen]`` and ``[refine]`` tables of ``--config`` with the options given
+    put over them, checked (the refinement's even with --refine-rounds 0); a bad value is named by its
+    option, or by the file, section and key it came from."""
+    tables = read_sections(args.config, SCREEN_SECTIONS)
+    given = {"screen": {}, "refine": {"seed": args.seed}}
+    for dest, (section, key) in KEYS.items():
+        given[section][key] = getattr(args, dest)
     try:
-        refine = RefineConfig(rounds=args.refine_rounds, top=args.refine_top, moves=args.refine_moves, seed=args.seed)
-        return ScreenConfig(
-            fmax=args.fmax,
-            max_steps=args.steps,
-            optimizer=args.optimizer,
-            slots=args.slots,
-            keep=args.keep,
-            energy_window=args.energy_window,
-            tolerance=args.tolerance,
-            dtype=args.dtype,
-            refine=refine if refine.rounds else None,
-        )
+        refine = resolved(RefineConfig, "refine", tables["refine"], given["refine"], args.config)
+        given["screen"]["refine"] = refine if refine.rounds else None
+        return resolved(ScreenConfig, "screen", tables["screen"], given["screen"], args.config)
     except InputError as exc:
         field, sep, rest = str(exc).partition(":")
         if field in _OPTIONS and sep:
@@ -188,6 +210,8 @@ def cmd_screen(args) -> int:
         devices=args.devices,
         progress=not args.quiet,
     )
+    refine = config.refine or RefineConfig(rounds=0)
+    write_resolved_config(args.out, "screen", {"screen": config, "refine": refine}, SCREEN_SECTIONS)
     if not len(res.ranked):
         return 1
     if args.rank_by == "G":
@@ -207,23 +231,30 @@ def register(sub) -> None:
         "(batched L-BFGS or FIRE), duplicates removed, the lowest kept",
     )
     add_model(sc)
-    sc.add_argument(
+    given = sc.add_mutually_exclusive_group()  # the candidates: one of the three
+    given.add_argument(
         "--composition",
-        help="random candidates of this cluster, e.g. SA4AM4, SA2AM2W2, SA3B1AM2AH1 (B = HSO4-, AH = NH4+)",
+        help="random candidates of this cluster, e.g. SA4AM4, SA2AM2W2, SA3B1AM2AH1 (B = HSO4-, AH = NH4+), "
+        "or its formula, e.g. H10N2O8S2 (= SA2AM2; default: none, give this, --candidates or --grow-from)",
+    )
+    given.add_argument(
+        "--candidates", help="or: every frame of this structure file (extxyz, xyz, traj, ...; default: none)"
+    )
+    given.add_argument(
+        "--grow-from",
+        metavar="FILE",
+        help="or: growth moves: candidates made by adding --add to the minima in FILE (e.g. a smaller "
+        "cluster's best.extxyz), an equal share each (default: none)",
     )
     sc.add_argument(
         "--transfers",
         help="proton-transfer states of a neutral --composition screened, in equal shares: 'all' (default: "
         "SA2AM2 -> SA2AM2, SA1B1AM1AH1, SA0B2AM0AH2), '0' (neutral molecules only) or a list like '1,2'",
     )
-    sc.add_argument("--candidates", help="or: every frame of this structure file (extxyz, xyz, traj, ...)")
     sc.add_argument(
-        "--grow-from",
-        metavar="FILE",
-        help="or: growth moves: candidates made by adding --add to the minima in FILE (e.g. a smaller "
-        "cluster's best.extxyz), an equal share each",
+        "--add", metavar="MOLECULE", help="the molecule a growth move adds: SA, AM or W (no default; with --grow-from)"
     )
-    sc.add_argument("--add", metavar="MOLECULE", help="the molecule a growth move adds: SA, AM or W")
+    add_config(sc, "[screen] and [refine] sections (the keys of ScreenConfig and RefineConfig)")
     add_devices(sc, "slots")
     add_ignore_cell(sc)
     sc.add_argument("--n", type=int, default=1000, help="random candidates (default 1000)")
@@ -231,69 +262,70 @@ def register(sub) -> None:
     sc.add_argument(
         "--keep",
         type=int,
-        default=SCREEN.keep,
+        default=None,
         help=f"distinct minima written to OUT/best.extxyz (default {SCREEN.keep})",
     )
     sc.add_argument(
         "--optimizer",
         choices=("lbfgs", "fire"),
-        default=SCREEN.optimizer,
-        help="minimiser: L-BFGS with a line search (default; several times fewer force calls) or FIRE",
+        default=None,
+        help="minimiser: lbfgs (L-BFGS with a line search; several times fewer force calls) or fire "
+        f"(default {SCREEN.optimizer})",
     )
     sc.add_argument(
         "--refine-rounds",
         type=int,
-        default=REFINE.rounds,
+        default=None,
         help="rounds of refinement after the candidates: new candidates made by turning and shifting one molecule "
         f"of the lowest minima so far (default {REFINE.rounds}; 0: none)",
     )
     sc.add_argument(
         "--refine-top",
         type=int,
-        default=REFINE.top,
+        default=None,
         help=f"lowest distinct minima refined per round (default {REFINE.top})",
     )
     sc.add_argument(
         "--refine-moves",
         type=int,
-        default=REFINE.moves,
+        default=None,
         help=f"new candidates per refined minimum (default {REFINE.moves})",
     )
     sc.add_argument(
         "--fmax",
         type=float,
-        default=SCREEN.fmax,
+        default=None,
         help=f"convergence: largest atomic force, eV/Å (default {SCREEN.fmax})",
     )
     sc.add_argument(
         "--steps",
         type=int,
-        default=SCREEN.max_steps,
+        default=None,
         help=f"L-BFGS iterations or FIRE steps per structure at most (default {SCREEN.max_steps})",
     )
     sc.add_argument(
         "--slots",
         type=int,
-        default=SCREEN.slots,
+        default=None,
         help="structures minimised at once (default: 1 on a CPU, where that is fastest; 256 on a GPU)",
     )
     sc.add_argument(
         "--energy-window",
         type=float,
-        default=SCREEN.energy_window,
+        default=None,
         help=f"duplicates lie within this energy, kcal/mol (default {SCREEN.energy_window})",
     )
     sc.add_argument(
         "--tolerance",
         type=float,
-        default=SCREEN.tolerance,
+        default=None,
         help=f"... and within this RMS of sorted interatomic distances, Å (default {SCREEN.tolerance})",
     )
     sc.add_argument(
         "--committee",
         nargs="+",
         metavar="MODEL",
-        help="further models: their energy/force spread on the kept minima flags uncertain ones",
+        help="further models: their energy/force spread on the kept minima flags uncertain ones (default: none)",
     )
     sc.add_argument(
         "--rank-by",
@@ -310,7 +342,7 @@ def register(sub) -> None:
     sc.add_argument(
         "--qh-cutoff", type=float, default=100.0, help="quasi-harmonic cutoff for --rank-by G, cm-1 (default 100)"
     )
-    add_dtype(sc)
+    add_dtype(sc, default=None, shown=SCREEN.dtype)
     sc.add_argument("--out", required=True, help="output folder")
     sc.add_argument("--resume", action="store_true", help="continue an interrupted screen in OUT")
     add_quiet(sc)

@@ -18,13 +18,18 @@ from painnjax.training.committee import (
     select_by_spread,
     write_selection,
 )
+from painnjax.training.config import TrainConfig
 from painnjax.training.evaluate import error_report, format_report, parity_plot, size_plot, write_report
 from painnjax.training.workflow import train_from_files
 
 
 def cmd_train(args) -> int:
-    start_distributed(args)
+    from painnjax.kernels.commands import kernel_train  # [model] kind = "krr" | "knn"
+
     check_writable(args.out, "--out folder", folder=True)
+    if (code := kernel_train(args)) is not None:
+        return code
+    start_distributed(args)
     overrides = {
         "train": {
             "epochs": args.epochs,
@@ -33,6 +38,7 @@ def cmd_train(args) -> int:
             "init_from": args.init_from,
             "freeze_embedding": args.freeze_embedding or None,  # None: the config's
             "freeze_interactions": args.freeze_interactions,
+            "log": args.log,
         },
         "data": {"monomers": args.monomers, "ignore_cell": args.ignore_cell or None},  # None: the config's
     }
@@ -84,6 +90,10 @@ def _check_outputs(*outputs) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    from painnjax.kernels.commands import kernel_evaluate  # a kernel model file
+
+    if (code := kernel_evaluate(args)) is not None:
+        return code
     plot = Path(args.plot) if args.plot else Path(args.json).with_suffix(".png") if args.json else None
     _check_outputs((args.json, "--json file"), (plot, "--plot file"))
     models, data = _models_and_data(args.model, args.data)
@@ -135,12 +145,26 @@ def cmd_select(args) -> int:
 def register(sub) -> None:
     t = sub.add_parser("train", help="train a PaiNN on energies and forces (the paper's protocol by default)")
     t.add_argument("--data", nargs="+", required=True, help="ASE-readable files with energies (and forces)")
-    t.add_argument("--config", help="TOML or YAML run config ([model], [train], [data], [split])")
+    t.add_argument(
+        "--config",
+        help="TOML or YAML run config ([model], [train], [data], [split]; see docs/configs.md) "
+        "(default: none, the reference study's protocol)",
+    )
     t.add_argument("--out", default="run", help="run folder (default: run)")
-    t.add_argument("--monomers", help="monomer reference file: train on binding energies")
-    t.add_argument("--epochs", type=int, help="override [train] epochs")
-    t.add_argument("--batch-size", type=int, help="override [train] batch_size")
-    t.add_argument("--seed", type=int, help="override [train] seed")
+    t.add_argument(
+        "--monomers",
+        help="monomer reference file (or bundled set): train on binding energies; overrides [data] monomers "
+        "(default: the config's, else none: energies less fitted per-element offsets)",
+    )
+    t.add_argument(
+        "--epochs", type=int, help=f"override [train] epochs (default: the config's, else {TrainConfig.epochs})"
+    )
+    t.add_argument(
+        "--batch-size",
+        type=int,
+        help=f"override [train] batch_size (default: the config's, else {TrainConfig.batch_size})",
+    )
+    t.add_argument("--seed", type=int, help=f"override [train] seed (default: the config's, else {TrainConfig.seed})")
     t.add_argument(
         "--committee",
         type=int,
@@ -152,21 +176,30 @@ def register(sub) -> None:
         "--init-from",
         metavar="MODEL",
         help="fine-tune: start from this model file or bundled model (saam-gfn1): its weights, energy "
-        "references and architecture; overrides [train] init_from",
+        "references and architecture; overrides [train] init_from (default: the config's, else none: "
+        "seeded weights)",
     )
     t.add_argument("--freeze-embedding", action="store_true", help="with --init-from: hold the nuclear embedding fixed")
     t.add_argument(
         "--freeze-interactions",
         type=int,
         metavar="K",
-        help="with --init-from: hold the first K interaction blocks (messages, updates, their filters) fixed",
+        help="with --init-from: hold the first K interaction blocks (messages, updates, their filters) fixed "
+        f"(default: the config's, else {TrainConfig.freeze_interactions})",
     )
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     t.add_argument(
         "--stop-after",
         type=int,
         metavar="N",
-        help="train at most N more epochs in this call (e.g. a batch job's time limit), then --resume",
+        help="train at most N more epochs in this call (e.g. a batch job's time limit), then --resume "
+        "(default: none, up to the last epoch)",
+    )
+    t.add_argument(
+        "--log",
+        choices=["csv", "tensorboard"],
+        help="csv: metrics.csv only (default); tensorboard: also TensorBoard events of its columns in "
+        "--out/tensorboard (needs tensorboardX: pip install 'painnjax[tensorboard]'); overrides [train] log",
     )
     add_ignore_cell(t)
     add_distributed(t, "structures of each batch")
@@ -183,9 +216,13 @@ def register(sub) -> None:
         help="ASE-readable files with total energies (and forces); further model "
         "files (*.painn) here make a committee: the errors of its mean and its spread",
     )
-    e.add_argument("--json", help="write the metrics here (energy_mae, energy_rmse, forces_mae, forces_rmse, ...)")
+    e.add_argument(
+        "--json",
+        help="write the metrics here (energy_mae, energy_rmse, forces_mae, forces_rmse, ...) "
+        "(default: none, only printed)",
+    )
     e.add_argument("--plot", help="parity plot PNG (default: next to --json)")
-    e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument("--batch-size", type=int, default=8, help="structures per batch of the model's evaluation")
     add_ignore_cell(e)
     e.set_defaults(func=cmd_evaluate)
 
@@ -209,6 +246,6 @@ def register(sub) -> None:
         "keeps typical thermal frames besides the most uncertain ones (default 0)",
     )
     q.add_argument("--seed", type=int, default=0, help="seed of the random share (default 0)")
-    q.add_argument("--batch-size", type=int, default=8)
+    q.add_argument("--batch-size", type=int, default=8, help="structures per batch of the models' evaluation")
     add_ignore_cell(q)
     q.set_defaults(func=cmd_select)

@@ -97,7 +97,12 @@ def decompose(elements: Mapping[int, int], molecules: Mapping[str, str] = MOLECU
 
 def composition_name(counts: Mapping[str, int]) -> str:
     """Names with their counts in the mapping's order: SA and AM always (when present as keys,
-    ``"SA0AM1"``), every other molecule only with a count above zero."""
+    ``"SA0AM1"``), every other molecule only with a count above zero.
+
+    The one writer of composition names (``SA4AM4``, ``SA4AM4W2``, ``SA1AM0W3``): the data's names
+    keep SA and AM with zero counts, so these are kept too (the names in existing ``info`` and
+    ``split.json`` files stay valid). Readers (:func:`md.screening.candidates.parse_composition`)
+    accept zero counts written or left out, and chemical formulas."""
     parts = [f"{name}{int(c)}" for name, c in counts.items() if c > 0 or name in ALWAYS_WRITTEN]
     return "".join(parts)
 
