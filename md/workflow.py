@@ -127,18 +127,42 @@ def optimize_file(
     max_steps: int = 1000,
     dtype: str = "float32",
     ignore_cell: bool = False,
+    settle=None,
 ):
     """FIRE-minimise the structure in ``inp`` and write it (with energy and forces) to ``out``;
-    ``ignore_cell``: a periodic frame is minimised as a free cluster (else an error)."""
+    ``ignore_cell``: a periodic frame is minimised as a free cluster (else an error).
+
+    ``settle``: a check of the minimum by its Hessian, ``settle(model, atoms, fmax=, max_steps=)
+    -> (positions, record)`` (:func:`md.analysis.settle.settle_model_minimum`, passed in by the
+    layer above: ``painnjax optimize --check-minimum``, the demo). When FIRE has converged and the
+    check moved the structure off a saddle, FIRE runs again from there in ``dtype`` (energy and
+    forces of the file in one precision); the record is the result's ``settled``, and the
+    file's ``info`` gets ``settle_rounds`` (steps off a saddle) and ``is_minimum``."""
     with precision(dtype):
         m = load_model(model)
         atoms = read_structure(inp, ignore_cell=ignore_cell)
         energy_fn = build_potential(m, atoms, dtype)
         res = minimize(energy_fn, atoms, fmax=fmax, max_steps=max_steps)
+    record = None
+    if settle is not None and res.converged:
+        minimum = atoms.copy()
+        minimum.positions = res.positions
+        positions, record = settle(m, minimum, fmax=fmax, max_steps=max_steps)
+        if record["moved"]:
+            minimum.positions = positions
+            with precision(dtype):
+                again = minimize(energy_fn, minimum, fmax=fmax, max_steps=max_steps)
+            again.steps += res.steps
+            again.compile_seconds += res.compile_seconds
+            again.seconds += res.seconds
+            res = again
+        res.settled = record
     result = atoms.copy()
     result.positions = res.positions
     result.calc = SinglePointCalculator(result, energy=res.energy, forces=res.forces)
     result.info.update(fmax=res.fmax, converged=res.converged, steps=res.steps)
+    if record is not None:
+        result.info.update(settle_rounds=len(record["rounds"]), is_minimum=bool(record["is_minimum"]))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")

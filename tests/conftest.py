@@ -8,10 +8,15 @@ suite fast on a 2-core CPU; float64 is only switched on locally with ``jax.enabl
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 # fixture modules shared by sub-folders (a conftest.py there would shadow this one for `from conftest import`)
 pytest_plugins = ["kernel_helpers"]
+
+# The user cache (thermo's monomer references, $XDG_CACHE_HOME/painnjax) goes to a folder of this test
+# session, not the user's ~/.cache: a test must neither read a cache a user run left nor leave one.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="painnjax-test-cache-")
 
 # XLA's compiled programs are kept in JAX's persistent compilation cache under .pytest_cache/:
 # many tests build the same small models and steps again (new closures, the same program), and

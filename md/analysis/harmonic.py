@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from md.forces.build import build_potential, precision
+from md.forces.cache import shared_cache
 from md.structures import read_structure
 from painnjax import units
 from painnjax.compiler import jit
@@ -294,9 +295,14 @@ def harmonic_analysis(
     """
     R, m = _checked_input(atoms, masses, ignore_cell)
     _check_threshold(imaginary_threshold)
-    dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-    derivatives = jit(derivatives_fn(energy_fn, len(R), hessian_batch=hessian_batch))
-    e, g, H = derivatives(jnp.asarray(R.reshape(-1), dtype))
+    x64 = bool(jax.config.jax_enable_x64)
+    # one compiled function per energy function, size and precision: a second structure (or the
+    # same one after a step, md.analysis.settle) is not compiled again
+    derivatives = shared_cache(energy_fn).setdefault(
+        ("harmonic", len(R), hessian_batch, x64),
+        jit(derivatives_fn(energy_fn, len(R), hessian_batch=hessian_batch)),
+    )
+    e, g, H = derivatives(jnp.asarray(R.reshape(-1), jnp.float64 if x64 else jnp.float32))
     return _analyse(R, m, e, g, H, imaginary_threshold=imaginary_threshold, linear_tol=linear_tol)
 
 
@@ -346,7 +352,10 @@ def harmonic_analysis_batch(
     n = len(first)
     dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
     batch = min(batch_size, len(structures))
-    derivatives = jit(jax.vmap(derivatives_fn(energy_fn, n, hessian_batch=hessian_batch)))
+    derivatives = shared_cache(energy_fn).setdefault(
+        ("harmonic-batch", n, hessian_batch, bool(jax.config.jax_enable_x64)),
+        jit(jax.vmap(derivatives_fn(energy_fn, n, hessian_batch=hessian_batch))),
+    )
     X = np.stack([R.reshape(-1) for R, _ in inputs])
     results = []
     for start in range(0, len(X), batch):

@@ -142,6 +142,9 @@ def rank_screen_by_g(
     if res.bindings is not None:
         files.append(write_dh_ds_table(out / "dH_dS.txt", thermos, res.bindings))
     frames = read(best, index=":")
+    for a, t in zip(frames, thermos):  # a minimum stepped off a saddle (md.analysis.settle): its new positions
+        if t.settled and t.settled.get("moved"):
+            a.positions = t.settled["positions_A"]
     T0 = float(res.structures[0].temperatures[0]) if thermos else float(temperatures[0])
     lines = ["G_rank,energy_rank,candidate_index,state,relative_G_kcal_mol,relative_E_kcal_mol,G_eV,n_imaginary,T_K"]
     ranked_frames = []

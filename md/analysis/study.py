@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from md.analysis.harmonic import harmonic_file, write_frequencies
+from md.analysis.settle import settle_model_minimum
 from md.analysis.spectrum import plot_spectrum, power_spectrum, read_velocities
 from md.dynamics.checkpoint import CHECKPOINT_FILE
 from md.dynamics.config import MDConfig
@@ -179,7 +180,11 @@ def _minimum_stage(model, structure, minimum_path: Path, fmax, max_fire_steps, r
     if "minimum" in rec.data and minimum_path.exists():
         say(f"minimum: reused {minimum_path}")
         return None
-    res = optimize_file(model, structure, minimum_path, fmax=fmax, max_steps=max_fire_steps)
+    res = optimize_file(
+        model, structure, minimum_path, fmax=fmax, max_steps=max_fire_steps, settle=settle_model_minimum
+    )
+    if res.settled and res.settled["moved"]:
+        say(f"minimum: {res.settled['summary']}")
     rec.data["minimum"] = {
         "energy_eV": res.energy,
         "fmax_eV_per_A": res.fmax,

@@ -49,6 +49,9 @@ class MinimizeResult:
     compile_seconds: float
     seconds: float
     pair_reallocations: int = 0
+    #: what a check of the minimum by its Hessian did (:meth:`md.analysis.settle.Settled.to_dict`;
+    #: ``md.workflow.optimize_file`` with ``settle``), None when not checked
+    settled: dict | None = None
 
 
 def check_settings(fmax, max_steps, maxstep, dt_start, dt_max, least_steps: int) -> None:

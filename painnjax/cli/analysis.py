@@ -83,6 +83,8 @@ def cmd_thermo(args) -> int:
         with_binding=not args.no_binding,
         dtype=args.dtype,
         ignore_cell=args.ignore_cell,
+        settle=not args.no_settle,
+        monomer_cache=not args.no_cache,
     )
     print(format_thermo(res))
     write_thermo(args.json, res.structures, bindings=res.bindings, monomers=res.monomers, settings=res.settings)
@@ -236,6 +238,18 @@ def _add_thermo(sub) -> None:
         "--no-binding",
         action="store_true",
         help="no binding free energies (no monomer references; for structures not made of SA, AM and W)",
+    )
+    t.add_argument(
+        "--no-settle",
+        action="store_true",
+        help="take the structures as they are (default: a structure with an imaginary mode beyond 5 cm-1 is "
+        "stepped along it and minimised again before its free energy is taken; said in the output)",
+    )
+    t.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="minimise the monomer references again (default: kept per model and settings in "
+        "$XDG_CACHE_HOME/painnjax/monomers, ~/.cache when unset, and read back)",
     )
     add_dtype(t, default="float64")
     add_ignore_cell(t)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 
@@ -132,10 +133,25 @@ def cmd_md(args) -> int:
     return 1 if res.stop_reason.startswith("safety") else 0
 
 
+#: ``painnjax optimize`` checks the minimum by its Hessian by default up to this many atoms (the
+#: float64 Hessian of SA7AM7, 77 atoms, takes seconds to a minute on a CPU; it grows as N²)
+CHECK_MINIMUM_MAX_ATOMS = 200
+#: ... and when minimised to at most this force (eV/Å): a looser FIRE does not hand over a minimum
+CHECK_MINIMUM_MAX_FMAX = 0.05
+
+
 def cmd_optimize(args) -> int:
     from md.workflow import optimize_file
 
     check_writable(args.out, "--out file")
+    settle = None
+    if args.check_minimum is not False:
+        from md.analysis.settle import settle_model_minimum
+        from md.structures import read_structure
+
+        n = len(read_structure(args.input, ignore_cell=args.ignore_cell))
+        if args.check_minimum or (n <= CHECK_MINIMUM_MAX_ATOMS and args.fmax <= CHECK_MINIMUM_MAX_FMAX):
+            settle = settle_model_minimum
     res = optimize_file(
         args.model,
         args.input,
@@ -144,12 +160,22 @@ def cmd_optimize(args) -> int:
         max_steps=args.steps,
         dtype=args.dtype,
         ignore_cell=args.ignore_cell,
+        settle=settle,
     )
     state = "converged" if res.converged else "NOT converged"
     print(
         f"FIRE {state} in {res.steps} steps: E = {res.energy:.6f} eV, max force {res.fmax:.4g} eV/Å "
         f"(fmax {args.fmax}); wrote {args.out}"
     )
+    if res.settled is not None:
+        print(f"minimum check (float64 Hessian): {res.settled['summary'] or 'no imaginary mode, a minimum'}")
+    elif settle is None:
+        why = (
+            "--no-check-minimum"
+            if args.check_minimum is False
+            else f"default only up to {CHECK_MINIMUM_MAX_ATOMS} atoms and --fmax {CHECK_MINIMUM_MAX_FMAX}"
+        )
+        print(f"minimum check: not done ({why})")
     return 0 if res.converged else 1
 
 
@@ -310,6 +336,14 @@ def register(sub) -> None:
     o.add_argument("--steps", type=int, default=1000, help="step limit (default 1000)")
     o.add_argument(
         "--out", required=True, help="file for the minimised structure (e.g. OUT.xyz, with energy and forces)"
+    )
+    o.add_argument(
+        "--check-minimum",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="after FIRE, check the minimum by its float64 Hessian: an imaginary mode beyond 5 cm-1 is "
+        "stepped along and the structure minimised again (default: on up to "
+        f"{CHECK_MINIMUM_MAX_ATOMS} atoms with --fmax up to {CHECK_MINIMUM_MAX_FMAX})",
     )
     add_dtype(o)
     add_ignore_cell(o)

@@ -90,6 +90,9 @@ class Thermo:
         quasi_harmonic, qh_cutoff (cm⁻¹), qh_alpha: the treatment of soft modes.
         name, composition, fmax: what the structure was (optional; ``fmax``: the largest force
             at it, eV/Å, a check that it is a stationary point).
+        settled: what :func:`md.analysis.settle.settle_minimum` did before the frequencies were
+            taken (its :meth:`~md.analysis.settle.Settled.to_dict`, with ``positions_A`` when the
+            structure was moved), or None when not checked.
     """
 
     energy: float
@@ -119,6 +122,7 @@ class Thermo:
     name: str | None = None
     composition: str | None = None
     fmax: float | None = None
+    settled: dict | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready: ``energy_eV``, ``zpe_eV``, ``frequencies_cm-1``, ``imaginary_cm-1``, ... and
@@ -159,6 +163,7 @@ class Thermo:
             "qh_cutoff_cm-1": float(self.qh_cutoff),
             "qh_alpha": float(self.qh_alpha),
             "temperatures": per_t,
+            **({} if self.settled is None else {"settled": self.settled}),
         }
 
 

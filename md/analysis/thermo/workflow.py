@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from md.analysis.harmonic import NotAMinimumWarning, harmonic_analysis, harmonic_analysis_batch
+from md.analysis.settle import IMAGINARY_CM1, settle_minimum
+from md.analysis.thermo.cache import cache_path, read_cache, settings_key, write_cache
 from md.analysis.thermo.equations import (
     ATMOSPHERE_PA,
     GRIMME_B_AV_KG_M2,
@@ -45,6 +47,10 @@ HESSIAN_BATCH = 8
 #: :func:`monomer_references`' defaults: FIRE's convergence (eV/Å) and step limit for the monomer templates
 MONOMER_FMAX = 1e-3
 MONOMER_MAX_STEPS = 5000
+#: a structure stepped off a saddle (:mod:`md.analysis.settle`) is minimised again to its own largest
+#: force, but at least this far (eV/Å; the screen's default), and with at most this many FIRE steps
+SETTLE_FMAX = 0.01
+SETTLE_MAX_STEPS = 2000
 
 # --------------------------------------------------------------------------------------------
 # The model
@@ -112,14 +118,21 @@ def thermo_of_structures(
     batch_size: int = BATCH_SIZE,
     hessian_batch: int = HESSIAN_BATCH,
     names: Sequence[str] | None = None,
+    settle: bool = True,
+    settle_threshold: float = IMAGINARY_CM1,
 ) -> list[Thermo]:
     """:func:`thermochemistry` of each structure, its frequencies from the model's exact Hessian.
 
     Structures with the same atomic numbers in the same order (frames of one composition) have
     their Hessians computed together (:func:`~md.analysis.harmonic.harmonic_analysis_batch`:
-    ``jax.vmap`` over ``batch_size`` structures). The structures are taken as they are (not
-    minimised): a structure whose largest force exceeds :data:`STATIONARY_FMAX` and imaginary
-    frequencies are warned about (:class:`NotAMinimumWarning`); the latter are left out.
+    ``jax.vmap`` over ``batch_size`` structures). The structures are handed over as minima: one
+    with a frequency below ``-settle_threshold`` cm⁻¹ is stepped along that mode and minimised
+    again (:func:`md.analysis.settle.settle_minimum`, to its own largest force but at least
+    :data:`SETTLE_FMAX`), its thermochemistry then taken there; what was done is warned about
+    (:class:`NotAMinimumWarning`) and kept in ``Thermo.settled`` (with the new positions).
+    Without ``settle`` the structures are taken as they are. A structure whose largest force
+    exceeds :data:`STATIONARY_FMAX` is warned about, not minimised; imaginary frequencies left
+    are warned about and left out.
 
     Args:
         model: a painnjax ``Model``, model file or bundled name, or a
@@ -131,6 +144,7 @@ def thermo_of_structures(
         symmetry_number: one for all, or one per structure.
         dtype: precision of the model (float64: the Hessian of float32 is good to a few cm⁻¹ only).
         names: labels (default :func:`structure_name`).
+        settle, settle_threshold: step off saddles beyond this many cm⁻¹ (see above).
 
     Returns:
         one :class:`Thermo` per structure, in order, with ``name``, ``composition`` and ``fmax``.
@@ -150,6 +164,8 @@ def thermo_of_structures(
         batch_size=batch_size,
         hessian_batch=hessian_batch,
         names=names,
+        settle=settle,
+        settle_threshold=settle_threshold,
     )
 
 
@@ -169,6 +185,8 @@ def _thermo_of_structures(
     batch_size: int,
     hessian_batch: int,
     names: Sequence[str] | None,
+    settle: bool = True,
+    settle_threshold: float = IMAGINARY_CM1,
 ) -> list[Thermo]:
     """:func:`thermo_of_structures` with its model as ``potential() -> potential_for`` (of
     :func:`_potential_factory`), called once the structures are checked."""
@@ -185,10 +203,14 @@ def _thermo_of_structures(
         potential_for = potential()
         for idx in _same_atoms(frames):
             group = [frames[k] for k in idx]
-            harmonic = _harmonic_of_group(
-                potential_for(group), group, [names[k] for k in idx], batch_size, hessian_batch
-            )
+            energy_fn = potential_for(group)
+            harmonic = _harmonic_of_group(energy_fn, group, [names[k] for k in idx], batch_size, hessian_batch)
             for k, res in zip(idx, harmonic):
+                settled = None
+                if settle:
+                    frames[k], res, settled = _settled(
+                        energy_fn, potential_for, frames[k], res, names[k], settle_threshold, hessian_batch
+                    )
                 if res.fmax > STATIONARY_FMAX:
                     warnings.warn(
                         f"{names[k]}: the largest force is {res.fmax:.3g} eV/Å, above {STATIONARY_FMAX} eV/Å: "
@@ -213,8 +235,33 @@ def _thermo_of_structures(
                     composition=_composition(structures[k]),
                     fmax=res.fmax,
                 )
+                results[k].settled = settled
             bar.update(len(idx))  # a group of the same atoms is one Hessian batch
     return results  # type: ignore[return-value]
+
+
+def _settled(energy_fn, potential_for, atoms, res, name: str, threshold: float, hessian_batch: int):
+    """``(atoms, harmonic, record)`` of a structure handed over as a minimum, after
+    :func:`md.analysis.settle.settle_minimum` (the same when it has no imaginary mode beyond
+    ``threshold``); a structure moved is warned about, saying what was done."""
+    fmax = min(SETTLE_FMAX, max(float(res.fmax), MONOMER_FMAX))
+    out = settle_minimum(
+        energy_fn,
+        atoms,
+        fmax=fmax,
+        max_steps=SETTLE_MAX_STEPS,
+        threshold=threshold,
+        harmonic=res,
+        rebuild=lambda a: potential_for([a]),
+        hessian_batch=hessian_batch,
+        where=name,
+    )
+    record = {**out.to_dict(), "summary": out.summary()}
+    if out.moved:
+        record["fmax_eV_per_A"] = fmax
+        record["positions_A"] = out.atoms.get_positions().tolist()
+        warnings.warn(f"{name}: {out.summary()}", NotAMinimumWarning, stacklevel=3)
+    return out.atoms, out.harmonic, record
 
 
 def _checked_structures(structures: list, names, symmetry_number, T: np.ndarray, pressure: float, ignore_cell: bool):
@@ -272,6 +319,7 @@ def monomer_references(
     qh_alpha: float = 4,
     fmax: float = MONOMER_FMAX,
     max_steps: int = MONOMER_MAX_STEPS,
+    cache: bool | str | Path = False,
 ) -> dict[str, Thermo]:
     """The monomers minimised with the model and their thermochemistry: the references of :func:`binding`.
 
@@ -280,14 +328,19 @@ def monomer_references(
     from the exact Hessian, and :func:`thermochemistry` applied with the symmetry number of its
     point group (:data:`painnjax.data.molecules.MONOMER_SYMMETRY`: H2SO4 C2 σ = 2, NH3 C3v σ = 3, H2O C2v σ = 2).
     A minimisation that stops at ``max_steps`` short of ``fmax`` is warned about
-    (:class:`NotAMinimumWarning`).
+    (:class:`NotAMinimumWarning`); a minimum with an imaginary mode (a template's symmetry kept
+    by FIRE) is stepped off it (:func:`md.analysis.settle.settle_minimum`).
 
     Args:
         model: as in :func:`thermo_of_structures`.
         names: the monomers wanted (keys of :data:`painnjax.data.molecules.MONOMER_SYMMETRY`).
+        cache: keep the minimised monomers of a model (one with an identity: a model file,
+            bundled name or ``Model``) and read them back next time (:mod:`md.analysis.thermo.cache`):
+            True for the user's cache folder, or a folder; False: always minimise.
     """
+    potential_for, identity = (None, None) if cache is False else _potential_factory(model, dtype)
     return _monomer_references(
-        lambda: _potential_factory(model, dtype)[0],
+        (lambda: potential_for) if potential_for is not None else (lambda: _potential_factory(model, dtype)[0]),
         names,
         temperatures,
         pressure,
@@ -297,6 +350,8 @@ def monomer_references(
         qh_alpha=qh_alpha,
         fmax=fmax,
         max_steps=max_steps,
+        cache=cache,
+        identity=identity,
     )
 
 
@@ -312,40 +367,83 @@ def _monomer_references(
     qh_alpha: float,
     fmax: float,
     max_steps: int,
+    cache: bool | str | Path = False,
+    identity: str | None = None,
 ) -> dict[str, Thermo]:
     """:func:`monomer_references` with its model as ``potential() -> potential_for`` (of
-    :func:`_potential_factory`), called once the names are checked."""
+    :func:`_potential_factory`), called once the names are checked and only for monomers not
+    in the cache (``cache`` and the model's ``identity``: :mod:`md.analysis.thermo.cache`)."""
     T = check_conditions(temperatures, pressure, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha)
     unknown = [n for n in names if n not in MONOMER_SYMMETRY]
     if unknown:
         raise InputError(
             f"no monomer template for {', '.join(map(str, unknown))}; known: {', '.join(MONOMER_SYMMETRY)}"
         )
+    path = None
+    if cache is not False and identity is not None:
+        templates = {n: molecule(n) for n in names}
+        key = settings_key(
+            {"dtype": dtype, "fmax": float(fmax), "max_steps": int(max_steps), "settle_cm-1": IMAGINARY_CM1},
+            templates,
+        )
+        path = cache_path(identity, key, None if cache is True else Path(cache))
+    entries = read_cache(path) if path is not None else {}
+    missing = [n for n in names if n not in entries]
+    if missing:
+        with precision(dtype):
+            potential_for = potential()
+            for name in missing:
+                entries[name] = _monomer_entry(potential_for, name, fmax, max_steps)
+        if path is not None:
+            write_cache(path, entries, {"model_id": identity, "dtype": dtype, "fmax_eV_per_A": float(fmax)})
     out: dict[str, Thermo] = {}
-    with precision(dtype):
-        potential_for = potential()
-        for name in names:
-            atoms = _minimised_monomer(potential_for, name, fmax, max_steps)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotAMinimumWarning)  # thermochemistry() warns
-                harmonic = harmonic_analysis(potential_for([atoms]), atoms)
-            out[name] = thermochemistry(
-                harmonic.energy,
-                harmonic.frequencies,
-                atoms,
-                T,
-                pressure,
-                symmetry_number=MONOMER_SYMMETRY[name],
-                spin=0,
-                quasi_harmonic=quasi_harmonic,
-                qh_cutoff=qh_cutoff,
-                qh_alpha=qh_alpha,
-                linear=harmonic.linear,
-                name=name,
-                composition=name,
-                fmax=harmonic.fmax,
-            )
+    for name in names:
+        e = entries[name]
+        atoms = molecule(name)
+        atoms.positions = np.asarray(e["positions_A"], np.float64)
+        t = thermochemistry(
+            float(e["energy_eV"]),
+            np.asarray(e["frequencies_cm-1"], np.float64),
+            atoms,
+            T,
+            pressure,
+            symmetry_number=MONOMER_SYMMETRY[name],
+            spin=0,
+            quasi_harmonic=quasi_harmonic,
+            qh_cutoff=qh_cutoff,
+            qh_alpha=qh_alpha,
+            linear=bool(e["linear"]),
+            name=name,
+            composition=name,
+            fmax=float(e["fmax_eV_per_A"]),
+        )
+        t.settled = e.get("settled")
+        out[name] = t
     return out
+
+
+def _monomer_entry(potential_for: Callable, name: str, fmax: float, max_steps: int) -> dict:
+    """Monomer ``name`` minimised, settled and its harmonic analysis: the entry the cache keeps."""
+    atoms = _minimised_monomer(potential_for, name, fmax, max_steps)
+    energy_fn = potential_for([atoms])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotAMinimumWarning)  # thermochemistry() warns
+        harmonic = harmonic_analysis(energy_fn, atoms)
+    settled = settle_minimum(
+        energy_fn, atoms, fmax=fmax, max_steps=max_steps, harmonic=harmonic, where=atoms.info["source"]
+    )
+    if settled.moved:
+        warnings.warn(f"{atoms.info['source']}: {settled.summary()}", NotAMinimumWarning, stacklevel=3)
+    h = settled.harmonic
+    return {
+        "numbers": [int(z) for z in atoms.numbers],
+        "positions_A": settled.atoms.get_positions().tolist(),
+        "energy_eV": float(h.energy),
+        "frequencies_cm-1": [float(x) for x in h.frequencies],
+        "linear": bool(h.linear),
+        "fmax_eV_per_A": float(h.fmax),
+        "settled": settled.to_dict(),
+    }
 
 
 def _minimised_monomer(potential_for: Callable, name: str, fmax: float, max_steps: int):
@@ -418,12 +516,17 @@ def thermo_of_file(
     with_binding: bool = True,
     dtype: str = "float64",
     ignore_cell: bool = False,
+    settle: bool = True,
+    monomer_cache: bool | str | Path = True,
 ) -> ThermoSet:
     """Every frame of a structure file: :func:`thermo_of_structures`, and with ``with_binding``
     the monomers that its clusters are made of (:func:`monomer_references`) and each frame's
     :func:`binding`. Frames are read by :func:`md.screening.candidates.read_candidates`.
 
     ``model``: as in :func:`thermo_of_structures`; read once for the structures and the monomers.
+    ``settle``: structures with imaginary modes stepped off them and minimised again
+    (:func:`thermo_of_structures`). ``monomer_cache``: the monomers of a model kept and read
+    back (:func:`monomer_references`' ``cache``; True: the user's cache folder).
     """
     T = check_conditions(
         temperatures, pressure, symmetry_number=symmetry_number, qh_cutoff=qh_cutoff, qh_alpha=qh_alpha
@@ -445,6 +548,7 @@ def thermo_of_file(
         batch_size=BATCH_SIZE,
         hessian_batch=HESSIAN_BATCH,
         names=names,
+        settle=settle,
     )
     monomers: dict[str, Thermo] = {}
     bindings = None
@@ -461,6 +565,8 @@ def thermo_of_file(
             qh_alpha=qh_alpha,
             fmax=MONOMER_FMAX,
             max_steps=MONOMER_MAX_STEPS,
+            cache=monomer_cache,
+            identity=identity,
         )
         bindings = [binding(t, c, monomers) for t, c in zip(thermos, counts)]
     settings = settings_dict(
@@ -475,6 +581,7 @@ def thermo_of_file(
         dtype=dtype,
         symmetry_number=int(symmetry_number),
         binding=bool(with_binding),
+        settle={"enabled": bool(settle), "threshold_cm-1": IMAGINARY_CM1, "min_fmax_eV_per_A": SETTLE_FMAX},
     )
     return ThermoSet(thermos, bindings, monomers, settings)
 

@@ -93,7 +93,8 @@ def write_dh_ds_table(path, thermos: Sequence[Thermo], bindings: Sequence[Bindin
 
 def format_thermo(result: ThermoSet) -> str:
     """A short table: structure, composition, E, ZPE (eV), G at each T (eV), ΔG (kcal/mol), the largest
-    force (eV/Å) and the number of imaginary modes."""
+    force (eV/Å) and the number of imaginary modes; then a line for each structure that was stepped
+    off a saddle and minimised again (``Thermo.settled``)."""
     rows = []
     temps = result.structures[0].temperatures if result.structures else np.array([])
     head = ["structure", "composition", "E/eV", "ZPE/eV"]
@@ -112,6 +113,9 @@ def format_thermo(result: ThermoSet) -> str:
     lines = [
         "  ".join(x.ljust(w) if c < 2 else x.rjust(w) for c, (x, w) in enumerate(zip(r, widths))) for r in [head, *rows]
     ]
+    for t in result.structures:  # what settle_minimum did, said where the numbers are
+        if t.settled and t.settled.get("moved"):
+            lines.append(f"{t.name}: {t.settled.get('summary', 'stepped off a saddle and minimised again')}")
     method = result.settings.get("method", "")
     lines.append(f"{len(result.structures)} structure(s); {method} at {result.settings.get('pressure_Pa', 0):g} Pa")
     return "\n".join(lines)
