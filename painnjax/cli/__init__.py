@@ -25,7 +25,9 @@ from importlib import metadata
 from painnjax._version import __version__
 from painnjax.cli import active, analysis, convert, dynamics, ipi, models, screening, template, training
 from painnjax.cli.common import list_in_order, use_help_formatter
+from painnjax.compiler import use_persistent_cache
 from painnjax.errors import PainnjaxError
+from painnjax.io.files import user_cache_folder
 
 GROUPS = (models, training, analysis, active, screening, dynamics, ipi, template, convert)
 
@@ -109,6 +111,7 @@ def own_warnings_as_lines(command: str):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    use_persistent_cache(user_cache_folder("jax"))  # a command run again compiles nothing
     with own_warnings_as_lines(args.command):
         return _run(args)
 

@@ -40,6 +40,13 @@ def _umask() -> int:
     return mask
 
 
+def user_cache_folder(*parts: str) -> Path:
+    """``$XDG_CACHE_HOME/painnjax/PARTS`` (``~/.cache`` when the variable is unset or empty): what painnjax
+    keeps between runs for a user (compiled XLA programs, thermo's monomer references); not created here."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base, "painnjax", *parts)
+
+
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
     path = Path(path)

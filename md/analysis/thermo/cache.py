@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from painnjax.errors import InputError
-from painnjax.io.files import write_json
+from painnjax.io.files import user_cache_folder, write_json
 
 #: bump when what is stored, or how it is computed, changes: old files are then not used
 CACHE_VERSION = 1
@@ -46,8 +45,7 @@ class MonomerCacheWarning(UserWarning):
 
 def cache_folder() -> Path:
     """``$XDG_CACHE_HOME/painnjax/monomers`` (``~/.cache`` when the variable is unset or empty)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "painnjax" / "monomers"
+    return user_cache_folder("monomers")
 
 
 def settings_key(settings: dict, templates: dict) -> str:
