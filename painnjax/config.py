@@ -122,9 +122,14 @@ def read_file(path: str | Path) -> dict:
 
     :class:`InputError` naming the file when it is missing, cannot be parsed or is not a table."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a config file")
     if not path.is_file():
         raise InputError(f"{path}: no such config file")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as a text config ({exc})") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml
@@ -155,7 +160,8 @@ def read_sections(path: str | Path | None, sections: Mapping[str, Section]) -> d
         raise InputError(f"{path}: unknown section(s) {unknown}; known: {list(sections)}")
     out = {}
     for name, sec in sections.items():
-        table = raw.get(name) or {}
+        table = raw.get(name)
+        table = {} if table is None else table  # YAML's `md:` with nothing under it; `md = 0` is refused below
         try:
             check_keys(sec.cls, name, table, sec.exclude)
         except InputError as exc:

@@ -31,6 +31,8 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
+import shlex
 import shutil
 import tempfile
 import warnings
@@ -207,6 +209,15 @@ class PySCFLabeller(Labeller):
             raise InputError(f"pyscf: max_cycle must be a whole number >= 1, got {self.max_cycle!r}")
         if isinstance(self.conv_tol, bool) or not isinstance(self.conv_tol, (int, float)) or not self.conv_tol > 0:
             raise InputError(f"pyscf: conv_tol must be a positive number, got {self.conv_tol!r}")
+        if self.grids is not None and (
+            isinstance(self.grids, bool) or not isinstance(self.grids, int) or not 0 <= self.grids <= 9
+        ):
+            raise InputError(f"pyscf: grids must be a grid level 0 to 9, got {self.grids!r}")
+        if not isinstance(self.density_fit, bool) and not (isinstance(self.density_fit, str) and self.density_fit):
+            raise InputError(
+                f"pyscf: density_fit must be true, false or an auxiliary basis name, got {self.density_fit!r}"
+            )
+        _check_common(self, "pyscf")
         _import_pyscf()
         _check_pyscf_method(self.method)
 
@@ -225,15 +236,19 @@ class PySCFLabeller(Labeller):
             if fr.charge != int(fr.charge):
                 raise InputError(f"{fr.where}: info charge {fr.charge} is not a whole number (PySCF needs one)")
             for symbol in set(fr.atoms.get_chemical_symbols()) - seen:
-                try:
-                    with warnings.catch_warnings():  # PySCF's advice to install basis-set-exchange
-                        warnings.simplefilter("ignore")
-                        basis_lib.load(self.basis, symbol)
-                except Exception as exc:  # noqa: BLE001 - PySCF raises BasisNotFoundError, KeyError, RuntimeError
-                    raise InputError(
-                        f"{fr.where}: the basis {self.basis!r} has no functions for {symbol} in PySCF "
-                        f"({type(exc).__name__})"
-                    ) from None
+                names = [("basis", self.basis)]
+                if isinstance(self.density_fit, str):
+                    names.append(("auxiliary basis (density_fit)", self.density_fit))
+                for what, name in names:
+                    try:
+                        with warnings.catch_warnings():  # PySCF's advice to install basis-set-exchange
+                            warnings.simplefilter("ignore")
+                            basis_lib.load(name, symbol)
+                    except Exception as exc:  # noqa: BLE001 - PySCF raises BasisNotFoundError, KeyError, RuntimeError
+                        raise InputError(
+                            f"{fr.where}: the {what} {name!r} has no functions for {symbol} in PySCF "
+                            f"({type(exc).__name__})"
+                        ) from None
                 seen.add(symbol)
 
     def molecule(self, atoms, charge, uhf: int):
@@ -278,6 +293,14 @@ class PySCFLabeller(Labeller):
         grad = mf.nuc_grad_method()
         grad.verbose = 0
         return energy, -np.asarray(grad.kernel(), np.float64) * HARTREE_PER_BOHR
+
+
+def _check_common(lab, program: str) -> None:
+    """The keys every labeller has: ``forces`` a bool, ``level_name`` a text or None."""
+    if not isinstance(lab.forces, bool):
+        raise InputError(f"{program}: forces must be true or false, got {lab.forces!r}")
+    if lab.level_name is not None and not (isinstance(lab.level_name, str) and lab.level_name.strip()):
+        raise InputError(f"{program}: level must be a text, got {lab.level_name!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,6 +375,13 @@ class ASELabeller(Labeller):
         from ase.calculators.calculator import BaseCalculator, FileIOCalculator
         from ase.calculators.genericfileio import GenericFileIOCalculator
 
+        _check_common(self, "ase")
+        for key in ("command", "profile", "charge_key", "mult_key"):
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, str) and value.strip()):
+                raise InputError(f"ase: {key} must be a text, got {value!r}")
+        if self.scratch is not None and not Path(self.scratch).is_dir():
+            raise InputError(f"ase: scratch {self.scratch!r} is not an existing folder")
         cls = self.calculator_class()
         if not (isinstance(cls, type) and issubclass(cls, (BaseCalculator, GenericFileIOCalculator))):
             raise InputError(f"{self.class_path!r} is not an ASE calculator class")
@@ -381,12 +411,28 @@ class ASELabeller(Labeller):
         return f"{name}({', '.join(f'{k}={kw[k]!r}' for k in sorted(kw))})"
 
     def check_frames(self, frames) -> None:
+        self.check_program()
         for fr in frames:
             if (fr.charge != 0 and not self.charge_key) or (fr.uhf != 0 and not self.mult_key):
                 raise InputError(
                     f"{fr.where}: charge {fr.charge}, {fr.uhf} unpaired electrons, but painnjax does not know how "
                     f"{self.class_path} takes them: set charge_key= and mult_key= in the spec"
                 )
+
+    def check_program(self) -> None:
+        """Refuse a ``command`` whose program (its first word) is not an executable on this machine's
+        PATH (or an executable file): otherwise every frame fails alike, each leaving a folder."""
+        if self.command is None:
+            return
+        try:
+            words = shlex.split(self.command)
+        except ValueError as exc:
+            raise InputError(f"ase: command {self.command!r} cannot be split into words ({exc})") from None
+        if not words:
+            raise InputError("ase: command is empty")
+        if shutil.which(words[0]) is None:
+            where = "is not an executable file" if os.sep in words[0] else "is not found on PATH"
+            raise InputError(f"ase: command {self.command!r}: the program {words[0]!r} {where}")
 
     def calculator(self, directory: str, charge, uhf: int):
         """A fresh calculator working in ``directory``, for this charge and spin."""
@@ -544,6 +590,12 @@ def parse_calculator(spec, *, trust: bool = False) -> Labeller:
         return TBLiteLabeller(**_known(data, {"method", "accuracy", "electronic_temperature", "max_iterations"}, where))
     if program == "pyscf":
         kw = _known(data, PYSCF_KEYS, where)
+        missing = [key for key in ("method", "basis") if key not in kw]
+        if missing:  # no silent default level of theory
+            raise InputError(
+                f"calculator {where}: give the {' and the '.join(missing)} "
+                "(pyscf:METHOD/BASIS, e.g. pyscf:b3lyp/def2-svp)"
+            )
         if "level" in kw:
             kw["level_name"] = kw.pop("level")
         return PySCFLabeller(**kw)

@@ -67,6 +67,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -354,6 +355,7 @@ def _one_thread() -> None:
     os.environ.setdefault("OMP_STACKSIZE", "500M")  # tblite's advice for larger systems
 
 
+WORKER_DIED = "a worker process died while this frame was in flight (killed, or out of memory)"
 IN_FLIGHT_PER_WORKER = 2  # frames submitted ahead per worker: busy workers, little lost on a kill
 SCHEDULER_TIMEOUT = "30s"  # to reach a Dask scheduler, and for its first message
 #: the most a Dask server's first message (its handshake: compression, python and pickle versions,
@@ -486,9 +488,21 @@ def _single_points(lab: Labeller, inputs, todo, workers: int, scheduler):
         finally:
             client.close()
         return
+
     # spawn: a fork of a process that has started JAX's or OpenMP's threads can hang
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread)
+    def new_pool():
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_one_thread)
+
+    pools = [new_pool()]
     pending: set = set()
+
+    def submit(k):
+        try:
+            return pools[-1].submit(_worker_single_point, lab, inputs[k])
+        except BrokenProcessPool:  # a worker died: its frames in flight fail (below), the rest go on
+            pools[-1].shutdown(wait=False, cancel_futures=True)
+            pools.append(new_pool())
+            return pools[-1].submit(_worker_single_point, lab, inputs[k])
 
     def next_done():
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -497,19 +511,22 @@ def _single_points(lab: Labeller, inputs, todo, workers: int, scheduler):
         return fut
 
     try:
-        yield from _drain(
-            lambda k: pool.submit(_worker_single_point, lab, inputs[k]),
-            pending.add,
-            next_done,
-            todo,
-            workers * IN_FLIGHT_PER_WORKER,
-        )
+        yield from _drain(submit, pending.add, next_done, todo, workers * IN_FLIGHT_PER_WORKER, _pool_result)
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pools[-1].shutdown(wait=False, cancel_futures=True)
 
 
-def _drain(submit, track, next_done, todo, window: int):
-    """Keep ``window`` frames submitted; yield ``(k, result)`` as each finishes."""
+def _pool_result(fut):
+    """A worker's result; a frame in flight when a worker process died (killed, out of memory) is a
+    failed frame, so that nothing is lost and ``--retry-failed`` computes it again."""
+    try:
+        return fut.result()
+    except BrokenProcessPool:
+        return None, None, WORKER_DIED
+
+
+def _drain(submit, track, next_done, todo, window: int, result=lambda fut: fut.result()):
+    """Keep ``window`` frames submitted; yield ``(k, result(future))`` as each finishes."""
     index = {}
     queue = iter(todo)
     for k in queue:
@@ -526,7 +543,7 @@ def _drain(submit, track, next_done, todo, window: int):
             index[new] = k_next
             track(new)
             break
-        yield k, fut.result()
+        yield k, result(fut)
 
 
 def _output_frame(frame: _Frame, index: int, level: str, energy=None, forces=None, error=None):

@@ -36,7 +36,7 @@ def register(sub) -> None:
         "Needs pandas (painnjax[jkqc]).",
     )
     c.add_argument("database", help="JKQC database (.pkl; gzip, bz2 or xz compressed or not)")
-    c.add_argument("output", help="extxyz file to write (.extxyz or .xyz)")
+    c.add_argument("output", help="extxyz file to write (.extxyz or .xyz; an existing file is refused)")
     c.add_argument(
         "--energy-column",
         default="log:electronic_energy",

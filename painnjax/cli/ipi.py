@@ -3,6 +3,7 @@ protocol: ``ipi`` (:mod:`painnjax.interfaces.ipi`)."""
 
 from __future__ import annotations
 
+import math
 import sys
 
 from painnjax.cli.common import add_dtype, add_ignore_cell, add_model
@@ -13,15 +14,17 @@ from painnjax.interfaces.ipi import DEFAULT_PORT, UNIX_PREFIX, Address, ServerGo
 def cmd_ipi(args) -> int:
     from md.structures import read_structure  # here: md loads jax-md
 
-    for option, value in (("--wait", args.wait), ("--timeout", args.timeout)):
-        if value is not None and not value >= 0:
-            raise InputError(f"{option} must be a number of seconds >= 0, got {value}")
+    if not args.wait >= 0:  # inf: keep trying
+        raise InputError(f"--wait must be a number of seconds >= 0, got {args.wait}")
+    timeout = None if args.timeout == math.inf else args.timeout  # inf: no limit, as leaving it out
+    if timeout is not None and not 0 < timeout < 1e9:  # 0 would make the socket non-blocking
+        raise InputError(f"--timeout must be a number of seconds > 0, got {timeout}")
     address = Address.parse(args.address, args.unix, args.host, args.port)
     atoms = read_structure(args.structure, ignore_cell=args.ignore_cell)
     print(f"painnjax ipi: {args.model} on {atoms.get_chemical_formula()} ({len(atoms)} atoms), waiting for {address}")
     sys.stdout.flush()
     try:
-        stats = serve(args.model, atoms, address, dtype=args.dtype, wait=args.wait, timeout=args.timeout)
+        stats = serve(args.model, atoms, address, dtype=args.dtype, wait=args.wait, timeout=timeout)
     except ServerGone as exc:
         print(f"painnjax ipi: {exc}", file=sys.stderr)
         return 1
@@ -73,7 +76,7 @@ def register(sub) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="give up when the server sends nothing for S seconds (default: wait as long as it runs)",
+        help="give up when the server sends nothing for S seconds, S > 0 (default: wait as long as it runs)",
     )
     add_dtype(p)
     add_ignore_cell(p)

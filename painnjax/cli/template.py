@@ -94,6 +94,10 @@ def cmd_template(args) -> int:
         sys.stdout.write(text)
         return 0
     path = Path(args.out)
+    if path.suffix.lower() in (".yaml", ".yml"):  # --config reads these suffixes as YAML
+        raise InputError(f"{path}: a template is TOML; name the file *.toml")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give --out a file name, e.g. {path / (args.command_name + '.toml')}")
     if path.exists():
         raise InputError(f"{path} exists; a template does not overwrite a file (remove it or choose another name)")
     check_writable(path, "--out file")
@@ -108,5 +112,9 @@ def register(sub) -> None:
         help="write a commented starting config file (TOML) for md, screen, train or learn, every key at its default",
     )
     t.add_argument("command_name", metavar="COMMAND", choices=tuple(USES), help="md, screen, train or learn")
-    t.add_argument("--out", metavar="FILE", help="write it here (default: print it; an existing file is refused)")
+    t.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write it here, a TOML file (default: print it; an existing file, or a .yaml/.yml name, is refused)",
+    )
     t.set_defaults(func=cmd_template)

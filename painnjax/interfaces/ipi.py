@@ -31,6 +31,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from ase import units
 from ase.calculators.socketio import IPIProtocol, SocketClosed
 
 from painnjax.data.domain import warn_outside
@@ -151,8 +152,8 @@ def serve(
         atoms: ``ase.Atoms`` with the species, in order (its positions are the server's).
         dtype: ``"float32"`` or ``"float64"`` (float64 is switched on for this call only).
         wait: seconds to keep trying to connect (:func:`connect`).
-        timeout: seconds the server may stay silent before :class:`ServerGone` (None: no limit;
-            a PIMD server with many clients may leave one idle for long).
+        timeout: seconds (> 0) the server may stay silent before :class:`ServerGone` (None: no
+            limit; a PIMD server with many clients may leave one idle for long).
         keep_energies: record each energy in the result (tests, benchmarks).
 
     A structure outside the model's training domain (:mod:`painnjax.data.domain`) is warned about
@@ -160,9 +161,12 @@ def serve(
     composition, does not warn again).
 
     Raises:
-        InputError: no server at ``address``, or the server sends another number of atoms.
+        InputError: no server at ``address``, the server sends another number of atoms, or a
+            ``timeout`` that is not > 0.
         ServerGone: the connection closed (or stayed silent past ``timeout``) before ``EXIT``.
     """
+    if timeout is not None and not (isinstance(timeout, (int, float)) and 0 < timeout < 1e9):
+        raise InputError(f"timeout must be a number of seconds > 0 (or None: no limit), got {timeout!r}")
     t0 = time.perf_counter()
     atoms = atoms.copy()
     atoms.pbc = False
@@ -190,26 +194,67 @@ def serve(
     return stats
 
 
+#: the longest init string a server may announce (i-PI sends a few bytes; more is not i-PI's protocol)
+MAX_INIT_BYTES = 1 << 20
+
+
+def _recv_message(protocol, address: Address) -> str:
+    """The next 12-byte header; bytes that are not ASCII text are a peer that does not speak i-PI."""
+    raw = protocol._recvall(12)
+    try:
+        return raw.rstrip().decode("ascii")
+    except UnicodeDecodeError:
+        raise ServerGone(f"the peer at {address} does not speak i-PI's protocol (it sent {raw[:12]!r})") from None
+
+
+def _recv_array(protocol, count: int, dtype) -> np.ndarray:
+    return np.frombuffer(protocol._recvall(count * np.dtype(dtype).itemsize), dtype=dtype).copy()
+
+
+def _recv_init(protocol, address: Address) -> None:
+    """INIT's bead index and init string, read and dropped; a length out of range is not i-PI."""
+    _recv_array(protocol, 1, np.int32)
+    nbytes = int(_recv_array(protocol, 1, np.int32)[0])
+    if not 0 <= nbytes <= MAX_INIT_BYTES:
+        raise ServerGone(f"the peer at {address} does not speak i-PI's protocol (INIT announces {nbytes} bytes)")
+    if nbytes:
+        protocol._recvall(nbytes)
+
+
+def _recv_positions(protocol, atoms, address: Address) -> np.ndarray:
+    """POSDATA's positions (Å). The atom count is checked before the positions are read (a count
+    from garbage never sizes a buffer); a count other than the structure's is bad input."""
+    _recv_array(protocol, 18, np.float64)  # the cell and its inverse: a free cluster, not used
+    natoms = int(_recv_array(protocol, 1, np.int32)[0])
+    if natoms != len(atoms):
+        if natoms <= 0:
+            raise ServerGone(f"the peer at {address} does not speak i-PI's protocol (POSDATA of {natoms} atoms)")
+        raise InputError(
+            f"the i-PI server at {address} sends {natoms} atoms; the structure given has "
+            f"{len(atoms)} ({atoms.get_chemical_formula()}): give the file i-PI starts from"
+        )
+    positions = _recv_array(protocol, 3 * natoms, np.float64).reshape(natoms, 3) * units.Bohr
+    if not np.isfinite(positions).all():
+        i = int(np.argmax(~np.isfinite(positions).all(axis=1)))
+        raise ServerGone(f"the i-PI server at {address} sent non-finite positions (atom {i}: {positions[i].tolist()})")
+    return positions
+
+
 def _loop(protocol, atoms, address: Address, stats: ServeStats, keep_energies: bool) -> None:
     """The client's side of i-PI's protocol: STATUS, INIT, POSDATA, GETFORCE, until EXIT."""
     state, result = "READY", None
     while True:
-        msg = protocol.recvmsg()
+        msg = _recv_message(protocol, address)
         if msg == "EXIT":
             stats.ended = "exit"
             return
         if msg == "STATUS":
             protocol.sendmsg(state)
         elif msg == "INIT":
-            protocol.recvinit()  # bead index and an init string: nothing this client needs
+            _recv_init(protocol, address)  # bead index and an init string: nothing this client needs
             state = "READY"
         elif msg == "POSDATA":
-            _cell, _icell, positions = protocol.recvposdata()
-            if len(positions) != len(atoms):
-                raise InputError(
-                    f"the i-PI server at {address} sends {len(positions)} atoms; the structure given has "
-                    f"{len(atoms)} ({atoms.get_chemical_formula()}): give the file i-PI starts from"
-                )
+            positions = _recv_positions(protocol, atoms, address)
             t = time.perf_counter()
             atoms.positions[:] = positions
             energy, forces = atoms.get_potential_energy(), atoms.get_forces()
@@ -227,4 +272,4 @@ def _loop(protocol, atoms, address: Address, stats: ServeStats, keep_energies: b
             protocol.sendforce(result[0], np.asarray(result[1], np.float64), np.zeros((3, 3)))
             result, state = None, "READY"
         else:
-            raise ServerGone(f"the i-PI server at {address} sent an unknown message {msg!r}")
+            raise ServerGone(f"the peer at {address} sent an unknown message {msg!r} (not i-PI's protocol)")

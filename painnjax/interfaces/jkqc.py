@@ -319,13 +319,15 @@ def convert_jkqc(
     """The JKQC database ``path`` as an extxyz file ``out`` (eV, eV/Å); see :func:`jkqc_frames`.
 
     Raises:
-        InputError: pandas not installed, a file that is not a JKQC database or names a class
-            outside :data:`ALLOWED` (without ``trust_pickle``), a missing column, a bad row,
+        InputError: ``out`` exists, pandas not installed, a file that is not a JKQC database or
+            names a class outside :data:`ALLOWED` (without ``trust_pickle``), a missing column, a bad row,
             no row with a structure and an energy, or an unknown unit.
     """
     path, out = Path(path), Path(out)
     if out.suffix.lower() not in (".extxyz", ".xyz"):
         raise InputError(f"{out}: frames are written as extxyz; name the file *.extxyz or *.xyz")
+    if out.exists() or out.is_symlink():  # labels are costly: never replace a file of them
+        raise InputError(f"{out} exists; convert-jkqc does not overwrite a file (remove it or choose another name)")
     _forces_factor(forces_unit, energy_unit)  # a bad unit before a long read
     df = load_jkqc(path, trust_pickle=trust_pickle)
     frames, skipped = jkqc_frames(

@@ -42,6 +42,8 @@ from painnjax.nn.painn import init_variables
 
 FORMAT = "painnjax-model"
 FORMAT_VERSION = 2  # 2: "sha256_all" covers header and weights; 1: "sha256" covers the weights only
+#: the first line of a kernel model file (painnjax.kernels.files), which shares the .painn suffix
+KERNEL_MAGIC = b"PAINNJAX-KERNEL\n"
 SUFFIX = ".painn"
 #: metadata entries that do not change what a model computes, left out of :func:`model_identity`
 NOT_IDENTITY = ("domain",)
@@ -125,6 +127,12 @@ def load_model(name_or_path: str | os.PathLike) -> Model:
         # ValueError includes UnicodeDecodeError; TypeError: a damaged map whose key became a map or list.
         payload = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
     except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
+        if path.read_bytes()[: len(KERNEL_MAGIC)] == KERNEL_MAGIC:
+            raise ModelFileError(
+                f"{path}: a kernel model file (KRR or k-NN): it predicts binding energies only, without forces, so "
+                "it cannot run MD, screening, optimisation, harmonic analysis or i-PI, nor start a PaiNN training; "
+                "use it with `painnjax evaluate` (alone) or `painnjax info`"
+            ) from None
         raise ModelFileError(f"{path}: not a painnjax model file (unreadable: {exc})") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a folder, expected a painnjax model file") from None

@@ -43,8 +43,30 @@ def kernel_train(args) -> int | None:
         "train": {"seed": args.seed},
         "data": {"monomers": args.monomers, "ignore_cell": args.ignore_cell or None},
     }
-    train_kernel_from_files(args.data, args.config, args.out, overrides=overrides, progress=not args.quiet)
+    out = Path(args.out)
+    made = not out.exists()
+    try:
+        train_kernel_from_files(args.data, args.config, out, overrides=overrides, progress=not args.quiet)
+    except BaseException:
+        if made:  # bad data, k > n_train, Ctrl-C: no trace of a run that made nothing
+            _remove_if_empty(out)
+        raise
     return 0
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it holds nothing but the run lock and the split of a run that stopped
+    before its model (what :func:`~painnjax.kernels.workflow.train_kernel_from_files` writes first)."""
+    from painnjax.io.files import LOCK_FILE
+
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return
+    if names <= {LOCK_FILE, "split.json"}:
+        for name in names:
+            (folder / name).unlink(missing_ok=True)
+        folder.rmdir()
 
 
 def kernel_evaluate(args) -> int | None:

@@ -23,11 +23,11 @@ from painnjax._version import __version__
 from painnjax.config import from_mapping
 from painnjax.errors import InputError, ModelFileError
 from painnjax.io.files import atomic_write
-from painnjax.io.modelfile import _content_digest
+from painnjax.io.modelfile import KERNEL_MAGIC, _content_digest
 from painnjax.kernels.config import KernelModelConfig
 from painnjax.kernels.model import KernelModel
 
-MAGIC = b"PAINNJAX-KERNEL\n"
+MAGIC = KERNEL_MAGIC  # what PaiNN's load_model recognises, to name such a file where a PaiNN model is expected
 FORMAT = "painnjax-kernel-model"
 FORMAT_VERSION = 1
 DTYPES = ("<f8", "<f4", "<i4", "<i8")

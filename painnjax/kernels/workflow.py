@@ -111,6 +111,8 @@ def target_metadata(data: KernelDataConfig) -> dict:
 
 def fit_kernel_model(ds: Dataset, config: KernelModelConfig, seed: int = 0) -> tuple[KernelModel, dict]:
     """A kernel model fitted on ``ds`` (energies = the target, eV) and the timings (s) of its parts."""
+    if config.kind == "knn" and config.k > len(ds):  # neighbours() would quietly use all of them
+        raise InputError(f"[model] k = {config.k} neighbours, but only {len(ds)} training structures")
     if not config.elements:
         config = replace(config, elements=tuple(ds.elements))
     t0 = time.perf_counter()

@@ -81,8 +81,8 @@ def test_energies_only_compressed_and_trusted(tmp_path):
     path, df, _ = _database(tmp_path, forces=False)
     packed = tmp_path / "db.pkl.gz"
     packed.write_bytes(gzip.compress(path.read_bytes()))
-    for p, trust in ((path, False), (packed, False), (path, True)):
-        out = tmp_path / "e.extxyz"
+    for i, (p, trust) in enumerate(((path, False), (packed, False), (path, True))):
+        out = tmp_path / f"e{i}.extxyz"
         report = convert_jkqc(p, out, trust_pickle=trust)
         assert (report.written, report.with_forces) == (2, 0) and "energies only" in report.summary()
         frames = read(out, ":")
