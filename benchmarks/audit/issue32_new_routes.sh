@@ -258,8 +258,9 @@ cat > ipi.xml <<XML
   </system>
 </simulation>
 XML
-if command -v i-pi >/dev/null; then
-    i-pi ipi.xml >ipi.log 2>&1 & ipi=$!; SERVERS+=($ipi)
+IPI=$(command -v i-pi || echo "$ROOT/.venv/bin/i-pi")  # the venv's, where .venv/bin is not on PATH
+if [ -x "$IPI" ]; then
+    "$IPI" ipi.xml >ipi.log 2>&1 & ipi=$!; SERVERS+=($ipi)
     $P ipi tiny.painn w2.xyz --unix ${NAME}real --wait 120 >i8.out 2>i8.err & client=$!  # i-PI starts slowly on a loaded CPU
     while kill -0 $client 2>/dev/null && [ $(( $(count . pimd.out) - $(count '^#' pimd.out) )) -lt 20 ]; do sleep 0.1; done
     steps=$(( $(count . pimd.out) - $(count '^#' pimd.out) )); kill -9 $ipi; s=$(date +%s); wait $client; rc=$?; wait $ipi 2>/dev/null

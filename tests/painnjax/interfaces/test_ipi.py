@@ -7,8 +7,10 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import uuid
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -54,6 +56,13 @@ INPUT = """<simulation verbosity="low" safe_stride="1000">
 """
 
 
+def _i_pi() -> str | None:
+    """The i-PI server's command: on PATH, or beside this Python (a venv's bin/, which CI does not put on
+    PATH: it runs .venv/bin/python -m pytest); None when the ipi package is not installed."""
+    beside = Path(sys.executable).parent / "i-pi"
+    return shutil.which("i-pi") or (str(beside) if beside.exists() else None)
+
+
 @pytest.fixture(scope="module")
 def tiny_model(small_model, tmp_path_factory):
     """The session's small model (compiled once for the suite) as a file."""
@@ -65,13 +74,14 @@ def test_pimd_energies_are_the_models(tiny_model, tmp_path):
     """i-PI's bead-averaged potential at every step is the mean of the energies the client sent for
     that step's beads; at step 0 (every bead at the start geometry) it is the model's energy of
     SA1AM1; and the forces sent keep PIMD's conserved quantity."""
-    if shutil.which("i-pi") is None:
+    i_pi = _i_pi()
+    if i_pi is None:
         pytest.skip("i-PI is not installed (pip install ipi)")
     name = f"painnjax-test-{uuid.uuid4().hex[:8]}"
     shutil.copy(bundled_structure_path("SA1AM1"), tmp_path / "start.xyz")
     (tmp_path / "input.xml").write_text(INPUT.format(steps=STEPS, beads=BEADS, name=name))
     server = subprocess.Popen(
-        ["i-pi", "input.xml"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [i_pi, "input.xml"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         atoms = bundled_structure("SA1AM1")
