@@ -18,10 +18,12 @@ in range); :func:`check_screen` checks the rest in one call:
 
 :func:`md.screening.screen.screen` calls it first; ``painnjax screen`` calls
 :func:`check_screen_memory` before it builds random or grown candidates, then :func:`check_screen`,
-and for ``--rank-by G`` also :func:`md.analysis.ranking.check_rank_by_g` (in the layer above).
+and for ``--rank-by G`` also :func:`md.analysis.ranking.check_rank_by_g` (in the layer above);
+for ``--rerank-with MODEL``, :func:`check_rerank` reads that model and checks it against the candidates.
 
 Example:
     >>> from md.screening.config import ScreenConfig
+from md.screening.rerank import Reranker, check_reranker, load_reranker
     >>> screen_memory_estimate(100_000_000, 11, ScreenConfig()) > 2**40   # SA1AM1: a terabyte
     True
 """
@@ -35,6 +37,7 @@ import numpy as np
 
 from md.dynamics.resources import MemoryEstimateWarning, format_bytes, host_memory
 from md.screening.config import ScreenConfig
+from md.screening.rerank import Reranker, check_reranker, load_reranker
 from painnjax.errors import InputError
 from painnjax.io.resolved import ResolvedModel, resolve_model
 from painnjax.validate import check_free_cluster, check_positions, check_species
@@ -168,3 +171,12 @@ def check_screen(
             for label, m in models:
                 check_species(np.array(numbers), m.elements, m.config.max_z, source=label + _where(candidates[k], k))
     return resolved
+
+
+def check_rerank(model, candidates: Sequence, low_method: str | None = None) -> Reranker:
+    """The model of ``--rerank-with`` read once and checked against ``candidates`` before any work
+    (:mod:`md.screening.rerank`): a missing or damaged file, an element or molecule it has no
+    energy for, or tblite missing for a Δ model raise, with the model named."""
+    reranker = load_reranker(model, low_method)
+    check_reranker(reranker, list(candidates))
+    return reranker

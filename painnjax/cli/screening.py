@@ -64,16 +64,17 @@ _OPTIONS = {
 
 def _prepared(args):
     """Every input and option of the command, checked before any work (issue 32): ``(model, candidates,
-    description, config)``.
+    description, config, reranker)``.
 
     In order of cost, so that a bad input is refused in seconds: the settings
     (:class:`~md.screening.config.ScreenConfig`: numbers finite and in range), the conditions of
     ``--rank-by G``, the options that choose the candidates, with the memory they will take (before
     random or grown candidates are built), the model and the ``--committee`` (read once; a missing
     or damaged file stops here), the candidates themselves against the models
-    (:func:`md.screening.checks.check_screen`) and, for ``--rank-by G``, that their minima can have
-    a free energy (:func:`md.analysis.ranking.check_rank_by_g`)."""
-    from md.screening.checks import check_screen
+    (:func:`md.screening.checks.check_screen`), for ``--rank-by G``, that their minima can have
+    a free energy (:func:`md.analysis.ranking.check_rank_by_g`), and the ``--rerank-with`` model
+    against them (:func:`md.screening.checks.check_rerank`)."""
+    from md.screening.checks import check_rerank, check_screen
 
     config = _config(args)
     rank = None
@@ -93,7 +94,12 @@ def _prepared(args):
     model = check_screen(model, candidates, config)
     if rank is not None:
         rank(candidates)  # their minima have their atoms
-    return model, candidates, description, config
+    reranker = None
+    if args.rerank_with is not None:
+        reranker = check_rerank(args.rerank_with, candidates, args.rerank_low_method)
+    elif args.rerank_low_method is not None:
+        raise InputError("--rerank-low-method goes with --rerank-with MODEL")
+    return model, candidates, description, config, reranker
 
 
 def _check_memory(n: int, n_atoms: int, config: ScreenConfig) -> None:
@@ -195,7 +201,7 @@ def cmd_screen(args) -> int:
     from md.screening.folder import screen_to_folder
 
     check_writable(args.out, "--out folder", folder=True)
-    model, candidates, description, config = _prepared(args)  # every input checked before any work
+    model, candidates, description, config, reranker = _prepared(args)  # every input checked before any work
     print(f"screening {description} with {args.model}")
     shares = Counter(str(a.info.get("state")) for a in candidates)
     if len(shares) > 1:
@@ -221,6 +227,10 @@ def cmd_screen(args) -> int:
             model, args.out, args.T, pressure=args.p, quasi_harmonic=not args.rrho, qh_cutoff=args.qh_cutoff
         )
         print("wrote " + ", ".join(str(f) for f in ranking.files))
+    if reranker is not None:
+        from md.screening.rerank import rerank_screen
+
+        rerank_screen(reranker, args.out)
     return 0
 
 
@@ -333,6 +343,20 @@ def register(sub) -> None:
         default="E",
         help="E: electronic energy (default); G: also rank the kept minima by Gibbs free energy at the first --T "
         "(float64 Hessians; OUT/ranked_by_G.csv, best_by_G.extxyz, thermo.json, dH_dS.txt)",
+    )
+    sc.add_argument(
+        "--rerank-with",
+        metavar="MODEL",
+        help="also rank the kept minima by this model's energy (OUT/reranked.csv beside the screen's ranking): a "
+        "kernel model (KRR or k-NN, direct or Δ) or a PaiNN model (Δ: over tblite's low level); checked before "
+        "the screen starts (default: none)",
+    )
+    sc.add_argument(
+        "--rerank-low-method",
+        choices=("GFN1-xTB", "GFN2-xTB", "IPEA1-xTB"),
+        default=None,
+        help="tblite method of a Δ --rerank-with model's low level (default: the one its file records; "
+        "GFN1-xTB for a PaiNN Δ model)",
     )
     sc.add_argument(
         "--T", type=float, nargs="+", default=[298.15], help="temperatures for --rank-by G, K (default 298.15)"

@@ -78,20 +78,25 @@ def read_targets(paths, data, monomers: Mapping[str, float], low_monomers: Mappi
 def low_level_energies(ds: Dataset, method: str) -> np.ndarray:
     """(S,) total energies (eV) of every structure from tblite single points with ``method`` (e.g. GFN1-xTB);
     neutral closed-shell unless a frame's info gives ``charge``."""
+    out = np.empty(len(ds))
+    for i, (Z, R) in enumerate(zip(ds.numbers, ds.positions)):
+        where = f"{ds.info[i].get('source')}, frame {ds.info[i].get('frame')}"
+        out[i] = low_level_energy(Z, R, method, ds.info[i].get("charge", 0), where)
+    return out
+
+
+def low_level_energy(numbers, positions, method: str, charge: int = 0, where: str = "structure") -> float:
+    """The total energy (eV) of one structure (atomic numbers, positions in Å) from a tblite single point
+    with ``method``; an InputError naming ``where`` when tblite is missing or the calculation fails."""
     try:  # imported here: tblite is an optional extra (painnjax[xtb])
         from tblite.ase import TBLite
     except ImportError as exc:
         raise InputError(f"the low level of a Δ model needs tblite, which is not installed ({exc})") from None
     from ase import Atoms
 
-    out = np.empty(len(ds))
-    for i, (Z, R) in enumerate(zip(ds.numbers, ds.positions)):
-        atoms = Atoms(numbers=Z, positions=R)
-        charge = ds.info[i].get("charge", 0)
-        atoms.calc = TBLite(method=method, charge=charge, verbosity=0)
-        try:
-            out[i] = float(atoms.get_potential_energy())
-        except Exception as exc:
-            where = f"{ds.info[i].get('source')}, frame {ds.info[i].get('frame')}"
-            raise InputError(f"{where}: {method} single point failed ({exc})") from None
-    return out
+    atoms = Atoms(numbers=numbers, positions=positions)
+    atoms.calc = TBLite(method=method, charge=charge, verbosity=0)
+    try:
+        return float(atoms.get_potential_energy())
+    except Exception as exc:
+        raise InputError(f"{where}: {method} single point failed ({exc})") from None
