@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import sys
 import time
@@ -263,25 +262,10 @@ def point_file(run: Path, name: str, size: int, draw: int) -> Path:
 
 
 def machine() -> dict:
-    import jax
+    """The machine, versions and git state, as every benchmark records them (bench_potential.machine_info)."""
+    from bench_potential import machine_info  # a sibling script: its JAX import only when the JSON is written
 
-    info = {
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jax_device": str(jax.devices()[0]),
-    }
-    try:
-        import os
-
-        info["cpu_count"] = os.cpu_count()
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu_model"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return info
+    return machine_info(None, None)
 
 
 def compute(args, run: Path) -> None:
