@@ -11,8 +11,8 @@ keys, checked the same way.
 
 Example:
     >>> cfg = ScreenConfig(fmax=0.05, refine=True)
-    >>> cfg.refine.rounds, cfg.record()["refine"]["top"]
-    (3, 4)
+    >>> cfg.refine.rounds, cfg.refine.patience, cfg.record()["refine"]["top"]
+    (10, 3, 4)
 """
 
 from __future__ import annotations
@@ -28,24 +28,33 @@ OPTIMIZERS = ("lbfgs", "fire")
 #: the precisions of the model (:data:`md.forces.build.DTYPES`; not imported: this module is read by
 #: ``painnjax --help`` for the option defaults, and md.forces loads jax)
 SCREEN_DTYPES = ("float32", "float64")
+#: the kinds of refinement move (:mod:`md.screening.refine`; here, not there: this module loads no numpy)
+MOVE_KINDS = ("perturb", "splice", "surface", "proton")
 
 
 @dataclass(frozen=True)
 class RefineConfig:
-    """The refinement of the lowest minima by perturbation (:mod:`md.screening.refine`), after the candidates.
+    """The refinement of the lowest minima (:mod:`md.screening.refine`), after the candidates.
 
     Attributes:
-        rounds: rounds of refinement (``painnjax screen --refine-rounds``; 0: none).
+        rounds: rounds of refinement at most (``painnjax screen --refine-rounds``; 0: none).
         top: lowest distinct minima refined per round.
-        moves: new candidates per refined minimum.
-        seed: seed of the perturbations (``painnjax screen`` gives its ``--seed``).
-        angle: root-mean-square rotation of the moved molecule, degrees.
-        shift: root-mean-square shift of the moved molecule, Å.
+        moves: new candidates per refined minimum; the j-th is made by the move ``kinds[j % len(kinds)]``.
+        kinds: the moves, any of perturb (one molecule turned and shifted), splice (cut-and-splice of two
+            minima), surface (the weakest-bound molecule moved to the surface), proton (a proton hop
+            between an acid and a base).
+        patience: the search stops when the lowest minimum of no composition has improved by more than
+            the screen's energy_window over this many rounds (0: all rounds are run).
+        seed: seed of the moves (``painnjax screen`` gives its ``--seed``).
+        angle: root-mean-square rotation of a perturbed molecule, degrees.
+        shift: root-mean-square shift of a perturbed molecule, Å.
     """
 
-    rounds: int = 3
+    rounds: int = 10
     top: int = 4
     moves: int = 4
+    kinds: tuple[str, ...] = MOVE_KINDS
+    patience: int = 3
     seed: int = 0
     angle: float = 60.0
     shift: float = 0.5
@@ -56,10 +65,22 @@ class RefineConfig:
         integer("refine", "rounds", self.rounds, 0)
         integer("refine", "top", self.top, 1)
         integer("refine", "moves", self.moves, 1)
+        integer("refine", "patience", self.patience, 0)
         integer("refine", "seed", self.seed, 0)  # numpy's default_rng refuses a negative seed
         for name, unit in (("angle", "degrees"), ("shift", "Å")):
             value = getattr(self, name)
             check(is_real(value) and value >= 0, "refine", name, f"must be a finite number >= 0 {unit}, got {value!r}")
+        object.__setattr__(self, "kinds", move_kinds(self.kinds))
+
+    def record(self) -> dict:
+        """The refinement as ``screen.json`` records it. ``kinds`` and ``patience`` are left out when they
+        are those of the refinement before them (perturbations only, every round run): such a screen then
+        has the record (and ``screen_id``) it had, and one begun before them resumes."""
+        record = dataclasses.asdict(self)
+        record["kinds"] = list(self.kinds)
+        if self.kinds == ("perturb",) and self.patience == 0:
+            del record["kinds"], record["patience"]
+        return record
 
     @classmethod
     def of(cls, refine) -> RefineConfig | None:
@@ -129,8 +150,15 @@ class ScreenConfig:
         object.__setattr__(self, "refine", RefineConfig.of(self.refine))
 
     def refine_record(self) -> dict | None:
-        """The refinement as ``screen.json`` records it (None: no refinement)."""
-        return None if self.refine is None else dataclasses.asdict(self.refine)
+        """The refinement as ``screen.json`` records it (None: no refinement). One that stops by the energy
+        window (``patience``) records it and the tolerance too: they choose its parents and when it stops,
+        so a resume with others would not make the same candidates."""
+        if self.refine is None:
+            return None
+        record = self.refine.record()
+        if "patience" in record:
+            record.update(energy_window_kcal_mol=float(self.energy_window), tolerance_A=float(self.tolerance))
+        return record
 
     def record(self) -> dict:
         """The settings that define a screen, as ``screen.json`` records them (a resumed screen must have the same)."""
@@ -141,6 +169,19 @@ class ScreenConfig:
             "optimizer": self.optimizer,
             "refine": self.refine_record(),
         }
+
+
+def move_kinds(kinds) -> tuple[str, ...]:
+    """The move kinds of ``kinds`` (names, or one string of names separated by commas) as a tuple, checked."""
+    if isinstance(kinds, str):
+        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
+    ok = isinstance(kinds, (list, tuple)) and all(isinstance(k, str) for k in kinds)
+    known = ", ".join(MOVE_KINDS)
+    check(ok and len(kinds) > 0, "refine", "kinds", f"must be one or more of {known}, got {kinds!r}")
+    for k in kinds:
+        check(k in MOVE_KINDS, "refine", "kinds", f"unknown move {k!r}; known: {known}")
+        check(kinds.count(k) == 1, "refine", "kinds", f"{k} given more than once")
+    return tuple(kinds)
 
 
 #: the sections of a ``painnjax screen --config`` file (:func:`painnjax.config.read_sections`): ``[screen]``,

@@ -57,6 +57,8 @@ _KEPT_INFO = (
     "final_state",
     "parent",
     "refine_round",
+    "move",
+    "partner",
     "force_calls",
 )
 
@@ -325,14 +327,16 @@ def _field(where: str, atoms, name: str, kind: type):
 
 def _check_refined(path: Path, found: dict[int, int], frames: list, res: ScreenResult) -> None:
     """Refuse refinement candidates read from ``path`` that the refinement did not make again (the same index,
-    parent and round): their minima stood in for other structures. Candidates of a resumed screen's
+    parent, round, move and partner): their minima stood in for other structures. Candidates of a resumed screen's
     refinement are made again from the same minima to the bit, so this only fails for an edited file."""
     for k, i in found.items():
         if k < res.given:
             continue
         info = frames[i].info
-        made = k < len(res.structures) and all(
-            res.structures[k].info.get(key) == info.get(key) for key in ("parent", "refine_round")
+        made = k < len(res.structures) and all(  # move and partner: frames written before them have none
+            res.structures[k].info.get(key) == info.get(key)
+            for key in ("parent", "refine_round", "move", "partner")
+            if key in info or key in ("parent", "refine_round")
         )
         if not made:
             raise InputError(

@@ -1,24 +1,58 @@
-"""Refinement of a screen's lowest minima by perturbation: new candidates made from the best ones found.
+"""Refinement of a screen's lowest minima: new candidates made from the best ones found, and when to stop.
 
 Random candidates land in the nearest local minimum; with a few dozen of them the lowest is
 often 1-2 kcal/mol above the global minimum of an (SA)n(AM)n cluster. A basin-hopping-like
-stage closes that gap at a small cost: each round takes the ``top`` lowest distinct converged
-minima so far (per composition) and makes ``moves`` new candidates from each, every one with
-one molecule (covalently bound atoms, :func:`md.clusters.molecules`) turned about its centre by
-a random rotation (rotation vector with normal components, root-mean-square angle
-``angle`` degrees) and shifted by a random vector (root-mean-square length ``shift`` Å). A
-perturbation that brings the molecule closer than ``min_distance`` Å to another molecule is
-drawn again (up to ``tries`` times). The new candidates are minimised like the others, join
-the pool, and the next round starts from the pool's lowest minima.
+stage (Wales & Doye 1997) closes that gap at a small cost: each round takes the ``top`` lowest
+distinct converged minima so far (per composition) and makes ``moves`` new candidates from each;
+child ``j`` of a minimum is made by the move ``kinds[j % len(kinds)]`` (so 4 children and the 4
+kinds give one of each). The new candidates are minimised like the others, join the pool, and the
+next round starts from the pool's lowest minima. The moves (molecules are covalently bound atoms,
+:func:`md.clusters.molecules`; every move keeps the atoms and their order, only positions change):
 
-Measured (saam-gfn1, SA2AM2, seed 0): the lowest of 48 random candidates lay 1.39 kcal/mol
-above the known minimum (``../shared/data/starts/wu_2sa2am.xyz`` minimised with the same model);
-three rounds of 4 x 4 perturbations reached it to 0.01 kcal/mol.
+- ``perturb`` (:func:`perturbations`): one random molecule turned about its centre by a random
+  rotation (rotation vector with normal components, root-mean-square angle ``angle`` degrees) and
+  shifted by a random vector (root-mean-square length ``shift`` Å); a perturbation that brings it
+  closer than ``min_distance`` Å to another molecule is drawn again (up to ``tries`` times).
+- ``splice`` (:func:`spliced`): cut and splice (Deaven & Ho 1995) of whole molecules. A second
+  minimum of the round (the ``partner``, drawn among those with the same molecules: the same
+  formulas, so the same protonation state) is turned by a uniformly random rotation; a random
+  plane through each one's centre (the same normal ``n``) cuts both; the child takes the half of
+  the parent's molecules that lie furthest along ``n`` and, from the partner, in order of
+  increasing projection on ``n``, the molecules whose formulas are still missing. The partner's
+  molecules take the atom slots of the parent's molecules of the same formula (the atom list is
+  the parent's, as the compiled potential needs); where the halves clash (closer than
+  ``min_distance`` Å) the partner's half is moved along ``-n`` until they do not.
+- ``surface`` (:func:`surfaced`): the weakest-bound molecule (:func:`weakest_molecule`: fewest
+  atom pairs closer than ``contact`` = 2.5 Å to other molecules, ties: the one furthest from the
+  centre) taken out, turned by a uniformly random rotation and brought in along a uniformly random
+  direction towards the centre of the rest until one of its atoms comes within ``touch`` = 1.8 Å
+  of theirs (steps of 0.05 Å), as a growth move places a molecule.
+- ``proton`` (:func:`proton_hopped`): a proton hop inside the minimum: an H covalently bound to
+  an N or O of one molecule, with an N or O of another molecule within ``reach`` = 2.2 Å, moves to
+  that acceptor (0.97 Å from an O, 1.02 Å from an N, on the line from the acceptor to where the H
+  was). Acid to base (H2SO4 + NH3 -> HSO4⁻ + NH4⁺) and back (NH4⁺ gives its proton to HSO4⁻) alike;
+  of the hops possible, in a seeded random order, the first whose child is a state that
+  :func:`md.screening.protonation.detect_state` names (not ``"other"``: no H3SO4⁺, H3O⁺, ...).
 
-Each new candidate's ``info``: ``composition``, ``state`` (the parent's final state),
-``parent`` (the parent's candidate index), ``refine_round`` and ``candidate`` (its own index).
-Everything is drawn from ``numpy.random.default_rng([seed, round])``: a screen run twice
-makes the same refinement.
+A move that cannot be made (a cluster of one molecule, no partner with the same molecules, no
+acid-base pair within reach) makes a perturbation instead; ``info["move"]`` says which was made.
+
+Measured with perturbations alone (saam-gfn1, SA2AM2, seed 0): the lowest of 48 random candidates
+lay 1.39 kcal/mol above the known minimum (``../shared/data/starts/wu_2sa2am.xyz`` minimised with
+the same model); three rounds of 4 x 4 perturbations reached it to 0.01 kcal/mol.
+
+Each new candidate's ``info``: ``composition``, ``state`` (a perturbation: the parent's final
+state; the other moves: :func:`~md.screening.protonation.detect_state` of the new candidate),
+``parent`` (the parent's candidate index), ``move`` (its kind), ``partner`` (a splice's second
+parent), ``refine_round`` and ``candidate`` (its own index). Everything is drawn from
+``numpy.random.default_rng([seed, round])``: a screen run twice makes the same refinement.
+
+When to stop (:func:`stalled`): after each round, when the lowest minimum of no composition has
+improved by more than the energy window (kcal/mol) over the last ``patience`` rounds. It reads
+only the minima, so a resumed screen stops where the uninterrupted one did. How much to trust the
+lowest minimum (:func:`found_counts`): how many converged minima are duplicates of it, and how
+many of those were found independently (a given candidate, or a refinement candidate none of whose
+ancestors is a duplicate of it).
 
 Example:
     >>> new = refine_candidates(minima, energies, converged, round_=0, start=48)   # doctest: +SKIP
@@ -26,16 +60,42 @@ Example:
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
+from scipy.spatial.distance import cdist
 from scipy.spatial.transform import Rotation
 
 from md.clusters import molecules
+from md.screening.config import MOVE_KINDS, move_kinds
 from md.screening.dedup import fingerprint, unique_minima
+from md.screening.protonation import OTHER, detect_state
 from painnjax.errors import InputError
+from painnjax.units import KCAL_PER_MOL
+
+#: an X-H bond a proton hop makes, Å
+_BOND = {"N": 1.02, "O": 0.97}
 
 
 def _rotation(rng, angle_deg: float) -> np.ndarray:
     return Rotation.from_rotvec(rng.normal(size=3) * np.deg2rad(angle_deg) / np.sqrt(3.0)).as_matrix()
+
+
+def _unit(rng) -> np.ndarray:
+    u = rng.normal(size=3)
+    return u / np.linalg.norm(u)
+
+
+def _child(atoms, positions):
+    a = atoms.copy()
+    a.calc = None
+    a.positions = positions
+    return a
+
+
+def _formulas(atoms, mols) -> list[str]:
+    """The chemical formula of each molecule ``mols`` of ``atoms``."""
+    return [atoms[m].get_chemical_formula() for m in mols]
 
 
 def perturbations(
@@ -54,11 +114,128 @@ def perturbations(
             rest = np.setdiff1d(np.arange(len(R)), idx)
             if not len(rest) or np.min(np.linalg.norm(R[idx][:, None] - R[rest][None], axis=-1)) >= min_distance:
                 break
-        a = atoms.copy()
-        a.calc = None
-        a.positions = R
-        out.append(a)
+        out.append(_child(atoms, R))
     return out
+
+
+def same_molecules(a, b) -> bool:
+    """Whether ``a`` and ``b`` are made of the same molecules (the same multiset of molecule formulas)."""
+    return Counter(_formulas(a, molecules(a))) == Counter(_formulas(b, molecules(b)))
+
+
+def spliced(a, b, rng, *, min_distance: float = 1.2, step: float = 0.1):
+    """Cut and splice of ``a`` (the parent: its atom list) and ``b``, whole molecules; see the module doc.
+
+    None when they are not made of the same molecules or of fewer than two."""
+    mols_a, mols_b = molecules(a), molecules(b)
+    fa, fb = _formulas(a, mols_a), _formulas(b, mols_b)
+    if len(mols_a) < 2 or Counter(fa) != Counter(fb):
+        return None
+    Ra = np.asarray(a.positions, np.float64)
+    centre = Ra.mean(axis=0)
+    Rb = np.asarray(b.positions, np.float64)
+    Rb = (Rb - Rb.mean(axis=0)) @ Rotation.random(random_state=rng).as_matrix().T + centre  # on a's centre
+    n = _unit(rng)
+    m = len(mols_a)
+    half = m // 2 + (int(rng.integers(2)) if m % 2 else 0)  # an odd count: a coin says which side has more
+    pa = np.array([(Ra[idx].mean(axis=0) - centre) @ n for idx in mols_a])
+    pb = np.array([(Rb[idx].mean(axis=0) - centre) @ n for idx in mols_b])
+    from_a = [int(i) for i in np.argsort(-pa, kind="stable")[:half]]
+    needed = Counter(fa) - Counter(fa[i] for i in from_a)
+    from_b = []
+    for i in np.argsort(pb, kind="stable"):
+        if needed[fb[i]] > 0:
+            from_b.append(int(i))
+            needed[fb[i]] -= 1
+    slots = {f: [i for i in range(m) if i not in from_a and fa[i] == f] for f in set(fa)}
+    dst, src = [], []
+    for i in from_b:  # partner's molecule i into the parent's next free molecule of its formula
+        j = slots[fb[i]].pop(0)
+        for z in np.unique(a.numbers[mols_a[j]]):
+            dst += mols_a[j][a.numbers[mols_a[j]] == z].tolist()  # element by element: the same atoms
+            src += mols_b[i][b.numbers[mols_b[i]] == z].tolist()
+    R = Ra.copy()
+    R[dst] = Rb[src]
+    kept = np.concatenate([mols_a[i] for i in from_a])
+    while cdist(R[dst], R[kept]).min() < min_distance:  # B's half lies below the plane: moving it down clears
+        R[dst] -= step * n
+    return _child(a, R)  # a's half where it was, to the bit
+
+
+def weakest_molecule(atoms, mols=None, *, contact: float = 2.5) -> int:
+    """The index (in ``mols``, default :func:`md.clusters.molecules`) of the molecule taken as the weakest
+    bound: fewest atom pairs closer than ``contact`` Å to other molecules; ties, the one whose centre lies
+    furthest from the cluster's; then the first."""
+    mols = molecules(atoms) if mols is None else mols
+    R = np.asarray(atoms.positions, np.float64)
+    centre = R.mean(axis=0)
+    keys = []
+    for i, idx in enumerate(mols):
+        rest = np.setdiff1d(np.arange(len(R)), idx)
+        contacts = int((cdist(R[idx], R[rest]) < contact).sum()) if len(rest) else 0
+        keys.append((contacts, -float(np.linalg.norm(R[idx].mean(axis=0) - centre)), i))
+    return min(keys)[2]
+
+
+def surfaced(atoms, rng, *, contact: float = 2.5, touch: float = 1.8, step: float = 0.05):
+    """The weakest-bound molecule moved onto the surface of the rest; see the module doc. None for one molecule."""
+    mols = molecules(atoms)
+    if len(mols) < 2:
+        return None
+    idx = mols[weakest_molecule(atoms, mols, contact=contact)]
+    R = np.asarray(atoms.positions, np.float64).copy()
+    rest = R[np.setdiff1d(np.arange(len(R)), idx)]
+    X = (R[idx] - R[idx].mean(axis=0)) @ Rotation.random(random_state=rng).as_matrix().T
+    u = _unit(rng)
+    centre = rest.mean(axis=0)
+    r = np.linalg.norm(rest - centre, axis=1).max() + np.linalg.norm(X, axis=1).max() + touch + 1.0
+    while r > 0 and cdist(X + centre + r * u, rest).min() > touch:
+        r -= step
+    R[idx] = X + centre + r * u
+    return _child(atoms, R)
+
+
+def proton_hops(atoms, *, reach: float = 2.2) -> list[tuple[int, int]]:
+    """Every ``(H, acceptor)`` of a proton hop: an H bound to an N or O (its nearest N, O or S, in the same
+    molecule) and an N or O of another molecule within ``reach`` Å of it."""
+    sym = np.array(atoms.get_chemical_symbols())
+    R = np.asarray(atoms.positions, np.float64)
+    label = np.empty(len(atoms), np.int64)
+    for i, idx in enumerate(molecules(atoms)):
+        label[idx] = i
+    heavy = np.flatnonzero(np.isin(sym, ["N", "O", "S"]))
+    hs = np.flatnonzero(sym == "H")
+    if not len(heavy) or not len(hs):
+        return []
+    d = cdist(R[hs], R[heavy])
+    out = []
+    for row, h in enumerate(hs):
+        donor = heavy[np.argmin(d[row])]
+        if sym[donor] not in _BOND or label[donor] != label[h]:
+            continue
+        for col in np.argsort(d[row], kind="stable"):
+            acc = heavy[col]
+            if d[row, col] > reach:
+                break
+            if sym[acc] in _BOND and label[acc] != label[h]:
+                out.append((int(h), int(acc)))
+    return out
+
+
+def proton_hopped(atoms, rng, *, reach: float = 2.2):
+    """A proton hop between two molecules of ``atoms``; see the module doc. None when there is none that
+    leaves a named protonation state."""
+    hops = proton_hops(atoms, reach=reach)
+    sym = atoms.get_chemical_symbols()
+    for i in rng.permutation(len(hops)):
+        h, acc = hops[int(i)]
+        R = np.asarray(atoms.positions, np.float64).copy()
+        v = R[h] - R[acc]
+        R[h] = R[acc] + _BOND[sym[acc]] * v / np.linalg.norm(v)
+        child = _child(atoms, R)
+        if detect_state(child)[1] != OTHER:
+            return child
+    return None
 
 
 def refine_candidates(
@@ -70,6 +247,7 @@ def refine_candidates(
     start: int,
     top: int = 4,
     moves: int = 4,
+    kinds=MOVE_KINDS,
     seed: int = 0,
     energy_window: float = 0.1,
     tolerance: float = 0.03,
@@ -79,13 +257,14 @@ def refine_candidates(
     """New candidates from the ``top`` lowest distinct converged ``minima`` of each composition.
 
     ``minima``: minimised ``ase.Atoms`` (``info["composition"]``, ``info["final_state"]``);
-    ``energies`` (eV), ``converged``: theirs. Candidates are numbered from ``start``.
-    Duplicates are those of :func:`md.screening.dedup.unique_minima` (``energy_window``
-    kcal/mol, ``tolerance`` Å).
+    ``energies`` (eV), ``converged``: theirs. Candidates are numbered from ``start``. Child ``j`` of
+    a minimum is made by the move ``kinds[j % len(kinds)]`` (see the module doc). Duplicates are those
+    of :func:`md.screening.dedup.unique_minima` (``energy_window`` kcal/mol, ``tolerance`` Å).
     """
     for name, v in (("top", top), ("moves", moves)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise InputError(f"refine {name} must be a whole number >= 1, got {v!r}")
+    kinds = move_kinds(kinds)
     E = np.where(np.asarray(converged, bool), np.asarray(energies, np.float64), np.nan)
     comps = [a.info.get("composition", a.get_chemical_formula()) for a in minima]
     same_as = unique_minima(
@@ -95,14 +274,90 @@ def refine_candidates(
     out = []
     for comp in dict.fromkeys(comps):
         distinct = [k for k in range(len(minima)) if comps[k] == comp and np.isfinite(E[k]) and same_as[k] == k]
-        for k in sorted(distinct, key=lambda k: E[k])[: int(top)]:
-            for a in perturbations(minima[k], moves, rng, angle=angle, shift=shift):
-                a.info = {
+        parents = sorted(distinct, key=lambda k: E[k])[: int(top)]
+        made = {}
+        if "splice" in kinds:  # the molecules of each parent, once
+            made = {k: Counter(_formulas(minima[k], molecules(minima[k]))) for k in parents}
+        for k in parents:
+            parent = minima[k]
+            for j in range(int(moves)):
+                kind, info = kinds[j % len(kinds)], {}
+                child = None
+                if kind == "splice":
+                    partners = [p for p in parents if p != k and made[p] == made[k]]
+                    if partners:
+                        p = partners[int(rng.integers(len(partners)))]
+                        child = spliced(parent, minima[p], rng)
+                        info["partner"] = int(p)
+                elif kind == "surface":
+                    child = surfaced(parent, rng)
+                elif kind == "proton":
+                    child = proton_hopped(parent, rng)
+                if child is None:  # a perturbation, or a move that cannot be made here
+                    kind, info = "perturb", {}
+                    (child,) = perturbations(parent, 1, rng, angle=angle, shift=shift)
+                    state = parent.info.get("final_state", parent.info.get("state", ""))
+                else:
+                    state = detect_state(child)[1]
+                child.info = {
                     "composition": comp,
-                    "state": minima[k].info.get("final_state", minima[k].info.get("state", "")),
+                    "state": state,
                     "parent": int(k),
+                    "move": kind,
+                    **info,
                     "refine_round": int(round_),
                     "candidate": start + len(out),
                 }
-                out.append(a)
+                out.append(child)
+    return out
+
+
+def lowest_by_composition(energies, converged, compositions) -> dict[str, float]:
+    """The lowest converged energy (eV) of each composition, in order of first appearance; inf for none."""
+    out = dict.fromkeys(compositions, np.inf)
+    for e, ok, c in zip(energies, converged, compositions):
+        if ok and np.isfinite(e) and e < out[c]:
+            out[c] = float(e)
+    return out
+
+
+def stalled(lowest: list[dict], patience: int, energy_window: float) -> bool:
+    """Whether the refinement stops: ``lowest[i]`` is :func:`lowest_by_composition` after stage ``i`` (0: the
+    given candidates, ``i`` >= 1: round ``i - 1``), and no composition's lowest energy has fallen by more than
+    ``energy_window`` kcal/mol over the last ``patience`` rounds. Never with ``patience`` 0."""
+    if patience < 1 or len(lowest) <= patience:
+        return False
+    before, now = lowest[-1 - patience], lowest[-1]
+    window = energy_window * KCAL_PER_MOL
+    return not any(e < before.get(c, np.inf) - window for c, e in now.items())
+
+
+def found_counts(same_as, converged, energies, compositions, ranked, given: int, parents, partners) -> dict:
+    """For the lowest distinct minimum of each composition: how many converged minima are it or its
+    duplicates (``found``), and how many of those came independently of it (``independently``): a given
+    candidate (index < ``given``), or a refinement candidate none of whose ancestors (``parents[k]`` and
+    ``partners[k]``, None where none, followed back) is one of them.
+
+    ``{composition: {"candidate", "energy_eV", "found", "independently"}}``, compositions as ``ranked``
+    orders them (the lowest of each first)."""
+    n = len(same_as)
+    out = {}
+    for b in ranked:
+        comp = compositions[b]
+        if comp in out:
+            continue
+        hits = np.array([bool(converged[k]) and int(same_as[k]) == int(b) for k in range(n)])
+        tainted = hits.copy()  # the best, its duplicates and everything made from them
+        independent = 0
+        for k in range(n):
+            ancestry = [p for p in (parents[k], partners[k]) if p is not None] if k >= given else []
+            inherited = any(tainted[int(p)] for p in ancestry)
+            tainted[k] |= inherited
+            independent += int(hits[k] and not inherited)
+        out[comp] = {
+            "candidate": int(b),
+            "energy_eV": float(energies[b]),
+            "found": int(hits.sum()),
+            "independently": independent,
+        }
     return out

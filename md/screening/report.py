@@ -5,7 +5,7 @@
 :func:`md.screening.folder.screen_to_folder` ends with); the other functions each make one of
 them from a :class:`~md.screening.screen.ScreenResult`, with no files: :func:`best_frames`,
 :func:`summary_csv`, :func:`summary_record`, :func:`format_table`, :func:`format_counts`,
-:func:`lowest_states`, :func:`state_counts`; :func:`plot_energies` draws the histogram.
+:func:`lowest_states`, :func:`state_counts`, :func:`format_found`; :func:`plot_energies` draws the histogram.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from painnjax.units import KCAL_PER_MOL
 SCREEN_FILE = "screen.json"
 SUMMARY_COLUMNS = (
     "candidate,composition,energy_eV,relative_kcal_mol,converged,steps,fmax_eV_per_A,duplicate_of,rank,"
-    "energy_spread_kcal_mol,force_spread_eV_per_A,state,final_state,force_calls,parent,refine_round"
+    "energy_spread_kcal_mol,force_spread_eV_per_A,state,final_state,force_calls,parent,refine_round,move,partner"
 )
 
 
@@ -42,6 +42,8 @@ def write_outputs(res: ScreenResult, out: Path, settings: dict, keep: int, plot:
         plot_energies(res, out / "energies.png")
     say(format_table(res, rel, keep))
     say(format_counts(res, summary, out))
+    for line in format_found(res):
+        say(line)
     for line in lowest_states(res):
         say(line)
     return summary
@@ -88,6 +90,8 @@ def summary_csv(res: ScreenResult, rel: np.ndarray) -> str:
                     str(res.force_calls[k]) if res.force_calls[k] >= 0 else "",
                     str(res.structures[k].info.get("parent", "")),
                     str(res.structures[k].info.get("refine_round", "")),
+                    str(res.structures[k].info.get("move", "")) if k >= res.given else "",
+                    str(res.structures[k].info.get("partner", "")) if k >= res.given else "",
                 ]
             )
         )
@@ -122,6 +126,8 @@ def summary_record(res: ScreenResult, settings: dict, kept: int, rel: np.ndarray
         "mean_force_calls": _mean_known(res.force_calls),
         "states": state_counts(res, rel),
         "lowest_state": res.final_states[res.ranked[0]] if len(res.ranked) else None,
+        "found": res.found,
+        "search": res.search,
     }
 
 
@@ -138,6 +144,40 @@ def format_counts(res: ScreenResult, summary: dict, out: Path) -> str:
         f"distinct minima; {res.structures_per_second:.2f} structures/s (+{res.compile_seconds:.1f} s compile); "
         f"wrote {out}/best.extxyz"
     )
+
+
+def format_found(res: ScreenResult) -> list[str]:
+    """The closing lines: per composition how many times its lowest minimum was found (and how many of those
+    independently), and why the refinement stopped, e.g. ``"SA2AM2: lowest minimum -1234.56789 eV
+    (candidate 61) found 5 times (3 independently); search stopped after round 6 of 10: no improvement >
+    0.1 kcal/mol in 3 rounds"``."""
+    search = res.search
+    if search is None:
+        why = "no refinement"
+    elif search["stopped"] == "patience":
+        why = (
+            f"search stopped after round {search['rounds']} of {search['max_rounds']}: no improvement > "
+            f"{search['energy_window_kcal_mol']:g} kcal/mol in "
+            f"{search['patience']} round{'s' if search['patience'] != 1 else ''}"
+        )
+    elif search["stopped"] == "nothing to refine":
+        why = f"search stopped after round {search['rounds']} of {search['max_rounds']}: no converged minimum to refine"
+    elif not search["patience"]:
+        why = f"search ran all {search['max_rounds']} rounds (patience 0: no stop rule)"
+    else:
+        why = (
+            f"search ran all {search['max_rounds']} rounds without meeting its stop rule (no improvement > "
+            f"{search['energy_window_kcal_mol']:g} kcal/mol in {search['patience']} rounds): more rounds may find "
+            "a lower minimum"
+        )
+    lines = []
+    for comp, f in res.found.items():
+        times = f"{f['found']} time{'s' if f['found'] != 1 else ''}"
+        lines.append(
+            f"{comp}: lowest minimum {f['energy_eV']:.5f} eV (candidate {f['candidate']}) found {times} "
+            f"({f['independently']} independently); {why}"
+        )
+    return lines
 
 
 def _mean_known(calls) -> float | None:

@@ -40,7 +40,7 @@ from md.screening.checks import check_screen
 from md.screening.config import ScreenConfig
 from md.screening.dedup import fingerprint, unique_minima
 from md.screening.protonation import detect_state
-from md.screening.refine import refine_candidates
+from md.screening.refine import found_counts, lowest_by_composition, refine_candidates, stalled
 from md.screening.spread import committee_spread
 from painnjax.io.resolved import ResolvedModel
 from painnjax.units import KCAL_PER_MOL
@@ -60,6 +60,12 @@ class ScreenResult:
             when the candidates have several: then by energy within each, compositions apart).
         energy_spread (eV), force_spread (eV/Å): committee spreads of the ranked ones kept
             (NaN elsewhere, or all NaN without a committee).
+        found: per composition, how many times its lowest minimum was found, and how many of those
+            independently (:func:`md.screening.refine.found_counts`).
+        search: the refinement's course (None without one): ``max_rounds``, ``patience``, ``rounds`` run,
+            why it ``stopped`` (``"patience"``, ``"rounds"`` or ``"nothing to refine"``), and
+            ``lowest_eV``: per composition the lowest energy after the candidates and after each round
+            (None where none had converged).
     """
 
     structures: list
@@ -77,6 +83,8 @@ class ScreenResult:
     resumed: int = 0
     groups: list = field(default_factory=list)
     given: int = 0  # candidates given; those after them came from the refinement
+    found: dict = field(default_factory=dict)
+    search: dict | None = None
 
     @property
     def compositions(self) -> list[str]:
@@ -148,7 +156,7 @@ def screen(
     resumed, given = len(run.results), len(candidates)
     with precision(config.dtype):
         seconds, compile_s = run.stages(given, on_done, progress, devices)
-    res = _ranked(run, model, config)
+    res = _ranked(run, model, config, given)
     return replace(res, seconds=seconds, compile_seconds=compile_s, resumed=resumed, given=given)
 
 
@@ -190,6 +198,7 @@ class _Minimisation:
         self.config = config
         self.energy_for = _energy_for(model, config.dtype)
         self.energy_fns: dict[tuple, Callable] = {}
+        self.search: dict | None = None  # the refinement's course, once run
 
     def stages(self, given: int, on_done, progress: bool, devices) -> tuple[float, float]:
         """The given candidates, then each round of the refinement: ``(seconds, compile seconds)``."""
@@ -206,18 +215,44 @@ class _Minimisation:
             )
         try:
             compile_s += self.minimise(list(range(given)), on_done, bar, devices)
-            for round_ in range(self.config.refine.rounds if self.config.refine is not None else 0):
-                new = self.refined(round_)
-                self.candidates.extend(new)
-                if bar is not None:
-                    bar.total += len(new)
-                    bar.refresh()
-                n = len(self.candidates)
-                compile_s += self.minimise(list(range(n - len(new), n)), on_done, bar, devices)
+            if self.config.refine is not None:
+                compile_s += self.refinement(on_done, bar, devices)
         finally:
             if bar is not None:
                 bar.close()
         return time.perf_counter() - t0 - compile_s, compile_s
+
+    def refinement(self, on_done, bar, devices) -> float:
+        """The rounds of the refinement, until :func:`md.screening.refine.stalled` says stop or the last;
+        records their course in ``self.search``. The compile seconds."""
+        refine, compile_s = self.config.refine, 0.0
+        lowest = [self.lowest()]
+        stopped = "rounds"
+        for round_ in range(refine.rounds):
+            new = self.refined(round_)
+            if not new:  # no converged minimum: no later round can make a candidate either
+                stopped = "nothing to refine"
+                break
+            self.candidates.extend(new)
+            if bar is not None:
+                bar.total += len(new)
+                bar.refresh()
+            n = len(self.candidates)
+            compile_s += self.minimise(list(range(n - len(new), n)), on_done, bar, devices)
+            lowest.append(self.lowest())
+            # decided from the minima alone: a resumed screen stops where the uninterrupted one did
+            if stalled(lowest, refine.patience, self.config.energy_window):
+                stopped = "patience"
+                break
+        self.search = {
+            "max_rounds": refine.rounds,
+            "patience": refine.patience,
+            "energy_window_kcal_mol": float(self.config.energy_window),
+            "rounds": len(lowest) - 1,
+            "stopped": stopped,
+            "lowest_eV": {c: [float(e) if np.isfinite(e) else None for e in (s[c] for s in lowest)] for c in lowest[0]},
+        }
+        return compile_s
 
     def minimise(self, indices: list[int], on_done, bar, devices) -> float:
         """Minimise the candidates ``indices`` not yet done, group by group; the compile seconds."""
@@ -263,6 +298,7 @@ class _Minimisation:
             start=n,
             top=refine.top,
             moves=refine.moves,
+            kinds=refine.kinds,
             seed=refine.seed,
             angle=refine.angle,
             shift=refine.shift,
@@ -270,13 +306,23 @@ class _Minimisation:
             tolerance=cfg.tolerance,
         )
 
+    def lowest(self) -> dict[str, float]:
+        """The lowest converged energy of each composition so far (eV; inf for none)."""
+        n = len(self.candidates)
+        return lowest_by_composition(
+            [self.results[k].energy for k in range(n)],
+            [bool(self.results[k].converged) for k in range(n)],
+            [a.info.get("composition", a.get_chemical_formula()) for a in self.candidates],
+        )
+
     def minima(self) -> list:
         """Every candidate at its minimum, in order."""
         return [_minimised(c, self.results[k]) for k, c in enumerate(self.candidates)]
 
 
-def _ranked(run: _Minimisation, model: ResolvedModel, config: ScreenConfig) -> ScreenResult:
-    """The minima of ``run`` with duplicates found, ranked, and with committee spreads on the ones kept."""
+def _ranked(run: _Minimisation, model: ResolvedModel, config: ScreenConfig, given: int) -> ScreenResult:
+    """The minima of ``run`` (the first ``given`` of them the candidates given) with duplicates found,
+    ranked, how often the lowest was found, and with committee spreads on the ones kept."""
     structures = run.minima()
     n = len(structures)
     minima = [run.results[k] for k in range(n)]
@@ -291,6 +337,16 @@ def _ranked(run: _Minimisation, model: ResolvedModel, config: ScreenConfig) -> S
         e_spread[chosen], f_spread[chosen] = es, fs
     for k, atoms in enumerate(structures):
         atoms.info["duplicate_of"] = int(same_as[k]) if same_as[k] != k else -1
+    found = found_counts(
+        same_as,
+        conv,
+        E,
+        [a.info.get("composition", a.get_chemical_formula()) for a in structures],
+        ranked,
+        given,
+        [a.info.get("parent") for a in structures],
+        [a.info.get("partner") for a in structures],
+    )
     return ScreenResult(
         structures,
         E,
@@ -303,6 +359,8 @@ def _ranked(run: _Minimisation, model: ResolvedModel, config: ScreenConfig) -> S
         f_spread,
         force_calls=np.array([-1 if m.force_calls is None else m.force_calls for m in minima], np.int64),
         groups=_groups(run.candidates),
+        found=found,
+        search=run.search,
     )
 
 

@@ -43,6 +43,8 @@ KEYS = {
     "refine_rounds": ("refine", "rounds"),
     "refine_top": ("refine", "top"),
     "refine_moves": ("refine", "moves"),
+    "refine_kinds": ("refine", "kinds"),
+    "refine_patience": ("refine", "patience"),
 }
 
 # The option of each checked setting, for the messages (ScreenConfig and RefineConfig name their fields)
@@ -58,6 +60,8 @@ _OPTIONS = {
     "[refine] rounds": "--refine-rounds",
     "[refine] top": "--refine-top",
     "[refine] moves": "--refine-moves",
+    "[refine] kinds": "--refine-kinds",
+    "[refine] patience": "--refine-patience",
     "[refine] seed": "--seed",
 }
 
@@ -286,8 +290,8 @@ def register(sub) -> None:
         "--refine-rounds",
         type=int,
         default=None,
-        help="rounds of refinement after the candidates: new candidates made by turning and shifting one molecule "
-        f"of the lowest minima so far (default {REFINE.rounds}; 0: none)",
+        help="rounds of refinement after the candidates at most: new candidates made by the --refine-kinds moves "
+        f"from the lowest minima so far (default {REFINE.rounds}; 0: none)",
     )
     sc.add_argument(
         "--refine-top",
@@ -299,7 +303,23 @@ def register(sub) -> None:
         "--refine-moves",
         type=int,
         default=None,
-        help=f"new candidates per refined minimum (default {REFINE.moves})",
+        help=f"new candidates per refined minimum, the j-th made by the j-th kind, in turn (default {REFINE.moves})",
+    )
+    sc.add_argument(
+        "--refine-kinds",
+        metavar="KINDS",
+        default=None,
+        help="the refinement's moves, separated by commas: perturb (one molecule turned and shifted), splice "
+        "(cut-and-splice of two minima), surface (the weakest-bound molecule moved to the surface), proton (a "
+        f"proton hop between an acid and a base) (default {','.join(REFINE.kinds)})",
+    )
+    sc.add_argument(
+        "--refine-patience",
+        type=int,
+        default=None,
+        metavar="R",
+        help="stop the refinement when no composition's lowest minimum has improved by more than --energy-window "
+        f"in R rounds (default {REFINE.patience}; 0: run every round)",
     )
     sc.add_argument(
         "--fmax",

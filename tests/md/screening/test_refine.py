@@ -57,7 +57,9 @@ def test_refinement_finds_the_lj7_global_minimum_the_candidates_missed(tmp_path)
     starts = random_lj_starts(1)  # one start: it ends in a higher minimum
     plain = screen(LJ7, starts, fmax=1e-3, max_steps=3000)
     assert abs(plain.energies[plain.ranked[0]] / EPS - LJ7_MINIMA[0]) > 0.1
-    res_refine = {"rounds": 3, "top": 2, "moves": 6, "shift": 2.0}
+    # perturbations alone, every round: the refinement before the other moves and the stop rule, which
+    # makes the candidates it made then (the same draws) and records its settings as it did
+    res_refine = {"rounds": 3, "top": 2, "moves": 6, "shift": 2.0, "kinds": ("perturb",), "patience": 0}
     res = screen_to_folder(
         LJ7,
         starts,
@@ -74,8 +76,8 @@ def test_refinement_finds_the_lj7_global_minimum_the_candidates_missed(tmp_path)
     assert summary["settings"]["refine"] == {"rounds": 3, "top": 2, "moves": 6, "seed": 0, "angle": 60.0, "shift": 2.0}
     header, *rows = (tmp_path / "s" / "summary.csv").read_text().splitlines()
     cols = header.split(",")
-    assert cols[-3:] == ["force_calls", "parent", "refine_round"]
-    assert rows[0].split(",")[-2:] == ["", ""] and rows[1].split(",")[-2:] == ["0", "0"]
+    assert cols[-5:] == ["force_calls", "parent", "refine_round", "move", "partner"]
+    assert rows[0].split(",")[-4:] == ["", "", "", ""] and rows[1].split(",")[-4:] == ["0", "0", "perturb", ""]
     assert all(int(r.split(",")[cols.index("force_calls")]) >= 1 for r in rows)
     # resumed: the refinement candidates are made again from the minima read back, none minimised again
     table = (tmp_path / "s" / "summary.csv").read_text()
