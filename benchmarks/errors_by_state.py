@@ -32,7 +32,11 @@ from painnjax.units import EV_TO_KCAL_PER_MOL
 
 def state_name(counts: dict) -> str:
     """``"1 SO4, 1 NH3"``-like label of the ions that set a state apart (``"-"`` for neither)."""
-    parts = [f"{counts[k]} {name}" for k, name in (("SO4", "SO4²⁻"), ("AM", "NH3"), ("SA", "H2SO4")) if counts[k]]
+    parts = [
+        f"{counts[k]} {name}"
+        for k, name in (("SO4", "SO4²⁻"), ("AM", "NH3"), ("SA", "H2SO4"), ("H3O", "H3O⁺"), ("OH", "OH⁻"))
+        if counts[k]
+    ]
     if counts["other"]:
         parts.append(f"{counts['other']} other")
     return ", ".join(parts) or "-"

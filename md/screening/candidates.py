@@ -4,9 +4,11 @@ A screening run minimises many random arrangements of a cluster's molecules and 
 lowest minima. This module makes the starting structures; minimising them is another's job.
 
 - :func:`parse_composition`: ``"SA4AM4"``, ``"sa2 am1 w3"``, ``"SA3B1AM2AH1"``, ``"SA1AM"`` ->
-  ``{"SA": 4, "AM": 4}`` (canonical order SA, B, AM, AH, W). Molecules: SA (H2SO4), AM (NH3),
-  W (H2O) and the ionised forms B (bisulfate HSO4⁻) and AH (ammonium NH4⁺); the cluster must be
-  neutral (as many B as AH). :func:`composition_name` writes the canonical name back.
+  ``{"SA": 4, "AM": 4}`` (canonical order SA, B, SO4, AM, AH, W). Molecules: SA (H2SO4), AM (NH3),
+  W (H2O) and the ionised forms B (bisulfate HSO4⁻), SO4 (sulfate SO4²⁻) and AH (ammonium NH4⁺);
+  the cluster must be neutral (AH = B + 2 SO4). The digit of SO4 is part of its name: the count
+  follows it (``"SO41"`` is one sulfate, ``"SA0B1SO41AM0AH3"``). :func:`composition_name` writes
+  the canonical name back.
 - :func:`template`: a rigid molecule (the templates of
   :data:`painnjax.data.molecules.MOLECULE_TYPES`) as an ``ase.Atoms`` centred at its centre of mass.
 - :func:`random_candidates`: ``n`` seeded candidates: rigid molecules at uniformly random
@@ -16,7 +18,7 @@ lowest minima. This module makes the starting structures; minimising them is ano
   depends only on (composition, seed, k, options), not on ``n``.
 - :func:`read_candidates`: every frame of a structure file (any ASE format) as candidates.
 
-Atom order of a candidate: molecules in composition order (all SA, then B, AM, AH, W), each
+Atom order of a candidate: molecules in composition order (all SA, then B, SO4, AM, AH, W), each
 molecule's atoms in template order. ``atoms.info`` holds ``"composition"`` (canonical name),
 ``"candidate"`` (index k) and ``"seed"``.
 
@@ -45,7 +47,7 @@ from painnjax.data.molecules import MOLECULE_TYPES, formula_numbers
 from painnjax.errors import InputError
 from painnjax.validate import format_hint, free_cluster
 
-#: molecule names in canonical order (SA, B, AM, AH, W), with their chemistry (for messages and
+#: molecule names in canonical order (SA, B, SO4, AM, AH, W), with their chemistry (for messages and
 #: docs): the molecules and ions of the registry that have a template
 NAMES: dict[str, str] = {name: m.description for name, m in MOLECULE_TYPES.items() if m.has_template}
 
@@ -58,14 +60,14 @@ MOLECULAR_VOLUME: dict[str, float] = {
     "AM": 17.031 / 0.682 * _A3_PER_CM3_MOL,  # 41.5 Å³
     "W": 18.015 / 0.997 * _A3_PER_CM3_MOL,  # 30.0 Å³
 }
-MOLECULAR_VOLUME["B"] = MOLECULAR_VOLUME["SA"]
+MOLECULAR_VOLUME["B"] = MOLECULAR_VOLUME["SO4"] = MOLECULAR_VOLUME["SA"]
 MOLECULAR_VOLUME["AH"] = MOLECULAR_VOLUME["AM"]
 
 MIN_READ_DISTANCE = 0.5  # Å; read_candidates rejects frames with atoms closer than this
 
 
 def template(name: str):
-    """A rigid molecule (``"SA"``, ``"B"``, ``"AM"``, ``"AH"``, ``"W"``, any case) as an
+    """A rigid molecule (``"SA"``, ``"B"``, ``"SO4"``, ``"AM"``, ``"AH"``, ``"W"``, any case) as an
     ``ase.Atoms`` centred at its centre of mass."""
     key = name.upper() if isinstance(name, str) else name
     if key in NAMES:
@@ -80,8 +82,13 @@ def _known() -> str:
 # --------------------------------------------------------------------------------------------
 # Compositions
 
-_TOKENS = re.compile(r"[A-Za-z]+|[0-9]+|[\s_,\-]+|.")
-_NAME_RE = re.compile("|".join(sorted(NAMES, key=len, reverse=True)))  # names are prefix-free
+# A word is letters and the names that hold digits (SO4), so "SO41" is the word SO4 and the count 1;
+# the names are prefix-free (no name begins another or the letters of another), so a word splits into
+# names one way only (tests/md/screening/test_candidates.py checks both).
+_DIGIT_NAMES = [n for n in NAMES if not n.isalpha()]
+_WORD = "".join(f"(?i:{re.escape(n)})|" for n in sorted(_DIGIT_NAMES, key=len, reverse=True)) + "[A-Za-z]"
+_TOKENS = re.compile(rf"(?:{_WORD})+|[0-9]+|[\s_,\-]+|.")
+_NAME_RE = re.compile("|".join(sorted(NAMES, key=len, reverse=True)))
 
 
 def _split_names(word: str) -> list[str] | None:
@@ -114,14 +121,14 @@ def _formula_counts(text: str) -> dict[str, int] | None:
 
 
 def parse_composition(text) -> dict[str, int]:
-    """A composition string -> ``{name: count}`` in canonical order (SA, B, AM, AH, W).
+    """A composition string -> ``{name: count}`` in canonical order (SA, B, SO4, AM, AH, W).
 
     Names are case-insensitive; separators (space, ``-``, ``_``, ``,``) are optional; a name
     without a count counts 1 (``"SA1AM"`` = SA1AM1). Only names with a non-zero count are kept.
     A chemical formula of the neutral molecules' elements, in any order (Hill's ``"H10N2O8S2"``),
     is read as those molecules (SA2AM2).
     Raises :class:`InputError` for an empty string, an unknown name, a name given twice, a
-    negative or malformed count, no molecules at all, or a net charge (B must equal AH).
+    negative or malformed count, no molecules at all, or a net charge (AH must equal B + 2 SO4).
     """
     if not isinstance(text, str):
         raise InputError(f"composition must be a string like 'SA4AM4', got {type(text).__name__} {text!r}")
@@ -177,8 +184,9 @@ def _checked(counts: Mapping, where: str) -> dict[str, int]:
     charge = sum(MOLECULE_TYPES[name].charge * c for name, c in out.items())
     if charge != 0:
         raise InputError(
-            f"{where}: net charge {charge:+d} e (B{out.get('B', 0)}, AH{out.get('AH', 0)}): each bisulfate B "
-            f"(HSO4-) must be balanced by an ammonium AH (NH4+); the models are for neutral clusters"
+            f"{where}: net charge {charge:+d} e (B {out.get('B', 0)}, SO4 {out.get('SO4', 0)}, AH {out.get('AH', 0)}): "
+            f"each bisulfate B (HSO4-) must be balanced by an ammonium AH (NH4+) and each sulfate SO4 (SO4 2-) by "
+            f"two, AH = B + 2 SO4; the models are for neutral clusters"
         )
     return out
 
@@ -195,7 +203,7 @@ def as_composition(composition) -> dict[str, int]:
 
 def composition_name(comp) -> str:
     """The canonical name of a composition (a dict of counts or a string): names in the order
-    SA, B, AM, AH, W with their counts; SA and AM always written (``"SA0AM1W2"``), the others
+    SA, B, SO4, AM, AH, W with their counts; SA and AM always written (``"SA0AM1W2"``), the others
     when present -- the names :func:`painnjax.data.composition.composition_name` gives neutral clusters."""
     counts = as_composition(comp)
     return canonical_name({name: counts.get(name, 0) for name in NAMES})

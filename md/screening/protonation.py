@@ -1,23 +1,32 @@
 """Protonation states: the proton-transfer forms of an acid-base cluster, screened together.
 
 In the known minima of sulfuric acid-ammonia clusters the ammonia molecules have taken a
-proton from the acid: ion pairs of bisulfate HSO4⁻ (B) and ammonium NH4⁺ (AH). Candidates
-built from neutral H2SO4 and NH3 alone start far from those minima, so a screen of a neutral
-composition covers all its proton-transfer states.
+proton from the acid: ion pairs of bisulfate HSO4⁻ (B) and ammonium NH4⁺ (AH). Where there are
+more bases than acids, some acids have given both protons: the GFN1-xTB minima of SA6AM7 ...
+SA9AM11 hold one or two sulfates SO4²⁻ (``SO4``). Candidates built from neutral H2SO4 and NH3
+alone start far from those minima, so a screen of a neutral composition covers all its
+proton-transfer states.
 
-- :func:`protonation_states`: the states of a composition. ``SA_n AM_m W_w`` (no B or AH
-  given) has ``k = 0 ... min(n, m)`` transfers; state ``k`` is ``SA_{n-k} B_k AM_{m-k} AH_k
-  W_w`` (water stays neutral). A composition with B or AH given is one state, as given.
+- :func:`protonation_states`: the states of a composition. ``SA_n AM_m W_w`` (no ions given)
+  has one state per number ``k = 0 ... min(m, 2n)`` of protons moved to ammonia (``k`` =
+  its ammonium count). The acids give their first protons first: for ``k <= n`` the state is
+  ``SA_{n-k} B_k AM_{m-k} AH_k W_w``; beyond, every acid has given one and ``k - n`` of them a
+  second, ``SA_0 B_{2n-k} SO4_{k-n} AM_{m-k} AH_k W_w`` (only where ``m > n``). Water stays
+  neutral. A composition with B, SO4 or AH given is one state, as given.
 - :func:`state_candidates`: ``n`` random candidates spread over the states in equal shares,
   round-robin, all in one atom order (that of the neutral composition), so a screen compiles
   once for all of them and compares their minima with each other.
-- :func:`ion_units`, :func:`ion_counts`: the molecules and ions of a structure, SO4²⁻ included.
+- :func:`ion_units`, :func:`ion_counts`: the molecules and ions of a structure: SA, B, SO4, AM,
+  AH, W, and H3O⁺ and OH⁻ too.
 - :func:`detect_state`: the state of a structure (a minimum, a start), from which heavy atom
-  each H sits nearest to: protons may move back during a minimisation.
+  each H sits nearest to: protons may move back during a minimisation. :func:`screenable`:
+  whether a state is one of those a screen is made of (not H3O⁺, OH⁻ or ``"other"``).
 
 Example:
     >>> [(k, composition_name(c)) for k, c in protonation_states("SA2AM2")]
     [(0, 'SA2AM2'), (1, 'SA1B1AM1AH1'), (2, 'SA0B2AM0AH2')]
+    >>> [composition_name(c) for k, c in protonation_states("SA2AM4", transfers="3,4")]
+    ['SA0B1SO41AM1AH3', 'SA0SO42AM0AH4']
     >>> cands = state_candidates("SA2AM2", 6, seed=0)
     >>> [a.info["state"] for a in cands[:3]], cands[4].info["transfers"]
     (['SA2AM2', 'SA1B1AM1AH1', 'SA0B2AM0AH2'], 1)
@@ -31,18 +40,29 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from md.screening.candidates import NAMES, as_composition, composition_name, random_candidates, template
+from md.screening.candidates import (
+    NAMES,
+    as_composition,
+    composition_name,
+    parse_composition,
+    random_candidates,
+    template,
+)
 from painnjax.data.composition import composition_name as canonical_name
 from painnjax.errors import InputError
 
 #: an O is a sulfate oxygen when an S lies within this distance, Å (S-O bonds are 1.4-1.6 Å)
 SO_BOND = 1.9
-#: the name :func:`detect_state` gives a structure that is not made of SA, B, AM, AH and W
+#: the name :func:`detect_state` gives a structure that is not made of the units of :data:`UNITS`
 OTHER = "other"
+#: the units :func:`ion_units` names, in the order of state names: those candidates are built of
+#: (:data:`~md.screening.candidates.NAMES`: SA, B, SO4, AM, AH, W), then hydronium H3O⁺ and hydroxide OH⁻,
+#: which it recognises but no screen enumerates
+UNITS = (*NAMES, "H3O", "OH")
 
 
 def _is_ionic(counts: dict[str, int]) -> bool:
-    return counts.get("B", 0) > 0 or counts.get("AH", 0) > 0
+    return any(counts.get(ion, 0) > 0 for ion in ("B", "SO4", "AH"))
 
 
 def _transfer_list(transfers, top: int, where: str) -> list[int]:
@@ -70,8 +90,8 @@ def _transfer_list(transfers, top: int, where: str) -> list[int]:
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v <= top:
             raise InputError(
-                f"{where}: {v!r} proton transfers is not possible; allowed {allowed} (at most one per acid-base "
-                f"pair: min(SA, AM) = {top})"
+                f"{where}: {v!r} proton transfers is not possible; allowed {allowed} (one per ammonia, at most "
+                f"two per acid: min(AM, 2 SA) = {top})"
             )
     return sorted({int(v) for v in values})
 
@@ -79,39 +99,55 @@ def _transfer_list(transfers, top: int, where: str) -> list[int]:
 def protonation_states(composition, transfers="all") -> list[tuple[int, dict[str, int]]]:
     """The proton-transfer states of a composition: ``[(k, counts), ...]`` ordered by ``k``.
 
-    A composition of neutral molecules (SA, AM, W; a string or a dict of counts) has the
-    states ``k = 0 ... min(SA, AM)``: ``k`` acids have given a proton to ``k`` ammonia
-    molecules, ``SA_{n-k} B_k AM_{m-k} AH_k W_w`` (water stays neutral). ``transfers``: ``"all"``,
-    or the ``k`` to keep (an int, an iterable of ints, or a string like ``"1,2"``). A
-    composition with bisulfate (B) or ammonium (AH) is one explicit state, returned as given
+    A composition of neutral molecules (SA, AM, W; a string or a dict of counts) has one state
+    per ``k = 0 ... min(AM, 2 SA)``, the number of protons the ammonia molecules have taken
+    (:func:`transfer_state`: acids give their first protons before any gives a second, so
+    sulfate SO4²⁻ appears only when ``k`` > SA, in base-rich clusters; water stays neutral).
+    ``transfers``: ``"all"``, or the ``k`` to keep (an int, an iterable of ints, or a string like
+    ``"1,2"``). A composition with ions (B, SO4, AH) is one explicit state, returned as given
     with ``k`` = its ammonium count; ``transfers`` other than ``"all"`` is then an error.
 
     Raises :class:`InputError` for a bad composition (:func:`~md.screening.candidates.parse_composition`)
-    or a ``k`` outside ``0 ... min(SA, AM)`` (the message names the range).
+    or a ``k`` outside ``0 ... min(AM, 2 SA)`` (the message names the range).
     """
     counts = as_composition(composition)
     name = composition_name(counts)
     if _is_ionic(counts):
         if not (isinstance(transfers, str) and transfers.strip().lower() == "all"):
             raise InputError(
-                f"{name} already gives its ions (B, AH): it is one protonation state; transfers={transfers!r} "
+                f"{name} already gives its ions (B, SO4, AH): it is one protonation state; transfers={transfers!r} "
                 f"applies to neutral compositions such as "
                 f"{composition_name(neutral_composition(counts))}"
             )
         return [(counts.get("AH", 0), counts)]
     n, m = counts.get("SA", 0), counts.get("AM", 0)
-    out = []
-    for k in _transfer_list(transfers, min(n, m), name):
-        state = {"SA": n - k, "B": k, "AM": m - k, "AH": k, "W": counts.get("W", 0)}
-        out.append((k, {key: c for key, c in state.items() if c > 0}))
-    return out
+    return [(k, transfer_state(counts, k)) for k in _transfer_list(transfers, min(m, 2 * n), name)]
+
+
+def transfer_state(composition, k: int) -> dict[str, int]:
+    """The state of a neutral ``SA_n AM_m W_w`` with ``k`` protons moved from acid to ammonia.
+
+    ``k <= n``: ``k`` acids have given one proton each, ``SA_{n-k} B_k AM_{m-k} AH_k W_w``.
+    ``n < k <= min(m, 2n)``: every acid has given one and ``k - n`` a second,
+    ``B_{2n-k} SO4_{k-n} AM_{m-k} AH_k W_w``. No state holds H2SO4 beside SO4²⁻ (the acid would
+    protonate the sulfate; the published minima hold none). Counts in canonical order, zeros
+    dropped; InputError for a ``k`` outside ``0 ... min(m, 2n)`` or a composition with ions.
+    """
+    counts = as_composition(composition)
+    if _is_ionic(counts):
+        raise InputError(f"{composition_name(counts)} gives its ions: it has no other protonation states")
+    n, m, w = counts.get("SA", 0), counts.get("AM", 0), counts.get("W", 0)
+    (k,) = _transfer_list([k], min(m, 2 * n), composition_name(counts))
+    sulfate = max(0, k - n)
+    state = {"SA": n - min(k, n), "B": min(k, n) - sulfate, "SO4": sulfate, "AM": m - k, "AH": k, "W": w}
+    return {key: c for key, c in state.items() if c > 0}
 
 
 def neutral_composition(composition) -> dict[str, int]:
-    """The neutral molecules a composition is made of: each B + AH pair back as SA + AM."""
+    """The neutral molecules a composition is made of: each B + AH back as SA + AM, each SO4 + 2 AH as SA + 2 AM."""
     counts = as_composition(composition)
-    b, ah = counts.get("B", 0), counts.get("AH", 0)
-    neutral = {"SA": counts.get("SA", 0) + b, "AM": counts.get("AM", 0) + ah, "W": counts.get("W", 0)}
+    acids = counts.get("SA", 0) + counts.get("B", 0) + counts.get("SO4", 0)
+    neutral = {"SA": acids, "AM": counts.get("AM", 0) + counts.get("AH", 0), "W": counts.get("W", 0)}
     return {key: c for key, c in neutral.items() if c > 0}
 
 
@@ -150,7 +186,7 @@ def state_candidates(composition, n: int, seed: int = 0, transfers="all", **rand
 
     ``info``: ``"composition"`` (the neutral composition's canonical name, e.g. ``"SA2AM2"``),
     ``"state"`` (the state's canonical name, e.g. ``"SA1B1AM1AH1"``), ``"transfers"`` (its
-    ``k``), ``"candidate"`` (index) and ``"seed"``. A composition that gives its ions (B, AH) is
+    ``k``), ``"candidate"`` (index) and ``"seed"``. A composition that gives its ions (B, SO4, AH) is
     one state: its candidates are those of ``random_candidates``, in its own atom order and
     with its own name as composition.
     """
@@ -179,8 +215,9 @@ def ion_units(atoms) -> list[tuple[str, np.ndarray]]:
     :data:`SO_BOND` (1.9 Å), else it is a water oxygen. An N with 4 H is an ammonium NH4⁺
     (``AH``), with 3 H an ammonia NH3 (``AM``); an S with four O that carry 2 H is a sulfuric
     acid (``SA``), with 1 H a bisulfate HSO4⁻ (``B``), with none a sulfate SO4²⁻ (``SO4``); a
-    water O with 2 H is a water (``W``). Every other unit (H3O⁺, OH⁻, an H on S, an S without
-    four O, an atom of another element, an H with no heavy atom) is ``other``. Clusters with
+    water O with 2 H is a water (``W``), with 3 H a hydronium H3O⁺ (``H3O``), with 1 H a
+    hydroxide OH⁻ (``OH``). Every other unit (an H on S, an N with 2 H, an S without four O, a
+    bare O, an atom of another element, an H with no heavy atom) is ``other``. Clusters with
     more bases than acids hold SO4²⁻ (and, two bases beyond the acids, often one neutral NH3
     beside it). Units are in the order N, S, water O, then the rest.
     """
@@ -201,23 +238,23 @@ def ion_units(atoms) -> list[tuple[str, np.ndarray]]:
         owner[o[near]] = s[np.argmin(d[near], axis=1)]
     hydrogens = {i: h[owner[h] == i] for i in heavy}
     for i in np.flatnonzero(sym == "N"):
-        units.append(({4: "AH", 3: "AM"}.get(len(hydrogens[i]), "other"), np.r_[i, hydrogens[i]]))
+        units.append(({4: "AH", 3: "AM"}.get(len(hydrogens[i]), OTHER), np.r_[i, hydrogens[i]]))
     for i in s:
         mine = o[owner[o] == i]
         mine_h = np.concatenate([hydrogens[j] for j in mine]) if len(mine) else np.zeros(0, np.int64)
         kind = {2: "SA", 1: "B", 0: "SO4"}.get(len(mine_h)) if len(mine) == 4 and not len(hydrogens[i]) else None
-        units.append((kind or "other", np.r_[i, mine, mine_h, hydrogens[i]]))
+        units.append((kind or OTHER, np.r_[i, mine, mine_h, hydrogens[i]]))
     for i in o[owner[o] < 0]:
-        units.append(("W" if len(hydrogens[i]) == 2 else "other", np.r_[i, hydrogens[i]]))
+        units.append(({3: "H3O", 2: "W", 1: "OH"}.get(len(hydrogens[i]), OTHER), np.r_[i, hydrogens[i]]))
     placed = np.zeros(len(atoms), bool)
     for _, idx in units:
         placed[idx] = True
-    units += [("other", np.array([i])) for i in np.flatnonzero(~placed)]
+    units += [(OTHER, np.array([i])) for i in np.flatnonzero(~placed)]
     return units
 
 
 def ion_counts(atoms) -> dict[str, int]:
-    """How many of each unit of :func:`ion_units`: SA, B, ``SO4``, AM, AH, W and ``other``.
+    """How many of each unit of :func:`ion_units`: SA, B, SO4, AM, AH, W, H3O, OH and ``other``.
 
     Example:
         >>> from md.screening.candidates import random_candidates
@@ -225,7 +262,7 @@ def ion_counts(atoms) -> dict[str, int]:
         >>> c["SA"], c["B"], c["AH"], c["SO4"], c["other"]
         (1, 1, 1, 0, 0)
     """
-    counts = dict.fromkeys((*NAMES, "SO4", "other"), 0)
+    counts = dict.fromkeys((*UNITS, OTHER), 0)
     for kind, _ in ion_units(atoms):
         counts[kind] += 1
     return counts
@@ -235,11 +272,24 @@ def detect_state(atoms) -> tuple[int, str]:
     """The protonation state of a structure: ``(k, name)``, ``k`` the number of ammonium ions.
 
     The units are those of :func:`ion_units`. The name is the canonical composition name of
-    the SA, B, AM, AH and W counts (e.g. ``"SA0B2AM0AH2"``; charge is not checked, so a lone
-    bisulfate is ``"SA0B1AM0"``). A structure with anything else (SO4²⁻, H3O⁺, OH⁻, an H on
+    their counts in the order of :data:`UNITS` (SA and AM always written, the others where
+    present: ``"SA0B2AM0AH2"``, ``"SA0B5SO41AM1AH7"``, ``"SA1B1AM0W1H3O1"``; charge is not
+    checked, so a lone bisulfate is ``"SA0B1AM0"``). A structure with anything else (an H on
     S, an element other than H, N, O, S, ...) is named ``"other"``, with ``k`` still the
-    ammonium count.
+    ammonium count. H3O⁺ and OH⁻ are named but are not states a screen is made of
+    (:func:`screenable`).
     """
     counts = ion_counts(atoms)
-    other, sulfate = counts.pop("other"), counts.pop("SO4")
-    return counts["AH"], (OTHER if other or sulfate else canonical_name(counts))
+    other = counts.pop(OTHER)
+    return counts["AH"], (OTHER if other else canonical_name(counts))
+
+
+def screenable(state: str) -> bool:
+    """Whether a state name (:func:`detect_state`) is a neutral cluster of the units screens are built of
+    (SA, B, SO4, AM, AH, W: :func:`~md.screening.candidates.parse_composition` reads it): not ``"other"``,
+    not a state with H3O⁺ or OH⁻ (the shipped models were trained on none), not a charged one."""
+    try:
+        parse_composition(state)
+    except InputError:
+        return False
+    return True

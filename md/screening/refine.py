@@ -31,8 +31,9 @@ next round starts from the pool's lowest minima. The moves (molecules are covale
   an N or O of one molecule, with an N or O of another molecule within ``reach`` = 2.2 Å, moves to
   that acceptor (0.97 Å from an O, 1.02 Å from an N, on the line from the acceptor to where the H
   was). Acid to base (H2SO4 + NH3 -> HSO4⁻ + NH4⁺) and back (NH4⁺ gives its proton to HSO4⁻) alike;
-  of the hops possible, in a seeded random order, the first whose child is a state that
-  :func:`md.screening.protonation.detect_state` names (not ``"other"``: no H3SO4⁺, H3O⁺, ...).
+  of the hops possible, in a seeded random order, the first whose child is in a state screens are made
+  of (:func:`md.screening.protonation.screenable`: SA, B, SO4²⁻, AM, AH, W; no H3SO4⁺, H3O⁺, OH⁻, ...).
+  In base-rich clusters a bisulfate may give its second proton (HSO4⁻ + NH3 -> SO4²⁻ + NH4⁺).
 
 A move that cannot be made (a cluster of one molecule, no partner with the same molecules, no
 acid-base pair within reach) makes a perturbation instead; ``info["move"]`` says which was made.
@@ -69,7 +70,7 @@ from scipy.spatial.transform import Rotation
 from md.clusters import molecules
 from md.screening.config import MOVE_KINDS, move_kinds
 from md.screening.dedup import fingerprint, unique_minima
-from md.screening.protonation import OTHER, detect_state
+from md.screening.protonation import detect_state, screenable
 from painnjax.errors import InputError
 from painnjax.units import KCAL_PER_MOL
 
@@ -224,7 +225,7 @@ def proton_hops(atoms, *, reach: float = 2.2) -> list[tuple[int, int]]:
 
 def proton_hopped(atoms, rng, *, reach: float = 2.2):
     """A proton hop between two molecules of ``atoms``; see the module doc. None when there is none that
-    leaves a named protonation state."""
+    leaves a protonation state screens are made of."""
     hops = proton_hops(atoms, reach=reach)
     sym = atoms.get_chemical_symbols()
     for i in rng.permutation(len(hops)):
@@ -233,7 +234,7 @@ def proton_hopped(atoms, rng, *, reach: float = 2.2):
         v = R[h] - R[acc]
         R[h] = R[acc] + _BOND[sym[acc]] * v / np.linalg.norm(v)
         child = _child(atoms, R)
-        if detect_state(child)[1] != OTHER:
+        if screenable(detect_state(child)[1]):
             return child
     return None
 

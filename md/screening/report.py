@@ -211,7 +211,11 @@ def lowest_states(res: ScreenResult) -> list[str]:
     lines = []
     for comp, k in lowest.items():
         n_ah, state = detect_state(res.structures[k])
-        what = "not SA, B, AM, AH and W" if state == OTHER else f"{n_ah} proton transfer{'s' if n_ah != 1 else ''}"
+        what = (
+            "not SA, B, SO4, AM, AH, W, H3O or OH"
+            if state == OTHER
+            else f"{n_ah} proton transfer{'s' if n_ah != 1 else ''}"
+        )
         of = f" of {comp}" if len(lowest) > 1 else ""
         lines.append(f"lowest minimum{of}: state {state} ({what}; candidate {k}, started as {res.states[k]})")
     return lines

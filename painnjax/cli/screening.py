@@ -146,6 +146,10 @@ def _candidates(args, config: ScreenConfig):
         if "B" not in counts and "AH" not in counts:  # the transfers chosen, "all" when every state is
             every = len(states) == len(protonation_states(counts))
             description += " transfers=" + ("all" if every else ",".join(str(k) for k, _ in states))
+            if any("SO4" in state for _, state in states):
+                # base-rich: painnjax before the SO4²⁻ states made other candidates of these settings, so
+                # a screen begun then is not resumed with these
+                description += " sulfate-states"
         return lambda: (state_candidates(counts, args.n, seed=args.seed, transfers=transfers), description)
     if args.transfers is not None:
         raise InputError("--transfers goes with --composition; frames of --candidates keep the state they are in")

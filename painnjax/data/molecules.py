@@ -5,7 +5,7 @@ SA, B, SO4, AM, AH, W, H3O: sulfuric acid H2SO4, bisulfate HSO4⁻, sulfate SO4�
 ammonium NH4⁺, water H2O and hydronium H3O⁺. Every other module reads its vocabulary from
 here: :mod:`painnjax.data.composition` names clusters after the neutral ones (SA, AM, W),
 :mod:`md.clusters` packs clusters from their templates, :mod:`md.screening.candidates` builds
-candidates from every type with a template (SA, B, AM, AH, W), :mod:`md.analysis.evaporation`
+candidates from every type with a template (SA, B, SO4, AM, AH, W), :mod:`md.analysis.evaporation`
 tells a lost molecule from a broken one with all of them, and :mod:`md.analysis.thermo` takes
 the monomers' symmetry numbers (:data:`MONOMER_SYMMETRY`, :data:`MONOMER_POINT_GROUPS`).
 
@@ -194,10 +194,21 @@ def _bisulfate(symbols, X: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
     return tuple(np.delete(sym, h0).tolist()), np.delete(Y, h0, axis=0)
 
 
+_CORNERS = np.array(
+    [[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]]
+)  # a tetrahedron's corners
+
+
 def _ammonium(bond: float = 1.03) -> np.ndarray:
     """NH4+: N at the origin, four H on the corners of a tetrahedron at ``bond`` Å."""
-    corners = np.array([[1.0, 1.0, 1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
-    return np.vstack([corners * bond / math.sqrt(3.0), np.zeros((1, 3))])
+    return np.vstack([_CORNERS * bond / math.sqrt(3.0), np.zeros((1, 3))])
+
+
+def _sulfate(bond: float = 1.49) -> np.ndarray:
+    """SO4 2-: S at the origin, four O on the corners of a tetrahedron at ``bond`` Å (the SO4 2- ions of the
+    GFN1-xTB minima ../shared/data/starts/k24_6sa7am.xyz ... k24_9sa11am.xyz have a mean S-O length of 1.488 Å;
+    a start, not a minimum)."""
+    return np.vstack([_CORNERS * bond / math.sqrt(3.0), np.zeros((1, 3))])
 
 
 _B_SYMBOLS, _B_POSITIONS = _bisulfate(_SA_SYMBOLS, _SA_POSITIONS)
@@ -213,7 +224,7 @@ MOLECULE_TYPES: dict[str, Molecule] = {
     for m in (
         Molecule("SA", "H2O4S", 0, "sulfuric acid H2SO4", _SA_SYMBOLS, _SA_POSITIONS, 2, "C2", "H2SO4"),
         Molecule("B", "HO4S", -1, "bisulfate HSO4-", _B_SYMBOLS, _B_POSITIONS, written="HSO4"),
-        Molecule("SO4", "O4S", -2, "sulfate SO4 2-", written="SO4"),
+        Molecule("SO4", "O4S", -2, "sulfate SO4 2-", ("O", "O", "O", "O", "S"), _sulfate(), written="SO4"),
         Molecule("AM", "H3N", 0, "ammonia NH3", _AM_SYMBOLS, _AM_POSITIONS, 3, "C3v", "NH3"),
         Molecule("AH", "H4N", 1, "ammonium NH4+", ("H", "H", "H", "H", "N"), _ammonium(), written="NH4"),
         Molecule("W", "H2O", 0, "water H2O", _W_SYMBOLS, _W_POSITIONS, 2, "C2v"),
@@ -225,7 +236,7 @@ MOLECULE_TYPES: dict[str, Molecule] = {
 TEMPLATES: dict[str, tuple[str, np.ndarray]] = {
     n: (m.formula, m.positions) for n, m in MOLECULE_TYPES.items() if m.has_template and m.charge == 0
 }
-#: the ions with a template (B, AH), in the form of :data:`TEMPLATES`
+#: the ions with a template (B, SO4, AH), in the form of :data:`TEMPLATES`
 ION_TEMPLATES: dict[str, tuple[str, np.ndarray]] = {
     n: (m.formula, m.positions) for n, m in MOLECULE_TYPES.items() if m.has_template and m.charge != 0
 }

@@ -24,7 +24,7 @@ from painnjax.data.composition import composition_of
 from painnjax.data.molecules import ION_TEMPLATES, TEMPLATES
 from painnjax.errors import InputError
 
-SIZES = {"SA": 7, "B": 6, "AM": 4, "AH": 5, "W": 3}
+SIZES = {"SA": 7, "B": 6, "SO4": 5, "AM": 4, "AH": 5, "W": 3}
 
 
 def blocks(atoms, comp: dict[str, int]) -> list[tuple[str, np.ndarray]]:
@@ -71,12 +71,19 @@ def min_intermolecular(parts) -> float:
         ("B2AH2", {"B": 2, "AH": 2}),
         ("W5", {"W": 5}),
         ("SA0AM1W2", {"AM": 1, "W": 2}),
+        ("SA0B1SO41AM0AH3", {"B": 1, "SO4": 1, "AH": 3}),  # the digit of SO4 is part of its name
+        ("SO42AH4", {"SO4": 2, "AH": 4}),
+        ("so4 1, ah 2", {"SO4": 1, "AH": 2}),
+        ("AH3SO4B", {"B": 1, "SO4": 1, "AH": 3}),
+        ("SASO4AMAH2", {"SA": 1, "SO4": 1, "AM": 1, "AH": 2}),
+        ("SA2B1SO41AM1AH3W2", {"SA": 2, "B": 1, "SO4": 1, "AM": 1, "AH": 3, "W": 2}),
+        ("SO412AH24", {"SO4": 12, "AH": 24}),
     ],
 )
 def test_parse_valid(text, expected):
     got = parse_composition(text)
     assert got == expected
-    assert list(got) == [k for k in ("SA", "B", "AM", "AH", "W") if k in expected]  # canonical order
+    assert list(got) == [k for k in ("SA", "B", "SO4", "AM", "AH", "W") if k in expected]  # canonical order
 
 
 @pytest.mark.parametrize(
@@ -94,6 +101,8 @@ def test_parse_valid(text, expected):
         ("4SA", "count 4 has no molecule name"),
         ("SA4 4", "count 4 has no molecule name"),
         ("SA2AM2SA1", "SA is given twice"),
+        ("SO2AH", "unknown molecule 'SO'"),
+        ("SO4AH2SO41", "SO4 is given twice"),
         (None, "must be a string"),
         (44, "must be a string"),
     ],
@@ -105,7 +114,16 @@ def test_parse_errors(text, match):
 
 @pytest.mark.parametrize(
     "text, charge",
-    [("B1", "-1"), ("SA2B1AM1", "-1"), ("AH2", r"\+2"), ("B1AH3", r"\+2"), ("SA1B3AH1", "-2")],
+    [
+        ("B1", "-1"),
+        ("SA2B1AM1", "-1"),
+        ("AH2", r"\+2"),
+        ("B1AH3", r"\+2"),
+        ("SA1B3AH1", "-2"),
+        ("SO41AH1", "-1"),
+        ("B1SO41AH2", "-1"),
+        ("SO41AH3", r"\+1"),
+    ],
 )
 def test_charge_must_balance(text, charge):
     with pytest.raises(InputError, match=rf"net charge {charge} e.*B .*balanced by .*AH.*neutral"):
@@ -127,8 +145,21 @@ def test_composition_name():
     assert composition_name("am1 sa2 w3") == "SA2AM1W3"
     assert composition_name({"SA": 3, "AH": 1, "AM": 2, "B": 1}) == "SA3B1AM2AH1"
     assert composition_name({"W": 2, "AM": 1}) == "SA0AM1W2"  # as painnjax.data.dataset names it
-    for text in ("SA3B1AM2AH1", "w4", "SA1AM", "B2AH2"):
+    assert composition_name("ah3 b1 so4 1") == "SA0B1SO41AM0AH3"
+    for text in ("SA3B1AM2AH1", "w4", "SA1AM", "B2AH2", "SO41AH2", "SA0B5SO41AM1AH7", "SO410AH20W1"):
         assert parse_composition(composition_name(text)) == parse_composition(text)
+
+
+def test_names_are_prefix_free():
+    """No name begins another or the run of letters of another: a word of names splits one way only, and the
+    count after SO4 is its count (SO41 = one SO4; no name SO could take a count 41)."""
+    from md.screening.candidates import NAMES
+
+    assert list(NAMES) == ["SA", "B", "SO4", "AM", "AH", "W"]
+    for a in NAMES:
+        for b in NAMES:
+            letters = b.rstrip("0123456789")
+            assert a == b or not (b.startswith(a) or letters.startswith(a)), (a, b)
 
 
 def test_sphere_radius_grows_with_volume():
@@ -179,6 +210,18 @@ def test_ammonium_template():
     assert np.linalg.norm(ah.get_center_of_mass()) < 1e-9
 
 
+def test_sulfate_template():
+    so4 = template("so4")
+    assert so4.get_chemical_symbols() == ["O", "O", "O", "O", "S"]
+    assert so4.get_chemical_formula(mode="hill") == ION_TEMPLATES["SO4"][0] == "O4S"
+    s = so4.positions[4]
+    np.testing.assert_allclose(np.linalg.norm(so4.positions[:4] - s, axis=1), 1.49, atol=1e-12)
+    u = (so4.positions[:4] - s) / 1.49
+    angles = np.degrees(np.arccos(np.clip((u @ u.T)[np.triu_indices(4, 1)], -1, 1)))
+    np.testing.assert_allclose(angles, math.degrees(math.acos(-1 / 3)), atol=1e-9)  # tetrahedral
+    assert np.linalg.norm(so4.get_center_of_mass()) < 1e-9
+
+
 def test_template_neutral_ones_come_from_clusters():
     for name in TEMPLATES:
         np.testing.assert_array_equal(template(name.lower()).positions, molecule(name).positions)
@@ -192,7 +235,7 @@ def test_template_neutral_ones_come_from_clusters():
 # Random candidates
 
 
-@pytest.mark.parametrize("text", ["SA2AM1W3", "SA1B1AM1AH1"])
+@pytest.mark.parametrize("text", ["SA2AM1W3", "SA1B1AM1AH1", "SA0B1SO41AM1AH3"])
 def test_candidates_formula_order_and_info(text):
     comp = parse_composition(text)
     cands = random_candidates(text, 3, seed=5)
