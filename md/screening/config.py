@@ -29,7 +29,10 @@ OPTIMIZERS = ("lbfgs", "fire")
 #: ``painnjax --help`` for the option defaults, and md.forces loads jax)
 SCREEN_DTYPES = ("float32", "float64")
 #: the kinds of refinement move (:mod:`md.screening.refine`; here, not there: this module loads no numpy)
-MOVE_KINDS = ("perturb", "splice", "surface", "proton")
+MOVE_KINDS = ("perturb", "splice", "surface", "proton", "water")
+#: the moves a refinement makes unless told (``water`` is asked for: with it among the defaults a screen
+#: would record other kinds than before, and one begun before it would not resume)
+DEFAULT_KINDS = ("perturb", "splice", "surface", "proton")
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ class RefineConfig:
         moves: new candidates per refined minimum; the j-th is made by the move ``kinds[j % len(kinds)]``.
         kinds: the moves, any of perturb (one molecule turned and shifted), splice (cut-and-splice of two
             minima), surface (the weakest-bound molecule moved to the surface), proton (a proton hop
-            between an acid and a base).
+            between an acid and a base), water (a water moved into a hydrogen bond as a bridge); default
+            :data:`DEFAULT_KINDS`, all but water.
         patience: the search stops when the lowest minimum of no composition has improved by more than
             the screen's energy_window over this many rounds (0: all rounds are run).
         seed: seed of the moves (``painnjax screen`` gives its ``--seed``).
@@ -53,7 +57,7 @@ class RefineConfig:
     rounds: int = 10
     top: int = 4
     moves: int = 4
-    kinds: tuple[str, ...] = MOVE_KINDS
+    kinds: tuple[str, ...] = DEFAULT_KINDS
     patience: int = 3
     seed: int = 0
     angle: float = 60.0

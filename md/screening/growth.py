@@ -10,6 +10,13 @@ along a uniformly random direction towards the parent's centre of mass until one
 comes within ``contact`` Å of the parent's (steps of 0.05 Å; a direction whose first contact
 is closer than ``min_distance`` Å is drawn again).
 
+A water (``W``) is also put inside the network: in about half the candidates (a seeded coin,
+drawn after the surface water) it is then moved into a hydrogen bond of the parent as a bridge,
+by the refinement's water move (:func:`md.screening.refine.water_bridged`, with ``min_distance``;
+the acceptor's molecule of the parent moves with it), where the parent has a hydrogen bond and
+room (else it stays at the surface); ``info["placed"]`` says which (``"bridge"``,
+``"surface"``). ``bridge=False``: every water at the surface, the candidates of painnjax before.
+
 Atoms: the parent's, in its order, then the new molecule's. ``info``: ``composition`` (the
 canonical neutral name of parent + molecule), ``state`` (the parent's protonation state,
 :func:`md.screening.protonation.detect_state`, with the neutral molecule added), ``parent``
@@ -32,6 +39,7 @@ from scipy.spatial.transform import Rotation
 
 from md.screening.candidates import composition_name, parse_composition, template
 from md.screening.protonation import detect_state
+from md.screening.refine import water_bridged
 from painnjax.data.composition import molecule_counts
 from painnjax.errors import InputError
 
@@ -53,6 +61,7 @@ def grown_candidates(
     contact: float = 1.8,
     min_distance: float = 1.5,
     tries: int = 100,
+    bridge: bool = True,
 ) -> list:
     """``n`` candidates: parent ``k % len(parents)`` plus one ``molecule``; see the module doc."""
     parents = list(parents)
@@ -106,8 +115,15 @@ def grown_candidates(
         a = parent.copy()
         a.calc = None
         a += Atoms(mol.get_chemical_symbols(), positions=pos)
+        info = {"composition": comp, "state": states[j], "parent": j, "candidate": k, "seed": int(seed)}
+        if name == "W":
+            bridged = None
+            if bridge and rng.integers(2):  # the same draws as before up to here: the surface water, then the coin
+                bridged = water_bridged(a, rng, water=np.arange(len(parent), len(a)), min_distance=min_distance)
+            a = a if bridged is None else bridged
+            info["placed"] = "surface" if bridged is None else "bridge"
         a.positions -= a.get_center_of_mass()
-        a.info = {"composition": comp, "state": states[j], "parent": j, "candidate": k, "seed": int(seed)}
+        a.info = info
         out.append(a)
     return out
 

@@ -5,7 +5,7 @@ often 1-2 kcal/mol above the global minimum of an (SA)n(AM)n cluster. A basin-ho
 stage (Wales & Doye 1997) closes that gap at a small cost: each round takes the ``top`` lowest
 distinct converged minima so far (per composition) and makes ``moves`` new candidates from each;
 child ``j`` of a minimum is made by the move ``kinds[j % len(kinds)]`` (so 4 children and the 4
-kinds give one of each). The new candidates are minimised like the others, join the pool, and the
+default kinds give one of each). The new candidates are minimised like the others, join the pool, and the
 next round starts from the pool's lowest minima. The moves (molecules are covalently bound atoms,
 :func:`md.clusters.molecules`; every move keeps the atoms and their order, only positions change):
 
@@ -34,9 +34,24 @@ next round starts from the pool's lowest minima. The moves (molecules are covale
   of the hops possible, in a seeded random order, the first whose child is in a state screens are made
   of (:func:`md.screening.protonation.screenable`: SA, B, SO4²⁻, AM, AH, W; no H3SO4⁺, H3O⁺, OH⁻, ...).
   In base-rich clusters a bisulfate may give its second proton (HSO4⁻ + NH3 -> SO4²⁻ + NH4⁺).
+- ``water`` (:func:`water_bridged`; not a default kind: ask for it with ``kinds``): a water (``W`` of
+  :func:`md.screening.protonation.ion_units`) moved from where it is into the hydrogen-bond network of the
+  rest, as a bridge in one of its hydrogen bonds. The water tried first is the weakest bound
+  (:func:`weakest_molecule` among the waters: the surface move's proxy), then the others in seeded order.
+  The bond, drawn in seeded order among the rest's intermolecular hydrogen bonds (:func:`hydrogen_bonds`:
+  D-H ... A, an H bound to an N or O, an N or O of another molecule within ``reach`` = 2.2 Å of it), becomes
+  D-H ... O(water)-H ... A: the water O goes on the D-H line, ``BRIDGE_HO`` = 1.8 Å beyond the H; the
+  acceptor's molecule is moved (turned about A and shifted, rigidly) so that A lies ``BRIDGE_OA`` = 2.8 Å from
+  the water O in a direction at the tetrahedral angle (109.5°) to the incoming H, facing where the H
+  came from before; the water (rigid, its own geometry) points one H at A and its other H along a third
+  corner of the tetrahedron (a lone pair takes the donor's H). Of the directions around the D-H axis (12,
+  nearest the acceptor's side first) and the two corners for the second H, the first that leaves no
+  atoms of the moved water and molecule closer than ``min_distance`` = 1.2 Å to the others' is made.
+  Only the water's and the acceptor molecule's positions change.
 
 A move that cannot be made (a cluster of one molecule, no partner with the same molecules, no
-acid-base pair within reach) makes a perturbation instead; ``info["move"]`` says which was made.
+acid-base pair within reach, no water or no hydrogen bond to put it in) makes a perturbation instead;
+``info["move"]`` says which was made.
 
 Measured with perturbations alone (saam-gfn1, SA2AM2, seed 0): the lowest of 48 random candidates
 lay 1.39 kcal/mol above the known minimum (``../shared/data/starts/wu_2sa2am.xyz`` minimised with
@@ -68,14 +83,18 @@ from scipy.spatial.distance import cdist
 from scipy.spatial.transform import Rotation
 
 from md.clusters import molecules
-from md.screening.config import MOVE_KINDS, move_kinds
+from md.screening.config import DEFAULT_KINDS, move_kinds
 from md.screening.dedup import fingerprint, unique_minima
-from md.screening.protonation import detect_state, screenable
+from md.screening.protonation import detect_state, ion_units, screenable
 from painnjax.errors import InputError
 from painnjax.units import KCAL_PER_MOL
 
 #: an X-H bond a proton hop makes, Å
 _BOND = {"N": 1.02, "O": 0.97}
+#: the water move's bridge D-H ... O(water)-H ... A: the donor's H to the water O, the water O to the acceptor, Å
+BRIDGE_HO, BRIDGE_OA = 1.8, 2.8
+#: the tetrahedral angle, degrees: between the incoming H and the acceptor, seen from the water O
+_TETRAHEDRAL = float(np.degrees(np.arccos(-1.0 / 3.0)))
 
 
 def _rotation(rng, angle_deg: float) -> np.ndarray:
@@ -239,6 +258,127 @@ def proton_hopped(atoms, rng, *, reach: float = 2.2):
     return None
 
 
+def hydrogen_bonds(atoms, *, reach: float = 2.2) -> list[tuple[int, int, int]]:
+    """Every intermolecular hydrogen bond ``(donor, H, acceptor)`` of ``atoms``: the pairs of :func:`proton_hops`
+    (an H bound to an N or O, an N or O of another molecule within ``reach`` Å), with the H's donor atom."""
+    sym = np.array(atoms.get_chemical_symbols())
+    R = np.asarray(atoms.positions, np.float64)
+    heavy = np.flatnonzero(np.isin(sym, ["N", "O", "S"]))
+    out = []
+    for h, acc in proton_hops(atoms, reach=reach):
+        donor = heavy[np.argmin(np.linalg.norm(R[heavy] - R[h], axis=1))]  # as proton_hops finds it
+        out.append((int(donor), h, acc))
+    return out
+
+
+def water_units(atoms) -> list[np.ndarray]:
+    """The atom indices (O, H, H) of each water of ``atoms``, as :func:`md.screening.protonation.ion_units`
+    finds them: an O with no S within 1.9 Å and two H nearest to it."""
+    return [idx for kind, idx in ion_units(atoms) if kind == "W"]
+
+
+def _turn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The smallest rotation (a matrix) that takes the direction ``a`` to ``b``."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    s, c = np.linalg.norm(axis), float(a @ b)
+    if s < 1e-12:  # parallel or opposite: any axis normal to a
+        if c > 0:
+            return np.eye(3)
+        axis = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+        s = np.linalg.norm(axis)
+    return Rotation.from_rotvec(axis / s * np.arctan2(s, c)).as_matrix()
+
+
+def _frame(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rows: the orthonormal frame of ``a`` (first axis) and ``b`` (in the plane of the first two)."""
+    e1 = a / np.linalg.norm(a)
+    e2 = b - (b @ e1) * e1
+    e2 /= np.linalg.norm(e2)
+    return np.array([e1, e2, np.cross(e1, e2)])
+
+
+def _bridge(atoms, water: np.ndarray, rng, *, reach: float, min_distance: float, turns: int):
+    """``atoms`` with ``water`` put into one of the other molecules' hydrogen bonds (see the module doc), or None."""
+    sym = np.array(atoms.get_chemical_symbols())
+    R = np.asarray(atoms.positions, np.float64)
+    rest = np.setdiff1d(np.arange(len(atoms)), water)
+    if not len(rest):
+        return None
+    sub = atoms[rest]
+    bonds = hydrogen_bonds(sub, reach=reach)
+    if not bonds:
+        return None
+    label = np.empty(len(sub), np.int64)
+    for i, idx in enumerate(molecules(sub)):
+        label[idx] = i
+    o = int(water[sym[water] == "O"][0])
+    hs = water[sym[water] == "H"]
+    first = int(rng.integers(2))  # the water H that points at the acceptor
+    bonds_w = R[hs[[first, 1 - first]]] - R[o]
+    side = 1.0 if rng.integers(2) else -1.0  # which free corner of the tetrahedron its other H takes first
+    theta = np.deg2rad(180.0 - _TETRAHEDRAL)  # from the D-H direction to the acceptor's, at the water O
+    steps = np.arange(turns // 2 + 1)
+    phis = 2 * np.pi / turns * np.unique(np.concatenate([steps, -steps[1:]]))  # 0, then both ways around
+    phis = phis[np.argsort(np.abs(phis), kind="stable")][:turns]
+    for b in rng.permutation(len(bonds)):
+        d, h, a = (int(rest[i]) for i in bonds[int(b)])
+        mol = rest[label == label[bonds[int(b)][2]]]
+        u = (R[h] - R[d]) / np.linalg.norm(R[h] - R[d])
+        at = R[h] + BRIDGE_HO * u  # the water O, on the D-H line
+        off = R[a] - R[h]
+        perp = off - (off @ u) * u
+        if np.linalg.norm(perp) < 1e-6:  # the acceptor on the D-H line: any side
+            perp = np.cross(u, _unit(rng))
+        e1 = perp / np.linalg.norm(perp)
+        e2 = np.cross(u, e1)
+        towards_h = R[h] - R[a]  # where the acceptor's hydrogen bond came from
+        for phi in phis:
+            t1 = np.cos(theta) * u + np.sin(theta) * (np.cos(phi) * e1 + np.sin(phi) * e2)  # water O -> acceptor
+            target = at + BRIDGE_OA * t1  # the acceptor
+            X = (R[mol] - R[a]) @ _turn(towards_h, -t1).T + target  # the acceptor's molecule, now facing the water H
+            t3 = -u  # the water's lone pair that takes the donor's H
+            m = -(t1 + t3) / np.linalg.norm(t1 + t3)
+            n = np.cross(t1, t3) / np.linalg.norm(np.cross(t1, t3))
+            for s in (side, -side):
+                t2 = m / np.sqrt(3.0) + s * np.sqrt(2.0 / 3.0) * n  # the water's other H
+                M = _frame(t1, t2).T @ _frame(*bonds_w)
+                P = R.copy()
+                P[water] = at + (R[water] - R[o]) @ M.T
+                P[mol] = X
+                moved = np.concatenate([water, mol])
+                still = np.setdiff1d(np.arange(len(P)), moved)
+                gap = min(cdist(P[moved], P[still]).min() if len(still) else np.inf, cdist(P[water], P[mol]).min())
+                if gap >= min_distance:
+                    child = _child(atoms, P)
+                    child.info["bridge"] = (o, d, h, a)
+                    return child
+    return None
+
+
+def water_bridged(
+    atoms, rng, *, water=None, reach: float = 2.2, min_distance: float = 1.2, contact: float = 2.5, turns: int = 12
+):
+    """A water of ``atoms`` moved into the hydrogen-bond network of the rest, as a bridge; see the module doc.
+
+    ``water``: the atom indices of the water to move (default: the weakest-bound water first, then the
+    others). ``info["bridge"]`` of the result: ``(water O, donor, donor H, acceptor)``, indices. None when
+    ``atoms`` hold no water, the rest no hydrogen bond, or no bridge keeps ``min_distance``."""
+    if water is None:
+        waters = water_units(atoms)
+        if not waters:
+            return None
+        weakest = weakest_molecule(atoms, waters, contact=contact)
+        order = [waters[weakest]] + [waters[int(i)] for i in rng.permutation(len(waters)) if i != weakest]
+    else:
+        order = [np.asarray(water, np.int64)]
+    for w in order:
+        child = _bridge(atoms, w, rng, reach=reach, min_distance=min_distance, turns=int(turns))
+        if child is not None:
+            return child
+    return None
+
+
 def refine_candidates(
     minima,
     energies,
@@ -248,7 +388,7 @@ def refine_candidates(
     start: int,
     top: int = 4,
     moves: int = 4,
-    kinds=MOVE_KINDS,
+    kinds=DEFAULT_KINDS,
     seed: int = 0,
     energy_window: float = 0.1,
     tolerance: float = 0.03,
@@ -294,6 +434,8 @@ def refine_candidates(
                     child = surfaced(parent, rng)
                 elif kind == "proton":
                     child = proton_hopped(parent, rng)
+                elif kind == "water":
+                    child = water_bridged(parent, rng)
                 if child is None:  # a perturbation, or a move that cannot be made here
                     kind, info = "perturb", {}
                     (child,) = perturbations(parent, 1, rng, angle=angle, shift=shift)

@@ -177,10 +177,13 @@ def _grown(args, config: ScreenConfig):
     def make():
         candidates = grown_candidates(parents, args.add, args.n, seed=args.seed)
         name = candidates[0].info["composition"]
+        # an added water is put into the network in half the candidates since issue 29: a screen begun before
+        # had other candidates of these settings, and is not resumed with these
+        bridges = " water-bridges" if args.add.upper() == "W" else ""
         return (
             candidates,
             f"{name} grown from {args.grow_from} ({len(parents)} minima) + {args.add.upper()} n={args.n} "
-            f"seed={args.seed}",
+            f"seed={args.seed}{bridges}",
         )
 
     return make
@@ -315,7 +318,8 @@ def register(sub) -> None:
         default=None,
         help="the refinement's moves, separated by commas: perturb (one molecule turned and shifted), splice "
         "(cut-and-splice of two minima), surface (the weakest-bound molecule moved to the surface), proton (a "
-        f"proton hop between an acid and a base) (default {','.join(REFINE.kinds)})",
+        "proton hop between an acid and a base), water (a water moved into a hydrogen bond of the others, as a "
+        f"bridge) (default {','.join(REFINE.kinds)})",
     )
     sc.add_argument(
         "--refine-patience",

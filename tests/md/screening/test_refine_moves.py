@@ -15,7 +15,7 @@ from scipy.spatial.transform import Rotation
 
 from md.clusters import molecules
 from md.screening.candidates import template
-from md.screening.config import MOVE_KINDS, RefineConfig, ScreenConfig
+from md.screening.config import DEFAULT_KINDS, RefineConfig, ScreenConfig
 from md.screening.folder import screen_to_folder
 from md.screening.protonation import detect_state
 from md.screening.refine import (
@@ -175,7 +175,7 @@ def test_refine_candidates_make_one_child_of_each_kind_and_record_it():
     energies, converged = [-3.0, -2.0, -1.0], [True, True, True]
     kw = dict(round_=2, start=3, top=3, moves=4, seed=7)
     new = refine_candidates(minima, energies, converged, **kw)
-    assert [a.info["move"] for a in new[:4]] == list(MOVE_KINDS)  # child j: kinds[j % 4]
+    assert [a.info["move"] for a in new[:4]] == list(DEFAULT_KINDS)  # child j: kinds[j % 4]
     assert [a.info["parent"] for a in new] == [0] * 4 + [1] * 4 + [2] * 4
     assert [a.info["candidate"] for a in new] == list(range(3, 15))
     assert all(a.info["partner"] in (1, 2) for a in new[:4] if a.info["move"] == "splice")
@@ -218,13 +218,13 @@ def test_the_default_moves_find_the_lj7_global_minimum_more_often_than_perturbat
     """Twelve screens of one random LJ7 start and three rounds: the default moves reach the global minimum
     in more of them than perturbations alone (measured when written: 10 and 5 of 12)."""
     hits = {}
-    for kinds in (("perturb",), MOVE_KINDS):
+    for kinds in (("perturb",), DEFAULT_KINDS):
         hits[kinds] = 0
         for seed in range(12):
             refine = {"rounds": 3, "top": 2, "moves": 6, "kinds": kinds, "seed": seed, "patience": 0}
             res = screen(lj(7), random_lj_starts(1, seed=seed), fmax=1e-3, max_steps=3000, refine=refine)
             hits[kinds] += abs(res.energies[res.ranked[0]] / EPS - LJ7_MINIMA[0]) < 1e-3
-    assert hits[MOVE_KINDS] > hits[("perturb",)], hits
+    assert hits[DEFAULT_KINDS] > hits[("perturb",)], hits
 
 
 # ----------------------------------------------------------------------------------- the stop rule
@@ -301,11 +301,11 @@ def test_screen_reports_how_often_its_lowest_minimum_was_found(tmp_path):
 
 
 def test_refine_config_checks_the_kinds():
-    assert RefineConfig().kinds == MOVE_KINDS and RefineConfig().patience == 3 and RefineConfig().rounds == 10
+    assert RefineConfig().kinds == DEFAULT_KINDS and RefineConfig().patience == 3 and RefineConfig().rounds == 10
     assert RefineConfig(kinds=["splice", "perturb"]).kinds == ("splice", "perturb")  # a TOML list
     assert RefineConfig(kinds="surface, proton").kinds == ("surface", "proton")
     for bad, message in [
-        ("swap", r"unknown move 'swap'; known: perturb, splice, surface, proton"),
+        ("swap", r"unknown move 'swap'; known: perturb, splice, surface, proton, water$"),
         ([], "must be one or more of"),
         (("perturb", "perturb"), "perturb given more than once"),
         (3, "must be one or more of"),
@@ -322,7 +322,7 @@ def test_the_record_of_perturbations_alone_is_the_one_before_the_moves():
     old = ScreenConfig(refine={"rounds": 3, "kinds": ("perturb",), "patience": 0}).record()["refine"]
     assert old == {"rounds": 3, "top": 4, "moves": 4, "seed": 0, "angle": 60.0, "shift": 0.5}
     new = ScreenConfig(energy_window=0.2, refine=True).record()["refine"]
-    assert new["kinds"] == list(MOVE_KINDS) and new["patience"] == 3
+    assert new["kinds"] == list(DEFAULT_KINDS) and new["patience"] == 3
     assert (new["energy_window_kcal_mol"], new["tolerance_A"]) == (0.2, 0.03)
 
 
