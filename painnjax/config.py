@@ -60,9 +60,15 @@ def is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
+#: the largest integer a setting may take: TOML's (a signed 64-bit integer), so that every setting
+#: painnjax writes to a run folder's config.toml reads back in any TOML reader
+INT_MAX = 2**63 - 1
+
+
 def integer(section: str, key: str, value, low: int) -> None:
-    """Check that ``value`` is an integer >= ``low``."""
+    """Check that ``value`` is an integer >= ``low`` (and at most :data:`INT_MAX`)."""
     check(is_int(value) and value >= low, section, key, f"must be an integer >= {low}, got {value!r}")
+    check(value <= INT_MAX, section, key, f"must be at most 2^63 - 1 (a TOML integer), got {value!r}")
 
 
 def positive(section: str, key: str, value, unit: str = "") -> None:

@@ -4,8 +4,10 @@
 # code, the first error line and the check that matters (no traceback, file unchanged, labels
 # identical to an uninterrupted run, seconds elapsed). Run it from an empty folder (it writes there):
 #   cd "$(mktemp -d)" && bash REPO/benchmarks/audit/issue32_new_routes.sh [GROUPS]
-# GROUPS (default LJIKC): L label --calculator, J convert-jkqc, I ipi, K kernel model files, C configs.
-# Tiny inputs: PySCF HF/STO-3G on water, a PaiNN model of 8 features, KRR on 25 SA-W frames.
+# GROUPS (default LJIKCS): L label --calculator, J convert-jkqc, I ipi, K kernel model files, C configs,
+# S screen's search (--refine-kinds, --refine-patience, --refine-rounds, SO4 states, the found count, resume).
+# Tiny inputs: PySCF HF/STO-3G on water, a PaiNN model of 8 features, KRR on 25 SA-W frames; S screens
+# SA1AM2 with saam-gfn1 (4 candidates, at most 4 rounds of 2 x 4 refinement candidates; it stops after 2).
 # The bad-input cases of a group run in one process (cli_batch.py: painnjax's command-line entry
 # point, one start of JAX for all); kills, resumes and timings run as separate commands.
 # Every fake i-PI server is a small python process on a UNIX socket, killed at the end.
@@ -23,7 +25,7 @@ nframes() { count '^[0-9]' "$1"; }
 SERVERS=()
 trap 'for p in "${SERVERS[@]}"; do kill "$p" 2>/dev/null; done' EXIT
 T0=$(date +%s)
-RUN=${1:-LJIKC}
+RUN=${1:-LJIKCS}
 NAME=audit$$  # i-PI UNIX socket names: /tmp/ipi_${NAME}...
 # ---------------------------------------------------------------------------------- setup
 $PY - <<'PY'
@@ -399,5 +401,135 @@ C4 screen --config (template screen) | screen tiny.painn --composition SA1AM1 --
 C4 md --config (template screen) | md tiny.painn SA1AM1 --out tm2 --config t_screen.toml --steps 10 | tm2
 C4 train --config (template md) | train --config t_md.toml --data saw.extxyz --out tt | tt
 CASES
+fi; echo "  ($(( $(date +%s) - T0 )) s since the start)"
+if [[ $RUN == *S* ]]; then
+# ---------------------------------------------------------------------------------- S: screen's search
+# The refinement's moves and stop rule (--refine-kinds, --refine-patience, --refine-rounds a maximum), the
+# SO4 (sulfate) states of base-rich compositions, the "found" count, and a search killed and resumed.
+# tbatch: cli_batch.py with the seconds each case took in the process (the first's include md's imports)
+tbatch() { $PY -c '
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import cli_batch
+run, last = cli_batch.run, [0.0]
+def timed(args):
+    t = time.perf_counter(); r = run(args); last[0] = time.perf_counter() - t; return r
+def shown(*a, **k):
+    print(*((f"{a[0]} | {last[0]:.1f} s",) + a[1:] if a and str(a[0]).startswith("CASE ") else a), **k)
+cli_batch.run, cli_batch.print = timed, shown
+cli_batch.main_batch(sys.stdin)' "$ROOT/benchmarks/audit"; }
+# found_vs_json OUT FOLDER: the closing "found N times (M independently)" lines of a screen's output against
+# the "found" of its screen.json, and the "search" record (rounds run, why it stopped)
+found_vs_json() { $PY - "$1" "$2" <<'PY'
+import json, re, sys
+text, rec = open(sys.argv[1]).read(), json.load(open(sys.argv[2] + "/screen.json"))
+pat = r"^(\S+): lowest minimum (-?[\d.]+) eV \(candidate (\d+)\) found (\d+) times? \((\d+) independently\); (.*)$"
+lines = re.findall(pat, text, re.M)
+shown = {c: (int(k), float(e), int(f), int(i)) for c, e, k, f, i, _ in lines}
+found = {c: (f["candidate"], round(f["energy_eV"], 5), f["found"], f["independently"]) for c, f in rec["found"].items()}
+ok = bool(lines) and shown == found
+s = rec.get("search") or {}
+print(f"  {sys.argv[1]}: {len(lines)} found line(s) {'match' if ok else 'DO NOT MATCH'} screen.json found {found}; "
+      f"search: {s.get('rounds')} of {s.get('max_rounds')} rounds, stopped: {s.get('stopped')}")
+for *_, why in lines[:1]:
+    print(f"  ... {why[:150]}")
+PY
+}
+printf '[refine]\nkinds = ["perturb", "nope"]\n' > sk_list.toml; printf '[refine]\npatience = "3"\n' > sp_text.toml
+printf '[refine]\nkinds = []\n' > sk_empty.toml; printf '[refine]\npatience = 1.5\n' > sp_float.toml
+printf '[refine]\nrounds = -1\n' > sr_neg.toml; printf 'refine:\n  kinds: [perturb, cut]\n' > sk_list.yaml
+printf '[refine]\nkinds = "perturb,,splice"\n' > sk_comma.toml
+B="screen tiny.painn --composition SA1AM1 --n 2 --refine-top 1 --refine-moves 1 --fmax 0.5 --steps 20 --quiet"
+s0=$(date +%s%N); out=$($P $B --refine-kinds nope --out sb0 2>&1); rc=$?
+row "S1 --refine-kinds nope, its own process ($(awk "BEGIN { printf \"%.1f\", ($(date +%s%N) - $s0) / 1e9 }") s)" $rc "$out"; tb "$out"
+echo "  sb0 $([ -e sb0 ] && echo exists || echo absent)"
+tbatch <<CASES
+S1 --refine-kinds nope | $B --refine-kinds nope --out sb1 | sb1
+S1 --refine-kinds PERTURB | $B --refine-kinds PERTURB --out sb2 | sb2
+S1 --refine-kinds perturb,perturb | $B --refine-kinds perturb,perturb --out sb3 | sb3
+S1 --refine-kinds '' | $B --refine-kinds '' --out sb4 | sb4
+S1 --refine-kinds ' , ' | $B --refine-kinds ' , ' --out sb5 | sb5
+S1 --refine-kinds perturb,,splice | $B --refine-kinds perturb,,splice --out sb6 | sb6
+S1 --refine-kinds perturb, | $B --refine-kinds perturb, --out sb7 | sb7
+S1 --refine-patience -1 | $B --refine-patience -1 --out sb8 | sb8
+S1 --refine-patience 1.5 | $B --refine-patience 1.5 --out sb9 | sb9
+S1 --refine-patience nan | $B --refine-patience nan --out sb10 | sb10
+S1 --refine-patience 10^23 | $B --refine-rounds 1 --refine-patience 99999999999999999999999 --out sb11 | sb11
+S1 --refine-rounds -1 | $B --refine-rounds -1 --out sb12 | sb12
+S1 --refine-rounds 1.5 | $B --refine-rounds 1.5 --out sb13 | sb13
+S2 [refine] kinds = ["perturb", "nope"] | $B --config sk_list.toml --out sb14 | sb14
+S2 [refine] patience = "3" | $B --config sp_text.toml --out sb15 | sb15
+S2 [refine] kinds = [] | $B --config sk_empty.toml --out sb16 | sb16
+S2 [refine] patience = 1.5 | $B --config sp_float.toml --out sb17 | sb17
+S2 [refine] rounds = -1 | $B --config sr_neg.toml --out sb18 | sb18
+S2 YAML refine: kinds: [perturb, cut] | $B --config sk_list.yaml --out sb19 | sb19
+S2 [refine] kinds = "perturb,,splice" | $B --config sk_comma.toml --out sb20 | sb20
+S2 bad [refine] kinds with --refine-rounds 0 | $B --config sk_list.toml --refine-rounds 0 --out sb21 | sb21
+CASES
+echo "  patience 10^23: $(grep -c '^patience = 99999999999999999999999' sb11/config.toml 2>/dev/null || echo 0) line in sb11/config.toml (TOML integers are 64-bit)"
+# S3 compositions: SO4 (sulfate) states; the valid ones screen (saam-gfn1, 1 candidate, no refinement)
+V="--n 1 --refine-rounds 0 --fmax 0.5 --steps 300 --quiet"
+tbatch <<CASES
+S3 SO4 | screen tiny.painn --composition SO4 $V --out sc1 | sc1
+S3 SO41 | screen tiny.painn --composition SO41 $V --out sc2 | sc2
+S3 SA1SO41 (charge -2) | screen tiny.painn --composition SA1SO41 $V --out sc3 | sc3
+S3 B1SO4AH1 (charge -2) | screen tiny.painn --composition B1SO4AH1 $V --out sc4 | sc4
+S3 SA1AM2 --transfers 3 | screen tiny.painn --composition SA1AM2 --transfers 3 $V --out sc5 | sc5
+S3 SA1AM2 --transfers 2,3 | screen tiny.painn --composition SA1AM2 --transfers 2,3 $V --out sc6 | sc6
+S3 SA0SO41AM0AH2 --transfers 1 | screen tiny.painn --composition SA0SO41AM0AH2 --transfers 1 $V --out sc7 | sc7
+S3 so4-1-ah2 | screen tiny.painn --composition so4-1-ah2 $V --out sc8 | sc8
+S3 valid: sa0so41am0ah2 | screen saam-gfn1 --composition sa0so41am0ah2 $V --out sv1 | sv1
+S3 valid: 'SO4 1 AH 2' | screen saam-gfn1 --composition 'SO4 1 AH 2' $V --out sv2 | sv2
+S3 valid: SO4AH2 | screen saam-gfn1 --composition SO4AH2 $V --out sv3 | sv3
+S3 valid: SO42AH4 | screen saam-gfn1 --composition SO42AH4 $V --out sv4 | sv4
+S3 valid: SA1AM2 --transfers 2 | screen saam-gfn1 --composition SA1AM2 --transfers 2 $V --out sv5 | sv5
+CASES
+for d in sv1 sv2 sv3 sv4 sv5; do
+    [ -s $d/screen.json ] && echo "  $d: $($PY -c "import json; d = json.load(open('$d/screen.json')); print(repr(d['settings']['candidates']), 'states', list(d['states']))")"
+done
+# S4 a screen of a ready-made SO4 state with a refinement: its output and its found count
+s=$(date +%s); $P screen saam-gfn1 --composition SA0SO41AM0AH2 --n 4 --refine-rounds 2 --refine-top 2 --refine-moves 4 \
+    --fmax 0.1 --steps 200 --out so4 --quiet >so4.out 2>&1; rc=$?
+row "S4 SA0SO41AM0AH2 --n 4 --refine-rounds 2 ($(( $(date +%s) - s )) s)" $rc "$(grep -m1 -iE 'error|traceback' so4.out || grep -m1 'candidates (' so4.out)"
+tb "$(cat so4.out)"; found_vs_json so4.out so4
+# S5 the search resumed: refused with other search settings; killed (kill -9) and resumed exactly
+# --energy-window 0.5: the search stops by its patience (after round 2 of 4, 20 structures; with 0.1 it runs all 4)
+R="screen saam-gfn1 --composition SA1AM2 --n 4 --energy-window 0.5 --refine-rounds 4 --refine-top 2 --refine-moves 4 --refine-patience 2 --fmax 0.1 --steps 200 --quiet"
+s=$(date +%s); $P $R --out r0 >r0.out 2>&1; rc=$?
+echo "setup: uninterrupted SA1AM2 screen rc=$rc, $(nframes r0/summary.csv) structures ($(( $(date +%s) - s )) s)"
+row "S4 the found line of the uninterrupted screen" $rc "$(grep -m1 'found' r0.out)"; tb "$(cat r0.out)"; found_vs_json r0.out r0
+cp -r r0 rr; cp -r r0 rs; rm rs/screen.json; before=$(sha256sum < rr/minimised.extxyz); before_s=$(sha256sum < rs/minimised.extxyz)
+tbatch <<CASES
+S5 --resume with --refine-kinds perturb,splice | $R --out rr --resume --refine-kinds perturb,splice
+S5 --resume with --refine-patience 3 | $R --out rr --resume --refine-patience 3
+S5 --resume with --refine-patience 0 --refine-kinds perturb | $R --out rr --resume --refine-patience 0 --refine-kinds perturb
+S5 --resume with --refine-rounds 10 | $R --out rr --resume --refine-rounds 10
+S5 --resume with --energy-window 0.2 (the stop rule's) | $R --out rr --resume --energy-window 0.2
+S5 screen.json gone, --resume with --refine-kinds perturb | $R --out rs --resume --refine-kinds perturb
+S5 screen.json gone, --resume with --refine-patience 1 | $R --out rs --resume --refine-patience 1
+CASES
+same "$before" rr/minimised.extxyz; same "$before_s" rs/minimised.extxyz
+# kill -9 during the refinement's first round (> 4 frames), resume, kill again in a later round, resume to the end
+kills=""
+for at in 7 15; do
+    resume=""; [ -d rk ] && resume=--resume
+    $P $R --out rk $resume >rk.log 2>&1 & pid=$!
+    while kill -0 $pid 2>/dev/null && [ "$(count Properties rk/minimised.extxyz)" -lt $at ]; do sleep 0.05; done
+    if kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null; kills="$kills killed at $(count Properties rk/minimised.extxyz) frames;"
+    else wait $pid; kills="$kills finished before $at frames (rc=$?);"; fi
+done
+s=$(date +%s); $P $R --out rk --resume >rk.out 2>&1; rc=$?
+row "S5 resumed after kill -9 in the refinement ($kills $(( $(date +%s) - s )) s)" $rc "$(grep -m1 -iE 'error|traceback|resuming' rk.out)"; tb "$(cat rk.out)"
+for f in summary.csv best.extxyz unconverged.extxyz minimised.extxyz; do
+    cmp -s r0/$f rk/$f && echo "  $f byte-identical" || echo "  $f DIFFERS from the uninterrupted screen's"
+done
+$PY - <<'PY'
+import json
+a, b = (json.load(open(f"{d}/screen.json")) for d in ("r0", "rk"))
+for key in ("search", "found", "settings"):
+    print(f"  screen.json {key}: {'equal' if a[key] == b[key] else 'DIFFERS'}{' ' + json.dumps(a[key])[:160] if key == 'search' else ''}")
+print(f"  resumed_from {b['resumed_from']} of {b['candidates']}")
+PY
+found_vs_json rk.out rk
 fi; echo "  ($(( $(date +%s) - T0 )) s since the start)"
 echo "total $(( $(date +%s) - T0 )) s"

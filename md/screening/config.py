@@ -178,7 +178,10 @@ class ScreenConfig:
 def move_kinds(kinds) -> tuple[str, ...]:
     """The move kinds of ``kinds`` (names, or one string of names separated by commas) as a tuple, checked."""
     if isinstance(kinds, str):
-        kinds = [k.strip() for k in kinds.split(",") if k.strip()]
+        given = kinds
+        kinds = [k.strip() for k in kinds.split(",")]
+        # an empty entry ("perturb,,splice", "perturb,") is a typo, not a smaller list: refused
+        check(all(kinds), "refine", "kinds", f"has an empty entry: {given!r} (names separated by single commas)")
     ok = isinstance(kinds, (list, tuple)) and all(isinstance(k, str) for k in kinds)
     known = ", ".join(MOVE_KINDS)
     check(ok and len(kinds) > 0, "refine", "kinds", f"must be one or more of {known}, got {kinds!r}")

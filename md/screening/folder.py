@@ -151,7 +151,11 @@ def _resumed(
     _check_same_stamp(partial, frames, stamp, recorded=bool(old))
     found = _candidate_frames(partial, frames, candidates, config)
     done = {k: _result(partial, i, frames[i]) for k, i in found.items()}
-    say(f"resuming: {len(done)} of {len(candidates)} structures already minimised")
+    refined = sum(k >= len(candidates) for k in done)
+    say(
+        f"resuming: {len(done) - refined} of {len(candidates)} candidates already minimised"
+        + (f", and {refined} of the refinement" if refined else "")
+    )
     return done, found, frames
 
 
@@ -180,8 +184,16 @@ def _check_same_screen(out: Path, old: dict, settings: dict) -> None:
         old.setdefault("optimizer", "fire")  # screens before L-BFGS came were FIRE screens
     changed = [k for k in fixed if k in old and old[k] != settings[k]]
     if changed:
-        shown = ", ".join(f"{k} {old[k]!r} -> {settings[k]!r}" for k in changed)
+        shown = ", ".join(_difference(k, old[k], settings[k]) for k in changed)
         raise InputError(f"{out} holds a screen with other settings ({shown}); choose another folder")
+
+
+def _difference(key: str, old, new) -> str:
+    """``key old -> new``; for two tables (the refinement's record), only the entries that differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = [k for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
+        return ", ".join(f"{key}.{k} {old.get(k)!r} -> {new.get(k)!r}" for k in keys)
+    return f"{key} {old!r} -> {new!r}"
 
 
 def _check_same_stamp(path: Path, frames: list, stamp: dict, recorded: bool) -> None:

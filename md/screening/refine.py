@@ -85,7 +85,7 @@ from scipy.spatial.transform import Rotation
 from md.clusters import molecules
 from md.screening.config import DEFAULT_KINDS, move_kinds
 from md.screening.dedup import fingerprint, unique_minima
-from md.screening.protonation import detect_state, ion_units, screenable
+from md.screening.protonation import OTHER, detect_state, ion_units, screenable
 from painnjax.errors import InputError
 from painnjax.units import KCAL_PER_MOL
 
@@ -415,7 +415,11 @@ def refine_candidates(
     out = []
     for comp in dict.fromkeys(comps):
         distinct = [k for k in range(len(minima)) if comps[k] == comp and np.isfinite(E[k]) and same_as[k] == k]
-        parents = sorted(distinct, key=lambda k: E[k])[: int(top)]
+        # A minimum in no named state (a molecule broken apart, e.g. SO3 + O2- held by NH4+) is where a
+        # model has left its data more often than a real minimum: while the composition has minima in
+        # named states, the search builds on those only (clusters of other molecules are all "other").
+        named = [k for k in distinct if minima[k].info.get("final_state", "") != OTHER]
+        parents = sorted(named or distinct, key=lambda k: E[k])[: int(top)]
         made = {}
         if "splice" in kinds:  # the molecules of each parent, once
             made = {k: Counter(_formulas(minima[k], molecules(minima[k]))) for k in parents}

@@ -10,6 +10,7 @@ them from a :class:`~md.screening.screen.ScreenResult`, with no files: :func:`be
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,37 @@ def write_outputs(res: ScreenResult, out: Path, settings: dict, keep: int, plot:
         say(line)
     for line in lowest_states(res):
         say(line)
+    for line in unnamed_lowest(res, rel):
+        warnings.warn(line, UnnamedMinimumWarning, stacklevel=2)
     return summary
+
+
+class UnnamedMinimumWarning(UserWarning):
+    """The lowest minimum of a composition is in no named protonation state, below minima that are."""
+
+
+def unnamed_lowest(res: ScreenResult, rel: np.ndarray) -> list[str]:
+    """One message per composition whose lowest minimum is in no named state (``"other"``: a molecule
+    broken apart, such as SO3 + O2-) while it has minima in named states: how far below the lowest
+    of those it lies. Most often a hole of the model (no training data of such structures), which
+    the model's own level of theory should check before it is believed."""
+    first = {}
+    for k in res.ranked:
+        first.setdefault(res.compositions[k], []).append(int(k))
+    out = []
+    for comp, ks in first.items():
+        if res.final_states[ks[0]] != OTHER:
+            continue
+        named = [k for k in ks if res.final_states[k] != OTHER]
+        if not named:
+            continue
+        j = named[0]
+        out.append(
+            f"the lowest minimum of {comp} (candidate {ks[0]}) is in no named state (a molecule broken apart), "
+            f"{rel[j] - rel[ks[0]]:.2f} kcal/mol below the lowest named one (candidate {j}, {res.final_states[j]}): "
+            "often a hole of the model; check it at the model's level of theory (painnjax label) before trusting it"
+        )
+    return out
 
 
 def best_frames(res: ScreenResult, rel: np.ndarray, keep: int) -> list:

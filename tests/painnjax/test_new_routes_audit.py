@@ -281,3 +281,138 @@ def test_a_folder_is_not_a_config_file(tmp_path, capsys):
     assert "is a folder, not a config file" in capsys.readouterr().err
     assert main(["template", "md", "--out", str(tmp_path)]) == 2
     assert "is a folder; give --out a file name" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# screen's search: --refine-kinds, --refine-patience, --refine-rounds, SO4 states, found, resume (group S)
+
+# small, so that a value wrongly accepted costs a short screen, not a long one
+SEARCH = ["screen", "saam-gfn1", "--n", "2", "--refine-top", "1", "--refine-moves", "1", "--fmax", "0.5", "--quiet"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--refine-kinds", "nope"], "--refine-kinds: unknown move 'nope'; known: perturb, splice"),
+        (["--refine-kinds", "PERTURB"], "--refine-kinds: unknown move 'PERTURB'"),
+        (["--refine-kinds", "perturb,perturb"], "--refine-kinds: perturb given more than once"),
+        (["--refine-kinds", ""], "--refine-kinds: has an empty entry"),
+        (["--refine-kinds", " , "], "--refine-kinds: has an empty entry"),
+        (["--refine-kinds", "perturb,,splice"], "--refine-kinds: has an empty entry: 'perturb,,splice'"),
+        (["--refine-kinds", "perturb,"], "--refine-kinds: has an empty entry: 'perturb,'"),
+        (["--refine-patience", str(10**23)], "--refine-patience: must be at most 2^63 - 1"),
+        (["--refine-patience", "-1"], "--refine-patience: must be an integer >= 0, got -1"),
+        (["--refine-rounds", "-1"], "--refine-rounds: must be an integer >= 0, got -1"),
+        (["--composition", "SA1SO41"], "net charge -2 e"),
+        (["--transfers", "3"], "SA1AM2: 3 proton transfers is not possible; allowed 0 ... 2"),
+        (["--transfers", "2,3"], "SA1AM2: 3 proton transfers is not possible"),
+        (["--composition", "SA0SO41AM0AH2", "--transfers", "1"], "SA0SO41AM0AH2 already gives its ions"),
+        (["--composition", "SO4"], "'SO4'"),  # refused; the message reads it as a formula (RESULTS.md)
+    ],
+)
+def test_bad_search_options_and_sulfate_compositions_are_one_line(tmp_path, capsys, argv, message):
+    """S1, S3: each is exit 2 with one line naming the option (or the composition), before any
+    minimisation: no output folder."""
+    out = tmp_path / "s"
+    composition = [] if "--composition" in argv else ["--composition", "SA1AM2"]
+    assert main([*SEARCH, *composition, *argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("painnjax screen: error: ") and message in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv", [["--refine-patience", "1.5"], ["--refine-patience", "nan"], ["--refine-rounds", "1.5"]]
+)
+def test_search_counts_that_are_not_whole_numbers_are_refused_by_the_parser(tmp_path, capsys, argv):
+    out = tmp_path / "s"
+    with pytest.raises(SystemExit) as exc:
+        main([*SEARCH, "--composition", "SA1AM1", *argv, "--out", str(out)])
+    assert exc.value.code == 2 and f"argument {argv[0]}: invalid int value" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "table, extra, message",
+    [
+        ('kinds = ["perturb", "nope"]', [], "[refine] kinds: unknown move 'nope'"),
+        ('kinds = ["perturb", "nope"]', ["--refine-rounds", "0"], "[refine] kinds: unknown move 'nope'"),
+        ("kinds = []", [], "[refine] kinds: must be one or more of"),
+        ('patience = "3"', [], "[refine] patience: must be an integer >= 0, got '3'"),
+        ("patience = 1.5", [], "[refine] patience: must be an integer >= 0, got 1.5"),
+        ("rounds = -1", [], "[refine] rounds: must be an integer >= 0, got -1"),
+    ],
+)
+def test_bad_refine_table_names_the_file_and_key(tmp_path, capsys, table, extra, message):
+    """S2: a bad [refine] value of a --config file names the file, section and key (also with
+    --refine-rounds 0: the refinement's settings are checked even when it does not run)."""
+    config, out = tmp_path / "search.toml", tmp_path / "s"
+    config.write_text(f"[refine]\n{table}\n")
+    assert main([*SEARCH, "--composition", "SA1AM1", "--config", str(config), *extra, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"error: {config}: {message}" in err[0], err
+    assert not out.exists()
+
+
+def test_sulfate_compositions_in_any_case_and_spacing_are_one_name():
+    """S3: the composition name of the SO4²⁻ states, however the composition is written."""
+    from md.screening.candidates import composition_name, parse_composition
+    from md.screening.protonation import protonation_states
+
+    forms = ["SA0SO41AM0AH2", "sa0so41am0ah2", "SO4 1 AH 2", "SO4AH2", "so4ah2"]
+    assert {composition_name(parse_composition(f)) for f in forms} == {"SA0SO41AM0AH2"}
+    assert composition_name(parse_composition("SO42AH4")) == "SA0SO42AM0AH4"
+    assert [composition_name(c) for _, c in protonation_states("SA1AM2")] == [
+        "SA1AM2",
+        "SA0B1AM1AH1",
+        "SA0SO41AM0AH2",
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::painnjax.data.domain.DomainWarning")
+def test_a_search_resumed_with_other_moves_or_patience_is_refused_and_found_is_printed(tmp_path, capsys):
+    """S4, S5: the closing "found N times (M independently)" line is what screen.json records; a resume
+    with other --refine-kinds or --refine-patience is exit 2 naming them, minimised.extxyz unchanged."""
+    import json
+    import re
+
+    import painnjax
+
+    model = painnjax.save_model(
+        painnjax.Model.init(painnjax.PaiNNConfig(n_atom_basis=8, n_interactions=1, n_rbf=4), elements=[1, 7, 8, 16]),
+        tmp_path / "tiny.painn",
+    )
+    out = tmp_path / "s"
+    argv = ["screen", str(model), "--composition", "SA1AM1", "--n", "1", "--refine-rounds", "1", "--refine-top", "1"]
+    argv += [
+        "--refine-moves",
+        "1",
+        "--refine-patience",
+        "2",
+        "--fmax",
+        "50",
+        "--steps",
+        "5",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    printed = re.findall(
+        r"^(\S+): lowest minimum .* found (\d+) times? \((\d+) independently\)", capsys.readouterr().out, re.M
+    )
+    found = json.loads((out / "screen.json").read_text())["found"]
+    assert printed and {c: (int(n), int(i)) for c, n, i in printed} == {
+        c: (f["found"], f["independently"]) for c, f in found.items()
+    }
+    before = (out / "minimised.extxyz").read_bytes()
+    for other, shown in (
+        (["--refine-kinds", "perturb"], "refine.kinds "),
+        (["--refine-patience", "0"], "refine.patience 2 -> 0"),
+    ):
+        assert main([*argv, "--resume", *other]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "holds a screen with other settings (refine" in err[0] and shown in err[0], err
+    assert (out / "minimised.extxyz").read_bytes() == before
+    assert main([*argv, "--resume"]) == 0  # the same settings go on

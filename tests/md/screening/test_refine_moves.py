@@ -14,7 +14,7 @@ from scipy.spatial.distance import cdist, pdist
 from scipy.spatial.transform import Rotation
 
 from md.clusters import molecules
-from md.screening.candidates import template
+from md.screening.candidates import random_candidates, template
 from md.screening.config import DEFAULT_KINDS, RefineConfig, ScreenConfig
 from md.screening.folder import screen_to_folder
 from md.screening.protonation import detect_state
@@ -338,3 +338,32 @@ def test_cli_options_of_the_moves_and_the_stop_rule():
         config("--refine-kinds", "perturb,cut")
     with pytest.raises(InputError, match=r"^--refine-patience: must be an integer >= 0"):
         config("--refine-patience", "-2")
+
+
+def test_unnamed_minima_are_no_parents_while_named_ones_exist_and_are_warned_about():
+    """A minimum in no named state (SO3 + O2- and the like, where a model has left its data) is not
+    refined while the composition has minima in named states, and a screen whose lowest minimum is
+    one says so with how far below the lowest named minimum it lies."""
+    from types import SimpleNamespace
+
+    from md.screening.report import unnamed_lowest
+
+    base = random_candidates({"SA": 1, "AM": 1}, 2, seed=0)
+    minima = []
+    for k, (a, state) in enumerate(zip(base, ["other", "SA0B1AM0AH1"])):
+        a = a.copy()
+        a.info.update(composition="SA1AM1", final_state=state)
+        minima.append(a)
+    new = refine_candidates(minima, [-10.0, -9.0], [True, True], round_=0, start=2, top=1, moves=2, seed=0)
+    assert {c.info["parent"] for c in new} == {1}
+    # with every minimum unnamed (clusters of other molecules), the lowest is refined as before
+    for a in minima:
+        a.info["final_state"] = "other"
+    new = refine_candidates(minima, [-10.0, -9.0], [True, True], round_=0, start=2, top=1, moves=2, seed=0)
+    assert {c.info["parent"] for c in new} == {0}
+
+    res = SimpleNamespace(ranked=[0, 1, 2], compositions=["SA1AM1"] * 3, final_states=["other", "other", "SA1AM1"])
+    (msg,) = unnamed_lowest(res, np.array([0.0, 3.0, 25.5]))
+    assert "candidate 0" in msg and "25.50 kcal/mol below" in msg and "candidate 2, SA1AM1" in msg
+    res.final_states = ["SA1AM1", "other", "other"]
+    assert unnamed_lowest(res, np.array([0.0, 3.0, 25.5])) == []
