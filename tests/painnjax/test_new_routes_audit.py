@@ -304,6 +304,8 @@ SEARCH = ["screen", "saam-gfn1", "--n", "2", "--refine-top", "1", "--refine-move
         (["--refine-patience", "-1"], "--refine-patience: must be an integer >= 0, got -1"),
         (["--refine-rounds", "-1"], "--refine-rounds: must be an integer >= 0, got -1"),
         (["--composition", "SA1SO41"], "net charge -2 e"),
+        (["--composition", "SO4"], "a sulfate SO4 (SO4 2-) needs two ammonium AH (NH4+) beside it"),
+        (["--composition", "SO41"], "a sulfate SO4 (SO4 2-) needs two ammonium AH (NH4+) beside it"),
         (["--transfers", "3"], "SA1AM2: 3 proton transfers is not possible; allowed 0 ... 2"),
         (["--transfers", "2,3"], "SA1AM2: 3 proton transfers is not possible"),
         (["--composition", "SA0SO41AM0AH2", "--transfers", "1"], "SA0SO41AM0AH2 already gives its ions"),
