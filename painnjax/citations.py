@@ -156,6 +156,9 @@ METHOD = (PAINNJAX, STUDY, PAINN, SCHNETPACK)
 DATA_SOURCES: tuple[tuple[str, tuple[Reference, ...]], ...] = (
     ("saam_gfn1", (GFN1, WU2023, ACDB, ACDB2)),
     ("saam-gfn1", (GFN1, WU2023, ACDB, ACDB2)),
+    # the SA-W frames (benchmarks/data/saw): GFN1-xTB MD from the reference study's B97-3c structures in ACDB
+    ("data/saw/", (GFN1, ACDB, ACDB2)),
+    ("saamw-gfn1", (GFN1, WU2023, ACDB, ACDB2)),
     ("gfn1", (GFN1,)),
 )
 

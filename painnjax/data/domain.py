@@ -162,23 +162,25 @@ class Domain:
             derived=field("derived", str),
         )
 
-    def merge(self, start: Domain) -> Domain:
+    def merge(self, start: Domain, includes_start: bool = False) -> Domain:
         """The domain of a model fine-tuned on this domain's frames from a model of domain ``start``:
-        the union of both (what either left unknown is taken from the other), the level of these frames."""
+        the union of both (what either left unknown is taken from the other), the level of these frames.
+        ``includes_start``: these frames hold the start model's own training frames again (fine-tuning
+        on old and new data), so each composition counts the larger of the two, not their sum."""
         if self.level and start.level and self.level != start.level:
             level = f"{self.level} (fine-tuned from a {start.level} model)"
         else:
             level = self.level or start.level
         comps = None
         if self.compositions is not None or start.compositions is not None:
-            total = Counter(dict(start.compositions or ())) + Counter(dict(self.compositions or ()))
-            comps = _sorted_counts(total)
+            before, now = Counter(dict(start.compositions or ())), Counter(dict(self.compositions or ()))
+            comps = _sorted_counts(before | now if includes_start else before + now)
         notes = [n for n in (self.derived, start.derived and f"start model: {start.derived}") if n]
         return Domain(
             elements=tuple(sorted(set(self.elements) | set(start.elements))),
             molecules=_union(self.molecules, start.molecules, key=list(TYPES).index),
             compositions=comps,
-            n_frames=_add(self.n_frames, start.n_frames),
+            n_frames=sum(c for _, c in comps) if includes_start and comps else _add(self.n_frames, start.n_frames),
             n_atoms=_span(self.n_atoms, start.n_atoms),
             temperature=_span(self.temperature, start.temperature),
             level=level,

@@ -182,13 +182,22 @@ def training_domain(ds, split, start=None) -> dict:
     (recorded, or derived from its training record)."""
     domain = domain_of_dataset(ds, np.concatenate([np.asarray(split.train), np.asarray(split.valid)]))
     if start is not None:
-        before = model_domain(load_model(start))
+        start_model = load_model(start)
+        before = model_domain(start_model)
         if before is None:
             note = "fine-tuned from a model whose domain is unknown: only the new frames' domain is recorded"
             domain = dataclasses.replace(domain, derived=note)
         else:
-            domain = domain.merge(before)
+            domain = domain.merge(before, includes_start=_holds_start_data(ds, start_model))
     return domain.to_json()
+
+
+def _holds_start_data(ds, start: Model) -> bool:
+    """Whether the frames ``ds`` include every data file the ``start`` model was trained on (by file
+    name: a shipped model records its files relative to the repository): fine-tuning on old and new data."""
+    training = (start.metadata or {}).get("training") or {}
+    old = {Path(str(s)).name for s in training.get("data_sources") or ()}
+    return bool(old) and old <= {Path(str(i.get("source"))).name for i in ds.info}
 
 
 def training_record(cfg: TrainConfig, ds, split, summary: dict) -> dict:

@@ -257,3 +257,19 @@ def test_evaluate_warns_once_per_item_over_many_frames(tiny_file, tmp_path):
     assert len(lines) == 2  # water once (two compositions hold it), the 33-atom size once
     assert "molecule type W (water H2O) in SA1AM1W1" in lines[0]
     assert "size 33 atoms > 22 trained" in lines[1]
+
+
+def test_a_fine_tuning_on_old_and_new_frames_does_not_count_the_old_twice():
+    """Fine-tuned on its start model's frames plus new ones, a model has seen each old frame once: the
+    merged domain counts the larger of the two per composition; on new frames only, their sum."""
+    from painnjax.data.domain import Domain
+
+    start = Domain(elements=(1, 7, 8, 16), compositions=(("SA1AM1", 600),), n_frames=600, level="GFN1-xTB")
+    new = Domain(
+        elements=(1, 8, 16), compositions=(("SA1AM1", 600), ("SA1AM0W1", 244)), n_frames=844, level="GFN1-xTB"
+    )
+    both = new.merge(start, includes_start=True)
+    assert dict(both.compositions) == {"SA1AM1": 600, "SA1AM0W1": 244} and both.n_frames == 844
+    apart = new.merge(start)
+    assert dict(apart.compositions) == {"SA1AM1": 1200, "SA1AM0W1": 244} and apart.n_frames == 1444
+    assert both.elements == (1, 7, 8, 16)

@@ -3,6 +3,9 @@
 training record, paths of the machine that trained it rewritten relative to the repository.
 
     python benchmarks/data/n7-9/ship_model.py RUN/best.painn [painnjax/models/saam-gfn1.painn]
+    python benchmarks/data/n7-9/ship_model.py RUN/best.painn painnjax/models/NAME.painn \
+        --name NAME --description-file FILE      # another bundled model (the water model: FILE
+                                                 # benchmarks/data/saw/description.txt)
 
 Weights and the training record's numbers are not touched (the file is written again with
 ``painnjax.save_model``, which checksums it).
@@ -10,6 +13,7 @@ Weights and the training record's numbers are not touched (the file is written a
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 from pathlib import Path
@@ -47,14 +51,17 @@ def portable(value):
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not 1 <= len(argv) <= 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    best = load_model(argv[0])
-    out = Path(argv[1]) if len(argv) > 1 else ROOT / "painnjax" / "models" / "saam-gfn1.painn"
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("best", help="the run's best.painn")
+    p.add_argument("out", nargs="?", default=str(ROOT / "painnjax" / "models" / "saam-gfn1.painn"))
+    p.add_argument("--name", default="saam-gfn1", help="the bundled name (default saam-gfn1)")
+    p.add_argument("--description-file", type=Path, help="the description, one paragraph (default saam-gfn1's)")
+    args = p.parse_args(argv)
+    best = load_model(args.best)
+    out = Path(args.out)
+    description = " ".join(args.description_file.read_text().split()) if args.description_file else DESCRIPTION
     metadata = portable(dict(best.metadata))
-    metadata.update(name="saam-gfn1", description=DESCRIPTION)
+    metadata.update(name=args.name, description=description)
     save_model(dataclasses.replace(best, metadata=metadata), out)
     print(f"wrote {out}")
     return 0
