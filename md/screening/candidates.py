@@ -118,8 +118,7 @@ def _formula_counts(text: str) -> dict[str, int] | None:
         if text.strip().upper().startswith("SO4"):  # a sulfate written alone reads as a formula
             hint = "; a sulfate SO4 (SO4 2-) needs two ammonium AH (NH4+) beside it, e.g. SO41AH2"
         raise InputError(
-            f"formula {text!r} is not whole molecules of {', '.join(f'{k} ({v})' for k, v in MOLECULES.items())}"
-            + hint
+            f"formula {text!r} is not whole molecules of {', '.join(f'{k} ({v})' for k, v in MOLECULES.items())}" + hint
         )
     return counts
 

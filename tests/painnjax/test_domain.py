@@ -265,9 +265,7 @@ def test_a_fine_tuning_on_old_and_new_frames_does_not_count_the_old_twice():
     from painnjax.data.domain import Domain
 
     start = Domain(elements=(1, 7, 8, 16), compositions=(("SA1AM1", 600),), n_frames=600, level="GFN1-xTB")
-    new = Domain(
-        elements=(1, 8, 16), compositions=(("SA1AM1", 600), ("SA1AM0W1", 244)), n_frames=844, level="GFN1-xTB"
-    )
+    new = Domain(elements=(1, 8, 16), compositions=(("SA1AM1", 600), ("SA1AM0W1", 244)), n_frames=844, level="GFN1-xTB")
     both = new.merge(start, includes_start=True)
     assert dict(both.compositions) == {"SA1AM1": 600, "SA1AM0W1": 244} and both.n_frames == 844
     apart = new.merge(start)
