@@ -119,6 +119,28 @@ def found_counts(record: dict, composition: str) -> dict:
     return {}
 
 
+def xtb_check(method: str, screen_min, reference_min) -> dict:
+    """The lowest screen minimum against the lowest minimised reference, by the model and by ``method``
+    (tblite single points at the model's geometries; kcal/mol) and the largest force of ``method``
+    at each (eV/Å): a screen minimum far below the reference by the model but not by the level is a
+    hole of the model."""
+    from tblite.ase import TBLite
+
+    model = [float(a.get_potential_energy()) for a in (screen_min, reference_min)]
+    level, fmax = [], []
+    for a in (screen_min, reference_min):
+        a = a.copy()
+        a.calc = TBLite(method=method, verbosity=0)
+        level.append(float(a.get_potential_energy()))
+        fmax.append(float(np.abs(a.get_forces()).max()))
+    return {
+        "method": method,
+        "model_delta_kcal_mol": (model[0] - model[1]) * EV_TO_KCAL,
+        "level_delta_kcal_mol": (level[0] - level[1]) * EV_TO_KCAL,
+        "level_fmax_eV_A": {"screen": fmax[0], "reference": fmax[1]},
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="saam-gfn1")
@@ -128,6 +150,12 @@ def main(argv=None) -> int:
     ap.add_argument("--within", type=float, default=0.5, help="success: kcal/mol above the best reference")
     ap.add_argument("--screen-args", default="", help="further `painnjax screen` options, one string")
     ap.add_argument("--label", default="", help="name of this setting in the JSON (default: the screen args)")
+    ap.add_argument(
+        "--xtb-check",
+        default="",
+        help="a tblite method (GFN1-xTB): single points of each composition's lowest screen minimum and "
+        "lowest minimised reference, to tell a lower minimum of the level from a hole of the model",
+    )
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--work", type=Path, required=True, help="run folder (outside git)")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "bench_search_cpu.json")
@@ -180,6 +208,14 @@ def main(argv=None) -> int:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(result, indent=2) + "\n")
         runs = [entry["runs"][str(s)] for s in args.seeds]
+        if args.xtb_check:
+            seed = min(args.seeds, key=lambda s: entry["runs"][str(s)]["best_eV"])
+            folder = args.work / label.replace(" ", "_").replace("-", "") / comp / f"seed{seed}"
+            best_ref = min(ref_e, key=ref_e.get)
+            entry["xtb_check"] = xtb_check(
+                args.xtb_check, read(folder / "best.extxyz", index=0), read(ref_dir / f"{best_ref}_min.xyz")
+            )
+            print(f"{comp}: {args.xtb_check} check {entry['xtb_check']}", flush=True)
         entry["successes"] = f"{sum(r['success'] for r in runs)}/{len(runs)}"
         entry["delta_kcal_mol_median"] = float(np.median([r["delta_kcal_mol"] for r in runs]))
     result["date"] = datetime.date.today().isoformat()
