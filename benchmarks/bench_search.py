@@ -115,7 +115,10 @@ def found_counts(record: dict, composition: str) -> dict:
     for key in ("found", "best_found"):
         value = record.get(key)
         if isinstance(value, dict):
-            return value.get(composition, value)
+            if composition in value:
+                return value[composition]
+            # the screen names compositions canonically (SA1W4 -> SA1AM0W4): a screen of one has one entry
+            return next(iter(value.values())) if len(value) == 1 else value
     return {}
 
 
