@@ -277,11 +277,36 @@ def detect_state(atoms) -> tuple[int, str]:
     checked, so a lone bisulfate is ``"SA0B1AM0"``). A structure with anything else (an H on
     S, an element other than H, N, O, S, ...) is named ``"other"``, with ``k`` still the
     ammonium count. H3O⁺ and OH⁻ are named but are not states a screen is made of
-    (:func:`screenable`).
+    (:func:`screenable`). So is a structure with a bond these molecules never have
+    (:func:`foreign_bonds`: H-H, O-O, ...), whatever its H count says: atoms a model has pulled
+    together where it has no data.
     """
     counts = ion_counts(atoms)
     other = counts.pop(OTHER)
-    return counts["AH"], (OTHER if other else canonical_name(counts))
+    return counts["AH"], (OTHER if other or foreign_bonds(atoms) else canonical_name(counts))
+
+
+#: covalent radii (Å, Cordero et al. 2008) of the elements of SA, AM and W
+_COVALENT = {"H": 0.31, "N": 0.71, "O": 0.66, "S": 1.05}
+#: the bonds SA, B, SO4, AM, AH, W, H3O and OH hold (element pairs, sorted)
+_BONDS = {("H", "O"), ("H", "N"), ("O", "S")}
+#: two atoms closer than this times the sum of their covalent radii are bonded
+BOND_SCALE = 1.1
+
+
+def foreign_bonds(atoms) -> list[tuple[int, int]]:
+    """Pairs of atoms bonded (closer than :data:`BOND_SCALE` times their covalent radii) whose elements
+    never bond in sulfuric acid, ammonia, water and their ions: H-H (0.68 Å), O-O (1.45 Å), N-O, S-S, ...
+    A minimum holding one (H2 formed, a peroxide O-O) is not a cluster of these molecules but a hole of
+    the model that found it: its energy can lie hundreds of kcal/mol above what the model says."""
+    sym = atoms.get_chemical_symbols()
+    if not set(sym) <= set(_COVALENT):
+        return []  # other elements: ion_units already names the structure "other"
+    R = np.asarray(atoms.positions, np.float64)
+    r = np.array([_COVALENT[s] for s in sym])
+    i, j = np.triu_indices(len(sym), 1)
+    close = np.linalg.norm(R[i] - R[j], axis=1) < BOND_SCALE * (r[i] + r[j])
+    return [(int(a), int(b)) for a, b in zip(i[close], j[close]) if tuple(sorted((sym[a], sym[b]))) not in _BONDS]
 
 
 def screenable(state: str) -> bool:
